@@ -1,0 +1,81 @@
+"""PCM16 conversions: bytes <-> int16 <-> float32, base64, durations.
+
+Inside realtalk, audio is numpy int16 (what the wire carries) or float32 in [-1, 1] (what DSP
+wants); conversions happen only at the edges, through these functions.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import AudioError
+
+__all__ = (
+    "bytes_to_int16",
+    "int16_to_bytes",
+    "int16_to_float",
+    "float_to_int16",
+    "b64_to_int16",
+    "int16_to_b64",
+    "samples_to_ms",
+    "ms_to_samples",
+    "pcm_bytes_to_ms",
+)
+
+
+def bytes_to_int16(data: bytes) -> npt.NDArray[np.int16]:
+    """PCM16 little-endian bytes as a read-only int16 array (no copy)."""
+    if len(data) % 2:
+        raise AudioError(f"PCM16 needs an even number of bytes, got {len(data)}")
+    return np.frombuffer(data, dtype="<i2").astype(np.int16, copy=False)
+
+
+def int16_to_bytes(samples: npt.NDArray[np.int16]) -> bytes:
+    """int16 samples as PCM16 little-endian bytes."""
+    return np.asarray(samples, dtype="<i2").tobytes()
+
+
+def int16_to_float(samples: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
+    """int16 samples scaled to float32 in [-1, 1)."""
+    return np.asarray(samples, dtype=np.float32) / np.float32(32768.0)
+
+
+def float_to_int16(samples: npt.NDArray[np.floating]) -> npt.NDArray[np.int16]:
+    """float samples in [-1, 1] to int16, clipped; NaN is an error, not silence."""
+    arr = np.asarray(samples, dtype=np.float32)
+    if not np.all(np.isfinite(arr)):
+        raise AudioError("audio contains NaN or infinite samples")
+    return np.clip(np.rint(arr * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def b64_to_int16(text: str) -> npt.NDArray[np.int16]:
+    """Base64 PCM16 (as carried in JSON) to int16 samples."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise AudioError("audio is not valid base64") from exc
+    return bytes_to_int16(raw)
+
+
+def int16_to_b64(samples: npt.NDArray[np.int16]) -> str:
+    """int16 samples as base64 PCM16 text."""
+    return base64.b64encode(int16_to_bytes(samples)).decode("ascii")
+
+
+def samples_to_ms(samples: int, sample_rate: int) -> float:
+    """Duration of ``samples`` samples in milliseconds."""
+    return samples * 1000.0 / sample_rate
+
+
+def ms_to_samples(ms: float, sample_rate: int) -> int:
+    """Whole samples in ``ms`` milliseconds (rounded down)."""
+    return int(ms * sample_rate // 1000)
+
+
+def pcm_bytes_to_ms(n_bytes: int, sample_rate: int) -> float:
+    """Duration of ``n_bytes`` of PCM16 mono in milliseconds (48 bytes per ms at 24 kHz)."""
+    return n_bytes / 2 * 1000.0 / sample_rate

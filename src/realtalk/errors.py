@@ -1,0 +1,103 @@
+"""The one exception tree of realtalk.
+
+Every error the library raises on purpose derives from :class:`RealtalkError`, so an
+application can catch by *cause*::
+
+    RealtalkError
+    ├── ConfigurationError        bad arguments: missing credentials, wrong sample rate, ...
+    ├── ProtocolError             a realtime protocol rule was broken
+    │   ├── LocalProtocolError    this side did something illegal (e.g. a bad state transition)
+    │   └── RemoteProtocolError   the peer sent something illegal
+    │       └── EventParseError   a frame that is not valid JSON or has a bad field
+    ├── TransportError            the connection itself failed
+    │   ├── ConnectError          could not connect (refused, bad URL, handshake rejected)
+    │   └── ConnectionClosed      the connection closed (``code``, ``reason``)
+    ├── AudioError                invalid audio (odd byte count, NaN, wrong rate)
+    └── ConversationClosed        the conversation was used after it ended
+
+Lower-layer exceptions (websockets, anyio, OSError) are mapped at the boundary with
+``raise ... from exc``; none of them escapes the public API.
+
+Messages name the bad value and what was expected, and never contain credentials.
+"""
+
+from __future__ import annotations
+
+__all__ = (
+    "RealtalkError",
+    "ConfigurationError",
+    "ProtocolError",
+    "LocalProtocolError",
+    "RemoteProtocolError",
+    "EventParseError",
+    "TransportError",
+    "ConnectError",
+    "ConnectionClosed",
+    "AudioError",
+    "ConversationClosed",
+)
+
+
+class RealtalkError(Exception):
+    """Root of every exception realtalk raises on purpose."""
+
+
+class ConfigurationError(RealtalkError, ValueError):
+    """An argument or environment setting is missing or invalid."""
+
+
+class ProtocolError(RealtalkError):
+    """A rule of the realtime protocol or of the session state machine was broken."""
+
+
+class LocalProtocolError(ProtocolError):
+    """This side asked for something the protocol or the state machine does not allow."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent something the protocol does not allow."""
+
+
+class EventParseError(RemoteProtocolError):
+    """A frame could not be parsed into an event.
+
+    Attributes:
+        event_type: the frame's ``type`` if it could be read, else ``None``.
+        field: the dotted path of the offending field (``"response.status"``), or ``None``
+            when the frame as a whole was unreadable.
+    """
+
+    def __init__(self, message: str, *, event_type: str | None = None, field: str | None = None):
+        super().__init__(message)
+        self.event_type = event_type
+        self.field = field
+
+
+class TransportError(RealtalkError):
+    """The connection to the realtime server failed."""
+
+
+class ConnectError(TransportError):
+    """The connection could not be opened."""
+
+
+class ConnectionClosed(TransportError):
+    """The connection was closed, by the peer or by the network.
+
+    Attributes:
+        code: the WebSocket close code, or ``None`` if the connection dropped without one.
+        reason: the close reason sent by the peer (may be empty).
+    """
+
+    def __init__(self, message: str, *, code: int | None = None, reason: str = ""):
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+
+
+class AudioError(RealtalkError, ValueError):
+    """Audio data is malformed or in the wrong format."""
+
+
+class ConversationClosed(RealtalkError):
+    """The conversation was used after it was closed (by your code)."""
