@@ -1,1 +1,96 @@
-"""realtalk."""
+"""realtalk: interruptible, full-duplex voice conversations with realtime speech models.
+
+::
+
+    import realtalk
+
+    async with realtalk.Conversation(realtalk.providers.local(), input=mic, output=speaker) as conv:
+        async for event in conv.events():
+            match event:
+                case realtalk.UserTranscript(text=text): print("you:", text)
+                case realtalk.AssistantTranscript(text=text): print("ai:", text)
+                case realtalk.Interrupted(latency=lat): print("stopped in", lat.stop_ms, "ms")
+"""
+
+from . import audio, events, providers, session, transport, vad
+from .conversation import Conversation
+from .errors import (
+    AudioError,
+    ConfigurationError,
+    ConnectError,
+    ConnectionClosed,
+    ConversationClosed,
+    EventParseError,
+    LocalProtocolError,
+    ProtocolError,
+    RealtalkError,
+    RemoteProtocolError,
+    TransportError,
+)
+from .session import (
+    AssistantTranscript,
+    AssistantTranscriptDelta,
+    ConversationEvent,
+    ErrorOccurred,
+    Interrupted,
+    InterruptionLatency,
+    OtherServerEvent,
+    ResponseAudioStarted,
+    ResponseFinished,
+    ResponseStarted,
+    State,
+    StateChanged,
+    Truncated,
+    UserSpeechStarted,
+    UserSpeechStopped,
+    UserTranscript,
+)
+from .session.barge_in import BargeIn
+from .session_config import SessionConfig, TurnDetection
+
+__version__ = "0.1.0.dev0"
+
+__all__ = (
+    "__version__",
+    # modules
+    "audio",
+    "events",
+    "providers",
+    "session",
+    "transport",
+    "vad",
+    # the conversation
+    "Conversation",
+    "BargeIn",
+    "SessionConfig",
+    "TurnDetection",
+    "State",
+    # conversation events
+    "ConversationEvent",
+    "StateChanged",
+    "UserSpeechStarted",
+    "UserSpeechStopped",
+    "UserTranscript",
+    "AssistantTranscriptDelta",
+    "AssistantTranscript",
+    "ResponseStarted",
+    "ResponseAudioStarted",
+    "ResponseFinished",
+    "Interrupted",
+    "InterruptionLatency",
+    "Truncated",
+    "ErrorOccurred",
+    "OtherServerEvent",
+    # errors
+    "RealtalkError",
+    "ConfigurationError",
+    "ProtocolError",
+    "LocalProtocolError",
+    "RemoteProtocolError",
+    "EventParseError",
+    "TransportError",
+    "ConnectError",
+    "ConnectionClosed",
+    "AudioError",
+    "ConversationClosed",
+)

@@ -411,7 +411,7 @@ class ResponseOutputAudioDone(_Event):
 
 @attrs.frozen(kw_only=True)
 class ResponseOutputAudioTranscriptDelta(_Event):
-    """Text of the assistant audio, as it is generated (beta: ``response.audio_transcript.delta``)."""
+    """Assistant audio text as generated (beta: ``response.audio_transcript.delta``)."""
 
     TYPE: ClassVar[str] = "response.output_audio_transcript.delta"
     BETA_TYPE: ClassVar[str | None] = "response.audio_transcript.delta"
@@ -487,16 +487,35 @@ ServerEvent: TypeAlias = (
 )
 
 _CLIENT_CLASSES: tuple[type[_Event], ...] = (
-    SessionUpdate, InputAudioBufferAppend, InputAudioBufferCommit, InputAudioBufferClear,
-    ConversationItemCreate, ConversationItemTruncate, ResponseCreate, ResponseCancel,
+    SessionUpdate,
+    InputAudioBufferAppend,
+    InputAudioBufferCommit,
+    InputAudioBufferClear,
+    ConversationItemCreate,
+    ConversationItemTruncate,
+    ResponseCreate,
+    ResponseCancel,
 )
 _SERVER_CLASSES: tuple[type[_Event], ...] = (
-    SessionCreated, SessionUpdated, InputAudioBufferSpeechStarted, InputAudioBufferSpeechStopped,
-    InputAudioBufferCommitted, InputAudioBufferCleared, ConversationItemAdded,
-    ConversationItemDone, ConversationItemTruncated, InputAudioTranscriptionCompleted,
-    ResponseCreated, ResponseOutputItemAdded, ResponseOutputItemDone, ResponseOutputAudioDelta,
-    ResponseOutputAudioDone, ResponseOutputAudioTranscriptDelta,
-    ResponseOutputAudioTranscriptDone, ResponseDone, ServerError,
+    SessionCreated,
+    SessionUpdated,
+    InputAudioBufferSpeechStarted,
+    InputAudioBufferSpeechStopped,
+    InputAudioBufferCommitted,
+    InputAudioBufferCleared,
+    ConversationItemAdded,
+    ConversationItemDone,
+    ConversationItemTruncated,
+    InputAudioTranscriptionCompleted,
+    ResponseCreated,
+    ResponseOutputItemAdded,
+    ResponseOutputItemDone,
+    ResponseOutputAudioDelta,
+    ResponseOutputAudioDone,
+    ResponseOutputAudioTranscriptDelta,
+    ResponseOutputAudioTranscriptDone,
+    ResponseDone,
+    ServerError,
 )
 
 
@@ -717,7 +736,9 @@ def _response_from(value: Any, name: str, event_type: str) -> ResponseInfo:
         details = StatusDetails(
             type=_opt_text(details_obj.get("type")),
             reason=_opt_text(details_obj.get("reason")),
-            error=details_obj.get("error") if isinstance(details_obj.get("error"), Mapping) else None,
+            error=details_obj.get("error")
+            if isinstance(details_obj.get("error"), Mapping)
+            else None,
         )
     elif details_obj is not None:
         raise EventParseError(
@@ -749,13 +770,25 @@ def _response_to_dict(info: ResponseInfo) -> dict[str, Any]:
 
 
 def _looks_ga(session: object) -> bool:
-    return not isinstance(session, Mapping) or "audio" in session or session.get("type") in (
-        "realtime",
-        "transcription",
-    ) or not any(
-        k in session
-        for k in ("input_audio_format", "output_audio_format", "turn_detection", "voice",
-                  "modalities", "input_audio_transcription")
+    return (
+        not isinstance(session, Mapping)
+        or "audio" in session
+        or session.get("type")
+        in (
+            "realtime",
+            "transcription",
+        )
+        or not any(
+            k in session
+            for k in (
+                "input_audio_format",
+                "output_audio_format",
+                "turn_detection",
+                "voice",
+                "modalities",
+                "input_audio_transcription",
+            )
+        )
     )
 
 

@@ -28,7 +28,7 @@ _EAGERNESS = ("low", "medium", "high", "auto")
 _NOISE = ("near_field", "far_field")
 
 
-def _check_rate(_: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+def _check_rate(_: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
     if value is not None and value != PCM_SAMPLE_RATE:
         raise ConfigurationError(
             f"{attribute.name}={value!r} is not supported: the realtime protocol's audio/pcm "
@@ -141,7 +141,7 @@ class SessionConfig:
 
     def to_dict(self, shape: WireShape = "ga") -> dict[str, Any]:
         """Render as the ``session`` object of ``session.update`` in the chosen shape."""
-        turn: dict[str, Any] | None | Literal["unset"] = "unset"
+        turn: dict[str, Any] | Literal["unset"] | None = "unset"
         if self.turn_detection is False:
             turn = None
         elif self.turn_detection is not None:
@@ -203,9 +203,22 @@ class SessionConfig:
                 ``field`` is the dotted path of that field.
         """
         obj = _mapping(data, path)
-        known = {"type", "model", "instructions", "output_modalities", "modalities", "audio",
-                 "voice", "input_audio_format", "output_audio_format", "turn_detection",
-                 "input_audio_transcription", "input_audio_noise_reduction", "object", "id"}
+        known = {
+            "type",
+            "model",
+            "instructions",
+            "output_modalities",
+            "modalities",
+            "audio",
+            "voice",
+            "input_audio_format",
+            "output_audio_format",
+            "turn_detection",
+            "input_audio_transcription",
+            "input_audio_noise_reduction",
+            "object",
+            "id",
+        }
         extra = {k: v for k, v in obj.items() if k not in known}
         kwargs: dict[str, Any] = {
             "model": _opt_str(obj, "model", path),
@@ -243,8 +256,10 @@ class SessionConfig:
             noise = audio_in.get("noise_reduction")
             noise_path = f"{path}.audio.input.noise_reduction"
         else:
-            for key, rate_key in (("input_audio_format", "input_rate"),
-                                  ("output_audio_format", "output_rate")):
+            for key, rate_key in (
+                ("input_audio_format", "input_rate"),
+                ("output_audio_format", "output_rate"),
+            ):
                 if key in obj:
                     if obj[key] != "pcm16":
                         raise EventParseError(
@@ -253,7 +268,9 @@ class SessionConfig:
                     kwargs[rate_key] = PCM_SAMPLE_RATE
             kwargs["voice"] = _opt_str(obj, "voice", path)
             turn_path, turn_obj, turn_set = (
-                f"{path}.turn_detection", obj.get("turn_detection"), "turn_detection" in obj
+                f"{path}.turn_detection",
+                obj.get("turn_detection"),
+                "turn_detection" in obj,
             )
             transcription = obj.get("input_audio_transcription")
             transcription_path = f"{path}.input_audio_transcription"
@@ -283,9 +300,7 @@ class SessionConfig:
 
 def _mapping(value: object, path: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise EventParseError(
-            f"{path} must be an object, got {type(value).__name__}", field=path
-        )
+        raise EventParseError(f"{path} must be an object, got {type(value).__name__}", field=path)
     return value
 
 
@@ -312,14 +327,18 @@ def _opt_number(obj: Mapping[str, Any], key: str, path: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise EventParseError(f"{path}.{key} must be a number, got {value!r}", field=f"{path}.{key}")
+        raise EventParseError(
+            f"{path}.{key} must be a number, got {value!r}", field=f"{path}.{key}"
+        )
     return float(value)
 
 
 def _opt_bool(obj: Mapping[str, Any], key: str, path: str, *, default: bool) -> bool:
     value = obj.get(key, default)
     if not isinstance(value, bool):
-        raise EventParseError(f"{path}.{key} must be a boolean, got {value!r}", field=f"{path}.{key}")
+        raise EventParseError(
+            f"{path}.{key} must be a boolean, got {value!r}", field=f"{path}.{key}"
+        )
     return value
 
 
@@ -327,11 +346,13 @@ def _pcm_rate(value: object, path: str) -> int:
     fmt = _mapping(value, path)
     if fmt.get("type") != "audio/pcm":
         raise EventParseError(
-            f"{path}.type must be 'audio/pcm' (PCM16), got {fmt.get('type')!r}", field=f"{path}.type"
+            f"{path}.type must be 'audio/pcm' (PCM16), got {fmt.get('type')!r}",
+            field=f"{path}.type",
         )
     rate = fmt.get("rate", PCM_SAMPLE_RATE)
     if rate != PCM_SAMPLE_RATE:
         raise EventParseError(
-            f"{path}.rate must be {PCM_SAMPLE_RATE} for audio/pcm, got {rate!r}", field=f"{path}.rate"
+            f"{path}.rate must be {PCM_SAMPLE_RATE} for audio/pcm, got {rate!r}",
+            field=f"{path}.rate",
         )
     return PCM_SAMPLE_RATE

@@ -49,7 +49,8 @@ def float_to_int16(samples: npt.NDArray[np.floating]) -> npt.NDArray[np.int16]:
     arr = np.asarray(samples, dtype=np.float32)
     if not np.all(np.isfinite(arr)):
         raise AudioError("audio contains NaN or infinite samples")
-    return np.clip(np.rint(arr * 32768.0), -32768, 32767).astype(np.int16)
+    out: npt.NDArray[np.int16] = np.clip(np.rint(arr * 32768.0), -32768, 32767).astype(np.int16)
+    return out
 
 
 def b64_to_int16(text: str) -> npt.NDArray[np.int16]:

@@ -1,0 +1,88 @@
+"""The ``realtalk`` command: ``demo`` and ``serve``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import anyio
+
+__all__ = ("main",)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    def line(text: str) -> None:
+        print(text, flush=True)
+
+    result = anyio.run(
+        lambda: run_demo(barge_in_after=args.barge_in_after, print_line=line),
+        backend=args.backend,
+    )
+    return 0 if result.ok else 1
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .server import RealtimeServer
+
+    server = RealtimeServer(
+        host=args.host,
+        port=args.port,
+        first_audio_latency_ms=args.first_audio_latency_ms,
+        generation_speed=args.generation_speed,
+    )
+
+    async def serve() -> None:
+        await server.serve_forever(
+            ready=lambda: print(f"realtalk server listening on {server.url}", flush=True)
+        )
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="realtalk", description="Interruptible realtime voice conversations."
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more (-v info, -vv debug)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser(
+        "demo", help="watch an AI get interrupted mid-sentence, on the embedded local server")
+    demo.add_argument("--barge-in-after", type=float, default=1.5, metavar="SECONDS",
+                      help="how long into the AI's speech the user talks over it (default 1.5)")
+    demo.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio",
+                      help="the event loop to run on (default asyncio)")
+    demo.set_defaults(run=_demo)
+
+    serve = commands.add_parser("serve", help="run the embedded realtime server until Ctrl-C")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--first-audio-latency-ms", type=float, default=250.0)
+    serve.add_argument("--generation-speed", type=float, default=4.0,
+                       help="how much faster than real time audio is generated (default 4)")
+    serve.set_defaults(run=_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``realtalk`` console script."""
+    args = _parser().parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""``Conversation``: the async context manager that wires transport, session core and audio.
+
+Three tasks run inside the conversation's task group, and share the session core under one
+lock, so each core step and the actions it returns are performed atomically and in order:
+
+- the *reader* parses server frames and feeds them to the core;
+- the *microphone pump* runs the local detector on each frame (barge-in fast path), then sends
+  the frame upstream;
+- the *timer* wakes at the core's next deadline (end of playback, cancel timeout).
+
+Conversation events go to a buffered stream read with :meth:`Conversation.events`. The hot path
+never waits on the app: if the app stops reading and the buffer fills, events are dropped and
+counted (:attr:`Conversation.dropped_events`), never the audio or the cancel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+
+from .audio.base import AudioInput, AudioOutput
+from .audio.frame import AudioFrame
+from .audio.memory import MemoryOutput
+from .audio.pcm import bytes_to_int16, int16_to_bytes
+from .errors import AudioError, ConnectionClosed, ConversationClosed, EventParseError
+from .events import (
+    ConversationItemCreate,
+    InputAudioBufferAppend,
+    ResponseCreate,
+    encode,
+    parse_server_event,
+)
+from .providers import Provider
+from .session import (
+    ConversationEvent,
+    ErrorOccurred,
+    Interrupted,
+    PlayAudio,
+    SendEvent,
+    Session,
+    State,
+    StopPlayback,
+)
+from .session.barge_in import BargeIn, BargeInPolicy
+from .session_config import PCM_SAMPLE_RATE, SessionConfig
+from .transport import Transport
+from .vad import EnergyVAD, VoiceActivityDetector
+
+__all__ = ("Conversation",)
+
+logger = logging.getLogger("realtalk.conversation")
+
+_DEFAULT_EVENT_BUFFER = 10_000
+_DEFAULT_BARGE_IN = BargeIn()
+
+
+class Conversation:
+    """An interruptible, full-duplex voice conversation.
+
+    Args:
+        provider: where to connect (:func:`realtalk.providers.local`, ``openai``, ``azure``).
+        config: the session configuration (instructions, voice, turn detection, ...).
+        input: the microphone; ``None`` sends no audio (text-only input).
+        output: the speaker; default a :class:`~realtalk.audio.MemoryOutput` that plays
+            against the clock, so playback is tracked even with no device.
+        barge_in: local barge-in settings; ``None`` turns the local detector off (server VAD
+            is then the only barge-in path).
+        vad: the local voice activity detector (default :class:`~realtalk.vad.EnergyVAD`).
+        cancel_timeout: seconds to wait for upstream to confirm a cancel.
+        clock: monotonic seconds; default ``anyio.current_time``.
+        event_buffer: conversation events buffered for the app before new ones are dropped.
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        config: SessionConfig | None = None,
+        input: AudioInput | None = None,
+        output: AudioOutput | None = None,
+        barge_in: BargeIn | None = _DEFAULT_BARGE_IN,
+        vad: VoiceActivityDetector | None = None,
+        cancel_timeout: float = 2.0,
+        clock: Callable[[], float] | None = None,
+        event_buffer: int = _DEFAULT_EVENT_BUFFER,
+    ) -> None:
+        self.provider = provider
+        self.input = input
+        self.output: AudioOutput = output if output is not None else MemoryOutput(
+            PCM_SAMPLE_RATE, clock=clock)
+        if self.output.sample_rate != PCM_SAMPLE_RATE:
+            raise AudioError(
+                f"output sample_rate={self.output.sample_rate} is not supported: the realtime "
+                f"protocol plays PCM16 at {PCM_SAMPLE_RATE} Hz"
+            )
+        self.barge_in = barge_in
+        self.session = Session(config, wire_shape=provider.shape, cancel_timeout=cancel_timeout,
+                               server_vad_barge_in=barge_in is None or barge_in.use_server_vad)
+        self._vad: VoiceActivityDetector = vad if vad is not None else EnergyVAD()
+        self._policy = BargeInPolicy(barge_in) if barge_in is not None else None
+        self._clock: Callable[[], float] = clock if clock is not None else anyio.current_time
+        self._send_events, self._recv_events = anyio.create_memory_object_stream[
+            ConversationEvent](event_buffer)
+        self._lock = anyio.Lock()
+        self._wake = anyio.Event()
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._transport: Transport | None = None
+        self._closed = False
+        self.closed_reason: str | None = None
+        self.interruptions: list[Interrupted] = []
+        self.dropped_events = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Conversation:
+        if self._stack is not None or self._closed:
+            raise ConversationClosed("a Conversation can be entered only once")
+        stack = contextlib.AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            self._transport = transport = await stack.enter_async_context(
+                self.provider.connect())
+            self._tg = await stack.enter_async_context(anyio.create_task_group())
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        async with self._lock:
+            self.session.open(self._clock())
+            await self._perform()
+        self._tg.start_soon(self._reader, transport)
+        self._tg.start_soon(self._timer)
+        if self.input is not None:
+            self._tg.start_soon(self._microphone, self.input)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        self._shutdown("conversation closed")
+        stack, self._stack = self._stack, None
+        if stack is None:
+            return None
+        return await stack.__aexit__(exc_type, exc, tb)
+
+    def _shutdown(self, reason: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.closed_reason = reason
+        self.session.close(self._clock())
+        self._emit_outputs_without_io()
+        self._send_events.close()
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
+
+    def _emit_outputs_without_io(self) -> None:
+        for out in self.session.outputs():
+            if not isinstance(out, (SendEvent, PlayAudio, StopPlayback)):
+                self._emit(out)
+
+    # -- public API ----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The session state (idle / listening / speaking / cancelling)."""
+        return self.session.state
+
+    @property
+    def closed(self) -> bool:
+        """Whether the conversation has ended (by your code or because the connection closed)."""
+        return self._closed
+
+    def events(self) -> AsyncIterator[ConversationEvent]:
+        """The stream of conversation events; it ends when the conversation closes."""
+        return self._recv_events.__aiter__()
+
+    async def send_text(self, text: str, *, respond: bool = True) -> None:
+        """Add a user text message, and by default ask for a spoken response."""
+        item = {"type": "message", "role": "user",
+                "content": [{"type": "input_text", "text": text}]}
+        await self._send_client(ConversationItemCreate(item=item))
+        if respond:
+            await self._send_client(ResponseCreate())
+
+    async def create_response(self) -> None:
+        """Ask the model to respond now (manual turns)."""
+        await self._send_client(ResponseCreate())
+
+    async def interrupt(self) -> bool:
+        """Interrupt the assistant as a barge-in would. Returns whether it was speaking."""
+        self._check_open()
+        async with self._lock:
+            now = self._clock()
+            self.session.playback_progress(self.output.played_samples(), now)
+            interrupted = self.session.interrupt(now)
+            await self._perform()
+        return interrupted
+
+    async def _send_client(self, event: InputAudioBufferAppend | ConversationItemCreate
+                           | ResponseCreate) -> None:
+        self._check_open()
+        async with self._lock:
+            await self._send_text(encode(event))
+
+    def _check_open(self) -> None:
+        if self._closed or self._stack is None:
+            raise ConversationClosed(
+                f"the conversation is not open ({self.closed_reason or 'not entered'})")
+
+    # -- tasks ---------------------------------------------------------------------------------
+
+    async def _reader(self, transport: Transport) -> None:
+        while True:
+            try:
+                text = await transport.receive()
+            except ConnectionClosed as exc:
+                await self._connection_lost(exc)
+                return
+            now = self._clock()
+            try:
+                event = parse_server_event(text)
+            except EventParseError as exc:
+                logger.warning("malformed server event: %s", exc)
+                self._emit(ErrorOccurred(message=f"malformed server event: {exc}", error=None,
+                                         benign=False, fatal=False, at=now))
+                continue
+            async with self._lock:
+                self.session.receive(event, now)
+                await self._perform()
+
+    async def _microphone(self, source: AudioInput) -> None:
+        frames = source.frames()
+        async for frame in frames:
+            if frame.sample_rate != PCM_SAMPLE_RATE:
+                message = (f"microphone frame at {frame.sample_rate} Hz; the realtime protocol "
+                           f"takes PCM16 at {PCM_SAMPLE_RATE} Hz (resample the input)")
+                self._emit(ErrorOccurred(message=message, error=None, benign=False, fatal=True,
+                                         at=self._clock()))
+                self._shutdown(message)
+                return
+            async with self._lock:
+                await self._on_mic_frame(frame)
+
+    async def _on_mic_frame(self, frame: AudioFrame) -> None:
+        now = self._clock()
+        captured_at = frame.timestamp if frame.timestamp is not None else now - frame.duration
+        # Detection first: a barge-in's stop and cancel must not wait behind the audio upload.
+        if self._policy is not None:
+            speech = self._vad.is_speech(frame)
+            onset = self._policy.update(speech, captured_at, frame.duration * 1000.0)
+            if onset is not None:
+                self.session.playback_progress(self.output.played_samples(), now)
+                self.session.user_speech(now, onset=onset, source="local")
+                await self._perform()
+        await self._send_text(encode(InputAudioBufferAppend(audio=int16_to_bytes(
+            frame.samples))))
+        self.session.audio_sent(len(frame.samples), captured_at)
+
+    async def _timer(self) -> None:
+        while True:
+            deadline = self.session.next_deadline()
+            delay = math.inf if deadline is None else max(0.0, deadline - self._clock())
+            with anyio.move_on_after(delay):
+                await self._wake.wait()
+            self._wake = anyio.Event()
+            async with self._lock:
+                now = self._clock()
+                self.session.playback_progress(self.output.played_samples(), now)
+                self.session.tick(now)
+                await self._perform()
+
+    # -- performing the core's outputs ---------------------------------------------------------
+
+    async def _perform(self) -> None:
+        """Perform the core's outputs in order. Call with the lock held."""
+        outputs = self.session.outputs()
+        for out in outputs:
+            match out:
+                case StopPlayback():
+                    self.output.clear()
+                    self.session.playback_stopped(self._clock())
+                case SendEvent(event=event):
+                    await self._send_text(encode(event))
+                    self.session.event_sent(event, self._clock())
+                case PlayAudio(pcm=pcm):
+                    self.output.write(bytes_to_int16(pcm))
+                case Interrupted():
+                    self.interruptions.append(out)
+                    self._emit(out)
+                case _:
+                    self._emit(out)
+        if outputs:
+            self._wake.set()
+
+    async def _send_text(self, text: str) -> None:
+        try:
+            assert self._transport is not None, "sending before the transport is connected"
+            await self._transport.send(text)
+        except ConnectionClosed as exc:
+            await self._connection_lost(exc)
+
+    async def _connection_lost(self, exc: ConnectionClosed) -> None:
+        if self._closed:
+            return
+        message = f"connection lost: {exc}"
+        logger.warning(message)
+        self._emit(ErrorOccurred(message=message, error=None, benign=False, fatal=True,
+                                 at=self._clock()))
+        self._shutdown(message)
+        await anyio.lowlevel.checkpoint()
+
+    def _emit(self, event: ConversationEvent) -> None:
+        try:
+            self._send_events.send_nowait(event)
+        except anyio.WouldBlock:
+            self.dropped_events += 1
+            if self.dropped_events == 1 or self.dropped_events % 1000 == 0:
+                logger.warning("event buffer full: %d conversation events dropped so far",
+                               self.dropped_events)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass

@@ -1,0 +1,232 @@
+"""``realtalk demo``: a scripted user talks over the AI, on the embedded server, and we measure.
+
+The user asks a question (speech into a memory microphone), the embedded server answers with
+a long reply, and ``barge_in_after`` seconds into the AI's speech the user talks over it. The
+demo prints a timeline and the measured numbers, and :func:`run_demo` reports whether the
+interruption really happened as measured: playback stopped, ``response.cancel`` sent, the
+item truncated upstream at the milliseconds actually played, and a new answer afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import anyio
+import attrs
+import numpy as np
+
+from .audio import MemoryInput, MemoryOutput
+from .conversation import Conversation
+from .providers import local
+from .session import (
+    AssistantTranscript,
+    ErrorOccurred,
+    Interrupted,
+    ResponseAudioStarted,
+    ResponseFinished,
+    State,
+    StateChanged,
+    Truncated,
+    UserSpeechStarted,
+    UserTranscript,
+)
+from .session_config import SessionConfig, TurnDetection
+
+__all__ = ("DemoResult", "run_demo")
+
+_QUESTION = "Can you tell me how lighthouses work?"
+_INTERRUPTION = "Sorry, wait. How far away can ships see the light?"
+_REPLIES = (
+    "Sure. A lighthouse is a tower with a very bright lamp at the top, built on a coast or a "
+    "reef. Its light is focused by a large lens into a narrow beam that sweeps around the "
+    "horizon, and every lighthouse flashes in its own pattern, so sailors can tell which one "
+    "they are looking at, even in the middle of the night.",
+    "Usually about twenty nautical miles, depending on the height of the tower and the weather.",
+)
+
+
+@attrs.frozen(kw_only=True)
+class DemoResult:
+    """What the demo measured; ``ok`` is true only if the interruption happened as measured."""
+
+    ok: bool
+    problems: tuple[str, ...]
+    interruption: Interrupted | None
+    generated_ms: float | None
+    truncated_upstream_ms: int | None
+    answered_after: bool
+
+
+def _speech(text: str, pitch_hz: float, seed: int) -> np.ndarray:
+    from .server import SyntheticVoice
+
+    return np.asarray(SyntheticVoice(seed=seed, pitch_hz=pitch_hz).synthesize(text).samples)
+
+
+async def run_demo(
+    *,
+    barge_in_after: float = 1.5,
+    print_line: Callable[[str], None] = print,
+    timeout: float = 30.0,
+) -> DemoResult:
+    """Run the scripted conversation and return what was measured."""
+    provider = local(
+        first_audio_latency_ms=250.0,
+        generation_speed=4.0,
+        responder=_scripted_responder(),
+        transcriber=_scripted_transcriber(),
+    )
+    mic = MemoryInput(noise_dbfs=-65.0, seed=1)
+    speaker = MemoryOutput()
+    config = SessionConfig(
+        instructions="You are a friendly guide.",
+        voice="marin",
+        turn_detection=TurnDetection(silence_duration_ms=400),
+    )
+    question = _speech(_QUESTION, pitch_hz=210.0, seed=11)
+    interruption = _speech(_INTERRUPTION, pitch_hz=210.0, seed=12)
+
+    interrupted: Interrupted | None = None
+    truncated: Truncated | None = None
+    answered_after = False
+    problems: list[str] = []
+    t0 = anyio.current_time()
+
+    def say(line: str, at: float | None = None) -> None:
+        when = (at if at is not None else anyio.current_time()) - t0
+        print_line(f"{when:7.3f}s  {line}")
+
+    async def talk_over() -> None:
+        await anyio.sleep(barge_in_after)
+        say(f"user (talking over the AI): {_INTERRUPTION!r}")
+        mic.push(interruption)
+
+    async with anyio.create_task_group() as tg, Conversation(
+        provider, config=config, input=mic, output=speaker
+    ) as conv:
+        say("connected to the embedded realtime server (no key, no network)")
+        say(f"user (speaking): {_QUESTION!r}")
+        mic.push(question)
+        barge_in_scheduled = False
+        with anyio.move_on_after(timeout) as scope:
+            async for event in conv.events():
+                match event:
+                    case StateChanged(old=old, new=new, at=at):
+                        say(f"state: {old.value} -> {new.value}", at)
+                        if new is State.SPEAKING and not barge_in_scheduled:
+                            barge_in_scheduled = True
+                            tg.start_soon(talk_over)
+                        if (new is State.LISTENING and old is State.SPEAKING
+                                and interrupted is not None):
+                            answered_after = True
+                            break
+                    case UserSpeechStarted(source=source, at=at):
+                        say(f"user speech detected ({source})", at)
+                    case UserTranscript(text=text, at=at):
+                        say(f"user (transcript): {text!r}", at)
+                    case ResponseAudioStarted(latency_ms=lat, at=at):
+                        extra = f", {lat:.0f} ms after the user stopped" if lat else ""
+                        say(f"ai: first audio{extra}", at)
+                    case AssistantTranscript(text=text, interrupted=was_cut, heard_ms=heard,
+                                             at=at):
+                        if was_cut:
+                            say(f"ai (generated, cut after {heard:.0f} ms heard): {text!r}", at)
+                        else:
+                            say(f"ai: {text!r}", at)
+                    case Interrupted() as event:
+                        interrupted = event
+                        lat = event.latency
+                        say(f"BARGE-IN ({event.source}): playback stopped, cancel sent, "
+                            f"truncate at {event.truncate_ms} ms", lat.detected)
+                    case Truncated(audio_end_ms=ms, at=at):
+                        truncated = Truncated(item_id="", audio_end_ms=ms, at=at)
+                        say(f"server: item truncated at {ms} ms", at)
+                    case ResponseFinished(status=status, reason=reason, at=at):
+                        say(f"server: response {status}" + (f" ({reason})" if reason else ""),
+                            at)
+                    case ErrorOccurred(message=message, benign=benign, at=at):
+                        say(f"{'note' if benign else 'ERROR'}: {message}", at)
+                        if not benign:
+                            problems.append(message)
+                    case _:
+                        pass
+        if scope.cancelled_caught:
+            problems.append(f"the scripted conversation did not finish within {timeout:.0f} s")
+        server = provider.server
+        generated_ms = None
+        if interrupted is not None and interrupted.item_id is not None and server is not None:
+            generated_ms = server.generated_audio_ms(interrupted.item_id)
+        tg.cancel_scope.cancel()
+
+    result = _judge(interrupted, truncated, generated_ms, answered_after, problems)
+    _report(result, print_line)
+    return result
+
+
+def _scripted_responder() -> object:
+    from .server import ScriptedResponder
+
+    return ScriptedResponder(_REPLIES, cycle=False)
+
+
+def _scripted_transcriber() -> object:
+    from .server import ScriptedTranscriber
+
+    return ScriptedTranscriber([_QUESTION, _INTERRUPTION])
+
+
+def _judge(interrupted: Interrupted | None, truncated: Truncated | None,
+           generated_ms: float | None, answered_after: bool,
+           problems: list[str]) -> DemoResult:
+    problems = list(problems)
+    if interrupted is None:
+        problems.append("no interruption happened")
+    else:
+        lat = interrupted.latency
+        if not interrupted.cancel_sent or lat.cancel_sent is None:
+            problems.append("response.cancel was not sent")
+        if lat.playback_stopped is None:
+            problems.append("playback was not stopped")
+        if interrupted.truncate_ms is None:
+            problems.append("no truncate was sent")
+        elif truncated is None or truncated.audio_end_ms != interrupted.truncate_ms:
+            problems.append("the server did not confirm the truncation at the ms sent")
+        elif abs(interrupted.truncate_ms - interrupted.heard_ms) > 1.0:
+            problems.append("truncate ms differs from the audio actually played")
+        if generated_ms is not None and interrupted.truncate_ms is not None \
+                and interrupted.truncate_ms >= generated_ms:
+            problems.append("truncated at or past the end of the generated audio")
+        if lat.stop_ms is None or not math.isfinite(lat.stop_ms):
+            problems.append("speech onset -> playback stopped was not measured")
+    if not answered_after:
+        problems.append("the AI did not answer after the interruption")
+    return DemoResult(
+        ok=not problems, problems=tuple(problems), interruption=interrupted,
+        generated_ms=generated_ms,
+        truncated_upstream_ms=truncated.audio_end_ms if truncated else None,
+        answered_after=answered_after,
+    )
+
+
+def _fmt(value: float | None, unit: str = "ms") -> str:
+    return "n/a" if value is None else f"{value:.1f} {unit}"
+
+
+def _report(result: DemoResult, print_line: Callable[[str], None]) -> None:
+    print_line("")
+    print_line("measured")
+    event = result.interruption
+    if event is not None:
+        lat = event.latency
+        print_line(f"  speech onset -> playback stopped : {_fmt(lat.stop_ms)} "
+                   f"(detector needs {_fmt(lat.detect_ms)} of speech to confirm)")
+        print_line(f"  detection -> response.cancel sent: {_fmt(lat.detect_to_cancel_ms)}")
+        print_line(f"  response.cancel -> response.done : {_fmt(lat.cancel_to_ack_ms)}")
+        print_line(f"  truncate sent                    : {event.truncate_ms} ms "
+                   f"(heard {event.heard_ms:.1f} ms)")
+        print_line(f"  AI audio received / generated    : {event.received_ms:.0f} ms / "
+                   f"{_fmt(result.generated_ms)}")
+    print_line(f"  result: {'OK' if result.ok else 'FAILED'}")
+    for problem in result.problems:
+        print_line(f"    - {problem}")

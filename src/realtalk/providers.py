@@ -1,0 +1,151 @@
+"""Providers: where a :class:`~realtalk.Conversation` connects.
+
+- :func:`openai` -- OpenAI Realtime (GA).
+- :func:`azure` -- Azure OpenAI Realtime, GA (``/openai/v1/realtime``) or preview
+  (``/openai/realtime?api-version=...``, beta protocol shape).
+- :func:`local` -- the embedded realtime server on loopback: no key, no network.
+- :func:`endpoint` -- any compatible server, given its URL and headers.
+
+A provider's :meth:`~Provider.connect` is an async context manager that yields a connected
+:class:`~realtalk.transport.Transport` and closes it (and, for :func:`local`, stops the server)
+on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+import anyio.to_thread
+import attrs
+
+from .session_config import WireShape
+from .transport import Endpoint, Transport, azure_endpoint, connect_websocket, openai_endpoint
+
+if TYPE_CHECKING:
+    from .server import RealtimeServer
+
+__all__ = ("Provider", "RemoteProvider", "LocalProvider", "openai", "azure", "local", "endpoint")
+
+
+class Provider(Protocol):
+    """Something a conversation can connect to."""
+
+    @property
+    def shape(self) -> WireShape:
+        """The protocol shape the provider speaks (``"ga"`` or ``"beta"``)."""
+        ...
+
+    def connect(self) -> contextlib.AbstractAsyncContextManager[Transport]:
+        """Connect; the context manager yields the transport and closes it on exit."""
+        ...
+
+
+@attrs.frozen
+class RemoteProvider:
+    """A realtime server reached over WebSocket at :attr:`endpoint`."""
+
+    endpoint: Endpoint
+    open_timeout: float = 10.0
+
+    @property
+    def shape(self) -> WireShape:
+        """The endpoint's protocol shape."""
+        return self.endpoint.shape
+
+    def connect(self) -> contextlib.AbstractAsyncContextManager[Transport]:
+        """Open the WebSocket (see :func:`~realtalk.transport.connect_websocket`)."""
+        return connect_websocket(self.endpoint, open_timeout=self.open_timeout)
+
+
+class LocalProvider:
+    """The embedded realtime server, started on loopback for each connection.
+
+    The server runs on its own thread and event loop, so it works the same whether the
+    conversation runs on asyncio or trio, and its work never delays the conversation's.
+    ``server_options`` go to :class:`~realtalk.server.RealtimeServer`. After
+    :meth:`connect` has entered, :attr:`server` is the running server (for its statistics).
+    """
+
+    shape: WireShape = "ga"
+
+    def __init__(self, **server_options: Any) -> None:
+        self.server_options = server_options
+        self.server: RealtimeServer | None = None
+
+    def __repr__(self) -> str:
+        return f"LocalProvider({', '.join(sorted(self.server_options))})"
+
+    @contextlib.asynccontextmanager
+    async def _connect(self) -> AsyncIterator[Transport]:
+        from .server import RealtimeServer
+
+        server = RealtimeServer(**self.server_options)
+        runner = server.running_in_thread()
+        await anyio.to_thread.run_sync(runner.__enter__)
+        self.server = server
+        try:
+            async with connect_websocket(Endpoint(url=server.url)) as transport:
+                yield transport
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(runner.__exit__, None, None, None)
+
+    def connect(self) -> contextlib.AbstractAsyncContextManager[Transport]:
+        """Start the server and connect to it."""
+        return self._connect()
+
+
+def openai(
+    *, model: str = "gpt-realtime", api_key: str | None = None, base_url: str | None = None
+) -> RemoteProvider:
+    """OpenAI Realtime. See :func:`~realtalk.transport.openai_endpoint` for the arguments."""
+    return RemoteProvider(openai_endpoint(model=model, api_key=api_key, base_url=base_url))
+
+
+def azure(
+    *,
+    deployment: str,
+    endpoint: str | None = None,
+    api_key: str | None = None,
+    token: str | None = None,
+    api_version: str | None = None,
+    base_url: str | None = None,
+) -> RemoteProvider:
+    """Azure OpenAI Realtime. See :func:`~realtalk.transport.azure_endpoint`."""
+    return RemoteProvider(azure_endpoint(
+        deployment=deployment, endpoint=endpoint, api_key=api_key, token=token,
+        api_version=api_version, base_url=base_url,
+    ))
+
+
+def local(
+    *,
+    first_audio_latency_ms: float = 250.0,
+    generation_speed: float = 4.0,
+    on_client_event: Callable[[float, str], None] | None = None,
+    **server_options: Any,
+) -> LocalProvider:
+    """The embedded realtime server on loopback (no key, no network).
+
+    Args:
+        first_audio_latency_ms: delay before a response's first audio.
+        generation_speed: how much faster than real time audio is generated.
+        on_client_event: called with ``(time.perf_counter(), type)`` for each client event
+            the server receives (benchmarks use it).
+        server_options: more :class:`~realtalk.server.RealtimeServer` options (responder,
+            transcriber, ...).
+    """
+    return LocalProvider(
+        first_audio_latency_ms=first_audio_latency_ms,
+        generation_speed=generation_speed,
+        on_client_event=on_client_event,
+        **server_options,
+    )
+
+
+def endpoint(url: str, *, headers: Mapping[str, str] | None = None,
+             shape: WireShape = "ga") -> RemoteProvider:
+    """Any compatible realtime server at ``url``."""
+    return RemoteProvider(Endpoint(url=url, headers=dict(headers or {}), shape=shape))

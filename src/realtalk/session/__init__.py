@@ -1,0 +1,63 @@
+"""The sans-I/O core: state machine, playback tracker, latency marks and the session logic.
+
+Nothing here reads a clock, opens a socket or starts a task (``tests/session/test_layering.py``
+checks that importing it pulls in neither anyio nor websockets).
+"""
+
+from .core import Session, SessionStats
+from .latency import DetectionSource, InterruptionLatency
+from .outputs import (
+    Action,
+    AssistantTranscript,
+    AssistantTranscriptDelta,
+    ConversationEvent,
+    ErrorOccurred,
+    Interrupted,
+    OtherServerEvent,
+    Output,
+    PlayAudio,
+    ResponseAudioStarted,
+    ResponseFinished,
+    ResponseStarted,
+    SendEvent,
+    StateChanged,
+    StopPlayback,
+    Truncated,
+    UserSpeechStarted,
+    UserSpeechStopped,
+    UserTranscript,
+)
+from .playback import ItemKey, PlaybackTracker
+from .state import TRANSITIONS, State, StateMachine, Trigger
+
+__all__ = (
+    "Session",
+    "SessionStats",
+    "State",
+    "Trigger",
+    "TRANSITIONS",
+    "StateMachine",
+    "PlaybackTracker",
+    "ItemKey",
+    "DetectionSource",
+    "InterruptionLatency",
+    "Action",
+    "SendEvent",
+    "PlayAudio",
+    "StopPlayback",
+    "Output",
+    "ConversationEvent",
+    "StateChanged",
+    "UserSpeechStarted",
+    "UserSpeechStopped",
+    "UserTranscript",
+    "AssistantTranscriptDelta",
+    "AssistantTranscript",
+    "ResponseStarted",
+    "ResponseAudioStarted",
+    "ResponseFinished",
+    "Interrupted",
+    "Truncated",
+    "ErrorOccurred",
+    "OtherServerEvent",
+)

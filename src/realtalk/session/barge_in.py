@@ -1,0 +1,72 @@
+"""The barge-in policy: when do per-frame speech decisions become a confirmed onset?
+
+Pure logic with explicit times. A click or a cough is shorter than ``min_speech_ms``, so it
+never confirms; short dips inside speech (between syllables) up to ``max_gap_ms`` do not reset
+the count. After a confirmation the policy re-arms only after ``rearm_silence_ms`` of silence,
+so one utterance is one onset.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = ("BargeIn", "BargeInPolicy")
+
+
+@attrs.frozen(kw_only=True)
+class BargeIn:
+    """Barge-in settings.
+
+    Args:
+        min_speech_ms: speech needed before an onset is confirmed.
+        max_gap_ms: non-speech tolerated inside speech before the count restarts.
+        rearm_silence_ms: silence needed after a confirmed onset before the next one.
+        use_server_vad: also treat the server's ``speech_started`` as a barge-in (fallback).
+    """
+
+    min_speech_ms: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
+    max_gap_ms: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    rearm_silence_ms: float = attrs.field(default=300.0, validator=attrs.validators.ge(0))
+    use_server_vad: bool = True
+
+
+class BargeInPolicy:
+    """Turns frame decisions into confirmed onsets (see the module docstring)."""
+
+    def __init__(self, settings: BargeIn | None = None) -> None:
+        self.settings = settings if settings is not None else BargeIn()
+        self._onset: float | None = None
+        self._speech_ms = 0.0
+        self._gap_ms = 0.0
+        self._silence_ms = 0.0
+        self._armed = True
+
+    def update(self, is_speech: bool, frame_start: float, frame_ms: float) -> float | None:
+        """Feed one frame's decision; returns the onset time when an onset is confirmed now."""
+        s = self.settings
+        if is_speech:
+            self._silence_ms = 0.0
+            self._gap_ms = 0.0
+            if self._onset is None:
+                self._onset = frame_start
+                self._speech_ms = 0.0
+            self._speech_ms += frame_ms
+            if self._armed and self._speech_ms >= s.min_speech_ms:
+                self._armed = False
+                return self._onset
+            return None
+        self._silence_ms += frame_ms
+        if self._onset is not None:
+            self._gap_ms += frame_ms
+            if self._gap_ms > s.max_gap_ms:
+                self._onset = None
+                self._speech_ms = 0.0
+        if not self._armed and self._silence_ms >= s.rearm_silence_ms:
+            self._armed = True
+        return None
+
+    def reset(self) -> None:
+        """Forget any partial onset and re-arm."""
+        self._onset = None
+        self._speech_ms = self._gap_ms = self._silence_ms = 0.0
+        self._armed = True

@@ -1,0 +1,519 @@
+"""The sans-I/O session core: protocol events and timestamps in, actions and events out.
+
+It never touches sockets, tasks, clocks or devices. The I/O layer (``Conversation``, the
+simulator, a test) feeds it:
+
+- :meth:`Session.receive` -- each parsed server event;
+- :meth:`Session.playback_progress` -- the output's cumulative count of samples played;
+- :meth:`Session.user_speech` -- a confirmed speech onset from a local detector (or the app);
+- :meth:`Session.audio_sent` -- each microphone frame appended upstream, with its capture time,
+  so that server VAD offsets map back to the caller's clock;
+- :meth:`Session.event_sent` / :meth:`Session.playback_stopped` -- when an action really took
+  effect, for the latency marks;
+- :meth:`Session.tick` -- at :meth:`Session.next_deadline`.
+
+After each call it drains :meth:`Session.outputs`: :class:`SendEvent`, :class:`PlayAudio` and
+:class:`StopPlayback` actions to perform *in order*, and conversation events for the app.
+Every ``now`` is the caller's monotonic clock, in seconds.
+
+Barge-in, in one step (the design's rule): stop playback and clear its queue; send
+``response.cancel`` only if that response is still active upstream; send
+``conversation.item.truncate`` for the playing item with the milliseconds actually heard,
+clamped to the audio received, and no truncate when playback had already finished. Deltas of
+a cancelled response that arrive late are dropped. ``cancelling`` ends on the cancelled
+response's ``response.done`` or after ``cancel_timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import math
+
+import attrs
+
+from ..events import (
+    ClientEvent,
+    ConversationItemTruncate,
+    ConversationItemTruncated,
+    InputAudioBufferSpeechStarted,
+    InputAudioBufferSpeechStopped,
+    InputAudioTranscriptionCompleted,
+    ResponseCancel,
+    ResponseCreated,
+    ResponseDone,
+    ResponseOutputAudioDelta,
+    ResponseOutputAudioDone,
+    ResponseOutputAudioTranscriptDelta,
+    ResponseOutputAudioTranscriptDone,
+    ServerError,
+    ServerEvent,
+    SessionCreated,
+    SessionUpdate,
+    UnknownServerEvent,
+)
+from ..session_config import PCM_SAMPLE_RATE, SessionConfig, WireShape
+from .latency import DetectionSource, InterruptionLatency
+from .outputs import (
+    AssistantTranscript,
+    AssistantTranscriptDelta,
+    ErrorOccurred,
+    Interrupted,
+    OtherServerEvent,
+    Output,
+    PlayAudio,
+    ResponseAudioStarted,
+    ResponseFinished,
+    ResponseStarted,
+    SendEvent,
+    StateChanged,
+    StopPlayback,
+    Truncated,
+    UserSpeechStarted,
+    UserSpeechStopped,
+    UserTranscript,
+)
+from .playback import ItemKey, PlaybackTracker
+from .state import State, StateMachine, Trigger
+
+__all__ = ("Session", "SessionStats")
+
+logger = logging.getLogger("realtalk.session")
+
+# Error codes that are races, not failures: the response ended before our cancel arrived, or
+# our truncate point was past the end of the item. Both leave nothing to fix.
+_CANCEL_NOT_ACTIVE = "response_cancel_not_active"
+_TRUNCATE_OVERSHOOT = "already shorter than"
+
+# How many ended/cancelled response ids to remember, to drop their late deltas.
+_REMEMBERED_RESPONSES = 32
+# Input frames to remember for mapping server VAD offsets back to capture time (~40 s at 20 ms).
+_REMEMBERED_FRAMES = 2000
+
+
+@attrs.define
+class SessionStats:
+    """Counters for tests, benchmarks and dashboards."""
+
+    server_events: int = 0
+    audio_deltas: int = 0
+    late_deltas_dropped: int = 0
+    late_audio_ms_dropped: float = 0.0
+    interruptions: int = 0
+    cancels_sent: int = 0
+    truncates_sent: int = 0
+    benign_errors: int = 0
+
+
+@attrs.define
+class _Response:
+    id: str
+    done: bool = False
+    had_audio: bool = False
+    transcripts: dict[ItemKey, list[str]] = attrs.field(factory=dict)
+
+
+@attrs.define
+class _PendingInterruption:
+    response_id: str | None
+    item_id: str | None
+    source: DetectionSource
+    heard_ms: float
+    received_ms: float
+    truncate_ms: int | None
+    cancel_event_id: str | None
+    truncate_event_id: str | None
+    onset: float | None
+    detected: float
+    playback_stopped: float | None = None
+    cancel_sent: float | None = None
+    truncate_sent: float | None = None
+
+    def finish(self, *, acknowledged: float | None, timed_out: bool) -> Interrupted:
+        return Interrupted(
+            response_id=self.response_id,
+            item_id=self.item_id,
+            source=self.source,
+            heard_ms=self.heard_ms,
+            received_ms=self.received_ms,
+            truncate_ms=self.truncate_ms,
+            cancel_sent=self.cancel_event_id is not None,
+            timed_out=timed_out,
+            latency=InterruptionLatency(
+                onset=self.onset,
+                detected=self.detected,
+                playback_stopped=self.playback_stopped,
+                cancel_sent=self.cancel_sent,
+                truncate_sent=self.truncate_sent,
+                acknowledged=acknowledged,
+            ),
+        )
+
+
+class Session:
+    """The conversation's protocol logic, without I/O.
+
+    Args:
+        config: the session configuration sent in ``session.update`` when opened.
+        wire_shape: ``"ga"`` or ``"beta"`` (Azure's preview endpoint) for that update.
+        sample_rate: the output sample rate (the protocol's 24 kHz).
+        cancel_timeout: seconds to wait in ``cancelling`` for upstream to confirm.
+        server_vad_barge_in: treat the server's ``speech_started`` as a barge-in (the slow
+            path, and the fallback when no local detector runs).
+    """
+
+    def __init__(
+        self,
+        config: SessionConfig | None = None,
+        *,
+        wire_shape: WireShape = "ga",
+        sample_rate: int = PCM_SAMPLE_RATE,
+        cancel_timeout: float = 2.0,
+        server_vad_barge_in: bool = True,
+    ) -> None:
+        self.server_vad_barge_in = server_vad_barge_in
+        self.config = config if config is not None else SessionConfig()
+        self.wire_shape: WireShape = wire_shape
+        self.sample_rate = sample_rate
+        self.cancel_timeout = cancel_timeout
+        self.stats = SessionStats()
+        self.tracker = PlaybackTracker(sample_rate)
+        self._machine = StateMachine()
+        self._out: list[Output] = []
+        self._ids = itertools.count(1)
+        self._responses: dict[str, _Response] = {}
+        self._ended: collections.OrderedDict[str, bool] = collections.OrderedDict()
+        self._cancelled: set[str] = set()
+        self._playing_response: str | None = None
+        self._pending: _PendingInterruption | None = None
+        self._cancel_deadline: float | None = None
+        self._drain_deadline: float | None = None
+        self._turn_ended_at: float | None = None
+        self._input_samples = 0
+        self._input_frames: collections.deque[tuple[int, int, float]] = collections.deque(
+            maxlen=_REMEMBERED_FRAMES
+        )
+        self._server_session: SessionCreated | None = None
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The current state."""
+        return self._machine.state
+
+    @property
+    def server_session(self) -> SessionCreated | None:
+        """The server's ``session.created`` event, once received."""
+        return self._server_session
+
+    def outputs(self) -> list[Output]:
+        """Drain the actions and events produced so far, in order."""
+        out, self._out = self._out, []
+        return out
+
+    def next_deadline(self) -> float | None:
+        """The earliest ``now`` at which :meth:`tick` has work to do, if any."""
+        deadlines = [d for d in (self._cancel_deadline, self._drain_deadline) if d is not None]
+        return min(deadlines) if deadlines else None
+
+    def _fire(self, trigger: Trigger, now: float) -> None:
+        old = self._machine.state
+        new = self._machine.fire(trigger)
+        if new is not old:
+            self._out.append(StateChanged(old=old, new=new, at=now))
+
+    def _next_id(self, kind: str) -> str:
+        return f"rt_{kind}_{next(self._ids)}"
+
+    def _send(self, event: ClientEvent) -> None:
+        self._out.append(SendEvent(event))
+
+    # -- inputs from the I/O layer -------------------------------------------------------------
+
+    def open(self, now: float) -> None:
+        """The transport is connected: go to ``listening`` and configure the session."""
+        self._fire(Trigger.OPENED, now)
+        self._send(SessionUpdate(session=self.config, shape=self.wire_shape,
+                                 event_id=self._next_id("session")))
+
+    def close(self, now: float) -> None:
+        """The conversation ended: go to ``idle`` (a no-op when already idle)."""
+        if self.state is State.IDLE:
+            return
+        if self._pending is not None:
+            self._out.append(self._pending.finish(acknowledged=None, timed_out=True))
+            self._pending = None
+        self._cancel_deadline = self._drain_deadline = None
+        self._fire(Trigger.CLOSED, now)
+
+    def audio_sent(self, n_samples: int, captured_at: float) -> None:
+        """A microphone frame of ``n_samples`` (captured starting at ``captured_at``) went
+        upstream. Lets server VAD offsets (``audio_start_ms``) map back to capture time."""
+        self._input_frames.append((self._input_samples, n_samples, captured_at))
+        self._input_samples += n_samples
+
+    def input_time(self, audio_ms: int) -> float | None:
+        """Capture time of the input audio at ``audio_ms`` into the session's input buffer."""
+        sample = audio_ms * self.sample_rate // 1000
+        for start, n, captured_at in reversed(self._input_frames):
+            if start <= sample:
+                return captured_at + (sample - start) / self.sample_rate if sample < start + n \
+                    else captured_at + n / self.sample_rate
+        return None
+
+    def playback_progress(self, played_samples: int, now: float) -> None:
+        """The output has played ``played_samples`` in total (its own cumulative count)."""
+        self.tracker.update(played_samples)
+        self._check_drained(now)
+
+    def playback_stopped(self, now: float) -> None:
+        """The :class:`StopPlayback` action was performed at ``now``."""
+        if self._pending is not None and self._pending.playback_stopped is None:
+            self._pending.playback_stopped = now
+
+    def event_sent(self, event: ClientEvent, now: float) -> None:
+        """``event`` (from a :class:`SendEvent` action) was written to the transport at ``now``."""
+        pending = self._pending
+        if pending is None or event.event_id is None:
+            return
+        if event.event_id == pending.cancel_event_id:
+            pending.cancel_sent = now
+        elif event.event_id == pending.truncate_event_id:
+            pending.truncate_sent = now
+
+    def user_speech(self, now: float, *, onset: float | None = None,
+                    source: DetectionSource = "local") -> None:
+        """The user is talking (onset confirmed by a detector, or the app asked to interrupt).
+
+        While the assistant speaks this is a barge-in; otherwise it is only reported.
+        """
+        if self.state is State.SPEAKING:
+            self._barge_in(now, onset=onset, source=source)
+        elif self.state is State.LISTENING:
+            self._out.append(UserSpeechStarted(source=source, at=now))
+
+    def interrupt(self, now: float) -> bool:
+        """Interrupt the assistant on the app's request. Returns whether it was speaking."""
+        if self.state is not State.SPEAKING:
+            return False
+        self._barge_in(now, onset=None, source="manual")
+        return True
+
+    def tick(self, now: float) -> None:
+        """Handle deadlines that have passed (cancel timeout, end of playback)."""
+        if self._cancel_deadline is not None and now >= self._cancel_deadline:
+            self._cancel_deadline = None
+            if self.state is State.CANCELLING:
+                logger.warning("upstream did not confirm the cancel within %.1f s",
+                               self.cancel_timeout)
+                self._finish_interruption(now, acknowledged=None, timed_out=True)
+                self._fire(Trigger.CANCEL_TIMEOUT, now)
+        self._check_drained(now)
+
+    # -- server events -------------------------------------------------------------------------
+
+    def receive(self, event: ServerEvent, now: float) -> None:
+        """Process one server event."""
+        self.stats.server_events += 1
+        match event:
+            case ResponseOutputAudioDelta():
+                self._on_audio_delta(event, now)
+            case ResponseOutputAudioTranscriptDelta():
+                response = self._responses.get(event.response_id)
+                if response is not None and event.response_id not in self._cancelled:
+                    key = (event.item_id, event.content_index)
+                    response.transcripts.setdefault(key, []).append(event.delta)
+                    self._out.append(AssistantTranscriptDelta(
+                        response_id=event.response_id, item_id=event.item_id, delta=event.delta))
+            case ResponseOutputAudioTranscriptDone():
+                self._on_transcript_done(event, now)
+            case ResponseOutputAudioDone():
+                pass
+            case ResponseCreated():
+                self._responses[event.response.id] = _Response(event.response.id)
+                self._out.append(ResponseStarted(response_id=event.response.id, at=now))
+            case ResponseDone():
+                self._on_response_done(event, now)
+            case InputAudioBufferSpeechStarted():
+                onset = self.input_time(event.audio_start_ms)
+                if self.server_vad_barge_in or self.state is not State.SPEAKING:
+                    self.user_speech(now, onset=onset, source="server_vad")
+            case InputAudioBufferSpeechStopped():
+                ended = self.input_time(event.audio_end_ms)
+                self._turn_ended_at = ended if ended is not None else now
+                self._out.append(UserSpeechStopped(at=now))
+            case InputAudioTranscriptionCompleted():
+                self._out.append(UserTranscript(item_id=event.item_id, text=event.transcript,
+                                                at=now))
+            case ConversationItemTruncated():
+                self._out.append(Truncated(item_id=event.item_id,
+                                           audio_end_ms=event.audio_end_ms, at=now))
+            case ServerError():
+                self._on_error(event, now)
+            case SessionCreated():
+                self._server_session = event
+            case UnknownServerEvent():
+                self._out.append(OtherServerEvent(event=event, at=now))
+            case _:
+                pass
+
+    def _on_audio_delta(self, event: ResponseOutputAudioDelta, now: float) -> None:
+        self.stats.audio_deltas += 1
+        rid = event.response_id
+        n_samples = len(event.delta) // 2
+        if rid in self._cancelled or rid in self._ended or self.state is State.CANCELLING:
+            # Audio the user must never hear: generated before the cancel reached the server.
+            self.stats.late_deltas_dropped += 1
+            self.stats.late_audio_ms_dropped += n_samples * 1000.0 / self.sample_rate
+            if rid not in self._cancelled and rid not in self._ended:
+                self._out.append(ErrorOccurred(
+                    message=f"audio of response {rid!r} arrived while cancelling another "
+                            "response; dropped", error=None, benign=False, fatal=False, at=now))
+            return
+        response = self._responses.get(rid)
+        if response is None:
+            # A server that skipped response.created: track the response from its audio.
+            response = self._responses[rid] = _Response(rid)
+        key = (event.item_id, event.content_index)
+        if not response.had_audio:
+            response.had_audio = True
+            latency = None
+            if self._turn_ended_at is not None:
+                latency = (now - self._turn_ended_at) * 1000.0
+                self._turn_ended_at = None
+            self._out.append(ResponseAudioStarted(response_id=rid, item_id=event.item_id,
+                                                  latency_ms=latency, at=now))
+        self._playing_response = rid
+        self.tracker.enqueue(key, n_samples)
+        self._out.append(PlayAudio(response_id=rid, item_id=event.item_id,
+                                   content_index=event.content_index, pcm=event.delta))
+        self._fire(Trigger.AUDIO_QUEUED, now)
+
+    def _on_transcript_done(self, event: ResponseOutputAudioTranscriptDone, now: float) -> None:
+        key = (event.item_id, event.content_index)
+        interrupted = event.response_id in self._cancelled
+        self._out.append(AssistantTranscript(
+            response_id=event.response_id, item_id=event.item_id, text=event.transcript,
+            interrupted=interrupted,
+            heard_ms=self.tracker.heard_ms(key) if interrupted else None, at=now))
+
+    def _on_response_done(self, event: ResponseDone, now: float) -> None:
+        info = event.response
+        self._responses.pop(info.id, None)
+        self._ended[info.id] = True
+        while len(self._ended) > _REMEMBERED_RESPONSES:
+            old, _ = self._ended.popitem(last=False)
+            self._cancelled.discard(old)
+        reason = info.status_details.reason if info.status_details else None
+        self._out.append(ResponseFinished(response_id=info.id, status=info.status, reason=reason,
+                                          at=now))
+        if info.status == "failed":
+            self._out.append(ErrorOccurred(
+                message=f"response {info.id!r} failed", error=None, benign=False, fatal=False,
+                at=now))
+        pending = self._pending
+        if (self.state is State.CANCELLING and pending is not None
+                and pending.response_id == info.id):
+            self._finish_interruption(now, acknowledged=now, timed_out=False)
+            self._fire(Trigger.CANCEL_CONFIRMED, now)
+        self._check_drained(now)
+
+    def _on_error(self, event: ServerError, now: float) -> None:
+        err = event.error
+        pending = self._pending
+        benign = False
+        if err.code == _CANCEL_NOT_ACTIVE:
+            # The response ended before our cancel arrived: nothing is left to cancel.
+            benign = True
+            if (self.state is State.CANCELLING and pending is not None
+                    and err.event_id in (None, pending.cancel_event_id)):
+                self._finish_interruption(now, acknowledged=now, timed_out=False)
+                self._fire(Trigger.CANCEL_CONFIRMED, now)
+        elif _TRUNCATE_OVERSHOOT in err.message:
+            benign = True
+        if benign:
+            self.stats.benign_errors += 1
+            logger.info("benign server error %s: %s", err.code, err.message)
+        else:
+            logger.warning("server error %s: %s", err.code, err.message)
+        self._out.append(ErrorOccurred(message=err.message, error=err, benign=benign,
+                                       fatal=False, at=now))
+
+    # -- barge-in ------------------------------------------------------------------------------
+
+    def _barge_in(self, now: float, *, onset: float | None, source: DetectionSource) -> None:
+        self.stats.interruptions += 1
+        rid = self._playing_response
+        active = rid is not None and rid in self._responses
+        key = self.tracker.playing()
+        if key is None and active:
+            # Underrun: all received audio was heard, but the server is still generating.
+            key = self.tracker.last_queued
+        if key is None:
+            # Everything queued was played: the user heard all that arrived of the last item.
+            heard = received = 0.0
+            item_id: str | None = None
+        else:
+            heard = self.tracker.heard_ms(key)
+            received = self.tracker.received_ms(key)
+            item_id = key[0]
+        # Stop first: every other output of this step can wait microseconds, the user cannot.
+        self._out.append(StopPlayback())
+        self.tracker.clear()
+        self._drain_deadline = None
+        self._fire(Trigger.BARGE_IN, now)
+
+        cancel_id = truncate_id = None
+        truncate_ms: int | None = None
+        if active and rid is not None:
+            cancel_id = self._next_id("cancel")
+            self._cancelled.add(rid)
+            self._send(ResponseCancel(response_id=rid, event_id=cancel_id))
+            self.stats.cancels_sent += 1
+        if key is not None and (active or heard < received):
+            # Clamp: never past the audio received for the item (a server error otherwise),
+            # and round down, so the model never keeps a word the user did not hear.
+            truncate_ms = max(0, min(math.floor(heard), math.floor(received)))
+            truncate_id = self._next_id("truncate")
+            self._send(ConversationItemTruncate(item_id=key[0], content_index=key[1],
+                                                audio_end_ms=truncate_ms, event_id=truncate_id))
+            self.stats.truncates_sent += 1
+        self._pending = _PendingInterruption(
+            response_id=rid, item_id=item_id, source=source, heard_ms=heard, received_ms=received,
+            truncate_ms=truncate_ms, cancel_event_id=cancel_id, truncate_event_id=truncate_id,
+            onset=onset, detected=now)
+        if cancel_id is None:
+            # The response had already ended upstream: nothing to wait for.
+            self._finish_interruption(now, acknowledged=None, timed_out=False)
+            self._fire(Trigger.CANCEL_CONFIRMED, now)
+        else:
+            self._cancel_deadline = now + self.cancel_timeout
+
+    def _finish_interruption(self, now: float, *, acknowledged: float | None,
+                             timed_out: bool) -> None:
+        pending, self._pending = self._pending, None
+        self._cancel_deadline = None
+        self._playing_response = None
+        if pending is not None:
+            self._out.append(pending.finish(acknowledged=acknowledged, timed_out=timed_out))
+
+    # -- end of playback -----------------------------------------------------------------------
+
+    def _check_drained(self, now: float) -> None:
+        if self.state is not State.SPEAKING:
+            self._drain_deadline = None
+            return
+        rid = self._playing_response
+        response_done = rid is None or rid not in self._responses
+        if self.tracker.buffered == 0:
+            if response_done:
+                self._drain_deadline = None
+                self._playing_response = None
+                self._fire(Trigger.PLAYBACK_DRAINED, now)
+            else:
+                self._drain_deadline = None  # underrun: wait for more audio
+        else:
+            # Wake up when the queued audio should have played out, to check again.
+            self._drain_deadline = now + self.tracker.buffered / self.sample_rate

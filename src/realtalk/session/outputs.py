@@ -1,0 +1,241 @@
+"""What the session core hands back: actions for the I/O layer and events for the app.
+
+The core appends both to one ordered outbox, so the I/O layer performs them in the order the
+core decided (for a barge-in: stop playback, send ``response.cancel``, send the truncate).
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import attrs
+
+from ..events import ClientEvent, ErrorInfo, ResponseStatus, UnknownServerEvent
+from .latency import DetectionSource, InterruptionLatency
+from .state import State
+
+__all__ = (
+    # actions
+    "SendEvent",
+    "PlayAudio",
+    "StopPlayback",
+    "Action",
+    # conversation events
+    "StateChanged",
+    "UserSpeechStarted",
+    "UserSpeechStopped",
+    "UserTranscript",
+    "AssistantTranscriptDelta",
+    "AssistantTranscript",
+    "ResponseStarted",
+    "ResponseAudioStarted",
+    "ResponseFinished",
+    "Interrupted",
+    "Truncated",
+    "ErrorOccurred",
+    "OtherServerEvent",
+    "ConversationEvent",
+    "Output",
+)
+
+# ---------------------------------------------------------------------------------------------
+# Actions: performed by the I/O layer
+# ---------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class SendEvent:
+    """Send ``event`` to the server, after everything sent before it."""
+
+    event: ClientEvent
+
+
+@attrs.frozen(kw_only=True)
+class PlayAudio:
+    """Queue PCM16 mono audio (``pcm``, raw bytes) for playback after what is queued."""
+
+    response_id: str
+    item_id: str
+    content_index: int
+    pcm: bytes
+
+
+@attrs.frozen
+class StopPlayback:
+    """Stop the output now and drop everything queued."""
+
+
+Action: TypeAlias = SendEvent | PlayAudio | StopPlayback
+
+# ---------------------------------------------------------------------------------------------
+# Conversation events: what an app sees from ``Conversation.events()``
+# ---------------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class StateChanged:
+    """The session moved from ``old`` to ``new`` at ``at`` (monotonic seconds)."""
+
+    old: State
+    new: State
+    at: float
+
+
+@attrs.frozen(kw_only=True)
+class UserSpeechStarted:
+    """The user started talking (outside of a barge-in)."""
+
+    source: DetectionSource
+    at: float
+
+
+@attrs.frozen(kw_only=True)
+class UserSpeechStopped:
+    """The server heard the user stop talking (end of the user's turn)."""
+
+    at: float
+
+
+@attrs.frozen(kw_only=True)
+class UserTranscript:
+    """What the user said, transcribed by the server."""
+
+    item_id: str
+    text: str
+    at: float
+
+
+@attrs.frozen(kw_only=True)
+class AssistantTranscriptDelta:
+    """A piece of the assistant's transcript as it is generated (not yet heard)."""
+
+    response_id: str
+    item_id: str
+    delta: str
+
+
+@attrs.frozen(kw_only=True)
+class AssistantTranscript:
+    """The assistant's full transcript of an audio part.
+
+    When ``interrupted`` is true, the user heard only ``heard_ms`` of it and the server's copy
+    was truncated to that point; ``text`` is what the model had generated.
+    """
+
+    response_id: str
+    item_id: str
+    text: str
+    interrupted: bool
+    heard_ms: float | None
+    at: float
+
+
+@attrs.frozen(kw_only=True)
+class ResponseStarted:
+    """The server started a response."""
+
+    response_id: str
+    at: float
+
+
+@attrs.frozen(kw_only=True)
+class ResponseAudioStarted:
+    """The first audio of a response was queued.
+
+    ``latency_ms`` is the time from the end of the user's turn (server ``speech_stopped``) to
+    this first audio, when a user turn preceded it.
+    """
+
+    response_id: str
+    item_id: str
+    latency_ms: float | None
+    at: float
+
+
+@attrs.frozen(kw_only=True)
+class ResponseFinished:
+    """A response ended upstream with ``status`` (``reason`` from its status details)."""
+
+    response_id: str
+    status: ResponseStatus
+    reason: str | None
+    at: float
+
+
+@attrs.frozen(kw_only=True)
+class Interrupted:
+    """The user talked over the assistant, and the assistant stopped.
+
+    Attributes:
+        response_id, item_id: what was playing.
+        source: which detector fired first.
+        heard_ms: audio of the item the user actually heard.
+        received_ms: audio of the item received from the server when playback stopped.
+        truncate_ms: ``audio_end_ms`` sent in ``conversation.item.truncate`` (``None``: no
+            truncate was needed, because playback had already finished).
+        cancel_sent: whether ``response.cancel`` was sent (not when the response had already
+            ended upstream).
+        timed_out: upstream never confirmed the cancel within the session's timeout.
+        latency: the marks of each step; ``latency.stop_ms`` is onset -> playback stopped.
+    """
+
+    response_id: str | None
+    item_id: str | None
+    source: DetectionSource
+    heard_ms: float
+    received_ms: float
+    truncate_ms: int | None
+    cancel_sent: bool
+    timed_out: bool
+    latency: InterruptionLatency
+
+
+@attrs.frozen(kw_only=True)
+class Truncated:
+    """The server confirmed the truncation of ``item_id`` at ``audio_end_ms``."""
+
+    item_id: str
+    audio_end_ms: int
+    at: float
+
+
+@attrs.frozen(kw_only=True)
+class ErrorOccurred:
+    """Something went wrong; the conversation goes on unless it says ``fatal``.
+
+    ``error`` is the server's error object when the server reported it. ``benign`` marks the
+    known races (``response_cancel_not_active``, a truncate past the end) that realtalk absorbs.
+    """
+
+    message: str
+    error: ErrorInfo | None
+    benign: bool
+    fatal: bool
+    at: float
+
+
+@attrs.frozen(kw_only=True)
+class OtherServerEvent:
+    """A server event realtalk has no class for, passed through untouched."""
+
+    event: UnknownServerEvent
+    at: float
+
+
+ConversationEvent: TypeAlias = (
+    StateChanged
+    | UserSpeechStarted
+    | UserSpeechStopped
+    | UserTranscript
+    | AssistantTranscriptDelta
+    | AssistantTranscript
+    | ResponseStarted
+    | ResponseAudioStarted
+    | ResponseFinished
+    | Interrupted
+    | Truncated
+    | ErrorOccurred
+    | OtherServerEvent
+)
+
+Output: TypeAlias = Action | ConversationEvent

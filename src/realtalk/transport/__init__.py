@@ -1,0 +1,25 @@
+"""Transports: the Transport protocol, the WebSocket client and an in-memory pair."""
+
+from .base import Transport
+from .endpoints import (
+    AZURE_PREVIEW_API_VERSION,
+    DEFAULT_OPENAI_BASE_URL,
+    Endpoint,
+    azure_endpoint,
+    openai_endpoint,
+)
+from .memory import MemoryTransport, memory_transport_pair
+from .websocket import WebSocketTransport, connect_websocket
+
+__all__ = (
+    "Transport",
+    "Endpoint",
+    "openai_endpoint",
+    "azure_endpoint",
+    "DEFAULT_OPENAI_BASE_URL",
+    "AZURE_PREVIEW_API_VERSION",
+    "WebSocketTransport",
+    "connect_websocket",
+    "MemoryTransport",
+    "memory_transport_pair",
+)

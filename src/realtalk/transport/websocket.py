@@ -1,0 +1,150 @@
+"""A WebSocket transport on ``websockets``, under asyncio or trio.
+
+``websockets`` ships an asyncio client and a trio client with the same interface; the
+transport picks the one matching the running event loop, so a :class:`~realtalk.Conversation`
+works the same under both anyio backends. Frames over 1 MiB are normal in this protocol (items
+carrying audio), so there is no message size limit. Compression is off: base64 audio barely
+compresses and deflate would add latency to every frame, ``response.cancel`` included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import urllib.parse
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import websockets.exceptions as wsexc
+
+from ..errors import ConfigurationError, ConnectError, ConnectionClosed
+from .endpoints import Endpoint
+
+__all__ = ("WebSocketTransport", "connect_websocket")
+
+logger = logging.getLogger("realtalk.transport")
+
+
+class _Connection(Protocol):
+    async def send(self, message: str) -> None: ...
+    async def recv(self) -> str | bytes: ...
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+def _running_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _is_loopback(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _closed(exc: wsexc.ConnectionClosed) -> ConnectionClosed:
+    frame = exc.rcvd or exc.sent
+    code = frame.code if frame is not None else None
+    reason = frame.reason if frame is not None else ""
+    how = f"code {code}" if code is not None else "no close frame"
+    suffix = f": {reason}" if reason else ""
+    return ConnectionClosed(f"connection closed ({how}){suffix}", code=code, reason=reason)
+
+
+class WebSocketTransport:
+    """A connected realtime WebSocket. Create it with :func:`connect_websocket`."""
+
+    def __init__(self, connection: _Connection, endpoint: Endpoint) -> None:
+        self._ws = connection
+        self.endpoint = endpoint
+
+    def __repr__(self) -> str:
+        return f"WebSocketTransport({self.endpoint.safe_url!r})"
+
+    async def send(self, message: str) -> None:
+        """Send one text frame.
+
+        Raises:
+            ConnectionClosed: the connection is closed.
+        """
+        try:
+            await self._ws.send(message)
+        except wsexc.ConnectionClosed as exc:
+            raise _closed(exc) from exc
+
+    async def receive(self) -> str:
+        """The next text frame (a binary frame is decoded as UTF-8 JSON text).
+
+        Raises:
+            ConnectionClosed: the connection closed; ``code`` and ``reason`` say how.
+        """
+        try:
+            message = await self._ws.recv()
+        except wsexc.ConnectionClosed as exc:
+            raise _closed(exc) from exc
+        if isinstance(message, bytes):
+            return message.decode("utf-8", errors="replace")
+        return message
+
+    async def aclose(self) -> None:
+        """Close the connection with a normal close frame; idempotent."""
+        with contextlib.suppress(wsexc.WebSocketException, OSError):
+            await self._ws.close()
+
+
+@contextlib.asynccontextmanager
+async def connect_websocket(
+    endpoint: Endpoint, *, open_timeout: float = 10.0
+) -> AsyncIterator[WebSocketTransport]:
+    """Open a WebSocket to ``endpoint`` for the duration of the ``async with`` block.
+
+    Raises:
+        ConnectError: the server refused the connection or the handshake (``HTTP 401`` for a
+            wrong key), or it could not be reached within ``open_timeout`` seconds.
+        ConfigurationError: the URL is malformed.
+    """
+    connect: Any
+    if _running_asyncio():
+        from websockets.asyncio.client import connect
+    else:
+        from websockets.trio.client import connect
+    options: dict[str, Any] = {
+        "additional_headers": dict(endpoint.headers),
+        "max_size": None,
+        "compression": None,
+        "open_timeout": open_timeout,
+        "user_agent_header": "realtalk",
+    }
+    if _is_loopback(endpoint.url):
+        options["proxy"] = None
+    where = endpoint.safe_url
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            ws = await stack.enter_async_context(connect(endpoint.url, **options))
+        except wsexc.InvalidURI as exc:
+            raise ConfigurationError(f"invalid WebSocket URL {where!r}") from exc
+        except wsexc.InvalidStatus as exc:
+            status = exc.response.status_code
+            hint = " (check the API key or token)" if status in (401, 403) else ""
+            raise ConnectError(
+                f"server at {where} rejected the connection with HTTP {status}{hint}"
+            ) from exc
+        except (wsexc.WebSocketException, OSError, TimeoutError) as exc:
+            raise ConnectError(
+                f"could not connect to {where}: {type(exc).__name__}: {exc}"
+            ) from exc
+        logger.debug("connected to %s", where)
+        transport = WebSocketTransport(ws, endpoint)
+        try:
+            yield transport
+        finally:
+            await transport.aclose()

@@ -1,0 +1,6 @@
+"""Voice activity detection: the protocol and built-in detectors."""
+
+from .base import VoiceActivityDetector
+from .energy import EnergyVAD
+
+__all__ = ("VoiceActivityDetector", "EnergyVAD")

@@ -1,0 +1,39 @@
+"""The barge-in policy: what confirms an onset."""
+
+from __future__ import annotations
+
+from realtalk.session.barge_in import BargeIn, BargeInPolicy
+
+
+def _feed(policy: BargeInPolicy, pattern: str, frame_ms: float = 20.0) -> list[float]:
+    onsets = []
+    for i, ch in enumerate(pattern):
+        onset = policy.update(ch == "x", i * frame_ms / 1000.0, frame_ms)
+        if onset is not None:
+            onsets.append(onset)
+    return onsets
+
+
+def test_short_burst_does_not_confirm() -> None:
+    """A click or cough shorter than min_speech_ms never confirms."""
+    policy = BargeInPolicy(BargeIn(min_speech_ms=120))
+    assert _feed(policy, "....xxx......xx.....") == []
+
+
+def test_sustained_speech_confirms_at_its_onset() -> None:
+    """Speech for min_speech_ms confirms once, reporting when the speech began."""
+    policy = BargeInPolicy(BargeIn(min_speech_ms=120))
+    assert _feed(policy, "...xxxxxxxxxxxx") == [0.06]
+
+
+def test_short_gaps_inside_speech_are_tolerated() -> None:
+    """Dips shorter than max_gap_ms do not restart the count."""
+    policy = BargeInPolicy(BargeIn(min_speech_ms=120, max_gap_ms=40))
+    assert _feed(policy, "xxx.xx.xx") == [0.0]
+
+
+def test_one_utterance_one_onset_until_silence() -> None:
+    """After a confirmation, the next needs rearm_silence_ms of silence first."""
+    policy = BargeInPolicy(BargeIn(min_speech_ms=40, rearm_silence_ms=100, max_gap_ms=0))
+    onsets = _feed(policy, "xxxxx..xxxx......xxx")
+    assert onsets == [0.0, 0.34]

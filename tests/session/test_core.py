@@ -1,0 +1,274 @@
+"""The sans-I/O session core: barge-in order, truncation, late deltas, races, timeouts."""
+
+from __future__ import annotations
+
+import pytest
+
+from realtalk import events as ev
+from realtalk.session import (
+    ErrorOccurred,
+    Interrupted,
+    Output,
+    PlayAudio,
+    ResponseAudioStarted,
+    SendEvent,
+    Session,
+    State,
+    StateChanged,
+    StopPlayback,
+    UserSpeechStarted,
+)
+
+RATE = 24_000
+CHUNK = b"\x01\x00" * 2400  # 100 ms of PCM16
+
+
+def _sends(outputs: list[Output]) -> list[ev.ClientEvent]:
+    return [o.event for o in outputs if isinstance(o, SendEvent)]
+
+
+def _speaking(chunks: int = 5, response_id: str = "r1", item_id: str = "i1") -> Session:
+    s = Session()
+    s.open(0.0)
+    s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id=response_id)), 0.1)
+    for _ in range(chunks):
+        s.receive(ev.ResponseOutputAudioDelta(response_id=response_id, item_id=item_id,
+                                              delta=CHUNK), 0.1)
+    s.outputs()
+    return s
+
+
+def _done(response_id: str = "r1", status: ev.ResponseStatus = "completed") -> ev.ResponseDone:
+    return ev.ResponseDone(response=ev.ResponseInfo(id=response_id, status=status))
+
+
+def test_open_sends_session_update_and_listens() -> None:
+    """Opening moves idle -> listening and configures the session first."""
+    s = Session()
+    s.open(1.0)
+    out = s.outputs()
+    assert s.state is State.LISTENING
+    assert isinstance(out[0], StateChanged)
+    assert isinstance(_sends(out)[0], ev.SessionUpdate)
+
+
+def test_first_audio_starts_speaking_and_queues_playback() -> None:
+    """The first delta of a response is played and moves listening -> speaking."""
+    s = Session()
+    s.open(0.0)
+    s.outputs()
+    s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r1")), 0.1)
+    s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 0.2)
+    out = s.outputs()
+    assert s.state is State.SPEAKING
+    assert [type(o) for o in out if not isinstance(o, ev.ResponseCreated)][1:] == [
+        ResponseAudioStarted, PlayAudio, StateChanged]
+
+
+def test_barge_in_action_order() -> None:
+    """Stop playback, then response.cancel, then the truncate, in one step."""
+    s = _speaking()
+    s.playback_progress(3600, 0.3)
+    s.user_speech(0.31, onset=0.2)
+    out = s.outputs()
+    actions = [o for o in out if isinstance(o, (StopPlayback, SendEvent))]
+    assert isinstance(actions[0], StopPlayback)
+    assert isinstance(actions[1], SendEvent)
+    assert isinstance(actions[1].event, ev.ResponseCancel)
+    assert actions[1].event.response_id == "r1"
+    assert isinstance(actions[2], SendEvent)
+    assert isinstance(actions[2].event, ev.ConversationItemTruncate)
+    assert s.state is State.CANCELLING
+
+
+def test_truncate_ms_equals_played_audio() -> None:
+    """audio_end_ms is what the output played, not what was received."""
+    s = _speaking(chunks=10)  # 1000 ms received
+    s.playback_progress(RATE * 437 // 1000, 0.5)  # 437 ms played
+    s.user_speech(0.5)
+    truncate = next(e for e in _sends(s.outputs()) if isinstance(e, ev.ConversationItemTruncate))
+    assert truncate.item_id == "i1"
+    assert truncate.content_index == 0
+    assert truncate.audio_end_ms == 437
+
+
+def test_truncate_is_clamped_to_received_audio() -> None:
+    """Even if every received sample was played, the truncate never passes the end."""
+    s = _speaking(chunks=2)  # 200 ms received, response still active
+    s.playback_progress(RATE, 0.5)  # the output over-reports: clamped to 200 ms
+    s.user_speech(0.5)
+    truncate = next(e for e in _sends(s.outputs()) if isinstance(e, ev.ConversationItemTruncate))
+    assert truncate.audio_end_ms == 200
+
+
+def test_no_truncate_when_playback_finished_and_no_cancel_when_done() -> None:
+    """A response done upstream and fully played: neither cancel nor truncate is sent."""
+    s = _speaking(chunks=2)
+    s.receive(_done(), 0.2)
+    s.outputs()
+    s.tracker.update(4800)  # all played, but drain not yet noticed by the I/O layer
+    s.user_speech(0.5)
+    out = s.outputs()
+    assert _sends(out) == []
+    interrupted = next(o for o in out if isinstance(o, Interrupted))
+    assert interrupted.truncate_ms is None
+    assert not interrupted.cancel_sent
+    assert s.state is State.LISTENING
+
+
+def test_done_response_still_playing_truncates_without_cancel() -> None:
+    """Audio all received (response done) but still playing: truncate only."""
+    s = _speaking(chunks=5)
+    s.receive(_done(), 0.2)
+    s.playback_progress(2400, 0.3)
+    s.user_speech(0.3)
+    sends = _sends(s.outputs())
+    assert [type(e) for e in sends] == [ev.ConversationItemTruncate]
+    assert s.state is State.LISTENING
+
+
+def test_late_deltas_are_dropped() -> None:
+    """Deltas of a cancelled response arriving after the cancel are never played."""
+    s = _speaking()
+    s.user_speech(0.3)
+    s.outputs()
+    s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 0.31)
+    s.receive(_done(status="cancelled"), 0.35)
+    s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 0.36)
+    out = s.outputs()
+    assert not any(isinstance(o, PlayAudio) for o in out)
+    assert s.stats.late_deltas_dropped == 2
+    assert s.state is State.LISTENING
+
+
+def test_response_done_ends_cancelling_with_latency_marks() -> None:
+    """response.done of the cancelled response confirms, with every mark stamped."""
+    s = _speaking()
+    s.playback_progress(2400, 0.30)
+    s.user_speech(0.31, onset=0.25)
+    out = s.outputs()
+    s.playback_stopped(0.311)
+    for e in _sends(out):
+        s.event_sent(e, 0.312)
+    s.receive(_done(status="cancelled"), 0.40)
+    interrupted = next(o for o in s.outputs() if isinstance(o, Interrupted))
+    lat = interrupted.latency
+    assert lat.stop_ms == pytest.approx(61.0)
+    assert lat.detect_to_cancel_ms == pytest.approx(2.0)
+    assert lat.cancel_to_ack_ms == pytest.approx(88.0)
+    assert interrupted.heard_ms == pytest.approx(100.0)
+    assert interrupted.received_ms == pytest.approx(500.0)
+    assert s.state is State.LISTENING
+
+
+def test_cancel_timeout_returns_to_listening() -> None:
+    """No confirmation within cancel_timeout: listening again, marked timed out."""
+    s = Session(cancel_timeout=1.5)
+    s.open(0.0)
+    s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 0.1)
+    s.user_speech(1.0)
+    s.outputs()
+    assert s.next_deadline() == pytest.approx(2.5)
+    s.tick(2.0)
+    assert s.state is State.CANCELLING
+    s.tick(2.5)
+    assert s.state is State.LISTENING
+    interrupted = next(o for o in s.outputs() if isinstance(o, Interrupted))
+    assert interrupted.timed_out
+
+
+def test_cancel_not_active_is_benign_and_unsticks() -> None:
+    """response_cancel_not_active is logged as benign and ends cancelling."""
+    s = _speaking()
+    s.user_speech(0.3)
+    cancel = next(e for e in _sends(s.outputs()) if isinstance(e, ev.ResponseCancel))
+    s.receive(ev.ServerError(error=ev.ErrorInfo(
+        type="invalid_request_error", code="response_cancel_not_active",
+        message="Cancellation failed: no active response found", event_id=cancel.event_id)), 0.4)
+    out = s.outputs()
+    error = next(o for o in out if isinstance(o, ErrorOccurred))
+    assert error.benign
+    assert not error.fatal
+    assert s.state is State.LISTENING
+    assert s.stats.benign_errors == 1
+
+
+def test_truncate_overshoot_error_is_benign() -> None:
+    """A truncate past the end is a benign race, and the next response still plays."""
+    s = _speaking()
+    s.user_speech(0.3)
+    s.receive(_done(status="cancelled"), 0.35)
+    s.receive(ev.ServerError(error=ev.ErrorInfo(
+        type="invalid_request_error", code="invalid_value",
+        message="Audio content of 300ms is already shorter than 400ms")), 0.36)
+    assert next(o for o in s.outputs() if isinstance(o, ErrorOccurred)).benign
+    s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r2")), 0.5)
+    s.receive(ev.ResponseOutputAudioDelta(response_id="r2", item_id="i2", delta=CHUNK), 0.5)
+    assert any(isinstance(o, PlayAudio) for o in s.outputs())
+    assert s.state is State.SPEAKING
+
+
+def test_local_and_server_detection_cancel_once() -> None:
+    """Local detection first, then server speech_started: exactly one cancel."""
+    s = _speaking()
+    s.user_speech(0.3, source="local")
+    s.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=200, item_id="u1"), 0.5)
+    sends = _sends(s.outputs())
+    assert sum(isinstance(e, ev.ResponseCancel) for e in sends) == 1
+    assert s.stats.interruptions == 1
+
+
+def test_server_vad_barges_in_when_local_misses() -> None:
+    """speech_started while speaking is a barge-in with source server_vad."""
+    s = _speaking()
+    s.audio_sent(2400, 10.0)
+    s.audio_sent(2400, 10.1)
+    s.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=150, item_id="u1"), 10.5)
+    s.receive(_done(status="cancelled"), 10.6)
+    interrupted = next(o for o in s.outputs() if isinstance(o, Interrupted))
+    assert interrupted.source == "server_vad"
+    assert interrupted.latency.onset == pytest.approx(10.15)
+
+
+def test_speech_while_listening_is_reported_not_cancelled() -> None:
+    """User speech with no assistant audio playing is not an interruption."""
+    s = Session()
+    s.open(0.0)
+    s.outputs()
+    s.user_speech(1.0)
+    out = s.outputs()
+    assert [type(o) for o in out] == [UserSpeechStarted]
+    assert s.state is State.LISTENING
+
+
+def test_playback_drains_to_listening() -> None:
+    """Response done and all audio played: speaking -> listening at the drain deadline."""
+    s = _speaking(chunks=3)
+    s.receive(_done(), 0.1)
+    s.playback_progress(2400, 0.2)
+    assert s.state is State.SPEAKING
+    deadline = s.next_deadline()
+    assert deadline == pytest.approx(0.2 + 0.2)
+    s.playback_progress(7200, 0.4)
+    s.tick(0.4)
+    assert s.state is State.LISTENING
+
+
+def test_underrun_mid_response_keeps_speaking() -> None:
+    """Queue empty but response still active: keep speaking, wait for more audio."""
+    s = _speaking(chunks=1)
+    s.playback_progress(2400, 0.2)
+    assert s.state is State.SPEAKING
+    assert s.next_deadline() is None
+
+
+def test_close_from_any_state_goes_idle() -> None:
+    """Closing ends a pending interruption and returns to idle."""
+    s = _speaking()
+    s.user_speech(0.3)
+    s.close(0.4)
+    out = s.outputs()
+    assert s.state is State.IDLE
+    assert any(isinstance(o, Interrupted) and o.timed_out for o in out)
+    s.close(0.5)
+    assert s.state is State.IDLE

@@ -1,0 +1,173 @@
+"""Protocol events: GA and beta names, round trips, malformed and unknown frames."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from realtalk import events as ev
+from realtalk.errors import EventParseError
+from realtalk.session_config import SessionConfig, TurnDetection
+
+PCM = b"\x01\x00\xff\x7f"
+B64 = base64.b64encode(PCM).decode()
+
+
+@pytest.mark.parametrize(
+    ("ga", "beta", "cls"),
+    [
+        ("response.output_audio.delta", "response.audio.delta", ev.ResponseOutputAudioDelta),
+        ("response.output_audio.done", "response.audio.done", ev.ResponseOutputAudioDone),
+        ("response.output_audio_transcript.delta", "response.audio_transcript.delta",
+         ev.ResponseOutputAudioTranscriptDelta),
+        ("response.output_audio_transcript.done", "response.audio_transcript.done",
+         ev.ResponseOutputAudioTranscriptDone),
+        ("conversation.item.added", "conversation.item.created", ev.ConversationItemAdded),
+    ],
+)
+def test_beta_names_parse_to_the_ga_class(ga: str, beta: str, cls: type) -> None:
+    """A beta-named frame and its GA twin parse to the same class and fields."""
+    body = {"response_id": "r", "item_id": "i", "delta": B64, "transcript": "hi",
+            "item": {"id": "i"}}
+    a = ev.parse_server_event({"type": ga, **body})
+    b = ev.parse_server_event({"type": beta, **body})
+    assert type(a) is type(b) is cls
+    assert a == b
+
+
+def test_audio_delta_decodes_base64_to_pcm() -> None:
+    """Audio is raw PCM16 bytes inside realtalk."""
+    event = ev.parse_server_event(json.dumps({
+        "type": "response.output_audio.delta", "response_id": "r", "item_id": "i",
+        "output_index": 0, "content_index": 0, "delta": B64}))
+    assert isinstance(event, ev.ResponseOutputAudioDelta)
+    assert event.delta == PCM
+
+
+def test_response_done_status_details() -> None:
+    """response.done carries status and status_details."""
+    event = ev.parse_server_event({"type": "response.done", "response": {
+        "id": "resp_1", "status": "cancelled",
+        "status_details": {"type": "cancelled", "reason": "turn_detected"}, "output": []}})
+    assert isinstance(event, ev.ResponseDone)
+    assert event.response.status == "cancelled"
+    assert event.response.status_details is not None
+    assert event.response.status_details.reason == "turn_detected"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        ev.InputAudioBufferAppend(audio=PCM),
+        ev.InputAudioBufferCommit(event_id="e1"),
+        ev.InputAudioBufferClear(),
+        ev.ConversationItemCreate(item={"type": "message", "role": "user", "content": []}),
+        ev.ConversationItemTruncate(item_id="i", content_index=0, audio_end_ms=1840),
+        ev.ResponseCreate(),
+        ev.ResponseCreate(response={"instructions": "be brief"}),
+        ev.ResponseCancel(),
+        ev.ResponseCancel(response_id="r1"),
+        ev.SessionUpdate(session=SessionConfig(instructions="x", voice="marin",
+                                               turn_detection=TurnDetection(threshold=0.7))),
+        ev.SessionUpdate(session=SessionConfig(turn_detection=False), shape="beta"),
+    ],
+)
+def test_client_events_round_trip(event: ev.ClientEvent) -> None:
+    """encode -> parse_client_event gives back an equal event."""
+    assert ev.parse_client_event(ev.encode(event)) == event
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        ev.SessionCreated(session={"type": "realtime"}),
+        ev.InputAudioBufferSpeechStarted(audio_start_ms=10, item_id="u"),
+        ev.InputAudioBufferSpeechStopped(audio_end_ms=900, item_id="u"),
+        ev.InputAudioBufferCommitted(item_id="u"),
+        ev.ConversationItemTruncated(item_id="i", audio_end_ms=300),
+        ev.InputAudioTranscriptionCompleted(item_id="u", transcript="hello"),
+        ev.ResponseCreated(response=ev.ResponseInfo(id="r")),
+        ev.ResponseOutputAudioDelta(response_id="r", item_id="i", delta=PCM),
+        ev.ResponseDone(response=ev.ResponseInfo(
+            id="r", status="cancelled",
+            status_details=ev.StatusDetails(type="cancelled", reason="client_cancelled"))),
+        ev.ServerError(error=ev.ErrorInfo(type="invalid_request_error", message="m",
+                                          code="response_cancel_not_active")),
+    ],
+)
+def test_server_events_round_trip(event: ev.ServerEvent) -> None:
+    """encode -> parse_server_event gives back an equal event."""
+    assert ev.parse_server_event(ev.encode(event)) == event
+
+
+def test_session_config_shapes() -> None:
+    """GA nests audio settings; beta keeps them flat; both parse back to one config."""
+    config = SessionConfig(instructions="x", voice="alloy", transcription_model="whisper-1",
+                           noise_reduction="far_field",
+                           turn_detection=TurnDetection(type="semantic_vad", eagerness="low"))
+    ga = config.to_dict("ga")
+    beta = config.to_dict("beta")
+    assert ga["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"
+    assert ga["audio"]["input"]["format"] == {"type": "audio/pcm", "rate": 24000}
+    assert ga["audio"]["output"]["voice"] == "alloy"
+    assert beta["turn_detection"]["eagerness"] == "low"
+    assert beta["input_audio_format"] == "pcm16"
+    assert SessionConfig.from_dict(ga) == SessionConfig.from_dict(beta)
+
+
+def test_turn_detection_false_is_sent_as_null() -> None:
+    """turn_detection=False means manual turns: null on the wire."""
+    assert SessionConfig(turn_detection=False).to_dict()["audio"]["input"]["turn_detection"] \
+        is None
+
+
+def test_unknown_event_keeps_payload() -> None:
+    """An unknown server type becomes UnknownServerEvent with the whole frame."""
+    event = ev.parse_server_event('{"type":"rate_limits.updated","rate_limits":[1]}')
+    assert isinstance(event, ev.UnknownServerEvent)
+    assert event.payload["rate_limits"] == [1]
+
+
+@pytest.mark.parametrize(
+    ("frame", "field"),
+    [
+        ("{not json", None),
+        ("[1, 2]", None),
+        ('{"no_type": 1}', "type"),
+        ('{"type": 7}', "type"),
+        ('{"type":"response.output_audio.delta","item_id":"i","delta":"AAA="}', "response_id"),
+        ('{"type":"response.output_audio.delta","response_id":"r","item_id":"i","delta":"@@"}',
+         "delta"),
+        ('{"type":"response.output_audio.delta","response_id":"r","item_id":"i","delta":"AA=="}',
+         "delta"),
+        ('{"type":"input_audio_buffer.speech_started","audio_start_ms":"10","item_id":"u"}',
+         "audio_start_ms"),
+        ('{"type":"response.done","response":{"id":"r","status":"weird"}}', "response.status"),
+        ('{"type":"response.done","response":"r"}', "response"),
+    ],
+)
+def test_malformed_frames_raise_naming_the_field(frame: str, field: str | None) -> None:
+    """Bad frames raise EventParseError naming the field, never another exception."""
+    with pytest.raises(EventParseError) as info:
+        ev.parse_server_event(frame)
+    assert info.value.field == field
+    if field is not None:
+        assert field.split(".")[0] in str(info.value)
+
+
+def test_unknown_client_event_is_an_error() -> None:
+    """A server refuses client events it does not know."""
+    with pytest.raises(EventParseError, match="unknown client event type"):
+        ev.parse_client_event('{"type":"response.explode"}')
+
+
+def test_bad_session_rate_names_the_field() -> None:
+    """A wrong sample rate in session.update names the field and the expected value."""
+    frame = {"type": "session.update", "session": {"type": "realtime", "audio": {
+        "input": {"format": {"type": "audio/pcm", "rate": 16000}}}}}
+    with pytest.raises(EventParseError) as info:
+        ev.parse_client_event(frame)
+    assert info.value.field == "session.audio.input.format.rate"
+    assert "24000" in str(info.value)
