@@ -28,19 +28,21 @@ def _demo(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from .server import RealtimeServer
+    from .server import RealtimeServer, ServerOptions
 
     server = RealtimeServer(
         host=args.host,
         port=args.port,
-        first_audio_latency_ms=args.first_audio_latency_ms,
-        generation_speed=args.generation_speed,
+        options=ServerOptions(first_audio_latency_ms=args.first_audio_latency_ms,
+                              generation_speed=args.generation_speed),
     )
 
     async def serve() -> None:
-        await server.serve_forever(
-            ready=lambda: print(f"realtalk server listening on {server.url}", flush=True)
-        )
+        await server.start()
+        print(f"realtalk server listening on {server.url}", flush=True)
+        print(f"  openai client: AsyncOpenAI(base_url={server.http_base_url!r}, api_key='any')",
+              flush=True)
+        await server.serve_forever()
 
     try:
         asyncio.run(serve())

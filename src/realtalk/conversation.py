@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 
 import anyio
@@ -112,6 +112,7 @@ class Conversation:
         self._wake = anyio.Event()
         self._stack: contextlib.AsyncExitStack | None = None
         self._tg: anyio.abc.TaskGroup | None = None
+        self._task_scopes: list[anyio.CancelScope] = []
         self._transport: Transport | None = None
         self._closed = False
         self.closed_reason: str | None = None
@@ -136,11 +137,24 @@ class Conversation:
         async with self._lock:
             self.session.open(self._clock())
             await self._perform()
-        self._tg.start_soon(self._reader, transport)
-        self._tg.start_soon(self._timer)
+        self._spawn(self._reader, transport)
+        self._spawn(self._timer)
         if self.input is not None:
-            self._tg.start_soon(self._microphone, self.input)
+            self._spawn(self._microphone, self.input)
         return self
+
+    def _spawn(self, task: Callable[..., Awaitable[None]], *args: object) -> None:
+        # Each task gets its own cancel scope: the task group itself encloses the body of the
+        # app's ``async with``, so cancelling the group would cancel the app's code too.
+        scope = anyio.CancelScope()
+        self._task_scopes.append(scope)
+
+        async def run() -> None:
+            with scope:
+                await task(*args)
+
+        assert self._tg is not None
+        self._tg.start_soon(run)
 
     async def __aexit__(
         self,
@@ -150,9 +164,13 @@ class Conversation:
     ) -> bool | None:
         self._shutdown("conversation closed")
         stack, self._stack = self._stack, None
-        if stack is None:
-            return None
-        return await stack.__aexit__(exc_type, exc, tb)
+        try:
+            if stack is None:
+                return None
+            return await stack.__aexit__(exc_type, exc, tb)
+        finally:
+            # Events can be read until the ``async with`` block ends, not after.
+            self._recv_events.close()
 
     def _shutdown(self, reason: str) -> None:
         if self._closed:
@@ -162,8 +180,8 @@ class Conversation:
         self.session.close(self._clock())
         self._emit_outputs_without_io()
         self._send_events.close()
-        if self._tg is not None:
-            self._tg.cancel_scope.cancel()
+        for scope in self._task_scopes:
+            scope.cancel()
 
     def _emit_outputs_without_io(self) -> None:
         for out in self.session.outputs():
@@ -242,16 +260,24 @@ class Conversation:
 
     async def _microphone(self, source: AudioInput) -> None:
         frames = source.frames()
-        async for frame in frames:
-            if frame.sample_rate != PCM_SAMPLE_RATE:
-                message = (f"microphone frame at {frame.sample_rate} Hz; the realtime protocol "
-                           f"takes PCM16 at {PCM_SAMPLE_RATE} Hz (resample the input)")
-                self._emit(ErrorOccurred(message=message, error=None, benign=False, fatal=True,
-                                         at=self._clock()))
-                self._shutdown(message)
-                return
-            async with self._lock:
-                await self._on_mic_frame(frame)
+        try:
+            async for frame in frames:
+                if frame.sample_rate != PCM_SAMPLE_RATE:
+                    message = (f"microphone frame at {frame.sample_rate} Hz; the realtime "
+                               f"protocol takes PCM16 at {PCM_SAMPLE_RATE} Hz (resample the "
+                               "input)")
+                    self._emit(ErrorOccurred(message=message, error=None, benign=False,
+                                             fatal=True, at=self._clock()))
+                    self._shutdown(message)
+                    return
+                async with self._lock:
+                    await self._on_mic_frame(frame)
+        finally:
+            # Close an async generator source now, not when it is garbage collected.
+            aclose = getattr(frames, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    await aclose()
 
     async def _on_mic_frame(self, frame: AudioFrame) -> None:
         now = self._clock()
@@ -289,8 +315,8 @@ class Conversation:
         for out in outputs:
             match out:
                 case StopPlayback():
-                    self.output.clear()
-                    self.session.playback_stopped(self._clock())
+                    played = self.output.clear()
+                    self.session.playback_stopped(self._clock(), played)
                 case SendEvent(event=event):
                     await self._send_text(encode(event))
                     self.session.event_sent(event, self._clock())

@@ -15,10 +15,12 @@ from collections.abc import Callable
 import anyio
 import attrs
 import numpy as np
+import numpy.typing as npt
 
 from .audio import MemoryInput, MemoryOutput
 from .conversation import Conversation
 from .providers import local
+from .server import ScriptedResponder, ScriptedTranscriber, SyntheticVoice
 from .session import (
     AssistantTranscript,
     ErrorOccurred,
@@ -58,9 +60,7 @@ class DemoResult:
     answered_after: bool
 
 
-def _speech(text: str, pitch_hz: float, seed: int) -> np.ndarray:
-    from .server import SyntheticVoice
-
+def _speech(text: str, pitch_hz: float, seed: int) -> npt.NDArray[np.int16]:
     return np.asarray(SyntheticVoice(seed=seed, pitch_hz=pitch_hz).synthesize(text).samples)
 
 
@@ -74,8 +74,8 @@ async def run_demo(
     provider = local(
         first_audio_latency_ms=250.0,
         generation_speed=4.0,
-        responder=_scripted_responder(),
-        transcriber=_scripted_transcriber(),
+        responder_factory=lambda: ScriptedResponder(_REPLIES, cycle=False),
+        transcriber_factory=lambda: ScriptedTranscriber([_QUESTION, _INTERRUPTION]),
     )
     mic = MemoryInput(noise_dbfs=-65.0, seed=1)
     speaker = MemoryOutput()
@@ -153,27 +153,16 @@ async def run_demo(
                         pass
         if scope.cancelled_caught:
             problems.append(f"the scripted conversation did not finish within {timeout:.0f} s")
-        server = provider.server
         generated_ms = None
-        if interrupted is not None and interrupted.item_id is not None and server is not None:
-            generated_ms = server.generated_audio_ms(interrupted.item_id)
+        if interrupted is not None:
+            # Everything the server sent for the response: played, queued, or arriving late
+            # (after the cancel) and dropped.
+            generated_ms = interrupted.received_ms + conv.session.stats.late_audio_ms_dropped
         tg.cancel_scope.cancel()
 
     result = _judge(interrupted, truncated, generated_ms, answered_after, problems)
     _report(result, print_line)
     return result
-
-
-def _scripted_responder() -> object:
-    from .server import ScriptedResponder
-
-    return ScriptedResponder(_REPLIES, cycle=False)
-
-
-def _scripted_transcriber() -> object:
-    from .server import ScriptedTranscriber
-
-    return ScriptedTranscriber([_QUESTION, _INTERRUPTION])
 
 
 def _judge(interrupted: Interrupted | None, truncated: Truncated | None,

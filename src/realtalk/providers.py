@@ -24,7 +24,7 @@ from .session_config import WireShape
 from .transport import Endpoint, Transport, azure_endpoint, connect_websocket, openai_endpoint
 
 if TYPE_CHECKING:
-    from .server import RealtimeServer
+    from .server import RealtimeServer, Responder, Transcriber
 
 __all__ = ("Provider", "RemoteProvider", "LocalProvider", "openai", "azure", "local", "endpoint")
 
@@ -86,7 +86,8 @@ class LocalProvider:
         await anyio.to_thread.run_sync(runner.__enter__)
         self.server = server
         try:
-            async with connect_websocket(Endpoint(url=server.url)) as transport:
+            url = f"{server.url}?model={server.options.model}"
+            async with connect_websocket(Endpoint(url=url)) as transport:
                 yield transport
         finally:
             with anyio.CancelScope(shield=True):
@@ -124,25 +125,35 @@ def local(
     *,
     first_audio_latency_ms: float = 250.0,
     generation_speed: float = 4.0,
+    chunk_ms: int = 100,
+    responder_factory: Callable[[], Responder] | None = None,
+    transcriber_factory: Callable[[], Transcriber] | None = None,
     on_client_event: Callable[[float, str], None] | None = None,
-    **server_options: Any,
 ) -> LocalProvider:
     """The embedded realtime server on loopback (no key, no network).
 
     Args:
         first_audio_latency_ms: delay before a response's first audio.
         generation_speed: how much faster than real time audio is generated.
+        chunk_ms: audio per delta.
+        responder_factory: builds what the server says (default: scripted replies).
+        transcriber_factory: builds what the server "hears" (default: a placeholder that
+            states the length of the user's speech; the server has no speech recognition).
         on_client_event: called with ``(time.perf_counter(), type)`` for each client event
             the server receives (benchmarks use it).
-        server_options: more :class:`~realtalk.server.RealtimeServer` options (responder,
-            transcriber, ...).
     """
-    return LocalProvider(
-        first_audio_latency_ms=first_audio_latency_ms,
-        generation_speed=generation_speed,
-        on_client_event=on_client_event,
-        **server_options,
-    )
+    from .server import ServerOptions
+
+    options: dict[str, Any] = {
+        "options": ServerOptions(first_audio_latency_ms=first_audio_latency_ms,
+                                 generation_speed=generation_speed, chunk_ms=chunk_ms),
+        "on_client_event": on_client_event,
+    }
+    if responder_factory is not None:
+        options["responder_factory"] = responder_factory
+    if transcriber_factory is not None:
+        options["transcriber_factory"] = transcriber_factory
+    return LocalProvider(**options)
 
 
 def endpoint(url: str, *, headers: Mapping[str, str] | None = None,

@@ -268,8 +268,11 @@ class Session:
         self.tracker.update(played_samples)
         self._check_drained(now)
 
-    def playback_stopped(self, now: float) -> None:
-        """The :class:`StopPlayback` action was performed at ``now``."""
+    def playback_stopped(self, now: float, played_samples: int | None = None) -> None:
+        """The :class:`StopPlayback` action was performed at ``now``; ``played_samples`` is
+        the output's cumulative played count at that moment (what ``clear()`` returned)."""
+        if played_samples is not None:
+            self.tracker.resync(played_samples)
         if self._pending is not None and self._pending.playback_stopped is None:
             self._pending.playback_stopped = now
 

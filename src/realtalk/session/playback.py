@@ -125,3 +125,13 @@ class PlaybackTracker:
         """Forget unplayed audio, as the output does when its queue is cleared."""
         self._segments.clear()
         self._written = self._played
+
+    def resync(self, played_total: int) -> None:
+        """After a clear, take the output's exact played count at the moment it stopped.
+
+        A device may play a few more samples between the last position report and the clear;
+        the next audio is placed after them, so positions stay aligned to the sample.
+        """
+        if self._segments or played_total < self._played:
+            return
+        self._played = self._written = played_total

@@ -135,8 +135,10 @@ async def connect_websocket(
         except wsexc.InvalidStatus as exc:
             status = exc.response.status_code
             hint = " (check the API key or token)" if status in (401, 403) else ""
+            body = exc.response.body.decode("utf-8", "replace").strip()[:300]
+            said = f": {body}" if body else ""
             raise ConnectError(
-                f"server at {where} rejected the connection with HTTP {status}{hint}"
+                f"server at {where} rejected the connection with HTTP {status}{hint}{said}"
             ) from exc
         except (wsexc.WebSocketException, OSError, TimeoutError) as exc:
             raise ConnectError(

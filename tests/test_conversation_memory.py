@@ -1,0 +1,140 @@
+"""Conversation against scripted fake servers: malformed events, dropped connections."""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+import pytest
+
+import realtalk
+from realtalk import events as ev
+from realtalk.testing import MemoryProvider
+from realtalk.transport import MemoryTransport
+
+pytestmark = pytest.mark.anyio
+
+CHUNK = b"\x10\x00" * 2400  # 100 ms
+
+
+async def _collect(conv: realtalk.Conversation, timeout: float = 5.0) -> list[object]:
+    seen: list[object] = []
+    with anyio.fail_after(timeout):
+        async for event in conv.events():
+            seen.append(event)
+    return seen
+
+
+async def test_connection_closed_mid_response_is_a_clean_error() -> None:
+    """The server hangs up mid-response: a fatal error event, and the conversation ends."""
+
+    async def server(t: MemoryTransport) -> None:
+        await t.receive()  # session.update
+        await t.send(ev.encode(ev.ResponseCreated(response=ev.ResponseInfo(id="r1"))))
+        for _ in range(3):
+            await t.send(ev.encode(ev.ResponseOutputAudioDelta(
+                response_id="r1", item_id="i1", delta=CHUNK)))
+        # and hang up without response.done
+
+    async with realtalk.Conversation(MemoryProvider(server)) as conv:
+        seen = await _collect(conv)
+        assert conv.closed
+    errors = [e for e in seen if isinstance(e, realtalk.ErrorOccurred)]
+    assert len(errors) == 1
+    assert errors[0].fatal
+    assert "connection lost" in errors[0].message
+    states = [e.new for e in seen if isinstance(e, realtalk.StateChanged)]
+    assert states == [realtalk.State.LISTENING, realtalk.State.SPEAKING, realtalk.State.IDLE]
+
+
+async def test_malformed_and_unknown_server_events_do_not_crash() -> None:
+    """Bad frames become error events; unknown ones pass through; the session goes on."""
+
+    async def server(t: MemoryTransport) -> None:
+        await t.receive()
+        await t.send("{this is not json")
+        await t.send(json.dumps({"type": "response.done", "response": {"id": 5}}))
+        await t.send(json.dumps({"type": "rate_limits.updated", "rate_limits": []}))
+        await t.send(ev.encode(ev.InputAudioTranscriptionCompleted(item_id="u", transcript="hi")))
+
+    async with realtalk.Conversation(MemoryProvider(server)) as conv:
+        seen = await _collect(conv)
+    errors = [e for e in seen if isinstance(e, realtalk.ErrorOccurred)]
+    assert [e.fatal for e in errors] == [False, False, True]
+    assert "not valid JSON" in errors[0].message
+    assert "response.id" in errors[1].message
+    assert any(isinstance(e, realtalk.OtherServerEvent) for e in seen)
+    assert any(isinstance(e, realtalk.UserTranscript) and e.text == "hi" for e in seen)
+
+
+async def test_interrupt_sends_cancel_then_truncate_on_the_wire() -> None:
+    """conv.interrupt() while speaking: cancel and truncate reach the server, in order."""
+    received: list[dict[str, object]] = []
+    got_truncate = anyio.Event()
+
+    async def server(t: MemoryTransport) -> None:
+        await t.receive()
+        await t.send(ev.encode(ev.ResponseCreated(response=ev.ResponseInfo(id="r1"))))
+        for _ in range(20):
+            await t.send(ev.encode(ev.ResponseOutputAudioDelta(
+                response_id="r1", item_id="i1", delta=CHUNK)))
+        while True:
+            msg = json.loads(await t.receive())
+            received.append(msg)
+            if msg["type"] == "response.cancel":
+                await t.send(ev.encode(ev.ResponseDone(response=ev.ResponseInfo(
+                    id="r1", status="cancelled"))))
+            if msg["type"] == "conversation.item.truncate":
+                got_truncate.set()
+
+    async with realtalk.Conversation(MemoryProvider(server)) as conv:
+        with anyio.fail_after(5):
+            async for event in conv.events():
+                if isinstance(event, realtalk.StateChanged) and \
+                        event.new is realtalk.State.SPEAKING:
+                    break
+            await anyio.sleep(0.05)
+            assert await conv.interrupt()
+            await got_truncate.wait()
+            async for event in conv.events():
+                if isinstance(event, realtalk.Interrupted):
+                    interrupted = event
+                    break
+    types = [m["type"] for m in received]
+    assert types == ["response.cancel", "conversation.item.truncate"]
+    assert received[0]["response_id"] == "r1"
+    truncate_ms = received[1]["audio_end_ms"]
+    assert isinstance(truncate_ms, int)
+    assert 0 < truncate_ms < 2000
+    assert interrupted.truncate_ms == truncate_ms
+    assert interrupted.source == "manual"
+    assert interrupted.latency.acknowledged is not None
+
+
+async def test_use_after_close_raises() -> None:
+    """Sending on a closed conversation raises ConversationClosed."""
+
+    async def server(t: MemoryTransport) -> None:
+        await t.receive()
+
+    conv = realtalk.Conversation(MemoryProvider(server))
+    async with conv:
+        await _collect(conv)
+    with pytest.raises(realtalk.ConversationClosed):
+        await conv.send_text("hello")
+
+
+async def test_wrong_input_sample_rate_is_a_clear_fatal_error() -> None:
+    """A 16 kHz microphone is refused with an error naming both rates."""
+
+    async def server(t: MemoryTransport) -> None:
+        with pytest.raises(realtalk.ConnectionClosed):
+            while True:
+                await t.receive()
+
+    mic = realtalk.audio.MemoryInput(16_000, realtime=False)
+    async with realtalk.Conversation(MemoryProvider(server), input=mic) as conv:
+        seen = await _collect(conv)
+    errors = [e for e in seen if isinstance(e, realtalk.ErrorOccurred)]
+    assert errors and errors[0].fatal
+    assert "16000" in errors[0].message and "24000" in errors[0].message
