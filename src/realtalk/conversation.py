@@ -106,8 +106,7 @@ class Conversation:
         self._vad: VoiceActivityDetector = vad if vad is not None else EnergyVAD()
         self._policy = BargeInPolicy(barge_in) if barge_in is not None else None
         self._clock: Callable[[], float] = clock if clock is not None else anyio.current_time
-        self._send_events, self._recv_events = anyio.create_memory_object_stream[
-            ConversationEvent](event_buffer)
+        self._event_buffer = event_buffer
         self._lock = anyio.Lock()
         self._wake = anyio.Event()
         self._stack: contextlib.AsyncExitStack | None = None
@@ -124,8 +123,12 @@ class Conversation:
     async def __aenter__(self) -> Conversation:
         if self._stack is not None or self._closed:
             raise ConversationClosed("a Conversation can be entered only once")
+        self._send_events, self._recv_events = anyio.create_memory_object_stream[
+            ConversationEvent](self._event_buffer)
         stack = contextlib.AsyncExitStack()
         await stack.__aenter__()
+        stack.callback(self._recv_events.close)
+        stack.callback(self._send_events.close)
         try:
             self._transport = transport = await stack.enter_async_context(
                 self.provider.connect())
@@ -164,13 +167,11 @@ class Conversation:
     ) -> bool | None:
         self._shutdown("conversation closed")
         stack, self._stack = self._stack, None
-        try:
-            if stack is None:
-                return None
-            return await stack.__aexit__(exc_type, exc, tb)
-        finally:
-            # Events can be read until the ``async with`` block ends, not after.
-            self._recv_events.close()
+        if stack is None:
+            return None
+        # The stack also closes the event streams: events can be read until the ``async with``
+        # block ends, not after.
+        return await stack.__aexit__(exc_type, exc, tb)
 
     def _shutdown(self, reason: str) -> None:
         if self._closed:
@@ -201,7 +202,13 @@ class Conversation:
         return self._closed
 
     def events(self) -> AsyncIterator[ConversationEvent]:
-        """The stream of conversation events; it ends when the conversation closes."""
+        """The stream of conversation events; it ends when the conversation closes.
+
+        Raises:
+            ConversationClosed: the conversation was not entered yet.
+        """
+        if self._stack is None and not self._closed:
+            raise ConversationClosed("enter the conversation (async with) before reading events")
         return self._recv_events.__aiter__()
 
     async def send_text(self, text: str, *, respond: bool = True) -> None:

@@ -30,7 +30,6 @@ logger = logging.getLogger("realtalk.transport")
 class _Connection(Protocol):
     async def send(self, message: str) -> None: ...
     async def recv(self) -> str | bytes: ...
-    async def close(self, code: int = 1000, reason: str = "") -> None: ...
 
 
 def _running_asyncio() -> bool:
@@ -97,8 +96,10 @@ class WebSocketTransport:
 
     async def aclose(self) -> None:
         """Close the connection with a normal close frame; idempotent."""
+        # websockets' asyncio connection calls it close(), the trio one aclose().
+        close = getattr(self._ws, "aclose", None) or self._ws.close
         with contextlib.suppress(wsexc.WebSocketException, OSError):
-            await self._ws.close()
+            await close()
 
 
 @contextlib.asynccontextmanager
