@@ -128,9 +128,8 @@ async def test_wrong_input_sample_rate_is_a_clear_fatal_error() -> None:
     """A 16 kHz microphone is refused with an error naming both rates."""
 
     async def server(t: MemoryTransport) -> None:
-        with pytest.raises(realtalk.ConnectionClosed):
-            while True:
-                await t.receive()
+        while True:  # until the client hangs up (MemoryProvider ends the script then)
+            await t.receive()
 
     mic = realtalk.audio.MemoryInput(16_000, realtime=False)
     async with realtalk.Conversation(MemoryProvider(server), input=mic) as conv:

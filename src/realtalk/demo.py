@@ -68,7 +68,7 @@ async def run_demo(
     *,
     barge_in_after: float = 1.5,
     print_line: Callable[[str], None] = print,
-    timeout: float = 30.0,
+    time_limit: float = 30.0,
 ) -> DemoResult:
     """Run the scripted conversation and return what was measured."""
     provider = local(
@@ -109,7 +109,7 @@ async def run_demo(
         say(f"user (speaking): {_QUESTION!r}")
         mic.push(question)
         barge_in_scheduled = False
-        with anyio.move_on_after(timeout) as scope:
+        with anyio.move_on_after(time_limit) as scope:
             async for event in conv.events():
                 match event:
                     case StateChanged(old=old, new=new, at=at):
@@ -136,9 +136,8 @@ async def run_demo(
                             say(f"ai: {text!r}", at)
                     case Interrupted() as event:
                         interrupted = event
-                        lat = event.latency
                         say(f"BARGE-IN ({event.source}): playback stopped, cancel sent, "
-                            f"truncate at {event.truncate_ms} ms", lat.detected)
+                            f"truncate at {event.truncate_ms} ms", event.latency.detected)
                     case Truncated(audio_end_ms=ms, at=at):
                         truncated = Truncated(item_id="", audio_end_ms=ms, at=at)
                         say(f"server: item truncated at {ms} ms", at)
@@ -152,7 +151,7 @@ async def run_demo(
                     case _:
                         pass
         if scope.cancelled_caught:
-            problems.append(f"the scripted conversation did not finish within {timeout:.0f} s")
+            problems.append(f"the scripted conversation did not finish within {time_limit:.0f} s")
         generated_ms = None
         if interrupted is not None:
             # Everything the server sent for the response: played, queued, or arriving late

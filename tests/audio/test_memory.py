@@ -65,7 +65,7 @@ def test_underrun_does_not_count_silence_as_played() -> None:
 def test_output_rejects_wrong_dtype() -> None:
     """Float audio is refused with a clear error."""
     with pytest.raises(AudioError, match="int16"):
-        MemoryOutput(clock=Clock()).write(np.zeros(10, dtype=np.float32))  # type: ignore[arg-type]
+        MemoryOutput(clock=Clock()).write(np.zeros(10, dtype=np.float32))
 
 
 @pytest.mark.anyio

@@ -76,7 +76,7 @@ def test_azure_base_url_override() -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: openai_endpoint(), "OPENAI_API_KEY"),
+        (openai_endpoint, "OPENAI_API_KEY"),
         (lambda: openai_endpoint(api_key="  "), "empty"),
         (lambda: openai_endpoint(api_key="k", base_url="ftp://x"), "base_url"),
         (lambda: azure_endpoint(deployment="d", api_key="k"), "AZURE_OPENAI_ENDPOINT"),

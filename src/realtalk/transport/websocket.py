@@ -30,6 +30,7 @@ logger = logging.getLogger("realtalk.transport")
 class _Connection(Protocol):
     async def send(self, message: str) -> None: ...
     async def recv(self) -> str | bytes: ...
+    # The asyncio connection has close(), the trio one aclose(): looked up at runtime.
 
 
 def _running_asyncio() -> bool:
@@ -97,7 +98,7 @@ class WebSocketTransport:
     async def aclose(self) -> None:
         """Close the connection with a normal close frame; idempotent."""
         # websockets' asyncio connection calls it close(), the trio one aclose().
-        close = getattr(self._ws, "aclose", None) or self._ws.close
+        close = getattr(self._ws, "aclose", None) or getattr(self._ws, "close")  # noqa: B009
         with contextlib.suppress(wsexc.WebSocketException, OSError):
             await close()
 

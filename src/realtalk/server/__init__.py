@@ -1,0 +1,73 @@
+"""The embedded realtime server: a local stand-in for OpenAI / Azure OpenAI Realtime.
+
+- :class:`RealtimeServer`: the WebSocket server (asyncio, or in a thread from anywhere).
+- :class:`ServerSession`: its protocol logic, sans-I/O (frames and ``now`` in, events out).
+- :class:`SyntheticVoice`: speech-like audio for the replies; :class:`ServerVad`: turn detection.
+- :class:`Responder` / :class:`Transcriber`: what the server says and hears (scripted defaults).
+
+The I/O shell (:mod:`.app`, which needs websockets and anyio) is imported on first use, so the
+sans-I/O parts can be imported without them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .responder import (
+    DEFAULT_REPLIES,
+    ConversationTurn,
+    PlaceholderTranscriber,
+    Responder,
+    ScriptedResponder,
+    ScriptedTranscriber,
+    Transcriber,
+)
+from .session import (
+    DEFAULT_TURN_DETECTION,
+    SUPPORTED_CLIENT_EVENTS,
+    ServerOptions,
+    ServerSession,
+    SessionStats,
+)
+from .vad import ServerVad, VadEvent, VadSpeechStarted, VadSpeechStopped, threshold_to_dbfs
+from .voice import SpeechAudio, SyntheticVoice, WordTiming
+
+if TYPE_CHECKING:
+    from .app import ClientEventHook, RealtimeServer
+
+__all__ = (
+    # server
+    "RealtimeServer",
+    "ClientEventHook",
+    # protocol logic
+    "ServerSession",
+    "ServerOptions",
+    "SessionStats",
+    "DEFAULT_TURN_DETECTION",
+    "SUPPORTED_CLIENT_EVENTS",
+    # what it says and hears
+    "Responder",
+    "ScriptedResponder",
+    "DEFAULT_REPLIES",
+    "Transcriber",
+    "ScriptedTranscriber",
+    "PlaceholderTranscriber",
+    "ConversationTurn",
+    # audio
+    "SyntheticVoice",
+    "SpeechAudio",
+    "WordTiming",
+    "ServerVad",
+    "VadEvent",
+    "VadSpeechStarted",
+    "VadSpeechStopped",
+    "threshold_to_dbfs",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("RealtimeServer", "ClientEventHook"):
+        from . import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,746 @@
+"""The embedded server's protocol logic, sans-I/O: frames and timestamps in, events out.
+
+:class:`ServerSession` is one realtime session as the hosted service runs it. It never reads a
+clock, opens a socket or starts a task: the I/O shell (:mod:`realtalk.server.app`) feeds it
+client frames with :meth:`~ServerSession.receive`, calls :meth:`~ServerSession.advance` when
+:meth:`~ServerSession.next_deadline` is reached, and sends what
+:meth:`~ServerSession.events_to_send` drains. Tests drive it with explicit ``now`` values.
+
+Behaviour follows the hosted service (see ``research/protocol.md``):
+
+- ``session.created`` on creation; ``session.update`` is a partial merge answered by
+  ``session.updated`` with the whole configuration.
+- Input audio: ``append`` / ``commit`` / ``clear``; with ``server_vad`` (the default) speech
+  start and stop are detected (:mod:`.vad`), a stop commits the turn and, with
+  ``create_response``, starts a response; a start during a response cancels it when
+  ``interrupt_response`` is set (``reason: turn_detected``).
+- Every commit is followed by ``conversation.item.input_audio_transcription.completed`` from the
+  :class:`~.responder.Transcriber`, whether or not the session configured transcription, so
+  clients always see the user's words (the hosted service sends it only when configured).
+- A response plays out on the schedule of :class:`~.playout.Playout`; a cancel stops it at once
+  and nothing of it is sent after its ``response.done``.
+- ``conversation.item.truncate`` cuts an assistant audio item and its transcript to the words
+  whose audio ended by ``audio_end_ms``. Truncating the item of a response still generating
+  cancels that response first (``client_cancelled``): the item cannot keep growing past a cut.
+- ``semantic_vad`` is accepted and approximated by the energy VAD with the default numbers.
+- Not modelled: text-only output modalities, tools and function calls (function items are
+  stored, never produced), ``idle_timeout_ms``, usage and rate limits.
+- Bad input never raises: it becomes an ``error`` event whose ``error.event_id`` is the client
+  event's ``event_id``. Error codes: ``invalid_json``, ``invalid_value``,
+  ``missing_required_parameter``, ``input_audio_buffer_commit_empty``,
+  ``conversation_already_has_active_response``, ``response_cancel_not_active``, and
+  ``server_error`` (a user-supplied responder raised).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import string
+import zlib
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import attrs
+
+from ..audio.pcm import bytes_to_int16
+from ..errors import EventParseError
+from ..events import (
+    ClientEvent,
+    ConversationItemAdded,
+    ConversationItemCreate,
+    ConversationItemDone,
+    ConversationItemTruncate,
+    ConversationItemTruncated,
+    ErrorInfo,
+    InputAudioBufferAppend,
+    InputAudioBufferClear,
+    InputAudioBufferCleared,
+    InputAudioBufferCommit,
+    InputAudioBufferCommitted,
+    InputAudioBufferSpeechStarted,
+    InputAudioBufferSpeechStopped,
+    InputAudioTranscriptionCompleted,
+    ResponseCancel,
+    ResponseCreate,
+    ResponseCreated,
+    ResponseDone,
+    ResponseInfo,
+    ResponseOutputAudioDelta,
+    ResponseOutputAudioDone,
+    ResponseOutputAudioTranscriptDelta,
+    ResponseOutputAudioTranscriptDone,
+    ResponseOutputItemAdded,
+    ResponseOutputItemDone,
+    ServerError,
+    ServerEvent,
+    SessionCreated,
+    SessionUpdate,
+    SessionUpdated,
+    StatusDetails,
+    UnknownServerEvent,
+    parse_client_event,
+)
+from ..session_config import PCM_SAMPLE_RATE, SessionConfig, TurnDetection, WireShape
+from .input_buffer import InputBuffer, TurnStarted
+from .items import ContentPart, Conversation, Item, ItemError, item_from_client, render_item
+from .playout import Playout
+from .responder import PlaceholderTranscriber, Responder, ScriptedResponder, Transcriber
+from .voice import SyntheticVoice
+
+__all__ = ("DEFAULT_TURN_DETECTION", "SUPPORTED_CLIENT_EVENTS", "ServerOptions", "ServerSession",
+           "SessionStats")
+
+logger = logging.getLogger("realtalk.server.session")
+
+#: The client event types the server understands (others get an ``invalid_value`` error).
+SUPPORTED_CLIENT_EVENTS: tuple[str, ...] = (
+    "session.update",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "conversation.item.create",
+    "conversation.item.retrieve",
+    "conversation.item.truncate",
+    "conversation.item.delete",
+    "response.create",
+    "response.cancel",
+)
+
+#: The hosted service's ``server_vad`` defaults.
+DEFAULT_TURN_DETECTION = TurnDetection(
+    type="server_vad", threshold=0.5, prefix_padding_ms=300, silence_duration_ms=500
+)
+
+_MIN_COMMIT_MS = 100  # the hosted service refuses to commit less than this
+_BYTES_PER_MS = PCM_SAMPLE_RATE * 2 // 1000  # PCM16 mono
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+@attrs.frozen(kw_only=True)
+class ServerOptions:
+    """How a server session behaves.
+
+    Args:
+        model: the model name reported in the session (a connection's ``?model=`` wins).
+        voice, instructions: the initial session values.
+        first_audio_latency_ms: from ``response.create`` to the first audio delta.
+        chunk_ms: audio per ``response.output_audio.delta``.
+        generation_speed: audio generated per second of wall time, as a multiple of real time
+            (the hosted service is faster than playback); ``math.inf`` sends a whole response
+            at once.
+        turn_detection: the initial turn detection; ``False`` for manual turns.
+        responder_factory, transcriber_factory: build each session's
+            :class:`~.responder.Responder` and :class:`~.responder.Transcriber`.
+
+    Raises:
+        ValueError: a negative latency, or a chunk size or speed that is not positive.
+    """
+
+    model: str = "gpt-realtime"
+    voice: str = "marin"
+    instructions: str = "You are a helpful, friendly voice assistant."
+    first_audio_latency_ms: float = attrs.field(default=250.0, validator=attrs.validators.ge(0))
+    chunk_ms: int = attrs.field(default=100, validator=attrs.validators.gt(0))
+    generation_speed: float = attrs.field(default=4.0, validator=attrs.validators.gt(0))
+    turn_detection: TurnDetection | Literal[False] = DEFAULT_TURN_DETECTION
+
+
+@attrs.frozen(kw_only=True)
+class SessionStats:
+    """Counters of one session, for tests and benchmarks."""
+
+    events_received: Mapping[str, int]
+    errors_sent: Mapping[str, int]
+    responses_created: int
+    responses_completed: int
+    responses_cancelled: int
+    truncations: int
+
+
+@attrs.define
+class _ActiveResponse:
+    id: str
+    item: Item
+    playout: Playout
+    words_sent: int = 0
+
+
+class ServerSession:
+    """One realtime session's protocol logic (see the module docstring).
+
+    Args:
+        now: the creation time, in seconds on the caller's clock.
+        shape: ``"ga"`` (default) or ``"beta"``: which event names and session layout the
+            peer speaks. Beta peers get ``conversation.item.created`` and no
+            ``conversation.item.done`` (the beta protocol has none).
+        options: behaviour knobs; see :class:`ServerOptions`.
+        responder, transcriber: override the ones built from ``options``' defaults.
+        voice: the synthetic voice; by default one per session voice name.
+        model: the session's model (e.g. from the connection URL).
+        seed: seeds the generated ids, for reproducible tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        now: float,
+        shape: WireShape = "ga",
+        options: ServerOptions | None = None,
+        responder: Responder | None = None,
+        transcriber: Transcriber | None = None,
+        voice: SyntheticVoice | None = None,
+        model: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.shape: WireShape = shape
+        self._options = options or ServerOptions()
+        self._responder: Responder = responder or ScriptedResponder()
+        self._transcriber: Transcriber = transcriber or PlaceholderTranscriber()
+        self._fixed_voice = voice
+        self._voices: dict[str, SyntheticVoice] = {}
+        self._rng = random.Random(seed)
+        self._id = self._new_id("sess")
+        self._config = SessionConfig(
+            model=model or self._options.model,
+            voice=self._options.voice,
+            instructions=self._options.instructions,
+            output_modalities=("audio",),
+            turn_detection=self._options.turn_detection,
+            extra={"tools": [], "tool_choice": "auto", "max_output_tokens": "inf"},
+        )
+        self._conversation = Conversation()
+        self._outbox: list[ServerEvent] = []
+        self._input = InputBuffer()
+        self._input.configure(self._turn_detection())
+        self._speech_item_id: str | None = None  # the user item a detected turn will become
+        self._response: _ActiveResponse | None = None
+        self._client_event_id: str | None = None  # of the event being handled, for errors
+        self._closed = False
+        self._received: Counter[str] = Counter()
+        self._errors: Counter[str] = Counter()
+        self._created = self._completed = self._cancelled = self._truncations = 0
+        self._emit(SessionCreated(session=self._session_dict()))
+
+    # -----------------------------------------------------------------------------------------
+    # The sans-I/O interface
+    # -----------------------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The session id (``sess_...``)."""
+        return self._id
+
+    @property
+    def config(self) -> SessionConfig:
+        """The current session configuration."""
+        return self._config
+
+    @property
+    def conversation(self) -> Conversation:
+        """The conversation's items (read them; do not mutate)."""
+        return self._conversation
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (the peer is gone)."""
+        return self._closed
+
+    @property
+    def active_response_id(self) -> str | None:
+        """The id of the response being generated, if any."""
+        return self._response.id if self._response else None
+
+    @property
+    def stats(self) -> SessionStats:
+        """A snapshot of this session's counters."""
+        return SessionStats(
+            events_received=dict(self._received),
+            errors_sent=dict(self._errors),
+            responses_created=self._created,
+            responses_completed=self._completed,
+            responses_cancelled=self._cancelled,
+            truncations=self._truncations,
+        )
+
+    def receive(self, frame: str | bytes, now: float) -> str | None:
+        """Handle one client frame received at ``now``; return its ``type`` if it had one.
+
+        Whatever was due before ``now`` is released first. A malformed frame, an unknown type or
+        a bad field queues an ``error`` event; nothing is raised.
+        """
+        if self._closed:
+            return None
+        self.advance(now)
+        try:
+            payload = json.loads(frame)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self._received["(invalid json)"] += 1
+            self._error("invalid_json", f"The frame is not valid JSON ({exc}); expected one JSON "
+                        "object per message.")
+            return None
+        event_type = payload.get("type") if isinstance(payload, dict) else None
+        self._received[event_type if isinstance(event_type, str) else "(no type)"] += 1
+        client_id = payload.get("event_id") if isinstance(payload, dict) else None
+        self._client_event_id = client_id if isinstance(client_id, str) else None
+        try:
+            self._handle(payload, now)
+        finally:
+            self._client_event_id = None
+        return event_type if isinstance(event_type, str) else None
+
+    def advance(self, now: float) -> None:
+        """Release everything due by ``now`` (audio chunks, the end of a response)."""
+        response = self._response
+        if response is None:
+            return
+        for chunk in response.playout.release(now):
+            response.item.audio += chunk.audio
+            rid, iid = response.id, response.item.id
+            self._emit(ResponseOutputAudioDelta(response_id=rid, item_id=iid, delta=chunk.audio))
+            for word in chunk.words:
+                delta = word.word if response.words_sent == 0 else " " + word.word
+                response.words_sent += 1
+                part = response.item.parts[0]
+                part.transcript = (part.transcript or "") + delta
+                self._emit(ResponseOutputAudioTranscriptDelta(response_id=rid, item_id=iid,
+                                                              delta=delta))
+        if response.playout.finished and now >= response.playout.finish_time():
+            self._finish_response("completed", None)
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`advance` next has something to release, or ``None``."""
+        if self._response is None:
+            return None
+        deadline = self._response.playout.next_deadline()
+        return self._response.playout.finish_time() if deadline is None else deadline
+
+    def events_to_send(self) -> list[ServerEvent]:
+        """Drain the queued server events, oldest first."""
+        events, self._outbox = self._outbox, []
+        return events
+
+    def close(self) -> None:
+        """The peer is gone: drop any response in progress and queued events."""
+        if self._response is not None:
+            logger.debug("session %s closed during response %s", self._id, self._response.id)
+        self._response = None
+        self._outbox = []
+        self._closed = True
+
+    # -----------------------------------------------------------------------------------------
+    # Dispatch
+    # -----------------------------------------------------------------------------------------
+
+    def _handle(self, payload: object, now: float) -> None:
+        if not isinstance(payload, dict):
+            self._error("invalid_json", f"Expected a JSON object, got {type(payload).__name__}.")
+            return
+        event_type = payload.get("type")
+        if not isinstance(event_type, str):
+            self._error("missing_required_parameter", "Missing required parameter: 'type'.",
+                        param="type")
+            return
+        if event_type == "conversation.item.delete":
+            self._on_item_delete(payload)
+            return
+        if event_type == "conversation.item.retrieve":
+            self._on_item_retrieve(payload)
+            return
+        try:
+            event = parse_client_event(payload)
+        except EventParseError as exc:
+            self._reject(exc, payload, event_type)
+            return
+        self._dispatch(event, now)
+
+    def _dispatch(self, event: ClientEvent, now: float) -> None:
+        if isinstance(event, SessionUpdate):
+            self._on_session_update(event)
+        elif isinstance(event, InputAudioBufferAppend):
+            self._on_append(event, now)
+        elif isinstance(event, InputAudioBufferCommit):
+            self._on_commit()
+        elif isinstance(event, InputAudioBufferClear):
+            self._on_clear()
+        elif isinstance(event, ConversationItemCreate):
+            self._on_item_create(event)
+        elif isinstance(event, ConversationItemTruncate):
+            self._on_truncate(event)
+        elif isinstance(event, ResponseCreate):
+            if self._response is not None:
+                self._error(
+                    "conversation_already_has_active_response",
+                    f"Conversation already has an active response in progress: "
+                    f"{self._response.id}. Wait until the response is finished before creating "
+                    "a new one.",
+                )
+            else:
+                self._start_response(now)
+        else:
+            self._on_cancel(event)
+
+    def _reject(self, exc: EventParseError, payload: Mapping[str, Any], event_type: str) -> None:
+        if exc.field == "type" and event_type not in SUPPORTED_CLIENT_EVENTS:
+            supported = ", ".join(repr(t) for t in SUPPORTED_CLIENT_EVENTS)
+            self._error("invalid_value",
+                        f"Invalid value: {event_type!r}. Supported values are: {supported}.",
+                        param="type")
+            return
+        present = exc.field is None or _has_path(payload, exc.field)
+        code = "invalid_value" if present else "missing_required_parameter"
+        self._error(code, str(exc), param=exc.field)
+
+    # -----------------------------------------------------------------------------------------
+    # Session
+    # -----------------------------------------------------------------------------------------
+
+    def _on_session_update(self, event: SessionUpdate) -> None:
+        update = event.session
+        if update.model is not None and update.model != self._config.model:
+            self._error("invalid_value", f"Cannot update a session's model: it is "
+                        f"{self._config.model!r}, got {update.model!r}.", param="session.model")
+            return
+        turn = update.turn_detection
+        if isinstance(turn, TurnDetection):
+            path = ("session.audio.input.turn_detection" if event.shape == "ga"
+                    else "session.turn_detection")
+            problem = _turn_detection_problem(turn, path)
+            if problem is not None:
+                self._error("invalid_value", problem[1], param=problem[0])
+                return
+            update = attrs.evolve(update, turn_detection=_with_vad_defaults(turn))
+        before = self._config.turn_detection
+        self._config = self._config.merged(update)
+        if self._config.turn_detection != before:
+            self._input.configure(self._turn_detection())
+            self._speech_item_id = None
+        self._emit(SessionUpdated(session=self._session_dict()))
+
+    def _session_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"object": "realtime.session", "id": self._id}
+        out.update(self._config.to_dict(self.shape))
+        if self.shape == "ga":
+            audio_in = out.setdefault("audio", {}).setdefault("input", {})
+            audio_in.setdefault("transcription", None)
+            audio_in.setdefault("noise_reduction", None)
+        return out
+
+    def _turn_detection(self) -> TurnDetection | None:
+        turn = self._config.turn_detection
+        return turn if isinstance(turn, TurnDetection) else None
+
+    # -----------------------------------------------------------------------------------------
+    # Input audio and turns
+    # -----------------------------------------------------------------------------------------
+
+    def _on_append(self, event: InputAudioBufferAppend, now: float) -> None:
+        turn = self._turn_detection()
+        for turn_event in self._input.append(event.audio):
+            assert turn is not None  # turns are detected only with turn detection on
+            if isinstance(turn_event, TurnStarted):
+                self._speech_item_id = self._new_id("item")
+                self._emit(InputAudioBufferSpeechStarted(
+                    audio_start_ms=turn_event.audio_start_ms, item_id=self._speech_item_id))
+                if self._response is not None and turn.interrupt_response:
+                    self._finish_response("cancelled", "turn_detected")
+                continue
+            item_id = self._speech_item_id or self._new_id("item")
+            self._speech_item_id = None
+            self._emit(InputAudioBufferSpeechStopped(
+                audio_end_ms=turn_event.audio_end_ms, item_id=item_id))
+            self._commit_item(turn_event.audio, item_id)
+            if turn.create_response:
+                if self._response is None:
+                    self._start_response(now)
+                else:
+                    logger.debug("turn ended during response %s: no new response",
+                                 self._response.id)
+
+    def _on_commit(self) -> None:
+        buffered_ms = self._input.buffered_ms
+        if buffered_ms < _MIN_COMMIT_MS:
+            self._error(
+                "input_audio_buffer_commit_empty",
+                f"Error committing input audio buffer: buffer too small. Expected at least "
+                f"{_MIN_COMMIT_MS}ms of audio, but buffer only has {buffered_ms:.2f}ms of audio.",
+            )
+            return
+        item_id = self._speech_item_id or self._new_id("item")
+        self._speech_item_id = None
+        self._commit_item(self._input.commit(), item_id)
+
+    def _on_clear(self) -> None:
+        self._input.clear()
+        self._speech_item_id = None
+        self._emit(InputAudioBufferCleared())
+
+    def _commit_item(self, pcm: bytes, item_id: str) -> None:
+        item = Item(id=item_id, role="user", parts=[ContentPart("input_audio")],
+                    audio=bytearray(pcm))
+        previous = self._conversation.insert(item)
+        self._emit(InputAudioBufferCommitted(item_id=item_id, previous_item_id=previous))
+        self._emit_item_added_done(item, previous)
+        try:
+            transcript = self._transcriber.transcribe(bytes_to_int16(pcm), PCM_SAMPLE_RATE)
+        except Exception:
+            logger.exception("transcriber failed on item %s", item_id)
+            self._emit(self._unknown("conversation.item.input_audio_transcription.failed",
+                                     item_id=item_id, content_index=0,
+                                     error={"type": "server_error", "code": "transcriber_failed",
+                                            "message": "the transcriber raised"}))
+            return
+        item.parts[0].transcript = transcript
+        self._emit(InputAudioTranscriptionCompleted(item_id=item_id, transcript=transcript))
+
+    # -----------------------------------------------------------------------------------------
+    # Conversation items
+    # -----------------------------------------------------------------------------------------
+
+    def _on_item_create(self, event: ConversationItemCreate) -> None:
+        try:
+            item = item_from_client(event.item, self._new_id("item"))
+        except ItemError as exc:
+            self._error("invalid_value", str(exc), param=exc.param)
+            return
+        if self._conversation.get(item.id) is not None:
+            self._error("invalid_value", f"Item with id {item.id!r} already exists.",
+                        param="item.id")
+            return
+        try:
+            previous = self._conversation.insert(item, after=event.previous_item_id)
+        except KeyError:
+            self._error("invalid_value", f"Error adding item: the previous item with id "
+                        f"{event.previous_item_id!r} does not exist.", param="previous_item_id")
+            return
+        self._emit_item_added_done(item, previous)
+
+    def _on_item_delete(self, payload: Mapping[str, Any]) -> None:
+        item = self._item_named(payload)
+        if item is None:
+            return
+        if self._response is not None and self._response.item is item:
+            self._finish_response("cancelled", "client_cancelled")
+        self._conversation.delete(item.id)
+        self._emit(self._unknown("conversation.item.deleted", item_id=item.id))
+
+    def _on_item_retrieve(self, payload: Mapping[str, Any]) -> None:
+        item = self._item_named(payload)
+        if item is not None:
+            self._emit(self._unknown("conversation.item.retrieved",
+                                     item=render_item(item, self.shape, with_audio=True)))
+
+    def _item_named(self, payload: Mapping[str, Any]) -> Item | None:
+        item_id = payload.get("item_id")
+        if not isinstance(item_id, str):
+            self._error("missing_required_parameter" if item_id is None else "invalid_value",
+                        f"{payload.get('type')}: item_id must be a string, got {item_id!r}.",
+                        param="item_id")
+            return None
+        item = self._conversation.get(item_id)
+        if item is None:
+            self._error("invalid_value", f"Item with item_id {item_id!r} not found.",
+                        param="item_id")
+        return item
+
+    def _on_truncate(self, event: ConversationItemTruncate) -> None:
+        item = self._conversation.get(event.item_id)
+        if item is None:
+            self._error("invalid_value", f"Item with item_id {event.item_id!r} not found.",
+                        param="item_id")
+            return
+        if not item.is_assistant_audio():
+            self._error("invalid_value", f"Only model output audio messages can be truncated; "
+                        f"item {item.id!r} is a {item.role or item.type} item without output "
+                        "audio.", param="item_id")
+            return
+        if event.content_index != 0:
+            self._error("invalid_value", f"Invalid content_index {event.content_index}: item "
+                        f"{item.id!r} has its audio at content_index 0.", param="content_index")
+            return
+        if event.audio_end_ms < 0:
+            self._error("invalid_value", f"audio_end_ms must be >= 0, got {event.audio_end_ms}.",
+                        param="audio_end_ms")
+            return
+        if event.audio_end_ms > item.audio_ms:
+            self._error("invalid_value", f"Audio content of {int(item.audio_ms)}ms is already "
+                        f"shorter than {event.audio_end_ms}ms", param="audio_end_ms")
+            return
+        if self._response is not None and self._response.item is item:
+            self._finish_response("cancelled", "client_cancelled")
+        del item.audio[event.audio_end_ms * _BYTES_PER_MS :]
+        item.words = tuple(w for w in item.words if w.end_ms <= event.audio_end_ms)
+        item.parts[0].transcript = " ".join(w.word for w in item.words)
+        self._truncations += 1
+        self._emit(ConversationItemTruncated(item_id=item.id, content_index=0,
+                                             audio_end_ms=event.audio_end_ms))
+
+    def _emit_item_added_done(self, item: Item, previous: str | None) -> None:
+        rendered = render_item(item, self.shape)
+        self._emit(ConversationItemAdded(item=rendered, previous_item_id=previous))
+        self._emit(ConversationItemDone(item=rendered, previous_item_id=previous))
+
+    # -----------------------------------------------------------------------------------------
+    # Responses
+    # -----------------------------------------------------------------------------------------
+
+    def _start_response(self, now: float) -> None:
+        try:
+            text = self._responder.reply(self._conversation.turns())
+        except Exception:
+            logger.exception("responder failed")
+            self._error("server_error", "The responder raised while producing a reply.",
+                        error_type="server_error")
+            return
+        speech = self._voice().synthesize(text)
+        response_id = self._new_id("resp")
+        item = Item(id=self._new_id("item"), role="assistant", status="in_progress",
+                    words=speech.words)
+        previous = self._conversation.insert(item)
+        self._created += 1
+        self._emit(ResponseCreated(response=ResponseInfo(id=response_id)))
+        self._emit(ResponseOutputItemAdded(response_id=response_id,
+                                           item=render_item(item, self.shape)))
+        self._emit(ConversationItemAdded(item=render_item(item, self.shape),
+                                         previous_item_id=previous))
+        item.parts.append(ContentPart("output_audio", transcript=""))
+        self._emit(self._content_part("response.content_part.added", response_id, item))
+        self._response = _ActiveResponse(
+            id=response_id,
+            item=item,
+            playout=Playout(
+                speech,
+                start=now,
+                first_audio_latency_ms=self._options.first_audio_latency_ms,
+                chunk_ms=self._options.chunk_ms,
+                generation_speed=self._options.generation_speed,
+            ),
+        )
+        self.advance(now)
+
+    def _on_cancel(self, event: ResponseCancel) -> None:
+        if self._response is None:
+            self._error("response_cancel_not_active",
+                        "Cancellation failed: no active response found")
+        elif event.response_id is not None and event.response_id != self._response.id:
+            self._error("response_cancel_not_active",
+                        f"Cancellation failed: response {event.response_id!r} is not active "
+                        f"(the active response is {self._response.id!r})", param="response_id")
+        else:
+            self._finish_response("cancelled", "client_cancelled")
+
+    def _finish_response(self, status: Literal["completed", "cancelled"],
+                         reason: str | None) -> None:
+        """End the active response: part, item and response done events, in that order."""
+        response = self._response
+        assert response is not None
+        self._response = None  # nothing of this response is released after this point
+        item = response.item
+        item.status = "completed" if status == "completed" else "incomplete"
+        transcript = item.parts[0].transcript or ""
+        self._emit(ResponseOutputAudioDone(response_id=response.id, item_id=item.id))
+        self._emit(ResponseOutputAudioTranscriptDone(response_id=response.id, item_id=item.id,
+                                                     transcript=transcript))
+        self._emit(self._content_part("response.content_part.done", response.id, item))
+        rendered = render_item(item, self.shape)
+        self._emit(ResponseOutputItemDone(response_id=response.id, item=rendered))
+        self._emit(ConversationItemDone(item=rendered,
+                                        previous_item_id=self._conversation.previous_id(item.id)))
+        details = None if reason is None else StatusDetails(type=status, reason=reason)
+        self._emit(ResponseDone(response=ResponseInfo(
+            id=response.id, status=status, status_details=details, output=(rendered,))))
+        if status == "completed":
+            self._completed += 1
+        else:
+            self._cancelled += 1
+        logger.debug("response %s %s (%s)", response.id, status, reason or "done")
+
+    def _voice(self) -> SyntheticVoice:
+        if self._fixed_voice is not None:
+            return self._fixed_voice
+        name = self._config.voice or "marin"
+        voice = self._voices.get(name)
+        if voice is None:
+            # Each voice name gets its own stable pitch and seed, so voices sound different.
+            digest = zlib.crc32(name.encode())
+            voice = SyntheticVoice(seed=digest, pitch_hz=110.0 + digest % 110)
+            self._voices[name] = voice
+        return voice
+
+    # -----------------------------------------------------------------------------------------
+    # Output helpers
+    # -----------------------------------------------------------------------------------------
+
+    def _content_part(self, kind: str, response_id: str, item: Item) -> UnknownServerEvent:
+        # realtalk.events has no class for content parts; both shapes call the part "audio".
+        part = {"type": "audio", "transcript": item.parts[0].transcript or ""}
+        return self._unknown(kind, response_id=response_id, item_id=item.id, output_index=0,
+                             content_index=0, part=part)
+
+    def _unknown(self, kind: str, **fields: Any) -> UnknownServerEvent:
+        return UnknownServerEvent(type=kind, payload={"type": kind, "event_id": None, **fields})
+
+    def _emit(self, event: ServerEvent) -> None:
+        if self._closed:
+            return
+        if self.shape == "beta" and isinstance(event, ConversationItemDone):
+            return
+        event_id = self._new_id("event")
+        if isinstance(event, UnknownServerEvent):
+            event = attrs.evolve(event, payload={**event.payload, "event_id": event_id})
+        else:
+            event = attrs.evolve(event, event_id=event_id)
+        self._outbox.append(event)
+
+    def _error(self, code: str, message: str, *, param: str | None = None,
+               error_type: str = "invalid_request_error") -> None:
+        self._errors[code] += 1
+        logger.debug("session %s error %s: %s", self._id, code, message)
+        self._emit(ServerError(error=ErrorInfo(type=error_type, code=code, message=message,
+                                               param=param, event_id=self._client_event_id)))
+
+    def _new_id(self, prefix: str) -> str:
+        return prefix + "_" + "".join(self._rng.choices(_ID_ALPHABET, k=22))
+
+
+def _or(value: int | None, default: int | None) -> int:
+    if value is not None:
+        return value
+    assert default is not None
+    return default
+
+
+def _with_vad_defaults(turn: TurnDetection) -> TurnDetection:
+    """Fill the unset ``server_vad`` numbers with the service defaults, as it reports them."""
+    if turn.type != "server_vad":
+        return turn
+    defaults = DEFAULT_TURN_DETECTION
+    return attrs.evolve(
+        turn,
+        threshold=turn.threshold if turn.threshold is not None else defaults.threshold,
+        prefix_padding_ms=_or(turn.prefix_padding_ms, defaults.prefix_padding_ms),
+        silence_duration_ms=_or(turn.silence_duration_ms, defaults.silence_duration_ms),
+    )
+
+
+def _turn_detection_problem(turn: TurnDetection, path: str) -> tuple[str, str] | None:
+    """``(param, message)`` for the first out-of-range turn detection number, if any."""
+    if turn.threshold is not None and not 0.0 <= turn.threshold <= 1.0:
+        return (f"{path}.threshold",
+                f"{path}.threshold must be between 0.0 and 1.0, got {turn.threshold!r}")
+    for name in ("prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms"):
+        value = getattr(turn, name)
+        if value is not None and value < 0:
+            return f"{path}.{name}", f"{path}.{name} must be >= 0 ms, got {value!r}"
+    return None
+
+
+def _has_path(payload: Mapping[str, Any], path: str) -> bool:
+    node: object = payload
+    for key in path.split("."):
+        if not isinstance(node, Mapping) or key not in node or node[key] is None:
+            return False
+        node = node[key]
+    return True
