@@ -132,8 +132,6 @@ class ServerOptions:
             (the hosted service is faster than playback); ``math.inf`` sends a whole response
             at once.
         turn_detection: the initial turn detection; ``False`` for manual turns.
-        responder_factory, transcriber_factory: build each session's
-            :class:`~.responder.Responder` and :class:`~.responder.Transcriber`.
 
     Raises:
         ValueError: a negative latency, or a chunk size or speed that is not positive.
