@@ -16,7 +16,10 @@ def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     def line(text: str) -> None:
-        print(text, flush=True)
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:  # `realtalk demo | head`: the reader left; keep measuring
+            pass
 
     result = anyio.run(
         lambda: run_demo(barge_in_after=args.barge_in_after, print_line=line),

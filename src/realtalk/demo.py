@@ -44,7 +44,7 @@ _REPLIES = (
     "reef. Its light is focused by a large lens into a narrow beam that sweeps around the "
     "horizon, and every lighthouse flashes in its own pattern, so sailors can tell which one "
     "they are looking at, even in the middle of the night.",
-    "Usually about twenty nautical miles, depending on the height of the tower and the weather.",
+    "About twenty nautical miles, on a clear night.",
 )
 
 
@@ -82,7 +82,7 @@ async def run_demo(
     config = SessionConfig(
         instructions="You are a friendly guide.",
         voice="marin",
-        turn_detection=TurnDetection(silence_duration_ms=400),
+        turn_detection=TurnDetection(silence_duration_ms=700),
     )
     question = _speech(_QUESTION, pitch_hz=210.0, seed=11)
     interruption = _speech(_INTERRUPTION, pitch_hz=210.0, seed=12)
@@ -130,7 +130,9 @@ async def run_demo(
                         say(f"ai: first audio{extra}", at)
                     case AssistantTranscript(text=text, interrupted=was_cut, heard_ms=heard,
                                              at=at):
-                        if was_cut:
+                        if not text:
+                            pass  # a response cancelled before it said anything
+                        elif was_cut:
                             say(f"ai (generated, cut after {heard:.0f} ms heard): {text!r}", at)
                         else:
                             say(f"ai: {text!r}", at)

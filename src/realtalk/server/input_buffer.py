@@ -46,7 +46,8 @@ TurnEvent = TurnStarted | TurnEnded
 class InputBuffer:
     """Uncommitted input audio plus the VAD that watches it (if turn detection is on)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, min_speech_ms: int = 60) -> None:
+        self.min_speech_ms = min_speech_ms
         self._pcm = bytearray()
         self._start = 0  # session sample offset of the buffer's first sample
         self._samples_in = 0  # every sample ever appended
@@ -76,6 +77,7 @@ class InputBuffer:
             threshold=turn.threshold if turn.threshold is not None else 0.5,
             prefix_padding_ms=_or(turn.prefix_padding_ms, _DEFAULT_PADDING_MS),
             silence_duration_ms=_or(turn.silence_duration_ms, _DEFAULT_SILENCE_MS),
+            min_speech_ms=self.min_speech_ms,
             origin_sample=self._samples_in,
         )
 

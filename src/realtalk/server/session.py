@@ -132,6 +132,10 @@ class ServerOptions:
             (the hosted service is faster than playback); ``math.inf`` sends a whole response
             at once.
         turn_detection: the initial turn detection; ``False`` for manual turns.
+        vad_min_speech_ms: how long speech must last before server VAD reports
+            ``speech_started``. The default, 200 ms, stands in for the hosted service, whose
+            speech_started reaches a client a few hundred ms after the user starts talking
+            (so a client's local detector is the faster barge-in path, as in production).
 
     Raises:
         ValueError: a negative latency, or a chunk size or speed that is not positive.
@@ -144,6 +148,7 @@ class ServerOptions:
     chunk_ms: int = attrs.field(default=100, validator=attrs.validators.gt(0))
     generation_speed: float = attrs.field(default=4.0, validator=attrs.validators.gt(0))
     turn_detection: TurnDetection | Literal[False] = DEFAULT_TURN_DETECTION
+    vad_min_speech_ms: int = attrs.field(default=200, validator=attrs.validators.gt(0))
 
 
 @attrs.frozen(kw_only=True)
@@ -211,7 +216,7 @@ class ServerSession:
         )
         self._conversation = Conversation()
         self._outbox: list[ServerEvent] = []
-        self._input = InputBuffer()
+        self._input = InputBuffer(min_speech_ms=self._options.vad_min_speech_ms)
         self._input.configure(self._turn_detection())
         self._speech_item_id: str | None = None  # the user item a detected turn will become
         self._response: _ActiveResponse | None = None
