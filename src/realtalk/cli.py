@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -16,10 +17,9 @@ def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     def line(text: str) -> None:
-        try:
+        # `realtalk demo | head`: the reader may leave early; keep measuring regardless.
+        with contextlib.suppress(BrokenPipeError):
             print(text, flush=True)
-        except BrokenPipeError:  # `realtalk demo | head`: the reader left; keep measuring
-            pass
 
     result = anyio.run(
         lambda: run_demo(barge_in_after=args.barge_in_after, print_line=line),
