@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from realtalk.audio import MemoryInput, MemoryOutput
@@ -19,7 +20,7 @@ class Clock:
         return self.now
 
 
-def _tone(n: int, value: int = 1000) -> np.ndarray:
+def _tone(n: int, value: int = 1000) -> npt.NDArray[np.int16]:
     return np.full(n, value, dtype=np.int16)
 
 

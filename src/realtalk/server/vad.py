@@ -110,7 +110,7 @@ class ServerVad:
         self.sample_rate = sample_rate
         self._frame = sample_rate * FRAME_MS // 1000
         self._origin = origin_sample
-        self._pending = np.zeros(0, dtype=np.int16)
+        self._pending: npt.NDArray[np.int16] = np.zeros(0, dtype=np.int16)
         self._frames_done = 0  # whole frames analysed; the pending tail comes after them
         self._in_speech = False
         self._run_start: int | None = None  # first frame of the current loud run

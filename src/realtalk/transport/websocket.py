@@ -1,8 +1,9 @@
 """A WebSocket transport on ``websockets``, under asyncio or trio.
 
-``websockets`` ships an asyncio client and a trio client with the same interface; the
-transport picks the one matching the running event loop, so a :class:`~realtalk.Conversation`
-works the same under both anyio backends. Frames over 1 MiB are normal in this protocol (items
+Under asyncio the transport uses websockets' asyncio client; under another anyio backend
+(trio), :mod:`realtalk.transport.anyio_websocket`, which drives websockets' sans-I/O protocol
+over anyio streams. So a :class:`~realtalk.Conversation` works the same on both backends, on
+every supported Python and websockets version. Frames over 1 MiB are normal in this protocol (items
 carrying audio), so there is no message size limit. Compression is off: base64 audio barely
 compresses and deflate would add latency to every frame, ``response.cancel`` included.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import ipaddress
 import logging
 import urllib.parse
@@ -20,17 +22,20 @@ from typing import Any, Protocol
 import websockets.exceptions as wsexc
 
 from ..errors import ConfigurationError, ConnectError, ConnectionClosed
+from .anyio_websocket import open_anyio_websocket
 from .endpoints import Endpoint
 
 __all__ = ("WebSocketTransport", "connect_websocket")
 
 logger = logging.getLogger("realtalk.transport")
 
+_USER_AGENT = "realtalk"
+
 
 class _Connection(Protocol):
     async def send(self, message: str) -> None: ...
     async def recv(self) -> str | bytes: ...
-    # The asyncio connection has close(), the trio one aclose(): looked up at runtime.
+    # websockets' asyncio connection has close(), AnyioWebSocket aclose(): see aclose().
 
 
 def _running_asyncio() -> bool:
@@ -97,7 +102,7 @@ class WebSocketTransport:
 
     async def aclose(self) -> None:
         """Close the connection with a normal close frame; idempotent."""
-        # websockets' asyncio connection calls it close(), the trio one aclose().
+        # websockets' asyncio connection calls it close(), AnyioWebSocket aclose().
         close = getattr(self._ws, "aclose", None) or getattr(self._ws, "close")  # noqa: B009
         with contextlib.suppress(wsexc.WebSocketException, OSError):
             await close()
@@ -109,29 +114,18 @@ async def connect_websocket(
 ) -> AsyncIterator[WebSocketTransport]:
     """Open a WebSocket to ``endpoint`` for the duration of the ``async with`` block.
 
+    Under asyncio this is websockets' asyncio client; under any other anyio backend (trio),
+    realtalk's anyio layer over websockets' sans-I/O protocol. Both behave the same here.
+
     Raises:
         ConnectError: the server refused the connection or the handshake (``HTTP 401`` for a
             wrong key), or it could not be reached within ``open_timeout`` seconds.
         ConfigurationError: the URL is malformed.
     """
-    connect: Any
-    if _running_asyncio():
-        from websockets.asyncio.client import connect
-    else:
-        from websockets.trio.client import connect
-    options: dict[str, Any] = {
-        "additional_headers": dict(endpoint.headers),
-        "max_size": None,
-        "compression": None,
-        "open_timeout": open_timeout,
-        "user_agent_header": "realtalk",
-    }
-    if _is_loopback(endpoint.url):
-        options["proxy"] = None
     where = endpoint.safe_url
     async with contextlib.AsyncExitStack() as stack:
         try:
-            ws = await stack.enter_async_context(connect(endpoint.url, **options))
+            ws = await _open(stack, endpoint, open_timeout)
         except wsexc.InvalidURI as exc:
             raise ConfigurationError(f"invalid WebSocket URL {where!r}") from exc
         except wsexc.InvalidStatus as exc:
@@ -152,3 +146,25 @@ async def connect_websocket(
             yield transport
         finally:
             await transport.aclose()
+
+
+async def _open(stack: contextlib.AsyncExitStack, endpoint: Endpoint,
+                open_timeout: float) -> _Connection:
+    headers = dict(endpoint.headers)
+    if not _running_asyncio():
+        return await open_anyio_websocket(endpoint.url, headers=headers,
+                                          open_timeout=open_timeout, user_agent=_USER_AGENT)
+    from websockets.asyncio.client import connect
+
+    options: dict[str, Any] = {
+        "additional_headers": headers,
+        "max_size": None,
+        "compression": None,
+        "open_timeout": open_timeout,
+        "user_agent_header": _USER_AGENT,
+    }
+    # websockets >= 15 honours proxy environment variables; never for loopback.
+    if _is_loopback(endpoint.url) and "proxy" in inspect.signature(connect).parameters:
+        options["proxy"] = None
+    connection: _Connection = await stack.enter_async_context(connect(endpoint.url, **options))
+    return connection
