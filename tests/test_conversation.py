@@ -140,3 +140,34 @@ async def test_unreachable_server_is_a_connect_error() -> None:
     with anyio.fail_after(10), pytest.raises(realtalk.ConnectError, match="could not connect"):
         async with realtalk.Conversation(provider):
             pass
+
+
+async def test_server_going_away_mid_response_ends_cleanly() -> None:
+    """The real server stops while the AI speaks: a fatal error event naming the close, the
+    event stream ends, and the conversation exits without raising."""
+    server = RealtimeServer(responder_factory=lambda: ScriptedResponder([LONG_REPLY]))
+    runner = server.running_in_thread()
+    await anyio.to_thread.run_sync(runner.__enter__)
+    stopped = False
+    try:
+        provider = providers.openai(api_key="unused", base_url=server.http_base_url)
+        async with realtalk.Conversation(provider) as conv:
+            await conv.send_text("talk")
+            seen: list[object] = []
+            with anyio.fail_after(10):
+                async for event in conv.events():
+                    seen.append(event)
+                    if isinstance(event, realtalk.StateChanged) and \
+                            event.new is realtalk.State.SPEAKING:
+                        stopped = True
+                        await anyio.to_thread.run_sync(runner.__exit__, None, None, None)
+            assert conv.closed
+    finally:
+        if not stopped:
+            await anyio.to_thread.run_sync(runner.__exit__, None, None, None)
+    errors = [e for e in seen if isinstance(e, realtalk.ErrorOccurred)]
+    assert len(errors) == 1
+    assert errors[0].fatal
+    assert "connection lost" in errors[0].message
+    assert isinstance(seen[-1], realtalk.StateChanged)
+    assert seen[-1].new is realtalk.State.IDLE

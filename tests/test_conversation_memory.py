@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import anyio
 import pytest
@@ -137,3 +138,25 @@ async def test_wrong_input_sample_rate_is_a_clear_fatal_error() -> None:
     errors = [e for e in seen if isinstance(e, realtalk.ErrorOccurred)]
     assert errors and errors[0].fatal
     assert "16000" in errors[0].message and "24000" in errors[0].message
+
+
+async def test_failing_microphone_ends_the_conversation_with_a_reason() -> None:
+    """A microphone raising AudioError gives a fatal error event, not a crashed task group."""
+
+    class BrokenMic:
+        sample_rate = 24_000
+
+        async def frames(self) -> AsyncIterator[realtalk.audio.AudioFrame]:
+            raise realtalk.AudioError("device unplugged")
+            yield  # an async generator
+
+    async def server(t: MemoryTransport) -> None:
+        while True:
+            await t.receive()
+
+    async with realtalk.Conversation(MemoryProvider(server), input=BrokenMic()) as conv:
+        seen = await _collect(conv)
+    errors = [e for e in seen if isinstance(e, realtalk.ErrorOccurred)]
+    assert len(errors) == 1
+    assert errors[0].fatal
+    assert "device unplugged" in errors[0].message

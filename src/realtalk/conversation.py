@@ -29,7 +29,13 @@ from .audio.base import AudioInput, AudioOutput
 from .audio.frame import AudioFrame
 from .audio.memory import MemoryOutput
 from .audio.pcm import bytes_to_int16, int16_to_bytes
-from .errors import AudioError, ConnectionClosed, ConversationClosed, EventParseError
+from .errors import (
+    AudioError,
+    ConnectionClosed,
+    ConversationClosed,
+    EventParseError,
+    RealtalkError,
+)
 from .events import (
     ConversationItemCreate,
     InputAudioBufferAppend,
@@ -279,6 +285,13 @@ class Conversation:
                     return
                 async with self._lock:
                     await self._on_mic_frame(frame)
+        except RealtalkError as exc:
+            # A device that fails (unplugged, bad format) ends the conversation with a reason,
+            # not with an exception out of a background task.
+            message = f"microphone failed: {exc}"
+            self._emit(ErrorOccurred(message=message, error=None, benign=False, fatal=True,
+                                     at=self._clock()))
+            self._shutdown(message)
         finally:
             # Close an async generator source now, not when it is garbage collected.
             aclose = getattr(frames, "aclose", None)

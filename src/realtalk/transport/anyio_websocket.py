@@ -166,8 +166,10 @@ async def open_anyio_websocket(
                     response = events[0]
                     if protocol.handshake_exc is not None:
                         raise protocol.handshake_exc
-                    # Frames that came in the same read as the response are not lost.
+                    # Frames that came in the same read as the response are not lost, and
+                    # what the protocol owes for them (a close reply, a pong) goes out now.
                     connection._accept(events[1:])
+                    await connection._flush()
                 elif protocol.handshake_exc is not None:
                     raise protocol.handshake_exc
                 elif protocol.state is State.CLOSED:

@@ -43,8 +43,10 @@ class EnergyVAD:
         """Whether ``frame`` is loud enough, absolutely and above the noise floor."""
         level = self.level_dbfs(frame)
         speech = level > self.threshold_dbfs and level > self._floor_db + self.margin_db
-        # Fast attack downwards, slow release upwards: noise floor, not speech level.
-        rate = 0.2 if level < self._floor_db else (0.002 if speech else 0.05)
+        # The floor falls fast and rises slowly. Speech keeps dipping between syllables, which
+        # pulls the floor back down; steady noise never dips, so within seconds it becomes the
+        # floor and stops counting as speech.
+        rate = 0.2 if level < self._floor_db else (0.01 if speech else 0.05)
         self._floor_db += rate * (level - self._floor_db)
         return speech
 

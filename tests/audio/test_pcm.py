@@ -1,0 +1,51 @@
+"""PCM16 conversions at the edges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from realtalk.audio import pcm
+from realtalk.errors import AudioError
+
+
+def test_bytes_int16_round_trip_is_little_endian() -> None:
+    """Bytes -> int16 -> bytes is exact, and little-endian on any host."""
+    data = bytes([0x01, 0x00, 0xFF, 0x7F, 0x00, 0x80])
+    samples = pcm.bytes_to_int16(data)
+    assert samples.tolist() == [1, 32767, -32768]
+    assert pcm.int16_to_bytes(samples) == data
+
+
+def test_float_round_trip_and_clipping() -> None:
+    """int16 -> float -> int16 is exact; out-of-range floats clip."""
+    samples = np.array([-32768, -1, 0, 1, 32767], dtype=np.int16)
+    assert (pcm.float_to_int16(pcm.int16_to_float(samples)) == samples).all()
+    assert pcm.float_to_int16(np.array([2.0, -2.0])).tolist() == [32767, -32768]
+
+
+def test_base64_round_trip() -> None:
+    """Base64 as carried in JSON round-trips."""
+    samples = np.arange(-100, 100, dtype=np.int16)
+    assert (pcm.b64_to_int16(pcm.int16_to_b64(samples)) == samples).all()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: pcm.bytes_to_int16(b"\x00\x01\x02"), "even number of bytes"),
+        (lambda: pcm.b64_to_int16("!!"), "base64"),
+        (lambda: pcm.float_to_int16(np.array([0.0, np.nan])), "NaN"),
+    ],
+)
+def test_bad_audio_is_a_clear_error(call: object, message: str) -> None:
+    """Odd byte counts, bad base64 and NaN raise AudioError saying so."""
+    with pytest.raises(AudioError, match=message):
+        call()  # type: ignore[operator]
+
+
+def test_durations() -> None:
+    """48 bytes is 1 ms of PCM16 at 24 kHz."""
+    assert pcm.pcm_bytes_to_ms(48, 24_000) == 1.0
+    assert pcm.samples_to_ms(2400, 24_000) == 100.0
+    assert pcm.ms_to_samples(100, 24_000) == 2400
