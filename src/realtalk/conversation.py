@@ -113,8 +113,6 @@ class Conversation:
         self._policy = BargeInPolicy(barge_in) if barge_in is not None else None
         self._clock: Callable[[], float] = clock if clock is not None else anyio.current_time
         self._event_buffer = event_buffer
-        self._lock = anyio.Lock()
-        self._wake = anyio.Event()
         self._stack: contextlib.AsyncExitStack | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._task_scopes: list[anyio.CancelScope] = []
@@ -129,6 +127,9 @@ class Conversation:
     async def __aenter__(self) -> Conversation:
         if self._stack is not None or self._closed:
             raise ConversationClosed("a Conversation can be entered only once")
+        # Created here, not in __init__: anyio primitives need the running event loop.
+        self._lock = anyio.Lock()
+        self._wake = anyio.Event()
         self._send_events, self._recv_events = anyio.create_memory_object_stream[
             ConversationEvent](self._event_buffer)
         stack = contextlib.AsyncExitStack()
@@ -193,7 +194,7 @@ class Conversation:
     def _emit_outputs_without_io(self) -> None:
         for out in self.session.outputs():
             if not isinstance(out, (SendEvent, PlayAudio, StopPlayback)):
-                self._emit(out)
+                self._deliver(out)
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -342,11 +343,8 @@ class Conversation:
                     self.session.event_sent(event, self._clock())
                 case PlayAudio(pcm=pcm):
                     self.output.write(bytes_to_int16(pcm))
-                case Interrupted():
-                    self.interruptions.append(out)
-                    self._emit(out)
                 case _:
-                    self._emit(out)
+                    self._deliver(out)
         if outputs:
             self._wake.set()
 
@@ -366,6 +364,11 @@ class Conversation:
                                  at=self._clock()))
         self._shutdown(message)
         await anyio.lowlevel.checkpoint()
+
+    def _deliver(self, event: ConversationEvent) -> None:
+        if isinstance(event, Interrupted):
+            self.interruptions.append(event)
+        self._emit(event)
 
     def _emit(self, event: ConversationEvent) -> None:
         try:
