@@ -274,3 +274,13 @@ def test_close_from_any_state_goes_idle() -> None:
     assert any(isinstance(o, Interrupted) and o.timed_out for o in out)
     s.close(0.5)
     assert s.state is State.IDLE
+
+
+def test_audio_after_close_is_dropped_not_raised() -> None:
+    """A delta racing the close is dropped; the closed session stays idle."""
+    s = _speaking()
+    s.close(1.0)
+    s.outputs()
+    s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 1.1)
+    assert s.outputs() == []
+    assert s.state is State.IDLE

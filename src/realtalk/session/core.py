@@ -366,6 +366,11 @@ class Session:
         self.stats.audio_deltas += 1
         rid = event.response_id
         n_samples = len(event.delta) // 2
+        if self.state is State.IDLE:
+            # Not open (or already closed): a frame that raced the close. Nothing can play it.
+            logger.debug("audio delta of %s while idle; dropped", rid)
+            self.stats.late_deltas_dropped += 1
+            return
         if rid in self._cancelled or rid in self._ended or self.state is State.CANCELLING:
             # Audio the user must never hear: generated before the cancel reached the server.
             self.stats.late_deltas_dropped += 1
