@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator
 
 import anyio
+import numpy as np
 import pytest
 
 import realtalk
@@ -160,3 +161,39 @@ async def test_failing_microphone_ends_the_conversation_with_a_reason() -> None:
     assert len(errors) == 1
     assert errors[0].fatal
     assert "device unplugged" in errors[0].message
+
+
+async def test_half_duplex_mutes_the_microphone_while_speaking() -> None:
+    """In half-duplex mode no audio goes upstream while the AI speaks, and speech into the
+    microphone then does not interrupt."""
+    appends_while_speaking: list[int] = []
+    speaking = anyio.Event()
+
+    async def server(t: MemoryTransport) -> None:
+        await t.receive()
+        await t.send(ev.encode(ev.ResponseCreated(response=ev.ResponseInfo(id="r1"))))
+        for _ in range(5):  # 500 ms of assistant audio
+            await t.send(ev.encode(ev.ResponseOutputAudioDelta(
+                response_id="r1", item_id="i1", delta=CHUNK)))
+        await t.send(ev.encode(ev.ResponseDone(response=ev.ResponseInfo(id="r1"))))
+        while True:
+            msg = json.loads(await t.receive())
+            if msg["type"] == "input_audio_buffer.append" and speaking.is_set():
+                appends_while_speaking.append(1)
+
+    mic = realtalk.audio.MemoryInput()
+    loud = (np.sin(np.arange(24_000) * 0.05) * 12_000).astype(np.int16)
+    async with realtalk.Conversation(MemoryProvider(server), input=mic,
+                                     half_duplex=True) as conv:
+        with anyio.fail_after(5):
+            async for event in conv.events():
+                if isinstance(event, realtalk.StateChanged):
+                    if event.new is realtalk.State.SPEAKING:
+                        speaking.set()
+                        mic.push(loud)
+                    elif event.new is realtalk.State.LISTENING and speaking.is_set():
+                        speaking = anyio.Event()
+                        break
+        assert conv.interruptions == []
+        assert conv.muted_frames >= 20
+    assert appends_while_speaking == []

@@ -54,10 +54,10 @@ from .session import (
     State,
     StopPlayback,
 )
-from .session.barge_in import BargeIn, BargeInPolicy
+from .session.barge_in import BargeIn
 from .session_config import PCM_SAMPLE_RATE, SessionConfig
 from .transport import Transport
-from .vad import EnergyVAD, VoiceActivityDetector
+from .vad import OnsetDetector, VoiceActivityDetector
 
 __all__ = ("Conversation",)
 
@@ -82,6 +82,8 @@ class Conversation:
         cancel_timeout: seconds to wait for upstream to confirm a cancel.
         clock: monotonic seconds; default ``anyio.current_time``.
         event_buffer: conversation events buffered for the app before new ones are dropped.
+        half_duplex: mute the microphone while the assistant speaks (no echo, and no barge-in
+            by voice): the last-resort mode for devices where nothing else works.
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class Conversation:
         cancel_timeout: float = 2.0,
         clock: Callable[[], float] | None = None,
         event_buffer: int = _DEFAULT_EVENT_BUFFER,
+        half_duplex: bool = False,
     ) -> None:
         self.provider = provider
         self.input = input
@@ -109,8 +112,8 @@ class Conversation:
         self.barge_in = barge_in
         self.session = Session(config, wire_shape=provider.shape, cancel_timeout=cancel_timeout,
                                server_vad_barge_in=barge_in is None or barge_in.use_server_vad)
-        self._vad: VoiceActivityDetector = vad if vad is not None else EnergyVAD()
-        self._policy = BargeInPolicy(barge_in) if barge_in is not None else None
+        self._detector = OnsetDetector(barge_in, vad) if barge_in is not None else None
+        self.half_duplex = half_duplex
         self._clock: Callable[[], float] = clock if clock is not None else anyio.current_time
         self._event_buffer = event_buffer
         self._stack: contextlib.AsyncExitStack | None = None
@@ -121,6 +124,7 @@ class Conversation:
         self.closed_reason: str | None = None
         self.interruptions: list[Interrupted] = []
         self.dropped_events = 0
+        self.muted_frames = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -303,10 +307,14 @@ class Conversation:
     async def _on_mic_frame(self, frame: AudioFrame) -> None:
         now = self._clock()
         captured_at = frame.timestamp if frame.timestamp is not None else now - frame.duration
+        if self.half_duplex and self.session.state in (State.SPEAKING, State.CANCELLING):
+            # The seed's old echo fix, kept as a mode: the microphone is deaf while the
+            # assistant speaks, so nothing (echo included) reaches the server or the detector.
+            self.muted_frames += 1
+            return
         # Detection first: a barge-in's stop and cancel must not wait behind the audio upload.
-        if self._policy is not None:
-            speech = self._vad.is_speech(frame)
-            onset = self._policy.update(speech, captured_at, frame.duration * 1000.0)
+        if self._detector is not None:
+            onset = self._detector.process(frame, captured_at)
             if onset is not None:
                 self.session.playback_progress(self.output.played_samples(), now)
                 self.session.user_speech(now, onset=onset, source="local")

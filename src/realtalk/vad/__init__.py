@@ -2,5 +2,6 @@
 
 from .base import VoiceActivityDetector
 from .energy import EnergyVAD
+from .onset import OnsetDetector
 
-__all__ = ("VoiceActivityDetector", "EnergyVAD")
+__all__ = ("VoiceActivityDetector", "EnergyVAD", "OnsetDetector")

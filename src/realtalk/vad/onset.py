@@ -1,0 +1,39 @@
+"""Local speech-onset detection: a voice activity detector followed by the barge-in policy.
+
+The same pipeline serves a live :class:`~realtalk.Conversation` and the offline simulator:
+each microphone frame goes through the detector, and the policy turns per-frame decisions into
+a confirmed onset (the capture time of the first speech frame).
+"""
+
+from __future__ import annotations
+
+from ..audio.frame import AudioFrame
+from ..session.barge_in import BargeIn, BargeInPolicy
+from .base import VoiceActivityDetector
+from .energy import EnergyVAD
+
+__all__ = ("OnsetDetector",)
+
+
+class OnsetDetector:
+    """Frames in, confirmed speech onsets out.
+
+    Args:
+        settings: the barge-in settings (``min_speech_ms`` and friends).
+        vad: the per-frame detector; default :class:`~realtalk.vad.EnergyVAD`.
+    """
+
+    def __init__(self, settings: BargeIn | None = None,
+                 vad: VoiceActivityDetector | None = None) -> None:
+        self.vad: VoiceActivityDetector = vad if vad is not None else EnergyVAD()
+        self.policy = BargeInPolicy(settings)
+
+    def process(self, frame: AudioFrame, captured_at: float) -> float | None:
+        """Feed one frame captured at ``captured_at``; the onset time when one is confirmed."""
+        speech = self.vad.is_speech(frame)
+        return self.policy.update(speech, captured_at, frame.duration * 1000.0)
+
+    def reset(self) -> None:
+        """Forget partial onsets and the detector's state."""
+        self.vad.reset()
+        self.policy.reset()
