@@ -30,6 +30,6 @@ def test_conversation_events_are_exported_at_the_top() -> None:
     from realtalk.session import outputs
 
     for attr in outputs.__all__:
-        if attr in ("SendEvent", "PlayAudio", "StopPlayback", "Action", "Output"):
+        if attr in ("SendEvent", "PlayAudio", "StopPlayback", "EndOfAudio", "Action", "Output"):
             continue
         assert attr in realtalk.__all__, attr

@@ -1,4 +1,4 @@
-"""The ``realtalk`` command: ``demo`` and ``serve``."""
+"""The ``realtalk`` command: ``demo``, ``serve`` and ``devices``."""
 
 from __future__ import annotations
 
@@ -54,6 +54,18 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _devices(args: argparse.Namespace) -> int:
+    from .audio.device import format_devices
+    from .errors import AudioError
+
+    try:
+        print(format_devices())
+    except AudioError as exc:
+        print(f"realtalk devices: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="realtalk", description="Interruptible realtime voice conversations."
@@ -77,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--generation-speed", type=float, default=4.0,
                        help="how much faster than real time audio is generated (default 4)")
     serve.set_defaults(run=_serve)
+
+    devices = commands.add_parser("devices", help="list audio input and output devices "
+                                  "(needs the 'audio' extra)")
+    devices.set_defaults(run=_devices)
     return parser
 
 

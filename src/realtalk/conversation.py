@@ -46,8 +46,10 @@ from .events import (
 from .providers import Provider
 from .session import (
     ConversationEvent,
+    EndOfAudio,
     ErrorOccurred,
     Interrupted,
+    Output,
     PlayAudio,
     SendEvent,
     Session,
@@ -197,7 +199,7 @@ class Conversation:
 
     def _emit_outputs_without_io(self) -> None:
         for out in self.session.outputs():
-            if not isinstance(out, (SendEvent, PlayAudio, StopPlayback)):
+            if not isinstance(out, (SendEvent, PlayAudio, StopPlayback, EndOfAudio)):
                 self._deliver(out)
 
     # -- public API ----------------------------------------------------------------------------
@@ -340,7 +342,15 @@ class Conversation:
 
     async def _perform(self) -> None:
         """Perform the core's outputs in order. Call with the lock held."""
-        outputs = self.session.outputs()
+        performed = False
+        # Performing an output can produce more (stopping playback releases the truncate).
+        while outputs := self.session.outputs():
+            performed = True
+            await self._perform_batch(outputs)
+        if performed:
+            self._wake.set()
+
+    async def _perform_batch(self, outputs: list[Output]) -> None:
         for out in outputs:
             match out:
                 case StopPlayback():
@@ -351,10 +361,10 @@ class Conversation:
                     self.session.event_sent(event, self._clock())
                 case PlayAudio(pcm=pcm):
                     self.output.write(bytes_to_int16(pcm))
+                case EndOfAudio():
+                    self.output.mark_end()
                 case _:
                     self._deliver(out)
-        if outputs:
-            self._wake.set()
 
     async def _send_text(self, text: str) -> None:
         try:

@@ -8,6 +8,7 @@ import pytest
 
 from realtalk import events as ev
 from realtalk.session import (
+    EndOfAudio,
     ErrorOccurred,
     Interrupted,
     Output,
@@ -38,6 +39,12 @@ def _speaking(chunks: int = 5, response_id: str = "r1", item_id: str = "i1") -> 
                                               delta=CHUNK), 0.1)
     s.outputs()
     return s
+
+
+def _barge(s: Session, now: float, played: int | None = None, **kwargs: object) -> None:
+    """A barge-in as the I/O layer performs it: detect, stop the output, report the stop."""
+    s.user_speech(now, **kwargs)  # type: ignore[arg-type]
+    s.playback_stopped(now, played if played is not None else s.tracker.played)
 
 
 def _done(response_id: str = "r1", status: ev.ResponseStatus = "completed") -> ev.ResponseDone:
@@ -71,7 +78,7 @@ def test_barge_in_action_order() -> None:
     """Stop playback, then response.cancel, then the truncate, in one step."""
     s = _speaking()
     s.playback_progress(3600, 0.3)
-    s.user_speech(0.31, onset=0.2)
+    _barge(s, 0.31, onset=0.2)
     out = s.outputs()
     actions = [o for o in out if isinstance(o, (StopPlayback, SendEvent))]
     assert isinstance(actions[0], StopPlayback)
@@ -87,7 +94,7 @@ def test_truncate_ms_equals_played_audio() -> None:
     """audio_end_ms is what the output played, not what was received."""
     s = _speaking(chunks=10)  # 1000 ms received
     s.playback_progress(RATE * 437 // 1000, 0.5)  # 437 ms played
-    s.user_speech(0.5)
+    _barge(s, 0.5)
     truncate = next(e for e in _sends(s.outputs()) if isinstance(e, ev.ConversationItemTruncate))
     assert truncate.item_id == "i1"
     assert truncate.content_index == 0
@@ -98,7 +105,7 @@ def test_truncate_is_clamped_to_received_audio() -> None:
     """Even if every received sample was played, the truncate never passes the end."""
     s = _speaking(chunks=2)  # 200 ms received, response still active
     s.playback_progress(RATE, 0.5)  # the output over-reports: clamped to 200 ms
-    s.user_speech(0.5)
+    _barge(s, 0.5)
     truncate = next(e for e in _sends(s.outputs()) if isinstance(e, ev.ConversationItemTruncate))
     assert truncate.audio_end_ms == 200
 
@@ -109,7 +116,7 @@ def test_no_truncate_when_playback_finished_and_no_cancel_when_done() -> None:
     s.receive(_done(), 0.2)
     s.outputs()
     s.tracker.update(4800)  # all played, but drain not yet noticed by the I/O layer
-    s.user_speech(0.5)
+    _barge(s, 0.5)
     out = s.outputs()
     assert _sends(out) == []
     interrupted = next(o for o in out if isinstance(o, Interrupted))
@@ -123,7 +130,7 @@ def test_done_response_still_playing_truncates_without_cancel() -> None:
     s = _speaking(chunks=5)
     s.receive(_done(), 0.2)
     s.playback_progress(2400, 0.3)
-    s.user_speech(0.3)
+    _barge(s, 0.3)
     sends = _sends(s.outputs())
     assert [type(e) for e in sends] == [ev.ConversationItemTruncate]
     assert s.state is State.LISTENING
@@ -149,9 +156,10 @@ def test_response_done_ends_cancelling_with_latency_marks() -> None:
     s.playback_progress(2400, 0.30)
     s.user_speech(0.31, onset=0.25)
     out = s.outputs()
-    s.playback_stopped(0.311)
-    for e in _sends(out):
-        s.event_sent(e, 0.312)
+    s.playback_stopped(0.311, 2400)
+    for e in out + s.outputs():
+        if isinstance(e, SendEvent):
+            s.event_sent(e.event, 0.312)
     s.receive(_done(status="cancelled"), 0.40)
     interrupted = next(o for o in s.outputs() if isinstance(o, Interrupted))
     lat = interrupted.latency
@@ -168,7 +176,7 @@ def test_cancel_timeout_returns_to_listening() -> None:
     s = Session(cancel_timeout=1.5)
     s.open(0.0)
     s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 0.1)
-    s.user_speech(1.0)
+    _barge(s, 1.0)
     s.outputs()
     assert s.next_deadline() == pytest.approx(2.5)
     s.tick(2.0)
@@ -284,3 +292,44 @@ def test_audio_after_close_is_dropped_not_raised() -> None:
     s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 1.1)
     assert s.outputs() == []
     assert s.state is State.IDLE
+
+
+def test_truncate_includes_the_tail_a_device_still_plays() -> None:
+    """clear() on a device returns what will have left the speaker (audio already in the
+    driver plays out): the truncate counts it, and new audio is placed after it."""
+    s = _speaking(chunks=10)
+    s.playback_progress(2400, 0.3)  # 100 ms out of the speaker so far
+    s.user_speech(0.3)
+    first = s.outputs()
+    assert [type(o) for o in first if isinstance(o, (StopPlayback, SendEvent))] == [
+        StopPlayback, SendEvent]  # the cancel; the truncate waits for the stop
+    s.playback_stopped(0.3, 2400 + 1200)  # 50 ms more were already in the driver
+    truncate = next(e for e in _sends(s.outputs()) if isinstance(e, ev.ConversationItemTruncate))
+    assert truncate.audio_end_ms == 150
+    assert s.tracker.written == 3600
+
+
+def test_truncate_without_a_stop_report_uses_the_last_position() -> None:
+    """An I/O layer that never reports the stop still gets its truncate, at the next input."""
+    s = _speaking(chunks=10)
+    s.playback_progress(4800, 0.3)
+    s.user_speech(0.3)
+    assert not any(isinstance(e, ev.ConversationItemTruncate) for e in _sends(s.outputs()))
+    s.receive(_done(status="cancelled"), 0.4)
+    out = s.outputs()
+    truncate = next(e for e in _sends(out) if isinstance(e, ev.ConversationItemTruncate))
+    assert truncate.audio_end_ms == 200
+    interrupted = next(o for o in out if isinstance(o, Interrupted))
+    assert interrupted.truncate_ms == 200
+
+
+def test_audio_done_asks_the_output_to_play_out() -> None:
+    """response.output_audio.done of the playing response emits EndOfAudio; a cancelled
+    response's does not."""
+    s = _speaking()
+    s.receive(ev.ResponseOutputAudioDone(response_id="r1", item_id="i1"), 0.2)
+    assert any(isinstance(o, EndOfAudio) for o in s.outputs())
+    s2 = _speaking()
+    s2.user_speech(0.3)
+    s2.receive(ev.ResponseOutputAudioDone(response_id="r1", item_id="i1"), 0.31)
+    assert not any(isinstance(o, EndOfAudio) for o in s2.outputs())

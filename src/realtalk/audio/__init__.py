@@ -1,6 +1,15 @@
 """Audio: the frame type, PCM conversions, the I/O protocols and in-memory implementations."""
 
 from .base import AudioInput, AudioOutput
+from .device import (
+    DeviceInfo,
+    DeviceStats,
+    JitterReport,
+    SoundDevice,
+    format_devices,
+    list_devices,
+    measure_jitter_buffer,
+)
 from .frame import AudioFrame
 from .memory import MemoryInput, MemoryOutput
 from .pcm import (
@@ -14,6 +23,7 @@ from .pcm import (
     pcm_bytes_to_ms,
     samples_to_ms,
 )
+from .wav import WavInput, WavOutput, read_wav, write_wav
 
 __all__ = (
     "AudioFrame",
@@ -21,6 +31,17 @@ __all__ = (
     "AudioOutput",
     "MemoryInput",
     "MemoryOutput",
+    "WavInput",
+    "WavOutput",
+    "read_wav",
+    "write_wav",
+    "SoundDevice",
+    "DeviceInfo",
+    "DeviceStats",
+    "list_devices",
+    "format_devices",
+    "JitterReport",
+    "measure_jitter_buffer",
     "bytes_to_int16",
     "int16_to_bytes",
     "int16_to_float",

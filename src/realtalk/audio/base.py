@@ -37,7 +37,17 @@ class AudioOutput(Protocol):
         ...
 
     def clear(self) -> int:
-        """Stop now and drop everything queued. Returns :meth:`played_samples` at that moment."""
+        """Stop now and drop everything queued.
+
+        Returns the cumulative count of samples that will have left the speaker once it is
+        silent: for a device, audio already handed to its driver still plays (output latency
+        plus up to one block) and is counted; without latency this is :meth:`played_samples`.
+        """
+        ...
+
+    def mark_end(self) -> None:
+        """Everything queued so far is the whole response: play it out (an output with a
+        jitter buffer starts now even if the buffer is not full)."""
         ...
 
     def played_samples(self) -> int:

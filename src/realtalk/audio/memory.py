@@ -94,6 +94,9 @@ class MemoryOutput:
         self.clears += 1
         return self._played
 
+    def mark_end(self) -> None:
+        """Nothing to do: a memory speaker has no jitter buffer and plays what it gets."""
+
     def played_samples(self) -> int:
         """Cumulative samples played, as of the clock's now."""
         self._advance()

@@ -58,6 +58,7 @@ from .latency import DetectionSource, InterruptionLatency
 from .outputs import (
     AssistantTranscript,
     AssistantTranscriptDelta,
+    EndOfAudio,
     ErrorOccurred,
     Interrupted,
     OtherServerEvent,
@@ -114,18 +115,18 @@ class _Response:
     transcripts: dict[ItemKey, list[str]] = attrs.field(factory=dict)
 
 
-@attrs.define
+@attrs.define(kw_only=True)
 class _PendingInterruption:
     response_id: str | None
     item_id: str | None
     source: DetectionSource
-    heard_ms: float
-    received_ms: float
-    truncate_ms: int | None
     cancel_event_id: str | None
-    truncate_event_id: str | None
     onset: float | None
     detected: float
+    heard_ms: float = 0.0
+    received_ms: float = 0.0
+    truncate_ms: int | None = None
+    truncate_event_id: str | None = None
     playback_stopped: float | None = None
     cancel_sent: float | None = None
     truncate_sent: float | None = None
@@ -187,6 +188,7 @@ class Session:
         self._cancelled: set[str] = set()
         self._playing_response: str | None = None
         self._pending: _PendingInterruption | None = None
+        self._stop_pending: tuple[ItemKey | None, bool] | None = None
         self._cancel_deadline: float | None = None
         self._drain_deadline: float | None = None
         self._turn_ended_at: float | None = None
@@ -242,6 +244,7 @@ class Session:
         """The conversation ended: go to ``idle`` (a no-op when already idle)."""
         if self.state is State.IDLE:
             return
+        self._settle_stop(now, None)
         if self._pending is not None:
             self._out.append(self._pending.finish(acknowledged=None, timed_out=True))
             self._pending = None
@@ -265,16 +268,22 @@ class Session:
 
     def playback_progress(self, played_samples: int, now: float) -> None:
         """The output has played ``played_samples`` in total (its own cumulative count)."""
+        self._settle_stop(now, None)
         self.tracker.update(played_samples)
         self._check_drained(now)
 
     def playback_stopped(self, now: float, played_samples: int | None = None) -> None:
-        """The :class:`StopPlayback` action was performed at ``now``; ``played_samples`` is
-        the output's cumulative played count at that moment (what ``clear()`` returned)."""
-        if played_samples is not None:
-            self.tracker.resync(played_samples)
+        """The :class:`StopPlayback` action was performed at ``now``.
+
+        ``played_samples`` is what the output's ``clear()`` returned: its cumulative count of
+        samples that will have left the speaker once it is silent (a device still plays what
+        it had handed to its driver). The truncate, which follows the cancel, is computed from
+        it, so the model keeps exactly what the user heard. Without it (or without this call),
+        the last position reported by :meth:`playback_progress` is used.
+        """
         if self._pending is not None and self._pending.playback_stopped is None:
             self._pending.playback_stopped = now
+        self._settle_stop(now, played_samples)
 
     def event_sent(self, event: ClientEvent, now: float) -> None:
         """``event`` (from a :class:`SendEvent` action) was written to the transport at ``now``."""
@@ -306,6 +315,7 @@ class Session:
 
     def tick(self, now: float) -> None:
         """Handle deadlines that have passed (cancel timeout, end of playback)."""
+        self._settle_stop(now, None)
         if self._cancel_deadline is not None and now >= self._cancel_deadline:
             self._cancel_deadline = None
             if self.state is State.CANCELLING:
@@ -319,6 +329,7 @@ class Session:
 
     def receive(self, event: ServerEvent, now: float) -> None:
         """Process one server event."""
+        self._settle_stop(now, None)
         self.stats.server_events += 1
         match event:
             case ResponseOutputAudioDelta():
@@ -333,7 +344,9 @@ class Session:
             case ResponseOutputAudioTranscriptDone():
                 self._on_transcript_done(event, now)
             case ResponseOutputAudioDone():
-                pass
+                if (event.response_id == self._playing_response
+                        and event.response_id not in self._cancelled):
+                    self._out.append(EndOfAudio())
             case ResponseCreated():
                 self._responses[event.response.id] = _Response(event.response.id)
                 self._out.append(ResponseStarted(response_id=event.response.id, at=now))
@@ -452,6 +465,7 @@ class Session:
     # -- barge-in ------------------------------------------------------------------------------
 
     def _barge_in(self, now: float, *, onset: float | None, source: DetectionSource) -> None:
+        self._settle_stop(now, None)
         self.stats.interruptions += 1
         rid = self._playing_response
         active = rid is not None and rid in self._responses
@@ -459,27 +473,43 @@ class Session:
         if key is None and active:
             # Underrun: all received audio was heard, but the server is still generating.
             key = self.tracker.last_queued
-        if key is None:
-            # Everything queued was played: the user heard all that arrived of the last item.
-            heard = received = 0.0
-            item_id: str | None = None
-        else:
-            heard = self.tracker.heard_ms(key)
-            received = self.tracker.received_ms(key)
-            item_id = key[0]
         # Stop first: every other output of this step can wait microseconds, the user cannot.
         self._out.append(StopPlayback())
-        self.tracker.clear()
         self._drain_deadline = None
         self._fire(Trigger.BARGE_IN, now)
-
-        cancel_id = truncate_id = None
-        truncate_ms: int | None = None
+        cancel_id = None
         if active and rid is not None:
             cancel_id = self._next_id("cancel")
             self._cancelled.add(rid)
             self._send(ResponseCancel(response_id=rid, event_id=cancel_id))
             self.stats.cancels_sent += 1
+        self._pending = _PendingInterruption(
+            response_id=rid, item_id=key[0] if key else None, source=source,
+            cancel_event_id=cancel_id, onset=onset, detected=now)
+        # The truncate waits for the output's final count (playback_stopped): a device still
+        # plays what it already handed to the driver, and the user hears that too.
+        self._stop_pending = (key, active)
+
+    def _settle_stop(self, now: float, played_samples: int | None) -> None:
+        """Finish a barge-in's stop: credit the tail, send the truncate, end if nothing was
+        cancelled. Runs when the I/O layer reports the stop, or at the next input if it does
+        not (then with the last reported play position)."""
+        if self._stop_pending is None:
+            return
+        key, active = self._stop_pending
+        self._stop_pending = None
+        pending = self._pending
+        if key is not None:
+            if played_samples is not None:
+                self.tracker.update(played_samples)
+            heard = self.tracker.heard_ms(key)
+            received = self.tracker.received_ms(key)
+        else:
+            heard = received = 0.0
+        self.tracker.clear()
+        if played_samples is not None:
+            self.tracker.resync(played_samples)
+        truncate_ms: int | None = None
         if key is not None and (active or heard < received):
             # Clamp: never past the audio received for the item (a server error otherwise),
             # and round down, so the model never keeps a word the user did not hear.
@@ -488,16 +518,17 @@ class Session:
             self._send(ConversationItemTruncate(item_id=key[0], content_index=key[1],
                                                 audio_end_ms=truncate_ms, event_id=truncate_id))
             self.stats.truncates_sent += 1
-        self._pending = _PendingInterruption(
-            response_id=rid, item_id=item_id, source=source, heard_ms=heard, received_ms=received,
-            truncate_ms=truncate_ms, cancel_event_id=cancel_id, truncate_event_id=truncate_id,
-            onset=onset, detected=now)
-        if cancel_id is None:
-            # The response had already ended upstream: nothing to wait for.
-            self._finish_interruption(now, acknowledged=None, timed_out=False)
-            self._fire(Trigger.CANCEL_CONFIRMED, now)
-        else:
-            self._cancel_deadline = now + self.cancel_timeout
+            if pending is not None:
+                pending.truncate_event_id = truncate_id
+        if pending is not None:
+            pending.heard_ms, pending.received_ms = heard, received
+            pending.truncate_ms = truncate_ms
+            if pending.cancel_event_id is None:
+                # The response had already ended upstream: nothing to wait for.
+                self._finish_interruption(now, acknowledged=None, timed_out=False)
+                self._fire(Trigger.CANCEL_CONFIRMED, now)
+            else:
+                self._cancel_deadline = pending.detected + self.cancel_timeout
 
     def _finish_interruption(self, now: float, *, acknowledged: float | None,
                              timed_out: bool) -> None:

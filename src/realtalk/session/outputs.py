@@ -19,6 +19,7 @@ __all__ = (
     "SendEvent",
     "PlayAudio",
     "StopPlayback",
+    "EndOfAudio",
     "Action",
     # conversation events
     "StateChanged",
@@ -65,7 +66,12 @@ class StopPlayback:
     """Stop the output now and drop everything queued."""
 
 
-Action: TypeAlias = SendEvent | PlayAudio | StopPlayback
+@attrs.frozen
+class EndOfAudio:
+    """All audio of the playing response is queued: play it out (see ``AudioOutput.mark_end``)."""
+
+
+Action: TypeAlias = SendEvent | PlayAudio | StopPlayback | EndOfAudio
 
 # ---------------------------------------------------------------------------------------------
 # Conversation events: what an app sees from ``Conversation.events()``
