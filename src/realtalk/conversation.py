@@ -25,10 +25,11 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
+from .audio.actions import perform_audio_action
 from .audio.base import AudioInput, AudioOutput
 from .audio.frame import AudioFrame
 from .audio.memory import MemoryOutput
-from .audio.pcm import bytes_to_int16, int16_to_bytes
+from .audio.pcm import int16_to_bytes
 from .errors import (
     AudioError,
     ConnectionClosed,
@@ -45,16 +46,14 @@ from .events import (
 )
 from .providers import Provider
 from .session import (
+    AUDIO_ACTIONS,
     ConversationEvent,
-    EndOfAudio,
     ErrorOccurred,
     Interrupted,
     Output,
-    PlayAudio,
     SendEvent,
     Session,
     State,
-    StopPlayback,
 )
 from .session.barge_in import BargeIn
 from .session_config import PCM_SAMPLE_RATE, SessionConfig
@@ -199,8 +198,8 @@ class Conversation:
 
     def _emit_outputs_without_io(self) -> None:
         for out in self.session.outputs():
-            if not isinstance(out, (SendEvent, PlayAudio, StopPlayback, EndOfAudio)):
-                self._deliver(out)
+            if not isinstance(out, (SendEvent, *AUDIO_ACTIONS)):
+                self._deliver(out)  # no I/O after close: only the events remain
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -352,19 +351,13 @@ class Conversation:
 
     async def _perform_batch(self, outputs: list[Output]) -> None:
         for out in outputs:
-            match out:
-                case StopPlayback():
-                    played = self.output.clear()
-                    self.session.playback_stopped(self._clock(), played)
-                case SendEvent(event=event):
-                    await self._send_text(encode(event))
-                    self.session.event_sent(event, self._clock())
-                case PlayAudio(pcm=pcm):
-                    self.output.write(bytes_to_int16(pcm))
-                case EndOfAudio():
-                    self.output.mark_end()
-                case _:
-                    self._deliver(out)
+            if isinstance(out, AUDIO_ACTIONS):
+                perform_audio_action(out, self.output, self.session, self._clock())
+            elif isinstance(out, SendEvent):
+                await self._send_text(encode(out.event))
+                self.session.event_sent(out.event, self._clock())
+            else:
+                self._deliver(out)
 
     async def _send_text(self, text: str) -> None:
         try:

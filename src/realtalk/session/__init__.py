@@ -7,9 +7,11 @@ checks that importing it pulls in neither anyio nor websockets).
 from .core import Session, SessionStats
 from .latency import DetectionSource, InterruptionLatency
 from .outputs import (
+    AUDIO_ACTIONS,
     Action,
     AssistantTranscript,
     AssistantTranscriptDelta,
+    AudioAction,
     ConversationEvent,
     EndOfAudio,
     ErrorOccurred,
@@ -47,6 +49,8 @@ __all__ = (
     "PlayAudio",
     "StopPlayback",
     "EndOfAudio",
+    "AudioAction",
+    "AUDIO_ACTIONS",
     "Output",
     "ConversationEvent",
     "StateChanged",

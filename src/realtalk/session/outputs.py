@@ -20,6 +20,8 @@ __all__ = (
     "PlayAudio",
     "StopPlayback",
     "EndOfAudio",
+    "AudioAction",
+    "AUDIO_ACTIONS",
     "Action",
     # conversation events
     "StateChanged",
@@ -71,7 +73,11 @@ class EndOfAudio:
     """All audio of the playing response is queued: play it out (see ``AudioOutput.mark_end``)."""
 
 
-Action: TypeAlias = SendEvent | PlayAudio | StopPlayback | EndOfAudio
+AudioAction: TypeAlias = PlayAudio | StopPlayback | EndOfAudio
+"""The actions performed on the audio output (see ``realtalk.audio.actions``)."""
+AUDIO_ACTIONS = (PlayAudio, StopPlayback, EndOfAudio)
+
+Action: TypeAlias = SendEvent | AudioAction
 
 # ---------------------------------------------------------------------------------------------
 # Conversation events: what an app sees from ``Conversation.events()``
