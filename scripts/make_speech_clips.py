@@ -1,0 +1,219 @@
+"""Generate the real-speech test clips under ``tests/data/speech/`` with espeak-ng and sox.
+
+Usage::
+
+    apt-get install -y espeak-ng sox      # Debian/Ubuntu
+    python scripts/make_speech_clips.py   # rewrites tests/data/speech/*.wav and manifest.json
+
+Each clip is rendered once by espeak-ng (22.05 kHz); sox trims its leading and trailing silence,
+resamples it to 16 kHz and 24 kHz (``rate -v``) and normalises the peak to -3 dBFS (after
+resampling, so the stored peak is exact), as mono PCM16. Two non-speech events (a click and a
+cough-like noise burst) are synthesised by sox itself, directly at each rate.
+
+The output is deterministic: espeak-ng has no randomness, and sox runs with ``-R`` (fixed seed
+for its noise generators) and ``-D`` (no dither), so re-running the script with the same tool
+versions reproduces the files byte for byte. The tool versions are recorded in the manifest.
+
+The clips are committed, so tests never need espeak-ng or sox; only this script does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import wave
+from pathlib import Path
+
+import attrs
+
+RATES = (16_000, 24_000)
+PEAK_DBFS = -3.0
+OUT_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "speech"
+
+# Trim anything quieter than 0.3% of full scale that lasts 20 ms or more at either end.
+_TRIM = ("silence", "1", "0.02", "0.3%", "reverse", "silence", "1", "0.02", "0.3%", "reverse")
+
+
+@attrs.frozen
+class SpeechSpec:
+    """One sentence spoken by one espeak-ng voice."""
+
+    name: str
+    text: str
+    voice: str
+    speed_wpm: int = 170
+    pitch: int = 50
+
+
+@attrs.frozen
+class EventSpec:
+    """One non-speech event built from sox effects (``-n`` input, so ``synth`` comes first)."""
+
+    name: str
+    kind: str
+    effects: str  # a sox effects chain, space-separated
+
+
+SPEECH: tuple[SpeechSpec, ...] = (
+    SpeechSpec("wait_stop", "Wait, stop.", "en-us", 175),
+    SpeechSpec("sorry_can_i_ask", "Sorry, can I ask something?", "en-gb", 170),
+    SpeechSpec("hold_on", "Hold on a second.", "en+f3", 170, 60),
+    SpeechSpec("not_what_i_meant", "No, that's not what I meant.", "en+m3", 175),
+    SpeechSpec("weather_tomorrow", "What's the weather like tomorrow?", "en-us+f2", 170, 55),
+    SpeechSpec("repeat_that", "Can you repeat that?", "en-gb-scotland", 165),
+    SpeechSpec("never_mind", "Actually, never mind.", "en+m7", 170, 40),
+    SpeechSpec("yes_please", "Yes, please.", "en-us+f4", 165, 65),
+    SpeechSpec("how_long", "How long will it take to get there?", "en-gb-x-rp", 175),
+    SpeechSpec(
+        "forecast",  # an assistant-style sentence: far-end speech for echo tests
+        "The forecast for Saturday is sunny, with a light breeze.",
+        "en-us",
+        180,
+    ),
+)
+
+EVENTS: tuple[EventSpec, ...] = (
+    # A click: a 4 ms white-noise burst with a 0.5 ms attack and a fast decay.
+    EventSpec(
+        "click",
+        "click",
+        "synth 0.004 whitenoise fade q 0.0005 0.004 0.0035 pad 0 0.004",
+    ),
+    # A cough: a band-limited pink-noise burst (10 ms attack, ~250 ms decay), heard twice.
+    EventSpec(
+        "cough",
+        "cough",
+        "synth 0.28 pinknoise bandpass 1100 1.5o highpass 250 "
+        "fade q 0.01 0.28 0.25 pad 0 0.09 repeat 1",
+    ),
+)
+
+
+def _run(cmd: list[str]) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        sys.exit(f"command failed ({result.returncode}): {' '.join(cmd)}\n{result.stderr}")
+
+
+def _tool_version(cmd: list[str]) -> str:
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
+    line = out.strip().splitlines()[0] if out.strip() else "unknown"
+    return " ".join(line.split("  Data at")[0].split())
+
+
+def _duration_ms(path: Path) -> float:
+    with wave.open(str(path), "rb") as wav:
+        return round(wav.getnframes() * 1000.0 / wav.getframerate(), 2)
+
+
+def _sox_out(rate: int) -> list[str]:
+    return ["-r", str(rate), "-b", "16", "-c", "1", "-e", "signed-integer"]
+
+
+def _make_speech(spec: SpeechSpec, tmp: Path, out_dir: Path) -> list[dict[str, object]]:
+    raw = tmp / f"{spec.name}.wav"
+    voice_args = ["-v", spec.voice, "-s", str(spec.speed_wpm), "-p", str(spec.pitch)]
+    _run(["espeak-ng", *voice_args, "-w", str(raw), spec.text])
+    entries: list[dict[str, object]] = []
+    for rate in RATES:
+        out = out_dir / f"{spec.name}_{rate // 1000}k.wav"
+        _run(
+            [
+                "sox",
+                "-R",
+                "-D",
+                str(raw),
+                *_sox_out(rate),
+                str(out),
+                *_TRIM,
+                "rate",
+                "-v",
+                str(rate),
+                "gain",
+                "-n",
+                str(PEAK_DBFS),
+            ]
+        )
+        entries.append(_entry(out, spec.name, spec.text, spec.voice, rate=rate, kind="speech"))
+    return entries
+
+
+def _make_event(spec: EventSpec, out_dir: Path) -> list[dict[str, object]]:
+    entries: list[dict[str, object]] = []
+    for rate in RATES:
+        out = out_dir / f"{spec.name}_{rate // 1000}k.wav"
+        _run(
+            [
+                "sox",
+                "-R",
+                "-D",
+                "-r",
+                str(rate),
+                "-n",
+                *_sox_out(rate),
+                str(out),
+                *spec.effects.split(),
+                "gain",
+                "-n",
+                str(PEAK_DBFS),
+            ]
+        )
+        entries.append(_entry(out, spec.name, "", "sox", rate=rate, kind=spec.kind))
+    return entries
+
+
+def _entry(
+    path: Path, name: str, text: str, voice: str, *, rate: int, kind: str
+) -> dict[str, object]:
+    return {
+        "file": path.name,
+        "name": name,
+        "text": text,
+        "voice": voice,
+        "rate": rate,
+        "duration_ms": _duration_ms(path),
+        "kind": kind,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Render every clip and write the manifest; returns the process exit code."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="output directory")
+    args = parser.parse_args(argv)
+    out_dir: Path = args.out
+    for tool in ("espeak-ng", "sox"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} not found; install it (Debian: apt-get install -y espeak-ng sox)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("*.wav"):
+        old.unlink()
+
+    entries: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for spec in SPEECH:
+            entries.extend(_make_speech(spec, Path(tmp), out_dir))
+    for event in EVENTS:
+        entries.extend(_make_event(event, out_dir))
+
+    manifest = {
+        "generator": "scripts/make_speech_clips.py",
+        "tools": {
+            "espeak-ng": _tool_version(["espeak-ng", "--version"]),
+            "sox": _tool_version(["sox", "--version"]),
+        },
+        "format": "WAV PCM16 mono, peak normalised to -3 dBFS, silence trimmed",
+        "clips": entries,
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    total = sum((out_dir / str(e["file"])).stat().st_size for e in entries)
+    print(f"wrote {len(entries)} clips ({total / 1024:.0f} KiB) and manifest.json to {out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,244 @@
+"""The offline driver: a whole conversation on a virtual clock, faster than real time.
+
+It runs, block by block, the same pieces a live conversation uses -- the sans-I/O session core,
+the local onset detector, the device output with its exact played count -- against the embedded
+server's protocol logic (:class:`~realtalk.server.ServerSession`) in-process, with a virtual
+network between them (every frame goes through the JSON codec, as on a socket). The speaker and
+microphone stand in a :class:`~realtalk.sim.Room`, and a :class:`~realtalk.sim.ScriptedUser`
+talks. Nothing reads a real clock: the same inputs give the same timeline, every run.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from ..audio.actions import perform_audio_action
+from ..audio.pcm import int16_to_bytes
+from ..events import InputAudioBufferAppend, encode, parse_server_event
+from ..server import PlaceholderTranscriber, ScriptedResponder, ServerOptions, ServerSession
+from ..server.responder import Responder, Transcriber
+from ..session import (
+    AUDIO_ACTIONS,
+    ConversationEvent,
+    Interrupted,
+    SendEvent,
+    Session,
+    SessionStats,
+    State,
+    StateChanged,
+)
+from ..session.barge_in import BargeIn
+from ..session_config import SessionConfig
+from ..vad import OnsetDetector, VoiceActivityDetector
+from .clock import VirtualClock
+from .device import SimulatedDevice
+from .room import Room, RoomConfig
+from .user import ScriptedUser, Utterance
+
+__all__ = ("Simulation", "SimulationResult", "UserSpoke")
+
+_DEFAULT_BARGE_IN = BargeIn()
+
+
+@attrs.frozen(kw_only=True)
+class UserSpoke:
+    """The scripted user started an utterance (a timeline entry)."""
+
+    text: str
+    duration_ms: float
+    barge_in: bool
+    at: float
+
+
+TimelineEvent = ConversationEvent | UserSpoke
+
+
+@attrs.frozen(kw_only=True)
+class SimulationResult:
+    """What happened in a simulated conversation.
+
+    Attributes:
+        timeline: every conversation event and user utterance, in order, stamped in simulated
+            seconds.
+        interruptions: the :class:`~realtalk.Interrupted` events.
+        simulated_s: simulated time covered.
+        wall_s: real time the run took.
+        stats: the session core's counters.
+    """
+
+    timeline: tuple[TimelineEvent, ...]
+    interruptions: tuple[Interrupted, ...]
+    simulated_s: float
+    wall_s: float
+    stats: SessionStats
+
+    @property
+    def speed_x(self) -> float:
+        """Simulated seconds per wall-clock second."""
+        return self.simulated_s / self.wall_s if self.wall_s > 0 else math.inf
+
+    def describe(self) -> list[str]:
+        """The timeline as readable lines."""
+        return [_describe(entry) for entry in self.timeline]
+
+
+def _describe(entry: TimelineEvent) -> str:
+    at = getattr(entry, "at", None)
+    if isinstance(entry, Interrupted):
+        at = entry.latency.detected
+    stamp = f"{at:8.3f}s" if isinstance(at, float) else " " * 9
+    return f"{stamp}  {type(entry).__name__}: " + ", ".join(
+        f"{f.name}={getattr(entry, f.name)!r}" for f in attrs.fields(type(entry))
+        if f.name != "at")
+
+
+class Simulation:
+    """One simulated conversation. Configure it, then :meth:`run`.
+
+    Args:
+        user: what the user says and when (``Utterance`` objects, or a ``ScriptedUser``).
+        room: the room (a ``Room`` or a ``RoomConfig``; default: a quiet office).
+        config: the session configuration the client sends.
+        barge_in: local barge-in settings; ``None`` disables the local detector.
+        vad: the local detector's VAD (default: the energy VAD).
+        server_options: the embedded server's behaviour (latency, generation speed, ...).
+        responder_factory, transcriber_factory: what the server says and hears.
+        uplink_ms, downlink_ms: one-way network delays.
+        block_ms, jitter_buffer_ms, output_latency_ms: the sound card.
+        cancel_timeout: the core's cancel timeout.
+        seed: seeds the server's ids and voice.
+    """
+
+    def __init__(
+        self,
+        user: ScriptedUser | Sequence[Utterance],
+        *,
+        room: Room | RoomConfig | None = None,
+        config: SessionConfig | None = None,
+        barge_in: BargeIn | None = _DEFAULT_BARGE_IN,
+        vad: VoiceActivityDetector | None = None,
+        server_options: ServerOptions | None = None,
+        responder_factory: Callable[[], Responder] = ScriptedResponder,
+        transcriber_factory: Callable[[], Transcriber] = PlaceholderTranscriber,
+        uplink_ms: float = 20.0,
+        downlink_ms: float = 20.0,
+        block_ms: float = 20.0,
+        jitter_buffer_ms: float = 0.0,
+        output_latency_ms: float = 0.0,
+        cancel_timeout: float = 2.0,
+        seed: int = 0,
+    ) -> None:
+        self.clock = VirtualClock()
+        self.user = user if isinstance(user, ScriptedUser) else ScriptedUser(user)
+        self.room = room if isinstance(room, Room) else Room(room)
+        self.device = SimulatedDevice(
+            self.room, block_ms=block_ms, jitter_buffer_ms=jitter_buffer_ms,
+            output_latency_ms=output_latency_ms, clock=self.clock, realtime=False)
+        self.session = Session(config, cancel_timeout=cancel_timeout,
+                               server_vad_barge_in=barge_in is None or barge_in.use_server_vad)
+        self.detector = OnsetDetector(barge_in, vad) if barge_in is not None else None
+        self.server = ServerSession(now=0.0, options=server_options,
+                                    responder=responder_factory(),
+                                    transcriber=transcriber_factory(), seed=seed)
+        self.uplink = uplink_ms / 1000.0
+        self.downlink = downlink_ms / 1000.0
+        self._wire: list[tuple[float, int, bool, str]] = []  # (due, seq, to_server, frame)
+        self._seq = itertools.count()
+        self._timeline: list[TimelineEvent] = []
+        self._interruptions: list[Interrupted] = []
+        self._started = False
+
+    # -- the virtual network -------------------------------------------------------------------
+
+    def _send(self, to_server: bool, frame: str, now: float) -> None:
+        delay = self.uplink if to_server else self.downlink
+        heapq.heappush(self._wire, (now + delay, next(self._seq), to_server, frame))
+
+    def _collect_server(self, now: float) -> None:
+        for event in self.server.events_to_send():
+            self._send(False, encode(event), now)
+
+    def _run_until(self, limit: float) -> None:
+        """Deliver frames and release server audio due by ``limit``, in time order."""
+        while True:
+            due_wire = self._wire[0][0] if self._wire else math.inf
+            due_server = self.server.next_deadline()
+            due = min(due_wire, math.inf if due_server is None else due_server)
+            if due > limit:
+                return
+            now = self.clock.advance_to(due)
+            if due_wire <= due:
+                _, _, to_server, frame = heapq.heappop(self._wire)
+                if to_server:
+                    self.server.receive(frame, now)
+                else:
+                    self.session.receive(parse_server_event(frame), now)
+                    self._perform(now)
+            self.server.advance(now)
+            self._collect_server(now)
+
+    # -- the client ----------------------------------------------------------------------------
+
+    def _perform(self, now: float) -> None:
+        while outputs := self.session.outputs():
+            for out in outputs:
+                if isinstance(out, AUDIO_ACTIONS):
+                    perform_audio_action(out, self.device.output, self.session, now)
+                elif isinstance(out, SendEvent):
+                    self._send(True, encode(out.event), now)
+                    self.session.event_sent(out.event, now)
+                else:
+                    self._timeline.append(out)
+                    if isinstance(out, Interrupted):
+                        self._interruptions.append(out)
+                    elif isinstance(out, StateChanged) and out.new is State.SPEAKING \
+                            and out.old is State.LISTENING:
+                        self.user.assistant_started(out.at)
+
+    def _block(self) -> None:
+        start = self.clock.now
+        self._run_until(start)
+        for utterance in self.user.due(start):
+            self.room.add_user_speech(utterance.samples, at_sample=self.room.mic_position)
+            self._timeline.append(UserSpoke(
+                text=utterance.text, barge_in=utterance.is_barge_in, at=start,
+                duration_ms=len(utterance.samples) * 1000.0 / self.room.sample_rate))
+        frame = self.device.step()
+        end = start + frame.duration
+        self._run_until(end)
+        now = self.clock.advance_to(end)
+        captured_at = frame.timestamp if frame.timestamp is not None else start
+        played = self.device.output.played_samples()
+        if self.detector is not None:
+            onset = self.detector.process(frame, captured_at)
+            if onset is not None:
+                self.session.playback_progress(played, now)
+                self.session.user_speech(now, onset=onset, source="local")
+                self._perform(now)
+        self._send(True, encode(InputAudioBufferAppend(audio=int16_to_bytes(frame.samples))),
+                   now)
+        self.session.audio_sent(len(frame.samples), captured_at)
+        self.session.playback_progress(self.device.output.played_samples(), now)
+        self.session.tick(now)
+        self._perform(now)
+
+    def run(self, duration_s: float) -> SimulationResult:
+        """Simulate ``duration_s`` seconds (continuing where a previous run stopped)."""
+        wall = time.perf_counter()
+        if not self._started:
+            self._started = True
+            self.session.open(self.clock.now)
+            self._perform(self.clock.now)
+        end = self.clock.now + duration_s
+        while self.clock.now + 1e-9 < end:
+            self._block()
+        return SimulationResult(
+            timeline=tuple(self._timeline), interruptions=tuple(self._interruptions),
+            simulated_s=self.clock.now, wall_s=time.perf_counter() - wall,
+            stats=attrs.evolve(self.session.stats))

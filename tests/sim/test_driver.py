@@ -1,0 +1,75 @@
+"""The offline driver: whole conversations on a virtual clock, deterministic."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from realtalk import Interrupted, State, StateChanged
+from realtalk.server import ServerOptions
+from realtalk.sim import RoomConfig, Simulation, UserSpoke, Utterance, load_clip
+
+
+def _room() -> RoomConfig:
+    office = RoomConfig.quiet_office()
+    assert office.echo is not None
+    return attrs.evolve(office, echo=attrs.evolve(office.echo, gain_db=-30.0))
+
+
+def _script() -> list[Utterance]:
+    question, _ = load_clip("weather_tomorrow")
+    wait, _ = load_clip("wait_stop")
+    return [
+        Utterance(samples=question, text="What's the weather like tomorrow?", at=0.5),
+        Utterance(samples=wait, text="Wait, stop.", after_assistant_starts=1.5),
+    ]
+
+
+def test_a_conversation_with_a_barge_in() -> None:
+    """The user asks, the AI answers, the user talks over it: the AI stops and the truncate
+    is what the speaker played."""
+    sim = Simulation(_script(), room=_room())
+    result = sim.run(12.0)
+    assert [type(e) for e in result.timeline if isinstance(e, UserSpoke)] == [UserSpoke] * 2
+    assert len(result.interruptions) == 1
+    event = result.interruptions[0]
+    assert isinstance(event, Interrupted)
+    assert event.source == "local"
+    assert event.truncate_ms is not None
+    assert 1400 <= event.truncate_ms <= 1800  # barge-in 1.5 s in, plus detection
+    assert event.latency.stop_ms is not None
+    assert event.latency.stop_ms < 200
+    states = [e.new for e in result.timeline if isinstance(e, StateChanged)]
+    assert states[:4] == [State.LISTENING, State.SPEAKING, State.CANCELLING, State.LISTENING]
+    assert State.SPEAKING in states[4:]  # the AI answered the interruption
+
+
+def test_same_inputs_same_timeline() -> None:
+    """Two runs of the same simulation give the identical timeline."""
+    a = Simulation(_script(), room=_room(), seed=3).run(10.0)
+    b = Simulation(_script(), room=_room(), seed=3).run(10.0)
+    assert a.describe() == b.describe()
+    assert a.stats == b.stats
+
+
+def test_sixty_seconds_run_faster_than_real_time() -> None:
+    """A 60 s conversation with echo takes well under 60 s (speed is measured in benchmarks)."""
+    result = Simulation(_script(), room=_room()).run(60.0)
+    assert result.simulated_s >= 60.0
+    assert result.wall_s < 60.0
+
+
+def test_server_vad_only_without_a_local_detector() -> None:
+    """With the local detector off, the server's speech_started is the barge-in."""
+    options = ServerOptions(first_audio_latency_ms=200.0)
+    result = Simulation(_script(), room=_room(), barge_in=None, server_options=options).run(10.0)
+    assert [e.source for e in result.interruptions] == ["server_vad"]
+    assert result.interruptions[0].latency.onset is not None
+
+
+def test_heard_audio_is_speech_not_silence() -> None:
+    """What the room's speaker emitted while the AI spoke carries speech energy."""
+    sim = Simulation(_script(), room=_room())
+    sim.run(6.0)
+    truth = sim.room.ground_truth(0, sim.room.mic_position)
+    assert float(np.sqrt(np.mean(truth.speaker**2))) > 0.01
