@@ -29,6 +29,9 @@ async def test_demo_interrupts_and_measures() -> None:
     assert event.truncate_ms < result.generated_ms
     assert event.latency.stop_ms is not None
     assert result.answered_after
+    # The AI's voice reached the microphone through the virtual room, 30 dB down.
+    assert result.echo.echo_dbfs < result.echo.speaker_dbfs - 25
+    assert result.echo.echo_dbfs > -90
     text = "\n".join(lines)
     assert "BARGE-IN" in text
     assert "result: OK" in text

@@ -1,26 +1,30 @@
 """``realtalk demo``: a scripted user talks over the AI, on the embedded server, and we measure.
 
-The user asks a question (speech into a memory microphone), the embedded server answers with
-a long reply, and ``barge_in_after`` seconds into the AI's speech the user talks over it. The
-demo prints a timeline and the measured numbers, and :func:`run_demo` reports whether the
-interruption really happened as measured: playback stopped, ``response.cancel`` sent, the
-item truncated upstream at the milliseconds actually played, and a new answer afterwards.
+Everything is real but the room: a real WebSocket to the embedded server on loopback, real
+time, and a simulated sound card whose speaker and microphone stand in a virtual room, so the
+AI's own voice reaches the microphone as echo, as it does on a laptop. The user (real speech,
+recorded with espeak-ng) asks a question; ``barge_in_after`` seconds into the AI's answer the
+user talks over it. The demo prints a timeline and the measured numbers, and :func:`run_demo`
+reports whether the interruption really happened as measured: playback stopped,
+``response.cancel`` sent, the item truncated upstream at the milliseconds actually played, and
+a new answer afterwards.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import anyio
 import attrs
 import numpy as np
 import numpy.typing as npt
 
-from .audio import MemoryInput, MemoryOutput
+from .audio.wav import read_wav
 from .conversation import Conversation
 from .providers import local
-from .server import ScriptedResponder, ScriptedTranscriber, SyntheticVoice
+from .server import ScriptedResponder, ScriptedTranscriber
 from .session import (
     AssistantTranscript,
     ErrorOccurred,
@@ -34,18 +38,37 @@ from .session import (
     UserTranscript,
 )
 from .session_config import SessionConfig, TurnDetection
+from .sim import Room, RoomConfig, SimulatedDevice
 
-__all__ = ("DemoResult", "run_demo")
+__all__ = ("DemoResult", "EchoReport", "run_demo")
 
-_QUESTION = "Can you tell me how lighthouses work?"
-_INTERRUPTION = "Sorry, wait. How far away can ships see the light?"
+_QUESTION = "What's the weather like tomorrow?"
+_INTERRUPTION = "Sorry, can I ask something?"
+_CLIPS = Path(__file__).parent / "demo_data"
 _REPLIES = (
-    "Sure. A lighthouse is a tower with a very bright lamp at the top, built on a coast or a "
-    "reef. Its light is focused by a large lens into a narrow beam that sweeps around the "
-    "horizon, and every lighthouse flashes in its own pattern, so sailors can tell which one "
-    "they are looking at, even in the middle of the night.",
-    "About twenty nautical miles, on a clear night.",
+    "Tomorrow looks bright for most of the region. The morning starts cool, with a light "
+    "breeze from the west, then the sun breaks through by ten, and the afternoon climbs to "
+    "around twenty degrees, with a small chance of a shower near the coast in the evening.",
+    "Of course, go ahead.",
 )
+# The demo's room: a quiet office whose echo is 30 dB below the speaker. The echo is there in
+# the microphone signal (the demo reports its level), but under the detector's threshold;
+# louder rooms need the echo canceller.
+_ECHO_GAIN_DB = -30.0
+
+
+@attrs.frozen(kw_only=True)
+class EchoReport:
+    """Levels measured in the virtual room, while each source was active (dBFS)."""
+
+    speaker_dbfs: float
+    echo_dbfs: float
+    user_dbfs: float
+
+    @property
+    def echo_return_loss_db(self) -> float:
+        """How much quieter the echo at the microphone is than the speaker."""
+        return self.speaker_dbfs - self.echo_dbfs
 
 
 @attrs.frozen(kw_only=True)
@@ -58,10 +81,18 @@ class DemoResult:
     generated_ms: float | None
     truncated_upstream_ms: int | None
     answered_after: bool
+    echo: EchoReport
 
 
-def _speech(text: str, pitch_hz: float, seed: int) -> npt.NDArray[np.int16]:
-    return np.asarray(SyntheticVoice(seed=seed, pitch_hz=pitch_hz).synthesize(text).samples)
+def _room() -> Room:
+    office = RoomConfig.quiet_office()
+    assert office.echo is not None
+    return Room(attrs.evolve(office, echo=attrs.evolve(office.echo, gain_db=_ECHO_GAIN_DB)))
+
+
+def _dbfs(x: npt.NDArray[np.float32]) -> float:
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
+    return 20 * math.log10(rms) if rms > 0 else -120.0
 
 
 async def run_demo(
@@ -77,15 +108,15 @@ async def run_demo(
         responder_factory=lambda: ScriptedResponder(_REPLIES, cycle=False),
         transcriber_factory=lambda: ScriptedTranscriber([_QUESTION, _INTERRUPTION]),
     )
-    mic = MemoryInput(noise_dbfs=-65.0, seed=1)
-    speaker = MemoryOutput()
+    room = _room()
+    device = SimulatedDevice(room)
     config = SessionConfig(
         instructions="You are a friendly guide.",
         voice="marin",
         turn_detection=TurnDetection(silence_duration_ms=700),
     )
-    question = _speech(_QUESTION, pitch_hz=210.0, seed=11)
-    interruption = _speech(_INTERRUPTION, pitch_hz=210.0, seed=12)
+    question, _ = read_wav(_CLIPS / "weather_tomorrow_24k.wav")
+    interruption, _ = read_wav(_CLIPS / "sorry_can_i_ask_24k.wav")
 
     interrupted: Interrupted | None = None
     truncated: Truncated | None = None
@@ -100,14 +131,14 @@ async def run_demo(
     async def talk_over() -> None:
         await anyio.sleep(barge_in_after)
         say(f"user (talking over the AI): {_INTERRUPTION!r}")
-        mic.push(interruption)
+        room.add_user_speech(interruption, at_sample=room.mic_position)
 
     async with anyio.create_task_group() as tg, Conversation(
-        provider, config=config, input=mic, output=speaker
+        provider, config=config, input=device.input, output=device.output
     ) as conv:
         say("connected to the embedded realtime server (no key, no network)")
         say(f"user (speaking): {_QUESTION!r}")
-        mic.push(question)
+        room.add_user_speech(question, at_sample=room.mic_position)
         barge_in_scheduled = False
         with anyio.move_on_after(time_limit) as scope:
             async for event in conv.events():
@@ -160,15 +191,29 @@ async def run_demo(
             # (after the cancel) and dropped.
             generated_ms = interrupted.received_ms + conv.session.stats.late_audio_ms_dropped
         tg.cancel_scope.cancel()
+        device.close()
+    echo = _echo_report(room)
 
-    result = _judge(interrupted, truncated, generated_ms, answered_after, problems)
+    result = _judge(interrupted=interrupted, truncated=truncated, generated_ms=generated_ms,
+                    answered_after=answered_after, problems=problems, echo=echo)
     _report(result, print_line)
     return result
 
 
-def _judge(interrupted: Interrupted | None, truncated: Truncated | None,
+def _echo_report(room: Room) -> EchoReport:
+    truth = room.ground_truth(0, room.mic_position)
+    playing = np.abs(truth.speaker) > 1e-4
+    talking = np.abs(truth.user) > 1e-4
+    return EchoReport(
+        speaker_dbfs=_dbfs(truth.speaker[playing]),
+        echo_dbfs=_dbfs(truth.echo[playing]),
+        user_dbfs=_dbfs(truth.user[talking]),
+    )
+
+
+def _judge(*, interrupted: Interrupted | None, truncated: Truncated | None,
            generated_ms: float | None, answered_after: bool,
-           problems: list[str]) -> DemoResult:
+           problems: list[str], echo: EchoReport) -> DemoResult:
     problems = list(problems)
     if interrupted is None:
         problems.append("no interruption happened")
@@ -195,7 +240,7 @@ def _judge(interrupted: Interrupted | None, truncated: Truncated | None,
         ok=not problems, problems=tuple(problems), interruption=interrupted,
         generated_ms=generated_ms,
         truncated_upstream_ms=truncated.audio_end_ms if truncated else None,
-        answered_after=answered_after,
+        answered_after=answered_after, echo=echo,
     )
 
 
@@ -217,6 +262,10 @@ def _report(result: DemoResult, print_line: Callable[[str], None]) -> None:
                    f"(heard {event.heard_ms:.1f} ms)")
         print_line(f"  AI audio received / generated    : {event.received_ms:.0f} ms / "
                    f"{_fmt(result.generated_ms)}")
+    echo = result.echo
+    print_line(f"  echo at the microphone           : {echo.echo_dbfs:.1f} dBFS while the AI "
+               f"spoke ({echo.echo_return_loss_db:.0f} dB below the speaker; the user's voice: "
+               f"{echo.user_dbfs:.1f} dBFS)")
     print_line(f"  result: {'OK' if result.ok else 'FAILED'}")
     for problem in result.problems:
         print_line(f"    - {problem}")
