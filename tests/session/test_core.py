@@ -13,6 +13,7 @@ from realtalk.session import (
     Interrupted,
     Output,
     PlayAudio,
+    PlaybackPosition,
     ResponseAudioStarted,
     SendEvent,
     Session,
@@ -30,8 +31,9 @@ def _sends(outputs: list[Output]) -> list[ev.ClientEvent]:
     return [o.event for o in outputs if isinstance(o, SendEvent)]
 
 
-def _speaking(chunks: int = 5, response_id: str = "r1", item_id: str = "i1") -> Session:
-    s = Session()
+def _speaking(chunks: int = 5, response_id: str = "r1", item_id: str = "i1",
+              progress_interval: float | None = 0.1) -> Session:
+    s = Session(progress_interval=progress_interval)
     s.open(0.0)
     s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id=response_id)), 0.1)
     for _ in range(chunks):
@@ -253,7 +255,7 @@ def test_speech_while_listening_is_reported_not_cancelled() -> None:
 
 def test_playback_drains_to_listening() -> None:
     """Response done and all audio played: speaking -> listening at the drain deadline."""
-    s = _speaking(chunks=3)
+    s = _speaking(chunks=3, progress_interval=None)
     s.receive(_done(), 0.1)
     s.playback_progress(2400, 0.2)
     assert s.state is State.SPEAKING
@@ -266,7 +268,7 @@ def test_playback_drains_to_listening() -> None:
 
 def test_underrun_mid_response_keeps_speaking() -> None:
     """Queue empty but response still active: keep speaking, wait for more audio."""
-    s = _speaking(chunks=1)
+    s = _speaking(chunks=1, progress_interval=None)
     s.playback_progress(2400, 0.2)
     assert s.state is State.SPEAKING
     assert s.next_deadline() is None
@@ -333,3 +335,15 @@ def test_audio_done_asks_the_output_to_play_out() -> None:
     s2.user_speech(0.3)
     s2.receive(ev.ResponseOutputAudioDone(response_id="r1", item_id="i1"), 0.31)
     assert not any(isinstance(o, EndOfAudio) for o in s2.outputs())
+
+
+def test_playback_position_is_reported_while_speaking() -> None:
+    """Every progress_interval while speaking, the heard ms of the playing item is reported."""
+    s = _speaking(chunks=10, progress_interval=0.1)
+    positions = []
+    for step in range(1, 6):
+        s.playback_progress(step * 1200, step * 0.05)  # 50 ms per 50 ms: real time
+        positions += [o for o in s.outputs() if isinstance(o, PlaybackPosition)]
+    assert [p.heard_ms for p in positions] == pytest.approx([50.0, 150.0, 250.0])
+    assert all(p.item_id == "i1" and p.received_ms == pytest.approx(1000.0) for p in positions)
+    assert s.next_deadline() == pytest.approx(0.35)

@@ -64,6 +64,7 @@ from .outputs import (
     OtherServerEvent,
     Output,
     PlayAudio,
+    PlaybackPosition,
     ResponseAudioStarted,
     ResponseFinished,
     ResponseStarted,
@@ -162,6 +163,8 @@ class Session:
         cancel_timeout: seconds to wait in ``cancelling`` for upstream to confirm.
         server_vad_barge_in: treat the server's ``speech_started`` as a barge-in (the slow
             path, and the fallback when no local detector runs).
+        progress_interval: seconds between :class:`PlaybackPosition` events while speaking
+            (``None``: none).
     """
 
     def __init__(
@@ -172,8 +175,11 @@ class Session:
         sample_rate: int = PCM_SAMPLE_RATE,
         cancel_timeout: float = 2.0,
         server_vad_barge_in: bool = True,
+        progress_interval: float | None = 0.1,
     ) -> None:
         self.server_vad_barge_in = server_vad_barge_in
+        self.progress_interval = progress_interval
+        self._progress_deadline: float | None = None
         self.config = config if config is not None else SessionConfig()
         self.wire_shape: WireShape = wire_shape
         self.sample_rate = sample_rate
@@ -217,7 +223,8 @@ class Session:
 
     def next_deadline(self) -> float | None:
         """The earliest ``now`` at which :meth:`tick` has work to do, if any."""
-        deadlines = [d for d in (self._cancel_deadline, self._drain_deadline) if d is not None]
+        deadlines = [d for d in (self._cancel_deadline, self._drain_deadline,
+                                 self._progress_deadline) if d is not None]
         return min(deadlines) if deadlines else None
 
     def _fire(self, trigger: Trigger, now: float) -> None:
@@ -270,7 +277,21 @@ class Session:
         """The output has played ``played_samples`` in total (its own cumulative count)."""
         self._settle_stop(now, None)
         self.tracker.update(played_samples)
+        self._report_position(now)
         self._check_drained(now)
+
+    def _report_position(self, now: float) -> None:
+        if self.state is not State.SPEAKING or self.progress_interval is None:
+            self._progress_deadline = None
+            return
+        if self._progress_deadline is not None and now < self._progress_deadline:
+            return
+        self._progress_deadline = now + self.progress_interval
+        key = self.tracker.playing()
+        if key is not None:
+            self._out.append(PlaybackPosition(
+                item_id=key[0], content_index=key[1], heard_ms=self.tracker.heard_ms(key),
+                received_ms=self.tracker.received_ms(key), at=now))
 
     def playback_stopped(self, now: float, played_samples: int | None = None) -> None:
         """The :class:`StopPlayback` action was performed at ``now``.

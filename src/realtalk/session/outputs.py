@@ -33,6 +33,7 @@ __all__ = (
     "ResponseStarted",
     "ResponseAudioStarted",
     "ResponseFinished",
+    "PlaybackPosition",
     "Interrupted",
     "Truncated",
     "ErrorOccurred",
@@ -165,6 +166,19 @@ class ResponseAudioStarted:
 
 
 @attrs.frozen(kw_only=True)
+class PlaybackPosition:
+    """Where playback is: ``heard_ms`` of ``item_id`` have left the speaker (of
+    ``received_ms`` received). Emitted every ``progress_interval`` while the assistant speaks,
+    for captions that follow the voice, or progress bars."""
+
+    item_id: str
+    content_index: int
+    heard_ms: float
+    received_ms: float
+    at: float
+
+
+@attrs.frozen(kw_only=True)
 class ResponseFinished:
     """A response ended upstream with ``status`` (``reason`` from its status details)."""
 
@@ -244,6 +258,7 @@ ConversationEvent: TypeAlias = (
     | ResponseStarted
     | ResponseAudioStarted
     | ResponseFinished
+    | PlaybackPosition
     | Interrupted
     | Truncated
     | ErrorOccurred
