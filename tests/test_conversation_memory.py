@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 
 import anyio
+import anyio.lowlevel
 import numpy as np
 import pytest
 
@@ -126,19 +128,36 @@ async def test_use_after_close_raises() -> None:
         await conv.send_text("hello")
 
 
-async def test_wrong_input_sample_rate_is_a_clear_fatal_error() -> None:
-    """A 16 kHz microphone is refused with an error naming both rates."""
+async def test_a_16k_stereo_microphone_is_resampled_at_the_edge() -> None:
+    """A 16 kHz stereo microphone works: the server receives 24 kHz mono PCM16."""
+    appended = 0
+    got_enough = anyio.Event()
 
     async def server(t: MemoryTransport) -> None:
-        while True:  # until the client hangs up (MemoryProvider ends the script then)
-            await t.receive()
+        nonlocal appended
+        while True:
+            msg = json.loads(await t.receive())
+            if msg["type"] == "input_audio_buffer.append":
+                appended += len(base64.b64decode(msg["audio"])) // 2
+                if appended >= 28_500:
+                    got_enough.set()
 
-    mic = realtalk.audio.MemoryInput(16_000, realtime=False)
-    async with realtalk.Conversation(MemoryProvider(server), input=mic) as conv:
-        seen = await _collect(conv)
-    errors = [e for e in seen if isinstance(e, realtalk.ErrorOccurred)]
-    assert errors and errors[0].fatal
-    assert "16000" in errors[0].message and "24000" in errors[0].message
+    class StereoMic:
+        sample_rate = 16_000
+
+        async def frames(self) -> AsyncIterator[realtalk.audio.AudioFrame]:
+            tone = (np.sin(np.arange(320) * 0.1) * 8000).astype(np.int16)
+            for i in range(60):  # 1.2 s of 20 ms frames
+                yield realtalk.audio.AudioFrame(np.stack([tone, tone], axis=1), 16_000,
+                                                i * 0.02)
+                await anyio.lowlevel.checkpoint()
+
+    async with realtalk.Conversation(MemoryProvider(server), input=StereoMic()) as conv:
+        with anyio.fail_after(5):
+            await got_enough.wait()
+        assert not conv.closed
+    # 1.2 s at 24 kHz, less the resampler's held-back tail (a few ms).
+    assert 28_500 <= appended <= 28_800
 
 
 async def test_failing_microphone_ends_the_conversation_with_a_reason() -> None:

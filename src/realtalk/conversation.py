@@ -30,6 +30,7 @@ from .audio.base import AudioInput, AudioOutput
 from .audio.frame import AudioFrame
 from .audio.memory import MemoryOutput
 from .audio.pcm import int16_to_bytes
+from .audio.resample import StreamingResampler
 from .errors import (
     AudioError,
     ConnectionClosed,
@@ -74,7 +75,8 @@ class Conversation:
     Args:
         provider: where to connect (:func:`realtalk.providers.local`, ``openai``, ``azure``).
         config: the session configuration (instructions, voice, turn detection, ...).
-        input: the microphone; ``None`` sends no audio (text-only input).
+        input: the microphone; ``None`` sends no audio (text-only input). Frames at any
+            rate or channel count are downmixed and resampled to 24 kHz mono at the edge.
         output: the speaker; default a :class:`~realtalk.audio.MemoryOutput` that plays
             against the clock, so playback is tracked even with no device.
         barge_in: local barge-in settings; ``None`` turns the local detector off (server VAD
@@ -279,16 +281,18 @@ class Conversation:
 
     async def _microphone(self, source: AudioInput) -> None:
         frames = source.frames()
+        resampler: StreamingResampler | None = None
         try:
-            async for frame in frames:
+            async for captured in frames:
+                # The edge: whatever the microphone gives becomes 24 kHz mono PCM16 here.
+                frame = captured.mono()
                 if frame.sample_rate != PCM_SAMPLE_RATE:
-                    message = (f"microphone frame at {frame.sample_rate} Hz; the realtime "
-                               f"protocol takes PCM16 at {PCM_SAMPLE_RATE} Hz (resample the "
-                               "input)")
-                    self._emit(ErrorOccurred(message=message, error=None, benign=False,
-                                             fatal=True, at=self._clock()))
-                    self._shutdown(message)
-                    return
+                    if resampler is None or resampler.src_rate != frame.sample_rate:
+                        resampler = StreamingResampler(frame.sample_rate, PCM_SAMPLE_RATE)
+                    samples = resampler.process(frame.samples)
+                    if not len(samples):
+                        continue
+                    frame = AudioFrame(samples, PCM_SAMPLE_RATE, frame.timestamp)
                 async with self._lock:
                     await self._on_mic_frame(frame)
         except RealtalkError as exc:

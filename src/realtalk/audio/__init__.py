@@ -23,6 +23,19 @@ from .pcm import (
     pcm_bytes_to_ms,
     samples_to_ms,
 )
+
+# The one-shot function stays at realtalk.audio.resample.resample: exporting it here would
+# shadow the module of the same name.
+from .resample import (
+    QUALITY_PRESETS,
+    FilterSpec,
+    Resampler,
+    ResamplerQuality,
+    StreamingResampler,
+    measure_quality,
+    measure_rtf,
+    soxr_available,
+)
 from .wav import WavInput, WavOutput, read_wav, write_wav
 
 __all__ = (
@@ -42,6 +55,14 @@ __all__ = (
     "format_devices",
     "JitterReport",
     "measure_jitter_buffer",
+    "StreamingResampler",
+    "Resampler",
+    "measure_quality",
+    "measure_rtf",
+    "ResamplerQuality",
+    "soxr_available",
+    "QUALITY_PRESETS",
+    "FilterSpec",
     "bytes_to_int16",
     "int16_to_bytes",
     "int16_to_float",
