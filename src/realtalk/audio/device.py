@@ -42,6 +42,7 @@ import numpy.typing as npt
 
 from ..errors import AudioError
 from .frame import AudioFrame
+from .pcm import mono_int16
 
 __all__ = (
     "SoundDevice",
@@ -162,9 +163,7 @@ class DeviceOutput:
 
     def write(self, samples: npt.NDArray[np.int16]) -> None:
         """Queue ``samples`` after everything already queued; never blocks on the device."""
-        arr = np.asarray(samples)
-        if arr.dtype != np.int16 or arr.ndim != 1:
-            raise AudioError(f"expected 1-D int16 samples, got {arr.dtype} {arr.shape}")
+        arr = mono_int16(samples)
         if not len(arr):
             return
         arr = arr.copy()  # the caller may reuse its buffer; the callback reads this later

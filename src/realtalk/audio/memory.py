@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from ..errors import AudioError
 from .frame import AudioFrame
+from .pcm import mono_int16
 
 __all__ = ("MemoryInput", "MemoryOutput")
 
@@ -73,9 +74,7 @@ class MemoryOutput:
 
     def write(self, samples: npt.NDArray[np.int16]) -> None:
         """Queue ``samples``; playback starts at once if the speaker was idle."""
-        arr = np.asarray(samples)
-        if arr.dtype != np.int16 or arr.ndim != 1:
-            raise AudioError(f"expected 1-D int16 samples, got {arr.dtype} {arr.shape}")
+        arr = mono_int16(samples)
         if not len(arr):
             return
         self._advance()
@@ -153,9 +152,7 @@ class MemoryInput:
 
     def push(self, samples: npt.NDArray[np.int16]) -> None:
         """Speak ``samples`` into the microphone, starting with the next frame."""
-        arr = np.asarray(samples)
-        if arr.dtype != np.int16 or arr.ndim != 1:
-            raise AudioError(f"expected 1-D int16 samples, got {arr.dtype} {arr.shape}")
+        arr = mono_int16(samples)
         self._pending.append(arr)
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ import numpy.typing as npt
 from ..errors import AudioError
 
 __all__ = (
+    "mono_int16",
     "bytes_to_int16",
     "int16_to_bytes",
     "int16_to_float",
@@ -25,6 +26,14 @@ __all__ = (
     "ms_to_samples",
     "pcm_bytes_to_ms",
 )
+
+
+def mono_int16(samples: npt.ArrayLike) -> npt.NDArray[np.int16]:
+    """``samples`` as a 1-D int16 array (no copy), or AudioError saying what they are."""
+    arr = np.asarray(samples)
+    if arr.dtype != np.int16 or arr.ndim != 1:
+        raise AudioError(f"expected 1-D int16 samples, got {arr.dtype} {arr.shape}")
+    return arr
 
 
 def bytes_to_int16(data: bytes) -> npt.NDArray[np.int16]:
