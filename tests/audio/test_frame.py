@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from realtalk.audio import AudioFrame
@@ -45,7 +47,7 @@ def test_from_float_reports_clipping(caplog: pytest.LogCaptureFixture) -> None:
         (np.zeros((2, 2, 2), dtype=np.int16), "shape"),
     ],
 )
-def test_bad_frames_are_refused(samples: np.ndarray, message: str) -> None:
+def test_bad_frames_are_refused(samples: npt.NDArray[Any], message: str) -> None:
     """Wrong dtype or shape is an AudioError saying what is expected."""
     with pytest.raises(AudioError, match=message):
         AudioFrame(samples)

@@ -256,7 +256,7 @@ def _design(src_rate: int, dst_rate: int, quality: str) -> _Design:
     taps = -(-length // up)
     delay_taps = (length - 1) // 2
     beta = _kaiser_beta(spec.attenuation_db)
-    grid = np.linspace(0.0, 1.0, _WINDOW_TABLE)
+    grid: npt.NDArray[np.float64] = np.linspace(0.0, 1.0, _WINDOW_TABLE, dtype=np.float64)
     table = np.i0(beta * np.sqrt(1.0 - grid * grid)) / np.i0(beta)
 
     per_row = max(1, round(_ROW_TARGET / up)) * up
@@ -701,7 +701,8 @@ def _run_tone(
     out = np.concatenate((stream.process(_tone(freq, src, count)), stream.flush()))
     if len(out) < need:
         raise AudioError(f"resampler returned {len(out)} samples for {count}, expected ~{need}")
-    return out[_MARGIN : _MARGIN + _ANALYSIS].astype(np.float64)
+    window: npt.NDArray[np.float64] = out[_MARGIN : _MARGIN + _ANALYSIS].astype(np.float64)
+    return window
 
 
 def measure_quality(

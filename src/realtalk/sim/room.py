@@ -256,7 +256,7 @@ class _PathState:
         emitted = self.path.loudspeaker(x)
         taps = len(self.rir)
         if len(x) * taps <= _DIRECT_CONVOLVE_OPS:
-            direct: Float64Array = np.convolve(emitted, self.rir)
+            direct: Float64Array = np.convolve(emitted, self.rir).astype(np.float64, copy=False)
             return direct
         size = len(x) + taps - 1
         nfft = 1 << (size - 1).bit_length()
