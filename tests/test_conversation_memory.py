@@ -105,7 +105,9 @@ async def test_interrupt_sends_cancel_then_truncate_on_the_wire() -> None:
                     interrupted = event
                     break
     types = [m["type"] for m in received]
-    assert types == ["response.cancel", "conversation.item.truncate"]
+    # cancel, truncate, then the note that tells the model it was interrupted
+    assert types[:2] == ["response.cancel", "conversation.item.truncate"]
+    assert types[2:] in ([], ["conversation.item.create"])
     assert received[0]["response_id"] == "r1"
     truncate_ms = received[1]["audio_end_ms"]
     assert isinstance(truncate_ms, int)

@@ -37,3 +37,12 @@ def test_one_utterance_one_onset_until_silence() -> None:
     policy = BargeInPolicy(BargeIn(min_speech_ms=40, rearm_silence_ms=100, max_gap_ms=0))
     onsets = _feed(policy, "xxxxx..xxxx......xxx")
     assert onsets == [0.0, 0.34]
+
+
+def test_cooldown_suppresses_a_second_onset_soon_after() -> None:
+    """Within cooldown_ms of a confirmation, another utterance does not confirm."""
+    policy = BargeInPolicy(BargeIn(min_speech_ms=40, rearm_silence_ms=40, max_gap_ms=0,
+                                   cooldown_ms=500))
+    # speech at 0 ms, silence, speech again at 200 ms (inside the cooldown), at 800 ms (after)
+    pattern = "xxx" + "." * 7 + "xxx" + "." * 27 + "xxx"
+    assert _feed(policy, pattern) == [0.0, 0.8]

@@ -134,7 +134,7 @@ def test_done_response_still_playing_truncates_without_cancel() -> None:
     s.playback_progress(2400, 0.3)
     _barge(s, 0.3)
     sends = _sends(s.outputs())
-    assert [type(e) for e in sends] == [ev.ConversationItemTruncate]
+    assert [type(e) for e in sends] == [ev.ConversationItemTruncate, ev.ConversationItemCreate]
     assert s.state is State.LISTENING
 
 
@@ -347,3 +347,24 @@ def test_playback_position_is_reported_while_speaking() -> None:
     assert [p.heard_ms for p in positions] == pytest.approx([50.0, 150.0, 250.0])
     assert all(p.item_id == "i1" and p.received_ms == pytest.approx(1000.0) for p in positions)
     assert s.next_deadline() == pytest.approx(0.35)
+
+
+def test_model_is_told_it_was_interrupted_right_after_the_cut_item() -> None:
+    """After the truncate, a system note goes in right after the truncated item; with
+    interruption_note=None, none is sent."""
+    s = _speaking()
+    s.playback_progress(2400, 0.3)
+    _barge(s, 0.3)
+    sends = _sends(s.outputs())
+    assert [type(e) for e in sends] == [
+        ev.ResponseCancel, ev.ConversationItemTruncate, ev.ConversationItemCreate]
+    note = sends[2]
+    assert isinstance(note, ev.ConversationItemCreate)
+    assert note.previous_item_id == "i1"
+    assert note.item["role"] == "system"
+    assert "interrupted" in note.item["content"][0]["text"]
+    quiet = Session(interruption_note=None)
+    quiet.open(0.0)
+    quiet.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 0.1)
+    _barge(quiet, 0.2)
+    assert not any(isinstance(e, ev.ConversationItemCreate) for e in _sends(quiet.outputs()))

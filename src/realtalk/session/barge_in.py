@@ -22,12 +22,18 @@ class BargeIn:
         max_gap_ms: non-speech tolerated inside speech before the count restarts.
         rearm_silence_ms: silence needed after a confirmed onset before the next one.
         use_server_vad: also treat the server's ``speech_started`` as a barge-in (fallback).
+        cooldown_ms: after a confirmed onset, none is confirmed again for this long (a user
+            who stops and starts again right away is one interruption, not two).
+        notify_model: after truncating, add a system note right after the cut item telling
+            the model it was interrupted, so its next reply can pick up naturally.
     """
 
     min_speech_ms: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
     max_gap_ms: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
     rearm_silence_ms: float = attrs.field(default=300.0, validator=attrs.validators.ge(0))
     use_server_vad: bool = True
+    cooldown_ms: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
+    notify_model: bool = True
 
 
 class BargeInPolicy:
@@ -40,6 +46,7 @@ class BargeInPolicy:
         self._gap_ms = 0.0
         self._silence_ms = 0.0
         self._armed = True
+        self._last_confirmed: float | None = None
 
     def update(self, is_speech: bool, frame_start: float, frame_ms: float) -> float | None:
         """Feed one frame's decision; returns the onset time when an onset is confirmed now."""
@@ -51,8 +58,11 @@ class BargeInPolicy:
                 self._onset = frame_start
                 self._speech_ms = 0.0
             self._speech_ms += frame_ms
-            if self._armed and self._speech_ms >= s.min_speech_ms:
+            cooling = (self._last_confirmed is not None
+                       and frame_start - self._last_confirmed < s.cooldown_ms / 1000.0)
+            if self._armed and not cooling and self._speech_ms >= s.min_speech_ms:
                 self._armed = False
+                self._last_confirmed = frame_start
                 return self._onset
             return None
         self._silence_ms += frame_ms
@@ -70,3 +80,4 @@ class BargeInPolicy:
         self._onset = None
         self._speech_ms = self._gap_ms = self._silence_ms = 0.0
         self._armed = True
+        self._last_confirmed = None

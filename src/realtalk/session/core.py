@@ -35,6 +35,7 @@ import attrs
 
 from ..events import (
     ClientEvent,
+    ConversationItemCreate,
     ConversationItemTruncate,
     ConversationItemTruncated,
     InputAudioBufferSpeechStarted,
@@ -79,7 +80,7 @@ from .outputs import (
 from .playback import ItemKey, PlaybackTracker
 from .state import State, StateMachine, Trigger
 
-__all__ = ("Session", "SessionStats")
+__all__ = ("INTERRUPTION_NOTE", "Session", "SessionStats")
 
 logger = logging.getLogger("realtalk.session")
 
@@ -87,6 +88,13 @@ logger = logging.getLogger("realtalk.session")
 # our truncate point was past the end of the item. Both leave nothing to fix.
 _CANCEL_NOT_ACTIVE = "response_cancel_not_active"
 _TRUNCATE_OVERSHOOT = "already shorter than"
+
+#: The system note added after a truncated item (see ``Session(interruption_note=...)``).
+INTERRUPTION_NOTE = (
+    "The user interrupted your previous reply; they heard it only up to where it was cut "
+    "off. Do not assume they heard the rest: answer what they say next, and repeat anything "
+    "important they missed."
+)
 
 # How many ended/cancelled response ids to remember, to drop their late deltas.
 _REMEMBERED_RESPONSES = 32
@@ -165,6 +173,8 @@ class Session:
             path, and the fallback when no local detector runs).
         progress_interval: seconds between :class:`PlaybackPosition` events while speaking
             (``None``: none).
+        interruption_note: after a truncate, this system message is added right after the
+            cut item, so the model knows it was interrupted (``None``: no note).
     """
 
     def __init__(
@@ -176,7 +186,9 @@ class Session:
         cancel_timeout: float = 2.0,
         server_vad_barge_in: bool = True,
         progress_interval: float | None = 0.1,
+        interruption_note: str | None = INTERRUPTION_NOTE,
     ) -> None:
+        self.interruption_note = interruption_note
         self.server_vad_barge_in = server_vad_barge_in
         self.progress_interval = progress_interval
         self._progress_deadline: float | None = None
@@ -541,6 +553,12 @@ class Session:
             self.stats.truncates_sent += 1
             if pending is not None:
                 pending.truncate_event_id = truncate_id
+            if self.interruption_note is not None:
+                # Placed right after the cut item, so the model reads it where it stopped.
+                self._send(ConversationItemCreate(
+                    previous_item_id=key[0], event_id=self._next_id("note"),
+                    item={"type": "message", "role": "system",
+                          "content": [{"type": "input_text", "text": self.interruption_note}]}))
         if pending is not None:
             pending.heard_ms, pending.received_ms = heard, received
             pending.truncate_ms = truncate_ms
