@@ -57,7 +57,6 @@ from .session import (
     State,
 )
 from .session.barge_in import BargeIn
-from .session.core import INTERRUPTION_NOTE
 from .session_config import PCM_SAMPLE_RATE, SessionConfig
 from .transport import Transport
 from .vad import OnsetDetector, VoiceActivityDetector
@@ -114,11 +113,8 @@ class Conversation:
                 f"protocol plays PCM16 at {PCM_SAMPLE_RATE} Hz"
             )
         self.barge_in = barge_in
-        self.session = Session(
-            config, wire_shape=provider.shape, cancel_timeout=cancel_timeout,
-            server_vad_barge_in=barge_in is None or barge_in.use_server_vad,
-            interruption_note=INTERRUPTION_NOTE if barge_in is None or barge_in.notify_model
-            else None)
+        self.session = Session.with_barge_in(config, barge_in, wire_shape=provider.shape,
+                                             cancel_timeout=cancel_timeout)
         self._detector = OnsetDetector(barge_in, vad) if barge_in is not None else None
         self.half_duplex = half_duplex
         self._clock: Callable[[], float] = clock if clock is not None else anyio.current_time

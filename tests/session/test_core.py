@@ -10,6 +10,7 @@ from realtalk import events as ev
 from realtalk.session import (
     EndOfAudio,
     ErrorOccurred,
+    FalseInterruption,
     Interrupted,
     Output,
     PlayAudio,
@@ -368,3 +369,58 @@ def test_model_is_told_it_was_interrupted_right_after_the_cut_item() -> None:
     quiet.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 0.1)
     _barge(quiet, 0.2)
     assert not any(isinstance(e, ev.ConversationItemCreate) for e in _sends(quiet.outputs()))
+
+
+def _cut(false_interruption_s: float = 2.0, min_words: int = 1) -> Session:
+    """A session that was interrupted at 0.3 s and whose cancel was confirmed."""
+    s = Session(false_interruption_s=false_interruption_s, min_words=min_words,
+                progress_interval=None)
+    s.open(0.0)
+    s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r1")), 0.1)
+    s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 0.1)
+    s.playback_progress(1200, 0.3)
+    _barge(s, 0.3)
+    s.receive(_done(status="cancelled"), 0.35)
+    s.outputs()
+    return s
+
+
+def test_no_words_after_an_interruption_is_a_false_one_and_resumes() -> None:
+    """Nothing said within the window: FalseInterruption, and the model is asked to go on."""
+    s = _cut()
+    assert s.next_deadline() == pytest.approx(2.3)
+    s.tick(2.29)
+    assert not any(isinstance(o, FalseInterruption) for o in s.outputs())
+    s.tick(2.3)
+    out = s.outputs()
+    false = next(o for o in out if isinstance(o, FalseInterruption))
+    assert false.resumed
+    assert false.item_id == "i1"
+    assert false.heard_ms == pytest.approx(50.0)
+    sends = _sends(out)
+    assert [type(e) for e in sends] == [ev.ConversationItemCreate, ev.ResponseCreate]
+    assert s.stats.false_interruptions == 1
+
+
+def test_user_words_make_the_interruption_real() -> None:
+    """A transcript with words before the deadline: not judged false."""
+    s = _cut()
+    s.receive(ev.InputAudioTranscriptionCompleted(item_id="u1", transcript="wait, stop"), 1.0)
+    s.tick(5.0)
+    assert not any(isinstance(o, FalseInterruption) for o in s.outputs())
+
+
+def test_an_empty_transcript_is_not_words() -> None:
+    """A transcript shorter than min_words (a cough transcribed as nothing) does not count."""
+    s = _cut(min_words=2)
+    s.receive(ev.InputAudioTranscriptionCompleted(item_id="u1", transcript="hm"), 1.0)
+    s.tick(5.0)
+    assert any(isinstance(o, FalseInterruption) for o in s.outputs())
+
+
+def test_a_new_response_makes_the_interruption_real() -> None:
+    """The server starting a new response means the user did say something."""
+    s = _cut()
+    s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r2")), 1.0)
+    s.tick(5.0)
+    assert not any(isinstance(o, FalseInterruption) for o in s.outputs())

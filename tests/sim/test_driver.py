@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from realtalk import Interrupted, State, StateChanged
+from realtalk import BargeIn, FalseInterruption, Interrupted, State, StateChanged
 from realtalk.server import ServerOptions
 from realtalk.sim import RoomConfig, Simulation, UserSpoke, Utterance, load_clip
 
@@ -73,3 +73,25 @@ def test_heard_audio_is_speech_not_silence() -> None:
     sim.run(6.0)
     truth = sim.room.ground_truth(0, sim.room.mic_position)
     assert float(np.sqrt(np.mean(truth.speaker**2))) > 0.01
+
+
+def test_a_click_taken_for_speech_is_judged_false_and_the_ai_resumes() -> None:
+    """A hair-trigger detector stops the AI on a click; no words follow, so the interruption
+    is judged false and the AI carries on."""
+    question, _ = load_clip("weather_tomorrow")
+    click, _ = load_clip("click")
+    script = [
+        Utterance(samples=question, text="What's the weather like tomorrow?", at=0.5),
+        Utterance(samples=click, text="(click)", after_assistant_starts=1.0),
+    ]
+    sim = Simulation(script, room=_room(),
+                     barge_in=BargeIn(min_speech_ms=0, false_interruption_s=1.5))
+    result = sim.run(10.0)
+    assert len(result.interruptions) == 1
+    false = [e for e in result.timeline if isinstance(e, FalseInterruption)]
+    assert len(false) == 1
+    assert false[0].resumed
+    speaking = [e.at for e in result.timeline
+                if isinstance(e, StateChanged) and e.new is State.SPEAKING]
+    assert len(speaking) == 2
+    assert speaking[1] > false[0].at  # the AI spoke again after the judgement

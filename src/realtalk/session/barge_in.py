@@ -26,6 +26,12 @@ class BargeIn:
             who stops and starts again right away is one interruption, not two).
         notify_model: after truncating, add a system note right after the cut item telling
             the model it was interrupted, so its next reply can pick up naturally.
+        false_interruption_s: if no user words (a transcript with at least ``min_words``
+            words, or a new response) follow an interruption within this many seconds, it
+            is judged false (``None``: never judged).
+        resume_after_false: on a false interruption, ask the model to continue its reply
+            from where it was cut (otherwise only report it).
+        min_words: words a user transcript needs to count as a real interruption.
     """
 
     min_speech_ms: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
@@ -34,6 +40,14 @@ class BargeIn:
     use_server_vad: bool = True
     cooldown_ms: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
     notify_model: bool = True
+    false_interruption_s: float | None = attrs.field(default=2.5)
+    resume_after_false: bool = True
+    min_words: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+
+    @false_interruption_s.validator
+    def _check_window(self, _: attrs.Attribute[float | None], value: float | None) -> None:
+        if value is not None and not value > 0:
+            raise ValueError(f"false_interruption_s must be > 0 or None, got {value!r}")
 
 
 class BargeInPolicy:

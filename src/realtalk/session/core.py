@@ -30,6 +30,7 @@ import collections
 import itertools
 import logging
 import math
+from typing import Any
 
 import attrs
 
@@ -42,6 +43,7 @@ from ..events import (
     InputAudioBufferSpeechStopped,
     InputAudioTranscriptionCompleted,
     ResponseCancel,
+    ResponseCreate,
     ResponseCreated,
     ResponseDone,
     ResponseOutputAudioDelta,
@@ -55,12 +57,14 @@ from ..events import (
     UnknownServerEvent,
 )
 from ..session_config import PCM_SAMPLE_RATE, SessionConfig, WireShape
+from .barge_in import BargeIn
 from .latency import DetectionSource, InterruptionLatency
 from .outputs import (
     AssistantTranscript,
     AssistantTranscriptDelta,
     EndOfAudio,
     ErrorOccurred,
+    FalseInterruption,
     Interrupted,
     OtherServerEvent,
     Output,
@@ -80,7 +84,7 @@ from .outputs import (
 from .playback import ItemKey, PlaybackTracker
 from .state import State, StateMachine, Trigger
 
-__all__ = ("INTERRUPTION_NOTE", "Session", "SessionStats")
+__all__ = ("INTERRUPTION_NOTE", "RESUME_NOTE", "Session", "SessionStats")
 
 logger = logging.getLogger("realtalk.session")
 
@@ -88,6 +92,12 @@ logger = logging.getLogger("realtalk.session")
 # our truncate point was past the end of the item. Both leave nothing to fix.
 _CANCEL_NOT_ACTIVE = "response_cancel_not_active"
 _TRUNCATE_OVERSHOOT = "already shorter than"
+
+#: The system note that asks the model to carry on after a false interruption.
+RESUME_NOTE = (
+    "That interruption was only noise; the user did not say anything. Continue your previous "
+    "reply from where it was cut off, without repeating what was already said."
+)
 
 #: The system note added after a truncated item (see ``Session(interruption_note=...)``).
 INTERRUPTION_NOTE = (
@@ -114,6 +124,7 @@ class SessionStats:
     cancels_sent: int = 0
     truncates_sent: int = 0
     benign_errors: int = 0
+    false_interruptions: int = 0
 
 
 @attrs.define
@@ -175,6 +186,8 @@ class Session:
             (``None``: none).
         interruption_note: after a truncate, this system message is added right after the
             cut item, so the model knows it was interrupted (``None``: no note).
+        false_interruption_s, resume_after_false, min_words: false-interruption recovery
+            (see :class:`~realtalk.BargeIn`).
     """
 
     def __init__(
@@ -187,8 +200,16 @@ class Session:
         server_vad_barge_in: bool = True,
         progress_interval: float | None = 0.1,
         interruption_note: str | None = INTERRUPTION_NOTE,
+        false_interruption_s: float | None = None,
+        resume_after_false: bool = True,
+        min_words: int = 1,
     ) -> None:
         self.interruption_note = interruption_note
+        self.false_interruption_s = false_interruption_s
+        self.resume_after_false = resume_after_false
+        self.min_words = min_words
+        self._judging: _PendingInterruption | None = None
+        self._judge_deadline: float | None = None
         self.server_vad_barge_in = server_vad_barge_in
         self.progress_interval = progress_interval
         self._progress_deadline: float | None = None
@@ -216,6 +237,25 @@ class Session:
         )
         self._server_session: SessionCreated | None = None
 
+    @classmethod
+    def with_barge_in(cls, config: SessionConfig | None, barge_in: BargeIn | None,
+                      **options: Any) -> Session:
+        """A session whose barge-in behaviour follows ``barge_in``.
+
+        ``None`` means no local detector: the server's VAD is then the barge-in, and the
+        other settings keep their defaults. ``options`` go to the constructor.
+        """
+        settings = barge_in if barge_in is not None else BargeIn()
+        return cls(
+            config,
+            server_vad_barge_in=barge_in is None or settings.use_server_vad,
+            interruption_note=INTERRUPTION_NOTE if settings.notify_model else None,
+            false_interruption_s=settings.false_interruption_s,
+            resume_after_false=settings.resume_after_false,
+            min_words=settings.min_words,
+            **options,
+        )
+
     # -- state ---------------------------------------------------------------------------------
 
     @property
@@ -236,7 +276,7 @@ class Session:
     def next_deadline(self) -> float | None:
         """The earliest ``now`` at which :meth:`tick` has work to do, if any."""
         deadlines = [d for d in (self._cancel_deadline, self._drain_deadline,
-                                 self._progress_deadline) if d is not None]
+                                 self._progress_deadline, self._judge_deadline) if d is not None]
         return min(deadlines) if deadlines else None
 
     def _fire(self, trigger: Trigger, now: float) -> None:
@@ -349,6 +389,8 @@ class Session:
     def tick(self, now: float) -> None:
         """Handle deadlines that have passed (cancel timeout, end of playback)."""
         self._settle_stop(now, None)
+        if self._judge_deadline is not None and now >= self._judge_deadline:
+            self._judge_false(now)
         if self._cancel_deadline is not None and now >= self._cancel_deadline:
             self._cancel_deadline = None
             if self.state is State.CANCELLING:
@@ -381,6 +423,7 @@ class Session:
                         and event.response_id not in self._cancelled):
                     self._out.append(EndOfAudio())
             case ResponseCreated():
+                self._judged_real()  # the conversation moved on: the user did say something
                 self._responses[event.response.id] = _Response(event.response.id)
                 self._out.append(ResponseStarted(response_id=event.response.id, at=now))
             case ResponseDone():
@@ -394,6 +437,8 @@ class Session:
                 self._turn_ended_at = ended if ended is not None else now
                 self._out.append(UserSpeechStopped(at=now))
             case InputAudioTranscriptionCompleted():
+                if len(event.transcript.split()) >= self.min_words:
+                    self._judged_real()
                 self._out.append(UserTranscript(item_id=event.item_id, text=event.transcript,
                                                 at=now))
             case ConversationItemTruncated():
@@ -562,6 +607,9 @@ class Session:
         if pending is not None:
             pending.heard_ms, pending.received_ms = heard, received
             pending.truncate_ms = truncate_ms
+            if truncate_ms is not None and self.false_interruption_s is not None:
+                self._judging = pending
+                self._judge_deadline = pending.detected + self.false_interruption_s
             if pending.cancel_event_id is None:
                 # The response had already ended upstream: nothing to wait for.
                 self._finish_interruption(now, acknowledged=None, timed_out=False)
@@ -576,6 +624,30 @@ class Session:
         self._playing_response = None
         if pending is not None:
             self._out.append(pending.finish(acknowledged=acknowledged, timed_out=timed_out))
+
+    # -- false interruptions ------------------------------------------------------------------
+
+    def _judged_real(self) -> None:
+        self._judging = None
+        self._judge_deadline = None
+
+    def _judge_false(self, now: float) -> None:
+        judged, self._judging = self._judging, None
+        self._judge_deadline = None
+        if judged is None or self.state is State.IDLE:
+            return
+        resume = self.resume_after_false and self.state is State.LISTENING
+        if resume:
+            # A note, then a plain response.create: response-level instructions would replace
+            # the session's, and the model should keep its persona.
+            self._send(ConversationItemCreate(
+                event_id=self._next_id("resume"),
+                item={"type": "message", "role": "system",
+                      "content": [{"type": "input_text", "text": RESUME_NOTE}]}))
+            self._send(ResponseCreate(event_id=self._next_id("resume")))
+        self.stats.false_interruptions += 1
+        self._out.append(FalseInterruption(item_id=judged.item_id, heard_ms=judged.heard_ms,
+                                           detected=judged.detected, resumed=resume, at=now))
 
     # -- end of playback -----------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ __all__ = (
     "ResponseFinished",
     "PlaybackPosition",
     "Interrupted",
+    "FalseInterruption",
     "Truncated",
     "ErrorOccurred",
     "OtherServerEvent",
@@ -217,6 +218,22 @@ class Interrupted:
 
 
 @attrs.frozen(kw_only=True)
+class FalseInterruption:
+    """An interruption was judged false: no user words followed it within the window (a
+    cough, a door, a noise the detector took for speech).
+
+    ``resumed`` says whether realtalk asked the model to carry on from where it was cut.
+    ``detected`` is the interruption's detection time (``Interrupted.latency.detected``).
+    """
+
+    item_id: str | None
+    heard_ms: float
+    detected: float
+    resumed: bool
+    at: float
+
+
+@attrs.frozen(kw_only=True)
 class Truncated:
     """The server confirmed the truncation of ``item_id`` at ``audio_end_ms``."""
 
@@ -260,6 +277,7 @@ ConversationEvent: TypeAlias = (
     | ResponseFinished
     | PlaybackPosition
     | Interrupted
+    | FalseInterruption
     | Truncated
     | ErrorOccurred
     | OtherServerEvent

@@ -34,7 +34,6 @@ from ..session import (
     StateChanged,
 )
 from ..session.barge_in import BargeIn
-from ..session.core import INTERRUPTION_NOTE
 from ..session_config import SessionConfig
 from ..vad import OnsetDetector, VoiceActivityDetector
 from .clock import VirtualClock
@@ -141,11 +140,7 @@ class Simulation:
         self.device = SimulatedDevice(
             self.room, block_ms=block_ms, jitter_buffer_ms=jitter_buffer_ms,
             output_latency_ms=output_latency_ms, clock=self.clock, realtime=False)
-        self.session = Session(
-            config, cancel_timeout=cancel_timeout,
-            server_vad_barge_in=barge_in is None or barge_in.use_server_vad,
-            interruption_note=INTERRUPTION_NOTE if barge_in is None or barge_in.notify_model
-            else None)
+        self.session = Session.with_barge_in(config, barge_in, cancel_timeout=cancel_timeout)
         self.detector = OnsetDetector(barge_in, vad) if barge_in is not None else None
         self.server = ServerSession(now=0.0, options=server_options,
                                     responder=responder_factory(),
