@@ -323,7 +323,9 @@ class Conversation:
             if onset is not None:
                 self.session.playback_progress(self.output.played_samples(), now)
                 self.session.user_speech(now, onset=onset, source="local")
-                await self._perform()
+            # After the confirmation, which stops playback: a duck is kept in its latency.
+            self.session.speech_probable(now, self._detector.probable)
+            await self._perform()
         await self._send_text(encode(InputAudioBufferAppend(audio=int16_to_bytes(
             frame.samples))))
         self.session.audio_sent(len(frame.samples), captured_at)

@@ -254,6 +254,8 @@ def _report(result: DemoResult, print_line: Callable[[str], None]) -> None:
     event = result.interruption
     if event is not None:
         lat = event.latency
+        print_line(f"  speech onset -> playback ducked  : {_fmt(lat.duck_ms)} "
+                   "(the assistant audibly yields on the first frames of speech)")
         print_line(f"  speech onset -> playback stopped : {_fmt(lat.stop_ms)} "
                    f"(detector needs {_fmt(lat.detect_ms)} of speech to confirm)")
         print_line(f"  detection -> response.cancel sent: {_fmt(lat.detect_to_cancel_ms)}")

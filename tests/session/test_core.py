@@ -8,6 +8,7 @@ import pytest
 
 from realtalk import events as ev
 from realtalk.session import (
+    DuckPlayback,
     EndOfAudio,
     ErrorOccurred,
     FalseInterruption,
@@ -424,3 +425,37 @@ def test_a_new_response_makes_the_interruption_real() -> None:
     s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r2")), 1.0)
     s.tick(5.0)
     assert not any(isinstance(o, FalseInterruption) for o in s.outputs())
+
+
+def test_probable_speech_ducks_and_restores() -> None:
+    """While speaking, probable speech ducks playback at once; if it was not speech, the
+    gain is restored."""
+    s = _speaking()
+    s.duck_gain = 0.125
+    s.speech_probable(0.3, True)
+    duck = [o for o in s.outputs() if isinstance(o, DuckPlayback)]
+    assert [d.gain for d in duck] == [0.125]
+    s.speech_probable(0.32, True)  # idempotent
+    assert s.outputs() == []
+    s.speech_probable(0.34, False)
+    assert [o.gain for o in s.outputs() if isinstance(o, DuckPlayback)] == [1.0]
+    assert s.stats.ducks_restored == 1
+
+
+def test_duck_then_confirm_marks_the_duck_time() -> None:
+    """A confirmed barge-in after a duck carries the duck time in its latency."""
+    s = _speaking()
+    s.duck_gain = 0.125
+    s.speech_probable(0.30, True)
+    _barge(s, 0.42, onset=0.28)
+    s.receive(_done(status="cancelled"), 0.45)
+    interrupted = next(o for o in s.outputs() if isinstance(o, Interrupted))
+    assert interrupted.latency.duck_ms == pytest.approx(20.0)
+    assert interrupted.latency.stop_ms == pytest.approx(140.0)
+
+
+def test_no_ducking_without_a_duck_gain() -> None:
+    """With duck_gain None (plain stop-on-confirm mode) nothing ducks."""
+    s = _speaking()
+    s.speech_probable(0.3, True)
+    assert not any(isinstance(o, DuckPlayback) for o in s.outputs())

@@ -95,3 +95,25 @@ def test_a_click_taken_for_speech_is_judged_false_and_the_ai_resumes() -> None:
                 if isinstance(e, StateChanged) and e.new is State.SPEAKING]
     assert len(speaking) == 2
     assert speaking[1] > false[0].at  # the AI spoke again after the judgement
+
+
+def test_graded_response_ducks_on_a_click_and_restores() -> None:
+    """A click ducks the AI for a moment (no interruption), then full volume again; a real
+    barge-in ducks before it stops."""
+    question, _ = load_clip("weather_tomorrow")
+    click, _ = load_clip("click")
+    wait, _ = load_clip("wait_stop")
+    script = [
+        Utterance(samples=question, text="What's the weather like tomorrow?", at=0.5),
+        Utterance(samples=click, text="(click)", after_assistant_starts=1.0),
+        Utterance(samples=wait, text="Wait, stop.", after_assistant_starts=2.5),
+    ]
+    sim = Simulation(script, room=_room())
+    result = sim.run(8.0)
+    assert sim.session.stats.ducks_restored >= 1
+    assert len(result.interruptions) == 1
+    lat = result.interruptions[0].latency
+    assert lat.duck_ms is not None
+    assert lat.stop_ms is not None
+    assert lat.duck_ms < lat.stop_ms
+    assert lat.duck_ms <= 40.0  # one or two 20 ms frames

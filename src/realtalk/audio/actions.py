@@ -6,7 +6,7 @@ turns its audio actions into output calls, so both behave the same to the sample
 
 from __future__ import annotations
 
-from ..session import AudioAction, EndOfAudio, PlayAudio, Session, StopPlayback
+from ..session import AudioAction, DuckPlayback, EndOfAudio, PlayAudio, Session, StopPlayback
 from .base import AudioOutput
 from .pcm import bytes_to_int16
 
@@ -26,5 +26,7 @@ def perform_audio_action(out: AudioAction, output: AudioOutput, session: Session
         case StopPlayback():
             played = output.clear()
             session.playback_stopped(now, played)
+        case DuckPlayback(gain=gain, ramp_ms=ramp_ms):
+            output.set_gain(gain, ramp_ms)
         case EndOfAudio():
             output.mark_end()

@@ -42,7 +42,14 @@ class AudioOutput(Protocol):
         Returns the cumulative count of samples that will have left the speaker once it is
         silent: for a device, audio already handed to its driver still plays (output latency
         plus up to one block) and is counted; without latency this is :meth:`played_samples`.
+        The gain returns to 1 for whatever is written next.
         """
+        ...
+
+    def set_gain(self, gain: float, ramp_ms: float = 10.0) -> None:
+        """Scale what plays from now on by ``gain`` (0 to 1), ramping over ``ramp_ms`` so
+        there is no click: how the assistant ducks when the user may be starting to talk.
+        :meth:`clear` returns the gain to 1."""
         ...
 
     def mark_end(self) -> None:

@@ -42,6 +42,7 @@ import numpy.typing as npt
 
 from ..errors import AudioError
 from .frame import AudioFrame
+from .gain import GainRamp
 from .pcm import mono_int16
 
 __all__ = (
@@ -158,6 +159,7 @@ class DeviceOutput:
         self.rebuffer_starts = 0
         self.clears = 0
         self.last_clear_tail_ms = 0.0
+        self._gain = GainRamp(sample_rate)
 
     # -- app side -------------------------------------------------------------------------
 
@@ -205,6 +207,7 @@ class DeviceOutput:
             self._playing = False
             self._ended = False
             self._starved = False
+            self._gain.reset()
             self.clears += 1
             if self._in_flight:
                 dac, n = self._in_flight[-1]
@@ -212,6 +215,12 @@ class DeviceOutput:
             else:
                 self.last_clear_tail_ms = 0.0
             return self._handed
+
+    def set_gain(self, gain: float, ramp_ms: float = 10.0) -> None:
+        """Scale blocks rendered from now on by ``gain``, ramped over ``ramp_ms``. Audio
+        already in the driver keeps its gain (it is at most a block and the output latency)."""
+        with self._lock:
+            self._gain.set(gain, ramp_ms)
 
     def played_samples(self) -> int:
         """Cumulative samples that have left the speaker, by the device's clock."""
@@ -262,6 +271,8 @@ class DeviceOutput:
                 self._playing = True
                 self.rebuffer_starts += 1
             k = self._pop_locked(out, n) if self._playing else 0
+            if k:
+                out[:k] = self._gain.apply(out[:k])
             out[k:] = 0
             if k:
                 self._in_flight.append((dac_time, k))

@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from ..errors import AudioError
 from .frame import AudioFrame
+from .gain import GainRamp
 from .pcm import mono_int16
 
 __all__ = ("MemoryInput", "MemoryOutput")
@@ -49,6 +50,7 @@ class MemoryOutput:
         self._run_start_time = 0.0  # when the current uninterrupted run began
         self._run_start_played = 0
         self._recorded: list[npt.NDArray[np.int16]] = []
+        self._gain = GainRamp(sample_rate)
         self.underruns = 0
         self.clears = 0
 
@@ -61,7 +63,8 @@ class MemoryOutput:
         while n:
             head = self._queue[0]
             take = min(n, len(head) - self._queue_offset)
-            self._recorded.append(head[self._queue_offset:self._queue_offset + take])
+            self._recorded.append(
+                self._gain.apply(head[self._queue_offset:self._queue_offset + take]))
             self._queue_offset += take
             n -= take
             self._played += take
@@ -90,8 +93,14 @@ class MemoryOutput:
         self._queue.clear()
         self._queue_offset = 0
         self._buffered = 0
+        self._gain.reset()
         self.clears += 1
         return self._played
+
+    def set_gain(self, gain: float, ramp_ms: float = 10.0) -> None:
+        """Scale what plays from now on by ``gain``, ramped (the recording shows it)."""
+        self._advance()
+        self._gain.set(gain, ramp_ms)
 
     def mark_end(self) -> None:
         """Nothing to do: a memory speaker has no jitter buffer and plays what it gets."""

@@ -32,6 +32,11 @@ class BargeIn:
         resume_after_false: on a false interruption, ask the model to continue its reply
             from where it was cut (otherwise only report it).
         min_words: words a user transcript needs to count as a real interruption.
+        duck_gain_db: the graded response: on the first frame of probable speech, playback
+            ramps down by this much (``None``: no ducking, plain stop on confirmation); it is
+            restored if the sound turns out not to be speech.
+        duck_ramp_ms: how fast the duck (and the restore) ramps, short enough to be heard at
+            once, long enough not to click.
     """
 
     min_speech_ms: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
@@ -43,6 +48,8 @@ class BargeIn:
     false_interruption_s: float | None = attrs.field(default=2.5)
     resume_after_false: bool = True
     min_words: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    duck_gain_db: float | None = -18.0
+    duck_ramp_ms: float = attrs.field(default=8.0, validator=attrs.validators.ge(0))
 
     @false_interruption_s.validator
     def _check_window(self, _: attrs.Attribute[float | None], value: float | None) -> None:
@@ -88,6 +95,11 @@ class BargeInPolicy:
         if not self._armed and self._silence_ms >= s.rearm_silence_ms:
             self._armed = True
         return None
+
+    @property
+    def probable(self) -> bool:
+        """Whether a speech run is under way that could still be confirmed (duck now)."""
+        return self._armed and self._onset is not None
 
     def reset(self) -> None:
         """Forget any partial onset and re-arm."""

@@ -62,6 +62,7 @@ from .latency import DetectionSource, InterruptionLatency
 from .outputs import (
     AssistantTranscript,
     AssistantTranscriptDelta,
+    DuckPlayback,
     EndOfAudio,
     ErrorOccurred,
     FalseInterruption,
@@ -125,6 +126,7 @@ class SessionStats:
     truncates_sent: int = 0
     benign_errors: int = 0
     false_interruptions: int = 0
+    ducks_restored: int = 0
 
 
 @attrs.define
@@ -143,6 +145,7 @@ class _PendingInterruption:
     cancel_event_id: str | None
     onset: float | None
     detected: float
+    ducked: float | None = None
     heard_ms: float = 0.0
     received_ms: float = 0.0
     truncate_ms: int | None = None
@@ -164,6 +167,7 @@ class _PendingInterruption:
             latency=InterruptionLatency(
                 onset=self.onset,
                 detected=self.detected,
+                ducked=self.ducked,
                 playback_stopped=self.playback_stopped,
                 cancel_sent=self.cancel_sent,
                 truncate_sent=self.truncate_sent,
@@ -188,6 +192,8 @@ class Session:
             cut item, so the model knows it was interrupted (``None``: no note).
         false_interruption_s, resume_after_false, min_words: false-interruption recovery
             (see :class:`~realtalk.BargeIn`).
+        duck_gain: playback gain while speech is probable but not confirmed (``None``: no
+            ducking); ``duck_ramp_ms`` its ramp.
     """
 
     def __init__(
@@ -203,7 +209,12 @@ class Session:
         false_interruption_s: float | None = None,
         resume_after_false: bool = True,
         min_words: int = 1,
+        duck_gain: float | None = None,
+        duck_ramp_ms: float = 8.0,
     ) -> None:
+        self.duck_gain = duck_gain
+        self.duck_ramp_ms = duck_ramp_ms
+        self._ducked_at: float | None = None
         self.interruption_note = interruption_note
         self.false_interruption_s = false_interruption_s
         self.resume_after_false = resume_after_false
@@ -253,6 +264,9 @@ class Session:
             false_interruption_s=settings.false_interruption_s,
             resume_after_false=settings.resume_after_false,
             min_words=settings.min_words,
+            duck_gain=(None if settings.duck_gain_db is None
+                       else 10 ** (settings.duck_gain_db / 20)),
+            duck_ramp_ms=settings.duck_ramp_ms,
             **options,
         )
 
@@ -378,6 +392,21 @@ class Session:
             self._barge_in(now, onset=onset, source=source)
         elif self.state is State.LISTENING:
             self._out.append(UserSpeechStarted(source=source, at=now))
+
+    def speech_probable(self, now: float, probable: bool) -> None:
+        """The local detector thinks speech may be starting (``True``), or that what it heard
+        was not speech after all (``False``). While the assistant speaks, this ducks playback
+        at once and restores it: the graded response, before any confirmation."""
+        if self.duck_gain is None:
+            return
+        if probable and self._ducked_at is None and self.state is State.SPEAKING:
+            self._ducked_at = now
+            self._out.append(DuckPlayback(gain=self.duck_gain, ramp_ms=self.duck_ramp_ms))
+        elif not probable and self._ducked_at is not None:
+            self._ducked_at = None
+            if self.state is State.SPEAKING:
+                self.stats.ducks_restored += 1
+                self._out.append(DuckPlayback(gain=1.0, ramp_ms=self.duck_ramp_ms))
 
     def interrupt(self, now: float) -> bool:
         """Interrupt the assistant on the app's request. Returns whether it was speaking."""
@@ -563,7 +592,8 @@ class Session:
             self.stats.cancels_sent += 1
         self._pending = _PendingInterruption(
             response_id=rid, item_id=key[0] if key else None, source=source,
-            cancel_event_id=cancel_id, onset=onset, detected=now)
+            cancel_event_id=cancel_id, onset=onset, detected=now, ducked=self._ducked_at)
+        self._ducked_at = None  # clearing the output restores its gain
         # The truncate waits for the output's final count (playback_stopped): a device still
         # plays what it already handed to the driver, and the user hears that too.
         self._stop_pending = (key, active)
@@ -661,6 +691,10 @@ class Session:
             if response_done:
                 self._drain_deadline = None
                 self._playing_response = None
+                if self._ducked_at is not None:
+                    # The reply ended while ducked: the next one must start at full volume.
+                    self._ducked_at = None
+                    self._out.append(DuckPlayback(gain=1.0, ramp_ms=0.0))
                 self._fire(Trigger.PLAYBACK_DRAINED, now)
             else:
                 self._drain_deadline = None  # underrun: wait for more audio

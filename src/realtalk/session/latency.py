@@ -24,6 +24,8 @@ class InterruptionLatency:
 
     Attributes:
         onset: when the user's speech began (capture time of its first audio), if known.
+        ducked: when playback was ducked on the first frames of probable speech (``None``:
+            no ducking, or it came with the confirmation).
         detected: when the barge-in was confirmed.
         playback_stopped: when the output was told to stop and its queue was cleared.
         cancel_sent: when ``response.cancel`` left for the wire (``None`` if none was needed).
@@ -33,6 +35,7 @@ class InterruptionLatency:
 
     onset: float | None
     detected: float
+    ducked: float | None = None
     playback_stopped: float | None = None
     cancel_sent: float | None = None
     truncate_sent: float | None = None
@@ -42,6 +45,11 @@ class InterruptionLatency:
     def stop_ms(self) -> float | None:
         """Speech onset -> playback stopped: how long the user talked over the assistant."""
         return _ms(self.onset, self.playback_stopped)
+
+    @property
+    def duck_ms(self) -> float | None:
+        """Speech onset -> playback ducked: how soon the assistant audibly yielded."""
+        return _ms(self.onset, self.ducked)
 
     @property
     def detect_ms(self) -> float | None:

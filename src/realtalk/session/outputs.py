@@ -19,6 +19,7 @@ __all__ = (
     "SendEvent",
     "PlayAudio",
     "StopPlayback",
+    "DuckPlayback",
     "EndOfAudio",
     "AudioAction",
     "AUDIO_ACTIONS",
@@ -71,13 +72,22 @@ class StopPlayback:
 
 
 @attrs.frozen
+class DuckPlayback:
+    """Ramp the playback gain to ``gain`` (below 1: the user may be starting to talk; 1:
+    it was not speech, restore)."""
+
+    gain: float
+    ramp_ms: float
+
+
+@attrs.frozen
 class EndOfAudio:
     """All audio of the playing response is queued: play it out (see ``AudioOutput.mark_end``)."""
 
 
-AudioAction: TypeAlias = PlayAudio | StopPlayback | EndOfAudio
+AudioAction: TypeAlias = PlayAudio | StopPlayback | DuckPlayback | EndOfAudio
 """The actions performed on the audio output (see ``realtalk.audio.actions``)."""
-AUDIO_ACTIONS = (PlayAudio, StopPlayback, EndOfAudio)
+AUDIO_ACTIONS = (PlayAudio, StopPlayback, DuckPlayback, EndOfAudio)
 
 Action: TypeAlias = SendEvent | AudioAction
 

@@ -219,7 +219,9 @@ class Simulation:
             if onset is not None:
                 self.session.playback_progress(played, now)
                 self.session.user_speech(now, onset=onset, source="local")
-                self._perform(now)
+            # After the confirmation, which stops playback: a duck is kept in its latency.
+            self.session.speech_probable(now, self.detector.probable)
+            self._perform(now)
         self._send(True, encode(InputAudioBufferAppend(audio=int16_to_bytes(frame.samples))),
                    now)
         self.session.audio_sent(len(frame.samples), captured_at)

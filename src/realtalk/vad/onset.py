@@ -29,9 +29,17 @@ class OnsetDetector:
         self.policy = BargeInPolicy(settings)
 
     def process(self, frame: AudioFrame, captured_at: float) -> float | None:
-        """Feed one frame captured at ``captured_at``; the onset time when one is confirmed."""
+        """Feed one frame captured at ``captured_at``; the onset time when one is confirmed.
+
+        After each call, :attr:`probable` says whether unconfirmed speech is under way.
+        """
         speech = self.vad.is_speech(frame)
         return self.policy.update(speech, captured_at, frame.duration * 1000.0)
+
+    @property
+    def probable(self) -> bool:
+        """Whether the last frames look like the start of speech, not yet confirmed."""
+        return self.policy.probable
 
     def reset(self) -> None:
         """Forget partial onsets and the detector's state."""
