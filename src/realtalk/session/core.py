@@ -6,22 +6,28 @@ simulator, a test) feeds it:
 - :meth:`Session.receive` -- each parsed server event;
 - :meth:`Session.playback_progress` -- the output's cumulative count of samples played;
 - :meth:`Session.user_speech` -- a confirmed speech onset from a local detector (or the app);
+- :meth:`Session.speech_probable` -- the detector's unconfirmed "speech may be starting", which
+  ducks playback (the graded response) and restores it if it was not speech;
 - :meth:`Session.audio_sent` -- each microphone frame appended upstream, with its capture time,
   so that server VAD offsets map back to the caller's clock;
 - :meth:`Session.event_sent` / :meth:`Session.playback_stopped` -- when an action really took
   effect, for the latency marks;
 - :meth:`Session.tick` -- at :meth:`Session.next_deadline`.
 
-After each call it drains :meth:`Session.outputs`: :class:`SendEvent`, :class:`PlayAudio` and
-:class:`StopPlayback` actions to perform *in order*, and conversation events for the app.
-Every ``now`` is the caller's monotonic clock, in seconds.
+After each call it drains :meth:`Session.outputs`: :class:`SendEvent` and the audio actions
+(:class:`PlayAudio`, :class:`StopPlayback`, :class:`DuckPlayback`, :class:`EndOfAudio`) to
+perform *in order*, and conversation events for the app. Every ``now`` is the caller's
+monotonic clock, in seconds.
 
 Barge-in, in one step (the design's rule): stop playback and clear its queue; send
 ``response.cancel`` only if that response is still active upstream; send
 ``conversation.item.truncate`` for the playing item with the milliseconds actually heard,
 clamped to the audio received, and no truncate when playback had already finished. Deltas of
 a cancelled response that arrive late are dropped. ``cancelling`` ends on the cancelled
-response's ``response.done`` or after ``cancel_timeout`` seconds.
+response's ``response.done`` or after ``cancel_timeout`` seconds. The truncate waits for the
+output's final played count (:meth:`Session.playback_stopped`) and is followed by a system note
+telling the model it was interrupted. An interruption that no user words follow is judged
+false, and the model is asked to resume.
 """
 
 from __future__ import annotations
