@@ -31,6 +31,7 @@ from .audio.frame import AudioFrame
 from .audio.memory import MemoryOutput
 from .audio.pcm import int16_to_bytes
 from .audio.resample import StreamingResampler
+from .echo import EchoGate
 from .errors import (
     AudioError,
     ConnectionClosed,
@@ -115,7 +116,8 @@ class Conversation:
         self.barge_in = barge_in
         self.session = Session.with_barge_in(config, barge_in, wire_shape=provider.shape,
                                              cancel_timeout=cancel_timeout)
-        self._detector = OnsetDetector(barge_in, vad) if barge_in is not None else None
+        self._detector = (OnsetDetector(barge_in, vad, EchoGate()) if barge_in is not None
+                          else None)
         self.half_duplex = half_duplex
         self._clock: Callable[[], float] = clock if clock is not None else anyio.current_time
         self._event_buffer = event_buffer

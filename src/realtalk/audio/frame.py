@@ -16,6 +16,17 @@ __all__ = ("AudioFrame",)
 logger = logging.getLogger("realtalk.audio")
 
 
+def _optional_reference(value: npt.ArrayLike | None) -> npt.NDArray[np.int16] | None:
+    if value is None:
+        return None
+    arr = np.asarray(value)
+    if arr.dtype != np.int16 or arr.ndim != 1:
+        raise AudioError(f"reference must be 1-D int16, got {arr.dtype} {arr.shape}")
+    arr = arr.view()
+    arr.flags.writeable = False
+    return arr
+
+
 def _readonly_int16(value: npt.ArrayLike) -> npt.NDArray[np.int16]:
     arr = np.asarray(value)
     if arr.dtype != np.int16:
@@ -41,11 +52,16 @@ class AudioFrame:
         sample_rate: samples per second.
         timestamp: when the first sample was captured (or is due to play), on the caller's
             monotonic clock in seconds; ``None`` when unknown.
+        reference: for a microphone frame, what the speaker played over the same period
+            (mono int16), when the device knows it: the echo reference that lets a detector
+            tell the assistant's own voice from the user's. ``None`` when unknown.
     """
 
     samples: npt.NDArray[np.int16] = attrs.field(converter=_readonly_int16)
     sample_rate: int = attrs.field(default=24_000)
     timestamp: float | None = None
+    reference: npt.NDArray[np.int16] | None = attrs.field(
+        default=None, converter=_optional_reference, kw_only=True)
 
     @sample_rate.validator
     def _check_rate(self, _: attrs.Attribute[int], value: int) -> None:
@@ -82,4 +98,4 @@ class AudioFrame:
         if self.samples.ndim == 1:
             return self
         mixed = np.rint(self.samples.astype(np.float32).mean(axis=1)).astype(np.int16)
-        return AudioFrame(mixed, self.sample_rate, self.timestamp)
+        return AudioFrame(mixed, self.sample_rate, self.timestamp, reference=self.reference)

@@ -96,7 +96,7 @@ class SimulatedDevice:
         self.output.render(self._speaker_block, t + self.output_latency)
         self.room.speaker_played(self._speaker_block)
         mic = self.room.mic_frame(self.block)
-        return AudioFrame(mic, self.sample_rate, t)
+        return AudioFrame(mic, self.sample_rate, t, reference=self._speaker_block.copy())
 
     def close(self) -> None:
         """End ``input.frames()``."""

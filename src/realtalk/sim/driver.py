@@ -20,6 +20,7 @@ import attrs
 
 from ..audio.actions import perform_audio_action
 from ..audio.pcm import int16_to_bytes
+from ..echo import EchoGate
 from ..events import InputAudioBufferAppend, encode, parse_server_event
 from ..server import PlaceholderTranscriber, ScriptedResponder, ServerOptions, ServerSession
 from ..server.responder import Responder, Transcriber
@@ -141,7 +142,8 @@ class Simulation:
             self.room, block_ms=block_ms, jitter_buffer_ms=jitter_buffer_ms,
             output_latency_ms=output_latency_ms, clock=self.clock, realtime=False)
         self.session = Session.with_barge_in(config, barge_in, cancel_timeout=cancel_timeout)
-        self.detector = OnsetDetector(barge_in, vad) if barge_in is not None else None
+        self.detector = (OnsetDetector(barge_in, vad, EchoGate()) if barge_in is not None
+                         else None)
         self.server = ServerSession(now=0.0, options=server_options,
                                     responder=responder_factory(),
                                     transcriber=transcriber_factory(), seed=seed)

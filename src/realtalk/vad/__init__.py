@@ -2,6 +2,6 @@
 
 from .base import VoiceActivityDetector
 from .energy import EnergyVAD
-from .onset import OnsetDetector
+from .onset import OnsetDetector, SpeechGate
 
-__all__ = ("VoiceActivityDetector", "EnergyVAD", "OnsetDetector")
+__all__ = ("VoiceActivityDetector", "EnergyVAD", "OnsetDetector", "SpeechGate")
