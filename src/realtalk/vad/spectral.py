@@ -6,22 +6,25 @@ than before". :class:`SpectralVAD` asks four questions of every 10 ms hop, looki
 
 1. **Level**: is the hop above an absolute floor (``min_level_dbfs``)? Digital silence and the
    faintest hiss never count.
-2. **SNR**: how far is the voice band (300-3400 Hz) above the *tracked noise spectrum*? The
+2. **SNR**: how far is the voice band (200-4000 Hz) above the *tracked noise spectrum*? The
    noise spectrum is followed bin by bin with an asymmetric smoother (minimum-statistics
    style): it falls quickly to any quieter hop and rises slowly, faster while nothing sounds
    like speech. Steady hiss, hum and fan noise become the floor within seconds.
-3. **Voice-band share**: how much of the energy above the noise lies in 300-3400 Hz? Hum
+3. **Voice-band share**: how much of the energy above the noise lies in 200-4000 Hz? Hum
    (below 300 Hz) and hiss (mostly above 3.4 kHz at 24 kHz) score low.
 4. **Periodicity**: is the noise-subtracted signal periodic with a pitch of 80-400 Hz? The
-   normalised autocorrelation (computed from the same FFT, corrected for the analysis window
-   the way Boersma's pitch tracker does) peaks near 1 for voiced speech and stays low for
-   noise, clicks and coughs, which are aperiodic. This is what rejects a cough that is as
-   loud and as "voice-band" as speech.
+   normalised autocorrelation of the compressed spectrum (square root of the power, computed
+   from the same FFT, divided by the analysis window's own autocorrelation as in Boersma's
+   pitch tracker) is high for voiced speech and stays low for noise, clicks and coughs, which
+   are aperiodic. This is what rejects a cough that is as loud and as "voice-band" as speech.
 
 Each answer is a soft score in (0, 1); their product is the hop's raw speech probability. A
 short hangover keeps the probability above the threshold for ``hangover_ms`` after a run of
-speech hops, so the unvoiced consonants and short gaps inside a phrase do not flicker off; a
-single speech-like hop (a click) does not start a hangover.
+speech hops, so the short gaps inside a phrase do not flicker off; a single speech-like hop (a
+click) does not start one. While the hangover runs, hops that are loud (SNR) but not periodic,
+the unvoiced consonants, renew it, for at most 200 ms in a row: that lifts frame recall on the
+clips from 0.87 to 0.92 without opening the door to noise, which is never periodic enough to
+start a run.
 
 Everything per hop is vectorised numpy (a handful of calls on arrays of a few hundred bins);
 the only Python loop is over hops, for the noise floor and the hangover, whose updates are
@@ -42,12 +45,17 @@ from ..errors import AudioError, ConfigurationError
 __all__ = ("SpectralVAD",)
 
 _FULL_SCALE = 32768.0
-_VOICE_BAND_HZ = (300.0, 3400.0)
+# Wider than the telephone band's 300 Hz at the bottom: the first formant of close vowels and
+# glides ("ee", "y") sits near 250 Hz, and hum, the thing the lower edge keeps out, is at
+# 50/60 Hz and its first few harmonics.
+_VOICE_BAND_HZ = (200.0, 4000.0)
 _PITCH_HZ = (80.0, 400.0)
 # Periodicity looks at the harmonics where voiced speech has most of its energy; above about
 # 4 kHz there is mostly frication and noise, which only dilutes the autocorrelation.
 _PERIODICITY_BAND_HZ = (60.0, 4000.0)
 _EPS = 1e-12
+# Longest run of loud aperiodic hops (consonants, see _step) that can extend a hangover.
+_BRIDGE_MS = 200.0
 
 
 def _sigmoid(x: float) -> float:
@@ -116,14 +124,16 @@ class SpectralVAD:
         self.hop = hop
         self.window = window
         self.hangover_hops = round(hangover_ms / hop_ms)
+        self._max_bridge = round(_BRIDGE_MS / hop_ms)
 
         # Zero-padded to at least window + max_lag, so the FFT autocorrelation does not wrap
         # around at the lags that matter.
         self._nfft = 1 << (window + max_lag - 1).bit_length()
         self._taper = np.hanning(window + 2)[1:-1].astype(np.float64)
         freqs = np.fft.rfftfreq(self._nfft, 1.0 / sample_rate)
-        self._voice = (freqs >= _VOICE_BAND_HZ[0]) & (freqs <= _VOICE_BAND_HZ[1])
-        self._pitch_band = (freqs >= _PERIODICITY_BAND_HZ[0]) & (freqs <= _PERIODICITY_BAND_HZ[1])
+        # Bands as bin slices (contiguous, so slicing beats boolean masks on the hot path).
+        self._voice = slice(*np.searchsorted(freqs, _VOICE_BAND_HZ).tolist())
+        self._pitch_lo, self._pitch_hi = np.searchsorted(freqs, _PERIODICITY_BAND_HZ).tolist()
         self._min_lag = math.floor(sample_rate / _PITCH_HZ[1])
         self._max_lag = max_lag
         # Autocorrelation of the taper itself: dividing by it undoes the taper's fall-off with
@@ -135,9 +145,9 @@ class SpectralVAD:
         self._full_scale_power = float(np.sum(self._taper**2)) * self._nfft / 2.0
         self._floor_min = self._full_scale_power * 1e-10 / len(freqs)
         seconds_per_hop = hop / sample_rate
-        # The floor rises ~12 dB/s while nothing sounds like speech and ~1.5 dB/s during speech
+        # The floor rises ~20 dB/s while nothing sounds like speech and ~1.5 dB/s during speech
         # (so syllables do not drag it up), and falls to within ~3 dB of a quieter hop at once.
-        self._rise_idle = 10.0 ** (12.0 * seconds_per_hop / 10.0)
+        self._rise_idle = 10.0 ** (20.0 * seconds_per_hop / 10.0)
         self._rise_speech = 10.0 ** (1.5 * seconds_per_hop / 10.0)
         self.reset()
 
@@ -149,6 +159,7 @@ class SpectralVAD:
         self._smoothed: npt.NDArray[np.float64] | None = None
         self._run = 0
         self._hold = 0
+        self._bridged = 0
         self._last = 0.0
 
     def _check(self, frame: AudioFrame) -> npt.NDArray[np.float64]:
@@ -173,6 +184,21 @@ class SpectralVAD:
         windows: npt.NDArray[np.float64] = stream[index]
         return windows
 
+    def probabilities(self, frame: AudioFrame) -> list[float]:
+        """One speech probability per analysis hop that ``frame`` completes (possibly none),
+        oldest first. The values do not depend on how the stream is cut into frames.
+
+        Raises:
+            AudioError: ``frame`` is not at :attr:`sample_rate`.
+        """
+        windows = self._hops(self._check(frame))
+        if len(windows) == 0:
+            return []
+        # One batched FFT for all the hops; only the floor and hangover go hop by hop.
+        power = np.abs(np.fft.rfft(windows * self._taper, self._nfft, axis=1)) ** 2
+        levels = 10.0 * np.log10(power.sum(axis=1) / self._full_scale_power + _EPS)
+        return [self._step(row, level) for row, level in zip(power, levels.tolist(), strict=True)]
+
     def probability(self, frame: AudioFrame) -> float:
         """Speech probability of ``frame``: the highest over the hops it completes (the last
         hop's when it completes none).
@@ -180,15 +206,8 @@ class SpectralVAD:
         Raises:
             AudioError: ``frame`` is not at :attr:`sample_rate`.
         """
-        windows = self._hops(self._check(frame))
-        if len(windows) == 0:
-            return self._last
-        power = np.abs(np.fft.rfft(windows * self._taper, self._nfft, axis=1)) ** 2
-        levels = 10.0 * np.log10(power.sum(axis=1) / self._full_scale_power + _EPS)
-        best = 0.0
-        for row, level in zip(power, levels.tolist(), strict=True):
-            best = max(best, self._step(row, level))
-        return best
+        out = self.probabilities(frame)
+        return max(out) if out else self._last
 
     def is_speech(self, frame: AudioFrame) -> bool:
         """Whether ``frame`` holds speech: :meth:`probability` at or above :attr:`threshold`.
@@ -211,7 +230,7 @@ class SpectralVAD:
         smoothed += 0.4 * power
         noise = self._noise
 
-        raw = 0.0
+        raw = loud = 0.0
         if level_dbfs > self.min_level_dbfs:
             # Spectral subtraction with a 2x over-estimate: what is left is what stands out of
             # the floor; steady noise and hum leave little, speech leaves its harmonics.
@@ -220,10 +239,16 @@ class SpectralVAD:
             voice_noise = float(noise[self._voice].sum())
             snr = 10.0 * math.log10((voice_clean + _EPS) / (voice_noise + _EPS))
             share = voice_clean / (float(clean.sum()) + _EPS)
-            periodicity = self._periodicity(clean)
-            raw = (_sigmoid((snr - self.snr_db) / 2.0)
-                   * _sigmoid((share - 0.45) / 0.08)
-                   * _sigmoid((periodicity - 0.45) / 0.06))
+            # Midpoints from the committed clips: voiced speech has a median periodicity of
+            # ~0.5 and its top quartile above 0.6, while white and pink noise and coughs stay
+            # under ~0.3 in 99 % of hops; a voiced glide can put as little as 15-30 % of its
+            # energy in the band.
+            loud = _sigmoid((snr - self.snr_db) / 2.0)
+            bound = loud * _sigmoid((share - 0.2) / 0.05)
+            # Most hops of a stream are quiet or steady noise; the periodicity (the costliest
+            # feature) cannot lift those anywhere near the threshold, so it is skipped.
+            if bound >= 0.01:
+                raw = bound * _sigmoid((self._periodicity(clean) - 0.34) / 0.04)
 
         speech = raw >= self.threshold
         rise = self._rise_speech if speech else self._rise_idle
@@ -235,9 +260,16 @@ class SpectralVAD:
             # Only a run of two or more speech hops earns a hangover: a click lasts one.
             if self._run >= 2:
                 self._hold = self.hangover_hops
+                self._bridged = 0
             prob = raw
         else:
             self._run = 0
+            if self._hold > 0 and loud >= self.threshold and self._bridged < self._max_bridge:
+                # Inside a phrase, a loud but aperiodic hop is most likely a consonant ("s",
+                # "t", "f"): it keeps the hangover going, for at most ``_max_bridge`` hops in a
+                # row, so a noise burst right after speech cannot hold it open for long.
+                self._bridged += 1
+                self._hold = self.hangover_hops
             if self._hold > 0:
                 # Held just above the threshold, fading towards it as the hangover runs out.
                 prob = max(raw, self.threshold + (1.0 - self.threshold) * self._hold
@@ -250,7 +282,13 @@ class SpectralVAD:
 
     def _periodicity(self, clean: npt.NDArray[np.float64]) -> float:
         """Peak normalised autocorrelation at pitch lags (80-400 Hz) of the cleaned spectrum."""
-        banded = np.where(self._pitch_band, clean, 0.0)
+        # The square root of the power (a "generalised" autocorrelation) flattens the spectral
+        # tilt: pink noise and low formants then no longer dominate, and what is left to
+        # correlate is the harmonic comb. It separates speech from noise and coughs far better
+        # than the plain autocorrelation on the clips (noise's 99th percentile 0.35 against
+        # speech's median 0.48, where plain power gives 0.92 against 0.89).
+        banded = np.sqrt(clean[: self._pitch_hi])
+        banded[: self._pitch_lo] = 0.0
         ac = np.fft.irfft(banded, self._nfft)
         if ac[0] <= _EPS:
             return 0.0
