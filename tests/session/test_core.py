@@ -459,3 +459,16 @@ def test_no_ducking_without_a_duck_gain() -> None:
     s = _speaking()
     s.speech_probable(0.3, True)
     assert not any(isinstance(o, DuckPlayback) for o in s.outputs())
+
+
+def test_resume_racing_a_new_reply_is_benign() -> None:
+    """If the server had already started a reply, the resume's response.create error is
+    benign."""
+    s = _cut()
+    s.tick(2.3)
+    resume = next(e for e in _sends(s.outputs()) if isinstance(e, ev.ResponseCreate))
+    s.receive(ev.ServerError(error=ev.ErrorInfo(
+        type="invalid_request_error", code="conversation_already_has_active_response",
+        message="Conversation already has an active response", event_id=resume.event_id)), 2.4)
+    error = next(o for o in s.outputs() if isinstance(o, ErrorOccurred))
+    assert error.benign

@@ -99,6 +99,7 @@ logger = logging.getLogger("realtalk.session")
 # our truncate point was past the end of the item. Both leave nothing to fix.
 _CANCEL_NOT_ACTIVE = "response_cancel_not_active"
 _TRUNCATE_OVERSHOOT = "already shorter than"
+_ALREADY_ACTIVE = "conversation_already_has_active_response"
 
 #: The system note that asks the model to carry on after a false interruption.
 RESUME_NOTE = (
@@ -566,6 +567,11 @@ class Session:
                 self._finish_interruption(now, acknowledged=now, timed_out=False)
                 self._fire(Trigger.CANCEL_CONFIRMED, now)
         elif _TRUNCATE_OVERSHOOT in err.message:
+            benign = True
+        elif (err.code == _ALREADY_ACTIVE and err.event_id is not None
+                and err.event_id.startswith("rt_resume")):
+            # Our resume after a false interruption raced a reply the server had already
+            # started: the assistant is speaking again either way.
             benign = True
         if benign:
             self.stats.benign_errors += 1

@@ -1,0 +1,785 @@
+"""Barge-in, measured: how fast a true interruption stops the assistant, how many are caught,
+and how often echo, noise, clicks and coughs stop it falsely. Several methods, one corpus.
+
+Usage::
+
+    python benchmarks/barge_in.py [--seed N] [--quick] [--jobs N] [--methods NAME ...]
+
+Prints progress lines, then one JSON object as the last line, keyed by method. The full corpus
+takes about 2 minutes on 2 cores (two worker processes); ``--quick`` about 10 s.
+
+Methods (each runs the whole corpus through :class:`realtalk.sim.Simulation`):
+
+- ``realtalk``: the current default, ``Simulation``'s own onset detector and ``BargeIn()``
+  (with the server's ``speech_started`` as the fallback path).
+- ``realtalk_local``: the same detector with the server path off (``BargeIn(use_server_vad=
+  False)``, ``interrupt_response=False`` upstream): what the local detector does on its own,
+  since the server's VAD hears the raw echo too and, in the default, can stop the assistant.
+- ``naive``: the seed's rule, any microphone audio during playback cancels: a frame is "speech"
+  when the assistant is playing and the frame is above digital silence, ``BargeIn(
+  min_speech_ms=0)``, no echo gate, no ducking.
+- ``server_vad``: no local detector (``barge_in=None``): only the server's ``speech_started``,
+  after its own prefix and silence settings, stops the assistant.
+- ``webrtcvad`` (where ``realtalk.vad.webrtc`` and the ``webrtcvad`` module import): WebRTC's VAD
+  in mode 3 in place of the default VAD, everything else as ``realtalk``.
+
+The corpus, the same for every method and deterministic given ``--seed``:
+
+- **barge-in trials**: the assistant is asked for a reply (a ``response.create`` straight to the
+  server, so nothing but echo and noise reaches the microphone before the user talks); at a
+  random point 0.5-8 s into its speech one of the committed espeak-ng clips (ten voices) starts,
+  scaled so its active frames average -26 dBFS at the microphone.
+- **click and cough trials**: the same, with a click (-20..-10 dBFS) or a cough (-30..-20 dBFS)
+  instead of speech, from the committed clips and the seeded generators: any stop is false.
+- **AI-only runs**: 10 x 60 s of the assistant talking, no user at all, echo as loud as the
+  user's voice.
+- Every trial has echo, at one of four levels: an echo path (random synthetic room: delay
+  2-15 ms, RT60 0.2-0.5 s) with gain -30, -20 or -10 dB, or ``equal``: the gain at which the
+  echo's active frames are as loud at the microphone as the user's (calibrated here on the
+  server's voice). Background noise: pink or white, -65..-50 dBFS.
+
+Metrics, per method (times are simulated, so they are ms of audio, not wall clock):
+
+- ``stop_latency_ms`` {p50, p95}: true speech onset (where the clip's sound starts at the
+  microphone) -> playback stopped (``Interrupted.latency.playback_stopped``), over detected
+  barge-ins. The SDK's own ``latency.stop_ms`` starts at the detector's idea of the onset,
+  which echo can move; it is reported beside it as ``reported_stop_ms``.
+- ``detected_pct``: barge-in trials whose speech stopped the assistant (an interruption detected
+  between the onset and 0.5 s after the clip ends), out of those in which the assistant was
+  still speaking when the user started (a method that had already stopped it falsely is
+  charged for that under ``false_per_min``; ``trials.ai_silent_at_onset`` counts them, and
+  ``detected_pct_of_all`` divides by every barge-in trial). ``null`` when the assistant was
+  never speaking at a user onset (``naive``: it stops within a frame of every start).
+- ``false_per_min``: interruptions detected while no user speech was under way, per minute of
+  assistant playback outside user speech, over the whole corpus (barge-in trials before the
+  onset, click/cough trials, AI-only runs). ``false.ai_only`` is the issue's goal case alone;
+  ``false.by_source`` says which path fired (``local`` or ``server_vad``), ``false.click`` /
+  ``false.cough`` how many of those trials the event itself stopped.
+- ``rtf``: seconds spent in the local detector (the VAD's ``is_speech`` and the echo gate's
+  ``passes``, each wrapped in a ``perf_counter`` timer; one worker process per core, so this
+  is CPU time) per second of microphone audio it was given. The policy's few comparisons per
+  frame are not timed. ``null``
+  for ``server_vad``, whose detector runs on the server.
+- ``duck_latency_ms``: onset -> playback ducked (``Interrupted.latency.ducked``, the graded
+  response), where the method ducks; a duck already in place at the onset (started by echo)
+  counts as 0 ms and is counted in ``before_onset``.
+
+Also per method: ``by_echo`` (the same per echo level, with which path detected and which
+fired falsely), ``goals`` (issue 4's targets, each true or false), simulated and wall seconds.
+Detection results are deterministic given ``--seed``; ``rtf`` and the wall times are measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import functools
+import importlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from realtalk import BargeIn, Interrupted, SessionConfig, State, StateChanged, TurnDetection
+from realtalk.audio import AudioFrame
+from realtalk.audio.pcm import float_to_int16
+from realtalk.errors import ConfigurationError
+from realtalk.events import ResponseCreate, encode
+from realtalk.server import DEFAULT_REPLIES, ScriptedResponder, ServerOptions
+from realtalk.server.voice import SyntheticVoice
+from realtalk.sim import (
+    EchoPath,
+    Room,
+    RoomConfig,
+    Simulation,
+    SimulationResult,
+    UserSpoke,
+    Utterance,
+    click,
+    clips,
+    cough,
+    load_clip,
+    scale_to_dbfs,
+    white_noise,
+)
+from realtalk.vad import VoiceActivityDetector
+from realtalk.vad.onset import SpeechGate
+
+RATE = 24_000
+FRAME = 480  # 20 ms, the simulator's block
+USER_DBFS = -26.0  # active-frame level of the user's voice at the microphone
+ACTIVE_RANGE_DB = 30.0  # a frame is active when within this of the signal's loudest frame
+ECHO_GAINS_DB: dict[str, float | None] = {"-30dB": -30.0, "-20dB": -20.0, "-10dB": -10.0,
+                                           "equal": None}  # None: calibrated
+# RMS ranges of the non-speech events: a click is short and close, a cough as loud as speech.
+EVENT_DBFS: dict[str, tuple[float, float]] = {"click": (-20.0, -10.0), "cough": (-30.0, -20.0)}
+BARGE_AT_S = (0.5, 8.0)  # where in the assistant's speech the user (or the click) comes in
+GRACE_S = 0.5  # an interruption this long after the user stops is still theirs
+SECONDS_PER_WORD = 0.3  # the synthetic voice speaks ~0.4 s per word; margin for the reply length
+SERVER = ServerOptions(first_audio_latency_ms=100.0, generation_speed=20.0)
+NAIVE_SILENCE = 2.0  # int16 RMS at or below which a frame is digital silence (the naive rule)
+
+# The goals of issue 4.
+GOAL_STOP_P95_MS = 30.0
+GOAL_DETECTED_PCT = 98.0
+GOAL_AI_ONLY_MIN = 10.0
+GOAL_RTF = 0.005
+
+Kind = Literal["speech", "click", "cough", "ai_only"]
+Float = npt.NDArray[np.float64]
+
+# ---------------------------------------------------------------------------------------------
+# Signals
+
+
+def frame_levels_db(x: Float) -> Float:
+    """Mean power of each whole 20 ms frame of ``x`` (float, full scale 1), in dB."""
+    n = len(x) // FRAME
+    power = np.mean(x[: n * FRAME].reshape(n, FRAME) ** 2, axis=1)
+    levels: Float = 10.0 * np.log10(power + 1e-20)
+    return levels
+
+
+def active_level_dbfs(x: Float) -> float:
+    """Mean power of ``x``'s active frames (within 30 dB of its loudest), in dBFS: a speech
+    level that pauses do not drag down."""
+    levels = frame_levels_db(x)
+    active = levels > levels.max() - ACTIVE_RANGE_DB
+    power = np.mean(10.0 ** (levels[active] / 10.0))
+    return float(10.0 * np.log10(power))
+
+
+def onset_offset_s(x: Float) -> float:
+    """Where ``x``'s sound starts: the first 5 ms window whose power is within 30 dB of the
+    loudest 20 ms frame. The clips are silence-trimmed, so this is a few ms at most, but the
+    latency is measured from the sound, not from where the file starts."""
+    win = RATE // 200
+    if len(x) < win:
+        return 0.0
+    cumsum = np.concatenate(([0.0], np.cumsum(x * x)))
+    power = (cumsum[win:] - cumsum[:-win]) / win
+    loudest = float(frame_levels_db(x).max()) if len(x) >= FRAME else 10 * np.log10(power.max())
+    above = np.flatnonzero(10.0 * np.log10(power + 1e-20) >= loudest - ACTIVE_RANGE_DB)
+    return float(above[0]) / RATE if len(above) else 0.0
+
+
+@attrs.frozen
+class Sound:
+    """What the "user" makes: a committed clip (``source="clip"``) or a generated click or
+    cough (``source="gen"``), at ``level_dbfs`` (active level for speech, RMS otherwise)."""
+
+    kind: Literal["speech", "click", "cough"]
+    name: str
+    source: Literal["clip", "gen"]
+    level_dbfs: float
+    seed: int = 0
+
+
+@functools.lru_cache(maxsize=64)
+def render(sound: Sound) -> npt.NDArray[np.int16]:
+    """The samples of ``sound`` at the microphone, PCM16 at 24 kHz."""
+    if sound.source == "clip":
+        x = load_clip(sound.name, rate=RATE)[0].astype(np.float64) / 32768.0
+    elif sound.kind == "click":
+        x = click(seed=sound.seed, rate=RATE).astype(np.float64)
+    else:
+        x = cough(seed=sound.seed, rate=RATE).astype(np.float64)
+    if sound.kind == "speech":
+        x = x * 10.0 ** ((sound.level_dbfs - active_level_dbfs(x)) / 20.0)
+    else:
+        x = scale_to_dbfs(x, sound.level_dbfs).astype(np.float64)
+    return float_to_int16(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Corpus
+
+
+@attrs.frozen
+class Trial:
+    """One simulated conversation of the corpus.
+
+    ``sound`` starts ``at_s`` after the assistant starts speaking (``None`` for AI-only runs);
+    the run lasts ``duration_s``; the assistant says ``reply``.
+    """
+
+    index: int
+    kind: Kind
+    echo: str
+    echo_gain_db: float
+    echo_delay_ms: float
+    rt60_s: float
+    noise: Literal["pink", "white"]
+    noise_dbfs: float
+    seed: int
+    reply: str
+    duration_s: float
+    sound: Sound | None = None
+    at_s: float | None = None
+
+
+@attrs.frozen
+class Corpus:
+    trials: tuple[Trial, ...]
+    echo_to_user_db: dict[str, float]  # each echo level's active level over the user's
+
+
+def _echo_path(gain_db: float, delay_ms: float, rt60_s: float, seed: int) -> EchoPath:
+    return EchoPath(delay_ms=delay_ms, gain_db=gain_db, rt60_s=rt60_s, rir_ms=250.0,
+                    early_reflections=5, direct_to_reverb_db=2.0, seed=seed)
+
+
+def echo_level_at_0db(text: str, seeds: Sequence[int] = (1, 2, 3)) -> float:
+    """Active level (dBFS) of the assistant's voice as echo through a 0 dB path: the echo
+    gain for a level is then that level minus this (the path is linear)."""
+    speech = SyntheticVoice().synthesize(text).samples
+    levels = []
+    for seed in seeds:
+        room = Room(RoomConfig(echo=_echo_path(0.0, 8.0, 0.35, seed), noise_dbfs=None),
+                    keep_history=False)
+        room.speaker_played(speech)
+        mic = room.mic_frame_float(len(speech) + RATE // 4).astype(np.float64)
+        levels.append(active_level_dbfs(mic))
+    return float(np.mean(levels))
+
+
+def _reply(rng: np.random.Generator, seconds: float) -> str:
+    """A random stretch of the canned replies, long enough to outlast ``seconds``: varied
+    speech, and no longer than needed (the server synthesises a whole reply at once)."""
+    words = " ".join(DEFAULT_REPLIES).split()
+    start = int(rng.integers(len(words)))
+    n = math.ceil(seconds / SECONDS_PER_WORD) + 4
+    return " ".join(words[(start + i) % len(words)] for i in range(n))
+
+
+def build_corpus(seed: int, quick: bool) -> Corpus:
+    """The trials, in a fixed order, from one seeded generator."""
+    rng = np.random.default_rng([seed, 0xBA6E])
+    speech = [c.name for c in clips(rate=RATE, kind="speech")]
+    echo_names = ["-20dB", "equal"] if quick else list(ECHO_GAINS_DB)
+    positions, events_per_kind = (1, 1) if quick else (6, 6)
+    ai_only_runs, ai_only_s = (2, 15.0) if quick else (10, 60.0)
+    at_0db = echo_level_at_0db(" ".join(DEFAULT_REPLIES))
+    gains = {name: USER_DBFS - at_0db if gain is None else gain
+             for name, gain in ECHO_GAINS_DB.items()}
+    trials: list[Trial] = []
+
+    def add(kind: Kind, echo: str, sound: Sound | None, at_s: float | None,
+            duration_s: float) -> None:
+        trials.append(Trial(
+            index=len(trials), kind=kind, echo=echo, echo_gain_db=gains[echo],
+            echo_delay_ms=float(rng.uniform(2.0, 15.0)), rt60_s=float(rng.uniform(0.2, 0.5)),
+            noise="pink" if rng.random() < 0.5 else "white",
+            noise_dbfs=float(rng.uniform(-65.0, -50.0)), seed=int(rng.integers(1 << 30)),
+            reply=_reply(rng, duration_s), duration_s=duration_s, sound=sound, at_s=at_s))
+
+    def timed(sound: Sound) -> tuple[float, float]:
+        at = float(rng.uniform(*BARGE_AT_S))
+        # The assistant starts ~0.15 s in (latency + network); stop GRACE_S after the sound.
+        return at, 0.3 + at + len(render(sound)) / RATE + GRACE_S
+
+    for echo in echo_names:
+        for _ in range(positions):
+            for name in speech:
+                sound = Sound("speech", name, "clip", USER_DBFS)
+                add("speech", echo, sound, *timed(sound))
+        for k in range(events_per_kind):
+            for kind in ("click", "cough"):
+                if k % 2 == 0:
+                    sound = Sound(kind, kind, "clip", float(rng.uniform(*EVENT_DBFS[kind])))
+                else:
+                    sound = Sound(kind, kind, "gen", float(rng.uniform(*EVENT_DBFS[kind])),
+                                  seed=int(rng.integers(1 << 30)))
+                add(kind, echo, sound, *timed(sound))
+    for _ in range(ai_only_runs):
+        add("ai_only", "equal", None, None, ai_only_s)
+    return Corpus(trials=tuple(trials),
+                  echo_to_user_db={n: at_0db + gains[n] - USER_DBFS for n in echo_names})
+
+
+# ---------------------------------------------------------------------------------------------
+# Methods
+
+
+class CpuTimer:
+    """Seconds spent in the wrapped detector parts, and the audio they were given."""
+
+    def __init__(self) -> None:
+        self.cpu_s = 0.0
+        self.audio_s = 0.0
+
+
+class TimedVAD:
+    """A VAD whose ``is_speech`` is timed (and whose frames are counted as the audio)."""
+
+    def __init__(self, inner: VoiceActivityDetector, timer: CpuTimer) -> None:
+        self.inner = inner
+        self.timer = timer
+        self.latency_frames = inner.latency_frames
+
+    def is_speech(self, frame: AudioFrame) -> bool:
+        start = time.perf_counter()
+        speech = self.inner.is_speech(frame)
+        self.timer.cpu_s += time.perf_counter() - start
+        self.timer.audio_s += frame.duration
+        return speech
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # anything else the detector may ask of its VAD
+
+
+class TimedGate:
+    """A speech gate (``OnsetDetector.gate``) whose ``passes`` is timed."""
+
+    def __init__(self, inner: SpeechGate, timer: CpuTimer) -> None:
+        self.inner = inner
+        self.timer = timer
+
+    def passes(self, frame: AudioFrame) -> bool:
+        start = time.perf_counter()
+        passes = self.inner.passes(frame)
+        self.timer.cpu_s += time.perf_counter() - start
+        return passes
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class NaiveVAD:
+    """The seed's rule as a VAD: while the assistant plays, any frame above digital silence
+    is the user.
+
+    ``playing`` is asked on every frame. Gating on playback here (rather than answering for
+    every frame) matters: the policy re-arms only after non-speech frames, so a detector that
+    never said "no" under steady room noise would cancel once and then never again, which is
+    not what the seed did (it cancelled on every chunk during playback).
+    """
+
+    latency_frames = 0
+
+    def __init__(self, playing: Callable[[], bool] = lambda: True,
+                 silence_rms: float = NAIVE_SILENCE) -> None:
+        self.playing = playing
+        self.silence_rms = silence_rms
+
+    def is_speech(self, frame: AudioFrame) -> bool:
+        if not self.playing():
+            return False
+        x = frame.samples.astype(np.float64)
+        return bool(len(x)) and math.sqrt(float(np.mean(x * x))) > self.silence_rms
+
+    def reset(self) -> None:
+        """Stateless: nothing to forget."""
+
+
+NAIVE_BARGE_IN = BargeIn(min_speech_ms=0.0, max_gap_ms=0.0, rearm_silence_ms=0.0,
+                         duck_gain_db=None)
+
+# The server keeps detecting turns (its commits still happen), but never cancels by itself.
+LOCAL_ONLY = SessionConfig(turn_detection=TurnDetection(interrupt_response=False))
+
+
+def _webrtc_factory() -> Callable[[], VoiceActivityDetector] | None:
+    """WebRTC's VAD in mode 3, or ``None`` when its adapter or module is missing."""
+    try:
+        module = importlib.import_module("realtalk.vad.webrtc")
+        make: Callable[[], VoiceActivityDetector] = functools.partial(module.WebRtcVAD, 3)
+        make()  # raises ConfigurationError when the webrtcvad module is not installed
+    except (ImportError, AttributeError, ConfigurationError):  # adapter or module missing
+        return None
+    return make
+
+
+def available_methods() -> list[str]:
+    """The methods this machine can run, in report order."""
+    names = ["realtalk", "realtalk_local", "naive", "server_vad"]
+    if _webrtc_factory() is not None:
+        names.append("webrtcvad")
+    return names
+
+
+def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
+    """A ready-to-run simulation of ``trial`` under ``method``, its detector timed."""
+    utterances: list[Utterance] = []
+    if trial.sound is not None and trial.at_s is not None:
+        utterances.append(Utterance(samples=render(trial.sound), text=trial.sound.name,
+                                    after_assistant_starts=trial.at_s))
+    room = Room(RoomConfig(
+        echo=_echo_path(trial.echo_gain_db, trial.echo_delay_ms, trial.rt60_s, trial.seed),
+        noise_dbfs=trial.noise_dbfs if trial.noise == "pink" else None, seed=trial.seed),
+        keep_history=False)
+    if trial.noise == "white":
+        room.set_noise(white_noise, trial.noise_dbfs, seed=trial.seed)
+    common: dict[str, Any] = {
+        "room": room, "server_options": SERVER, "seed": trial.seed,
+        "responder_factory": lambda: ScriptedResponder([trial.reply])}
+    naive = NaiveVAD()
+    if method == "realtalk":
+        sim = Simulation(utterances, **common)
+    elif method == "realtalk_local":
+        sim = Simulation(utterances, barge_in=BargeIn(use_server_vad=False),
+                         config=LOCAL_ONLY, **common)
+    elif method == "naive":
+        sim = Simulation(utterances, barge_in=NAIVE_BARGE_IN, vad=naive, **common)
+    elif method == "server_vad":
+        sim = Simulation(utterances, barge_in=None, **common)
+    elif method == "webrtcvad":
+        factory = _webrtc_factory()
+        if factory is None:
+            raise RuntimeError("webrtcvad is not available on this machine")
+        sim = Simulation(utterances, vad=factory(), **common)
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    timer = CpuTimer()
+    if sim.detector is not None:
+        if method == "naive":
+            naive.playing = lambda: sim.session.state is State.SPEAKING
+            sim.detector.gate = None  # the seed had no echo control at all
+        sim.detector.vad = TimedVAD(sim.detector.vad, timer)
+        if sim.detector.gate is not None:
+            sim.detector.gate = TimedGate(sim.detector.gate, timer)
+    # Ask for a reply straight away, as a server-initiated response: no user question, so
+    # every sound at the microphone before the barge-in is echo or noise.
+    sim.server.receive(encode(ResponseCreate()), 0.0)
+    return sim, timer
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+@attrs.frozen
+class Stop:
+    """One interruption, in simulated seconds."""
+
+    detected: float
+    stopped: float
+    ducked: float | None
+    reported_onset: float | None
+    source: str
+
+
+@attrs.frozen
+class Outcome:
+    """What one trial produced: everything the metrics need, nothing heavy."""
+
+    index: int
+    kind: Kind
+    echo: str
+    onset: float | None  # when the sound started at the microphone
+    sound_end: float | None
+    stops: tuple[Stop, ...]
+    speaking: tuple[tuple[float, float], ...]  # spans of assistant playback (SPEAKING)
+    simulated_s: float
+    cpu_s: float
+    detector_audio_s: float
+    wall_s: float
+
+
+def speaking_spans(events: Sequence[object], end: float) -> list[tuple[float, float]]:
+    """The spans during which the session was in SPEAKING, from its StateChanged events
+    (a span still open at ``end`` closes there)."""
+    spans: list[tuple[float, float]] = []
+    since: float | None = None
+    for event in events:
+        if not isinstance(event, StateChanged):
+            continue
+        if event.new is State.SPEAKING and since is None:
+            since = event.at
+        elif event.old is State.SPEAKING and since is not None:
+            spans.append((since, event.at))
+            since = None
+    if since is not None:
+        spans.append((since, end))
+    return spans
+
+
+def outcome_of(trial: Trial, result: SimulationResult, timer: CpuTimer,
+               wall_s: float) -> Outcome:
+    """Distil a finished simulation into an :class:`Outcome`."""
+    onset = sound_end = None
+    spoke = [e for e in result.timeline if isinstance(e, UserSpoke)]
+    if spoke and trial.sound is not None:
+        samples = render(trial.sound).astype(np.float64) / 32768.0
+        onset = spoke[0].at + onset_offset_s(samples)
+        sound_end = spoke[0].at + spoke[0].duration_ms / 1000.0
+    stops = tuple(_stop(e) for e in result.interruptions)
+    return Outcome(index=trial.index, kind=trial.kind, echo=trial.echo, onset=onset,
+                   sound_end=sound_end, stops=stops,
+                   speaking=tuple(speaking_spans(result.timeline, result.simulated_s)),
+                   simulated_s=result.simulated_s, cpu_s=timer.cpu_s,
+                   detector_audio_s=timer.audio_s, wall_s=wall_s)
+
+
+def _stop(event: Interrupted) -> Stop:
+    lat = event.latency
+    stopped = lat.playback_stopped if lat.playback_stopped is not None else lat.detected
+    return Stop(detected=lat.detected, stopped=stopped, ducked=lat.ducked,
+                reported_onset=lat.onset, source=event.source)
+
+
+def run_trial(method: str, trial: Trial) -> Outcome:
+    """Simulate one trial under one method."""
+    wall = time.perf_counter()
+    sim, timer = build_simulation(method, trial)
+    result = sim.run(trial.duration_s)
+    return outcome_of(trial, result, timer, time.perf_counter() - wall)
+
+
+def run_chunk(method: str, trials: Sequence[Trial]) -> list[Outcome]:
+    """Simulate several trials (one unit of work for a worker process)."""
+    return [run_trial(method, t) for t in trials]
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The nearest-rank ``q``-th percentile (the smallest value with at least ``q`` % of the
+    values at or below it); ``None`` for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def overlap_s(spans: Sequence[tuple[float, float]], lo: float, hi: float) -> float:
+    """How much of ``spans`` falls inside ``[lo, hi)``."""
+    return sum(max(0.0, min(b, hi) - max(a, lo)) for a, b in spans)
+
+
+@attrs.frozen
+class Score:
+    """One trial judged.
+
+    Attributes:
+        hit: the interruption the user's speech caused (speech trials), if any.
+        ai_speaking_at_onset: whether the assistant was playing when the sound started.
+        false_stops: the interruptions while no user speech was under way.
+        event_stops: of those, the ones during a click or cough (or just after it).
+        exposure_s: assistant playback outside user speech: what false stops are counted over.
+    """
+
+    hit: Stop | None
+    ai_speaking_at_onset: bool
+    false_stops: tuple[Stop, ...]
+    event_stops: int
+    exposure_s: float
+
+
+def score(outcome: Outcome) -> Score:
+    """Judge one trial (see the module docstring for the rules)."""
+    window: tuple[float, float] | None = None
+    if outcome.onset is not None and outcome.sound_end is not None:
+        window = (outcome.onset, outcome.sound_end + GRACE_S)
+    speaking_at_onset = window is not None and any(
+        a <= window[0] < b for a, b in outcome.speaking)
+    hit: Stop | None = None
+    false_stops: list[Stop] = []
+    event_stops = 0
+    for stop in outcome.stops:
+        inside = window is not None and window[0] <= stop.detected <= window[1]
+        if outcome.kind == "speech" and inside:
+            if hit is None and speaking_at_onset:
+                hit = stop
+            continue  # the user is talking: whatever stops now is theirs, not false
+        false_stops.append(stop)
+        event_stops += inside
+    exposure = sum(b - a for a, b in outcome.speaking)
+    if outcome.kind == "speech" and window is not None:
+        exposure -= overlap_s(outcome.speaking, *window)
+    return Score(hit=hit, ai_speaking_at_onset=speaking_at_onset,
+                 false_stops=tuple(false_stops), event_stops=event_stops, exposure_s=exposure)
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _latency(values: Sequence[float]) -> dict[str, Any]:
+    return {"p50": _round(percentile(values, 50)), "p95": _round(percentile(values, 95)),
+            "max": _round(max(values) if values else None), "n": len(values)}
+
+
+def _counts(keys: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key in keys:
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def _per_min(count: int, seconds: float) -> float | None:
+    return round(count / (seconds / 60.0), 3) if seconds > 0 else None
+
+
+def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str, Any]:
+    """The report of one method over its outcomes (``local_detector``: whether it has one,
+    i.e. whether ``rtf`` means anything)."""
+    scored = [(o, score(o)) for o in outcomes]
+    speech = [(o, s) for o, s in scored if o.kind == "speech"]
+    valid = [(o, s) for o, s in speech if s.ai_speaking_at_onset]
+    hits = [(o, s.hit) for o, s in valid if s.hit is not None]
+    stop_ms = [(h.stopped - o.onset) * 1000.0 for o, h in hits if o.onset is not None]
+    reported = [(h.stopped - h.reported_onset) * 1000.0 for _, h in hits
+                if h.reported_onset is not None]
+    ducks = [(h.ducked - o.onset) * 1000.0 for o, h in hits
+             if h.ducked is not None and o.onset is not None]
+    false_sources = [f.source for _, s in scored for f in s.false_stops]
+    false_count = sum(len(s.false_stops) for _, s in scored)
+    exposure = sum(s.exposure_s for _, s in scored)
+    ai_only = [(o, s) for o, s in scored if o.kind == "ai_only"]
+    ai_only_false = sum(len(s.false_stops) for _, s in ai_only)
+    ai_only_exposure = sum(s.exposure_s for _, s in ai_only)
+    cpu = sum(o.cpu_s for o in outcomes)
+    audio = sum(o.detector_audio_s for o in outcomes)
+    rtf = cpu / audio if local_detector and audio > 0 else None
+    detected_pct = 100.0 * len(hits) / len(valid) if valid else None
+    ai_only_simulated = sum(o.simulated_s for o, _ in ai_only)
+    stop_p95 = percentile(stop_ms, 95)
+
+    def events(kind: str) -> dict[str, Any]:
+        rows = [s for o, s in scored if o.kind == kind]
+        return {"trials": len(rows), "stopped_by_it": sum(s.event_stops > 0 for s in rows)}
+
+    by_echo: dict[str, Any] = {}
+    for echo in dict.fromkeys(o.echo for o in outcomes):
+        rows = [(o, s) for o, s in scored if o.echo == echo]
+        level_valid = [(o, s) for o, s in rows if o.kind == "speech" and s.ai_speaking_at_onset]
+        level_hits = [(o, s.hit) for o, s in level_valid if s.hit is not None]
+        by_echo[echo] = {
+            "detected_pct": _round(100.0 * len(level_hits) / len(level_valid))
+            if level_valid else None,
+            "stop_latency_ms": _latency([(h.stopped - o.onset) * 1000.0 for o, h in level_hits
+                                         if o.onset is not None]),
+            "false_per_min": _per_min(sum(len(s.false_stops) for _, s in rows),
+                                      sum(s.exposure_s for _, s in rows)),
+            "false_count": sum(len(s.false_stops) for _, s in rows),
+            "detected_by_source": _counts(h.source for _, h in level_hits),
+            "false_by_source": _counts(f.source for _, s in rows for f in s.false_stops),
+        }
+    return {
+        "stop_latency_ms": _latency(stop_ms),
+        "detected_pct": _round(detected_pct),
+        "false_per_min": _per_min(false_count, exposure),
+        "rtf": _round(rtf, 6),
+        "duck_latency_ms": {**_latency([max(0.0, d) for d in ducks]),
+                            "before_onset": sum(d < 0 for d in ducks)} if ducks else None,
+        "reported_stop_ms": _latency(reported),
+        # Of all barge-in trials, including those where a false stop had silenced the AI.
+        "detected_pct_of_all": _round(100.0 * len(hits) / len(speech)) if speech else None,
+        "trials": {"speech": len(speech), "ai_speaking_at_onset": len(valid),
+                   "ai_silent_at_onset": len(speech) - len(valid), "detected": len(hits),
+                   "by_source": _counts(h.source for _, h in hits)},
+        "false": {
+            "count": false_count,
+            "exposure_min": round(exposure / 60.0, 2),
+            "by_source": _counts(false_sources),
+            "in_barge_in_trials": sum(len(s.false_stops) for _, s in speech),
+            "ai_only": {"count": ai_only_false, "speaking_min": round(ai_only_exposure / 60, 2),
+                        "simulated_min": round(ai_only_simulated / 60, 2),
+                        "per_min": _per_min(ai_only_false, ai_only_exposure)},
+            "click": events("click"),
+            "cough": events("cough"),
+        },
+        "by_echo": by_echo,
+        "goals": {
+            "stop_p95_le_30ms": stop_p95 is not None and stop_p95 <= GOAL_STOP_P95_MS,
+            "detected_ge_98pct": detected_pct is not None and detected_pct >= GOAL_DETECTED_PCT,
+            # With no false stop the AI talks all along, so simulated time is its speech.
+            "zero_false_in_10min_ai_only": ai_only_false == 0
+            and ai_only_simulated >= GOAL_AI_ONLY_MIN * 60.0,
+            "rtf_le_0.005": None if rtf is None else rtf <= GOAL_RTF,  # None: no local part
+        },
+        "simulated_s": round(sum(o.simulated_s for o in outcomes), 1),
+        "wall_s": round(sum(o.wall_s for o in outcomes), 1),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def _chunks(trials: Sequence[Trial], size: int) -> list[list[Trial]]:
+    # Long AI-only runs go first, so that no worker is left with one at the very end.
+    ordered = sorted(trials, key=lambda t: -t.duration_s)
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
+    parser.add_argument("--quick", action="store_true", help="a small corpus, for a smoke run")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                        help="worker processes (default: 2, or fewer cores)")
+    parser.add_argument("--methods", nargs="+", default=None,
+                        help="run only these methods (default: all available)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    # The core logs every server error it absorbs (a resume racing a server-VAD response, ...);
+    # hundreds of them would bury the progress lines. Worker processes inherit this.
+    logging.getLogger("realtalk").setLevel(logging.ERROR)
+
+    methods = available_methods()
+    if "webrtcvad" not in methods:
+        print("webrtcvad: skipped (realtalk.vad.webrtc or the webrtcvad module is missing)",
+              flush=True)
+    if args.methods:
+        methods = [m for m in methods if m in args.methods]
+    corpus = build_corpus(args.seed, args.quick)
+    kinds = {k: sum(t.kind == k for t in corpus.trials) for k in ("speech", "click", "cough")}
+    ai_only_s = sum(t.duration_s for t in corpus.trials if t.kind == "ai_only")
+    print(f"corpus (seed {args.seed}{', quick' if args.quick else ''}): "
+          f"{len(corpus.trials)} trials, {kinds}, AI-only {ai_only_s / 60:.1f} min; "
+          "echo/user active level dB: "
+          + ", ".join(f"{k} {v:+.1f}" for k, v in corpus.echo_to_user_db.items()), flush=True)
+
+    size = max(1, len(corpus.trials) // (4 * max(1, args.jobs)))
+    work = [(m, chunk) for m in methods for chunk in _chunks(corpus.trials, size)]
+    outcomes: dict[str, list[Outcome]] = {m: [] for m in methods}
+    done = 0
+
+    def collect(method: str, chunk_outcomes: list[Outcome]) -> None:
+        nonlocal done
+        done += 1
+        outcomes[method].extend(chunk_outcomes)
+        sim_s = sum(o.simulated_s for o in chunk_outcomes)
+        print(f"[{done:3d}/{len(work)}] {method:<14} {len(chunk_outcomes):3d} trials, "
+              f"{sim_s:6.1f} s simulated, {time.perf_counter() - started:6.1f} s elapsed",
+              flush=True)
+
+    if args.jobs <= 1:
+        for method, chunk in work:
+            collect(method, run_chunk(method, chunk))
+    else:
+        with concurrent.futures.ProcessPoolExecutor(args.jobs) as pool:
+            futures = {pool.submit(run_chunk, m, c): m for m, c in work}
+            for future in concurrent.futures.as_completed(futures):
+                collect(futures[future], future.result())
+
+    report: dict[str, Any] = {}
+    for method in methods:
+        ordered = sorted(outcomes[method], key=lambda o: o.index)  # completion order varies
+        report[method] = summarize(ordered, local_detector=method != "server_vad")
+        r = report[method]
+        print(f"{method}: stop p50/p95 {r['stop_latency_ms']['p50']}/"
+              f"{r['stop_latency_ms']['p95']} ms, detected {r['detected_pct']} %, "
+              f"false {r['false_per_min']}/min, rtf {r['rtf']}", flush=True)
+    print(f"total wall time {time.perf_counter() - started:.1f} s", flush=True)
+    print(json.dumps(report), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,178 @@
+"""The barge-in benchmark's judging and metrics, on hand-made cases (no simulation runs)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from realtalk import State, StateChanged
+from realtalk.audio import AudioFrame
+
+# The benchmarks folder is not a package: import the benchmark as a top-level module, and
+# take the folder off the path again so that its other files (audio.py, core.py, vad.py)
+# cannot shadow anything imported later.
+_BENCHMARKS = str(Path(__file__).resolve().parents[1] / "benchmarks")
+sys.path.insert(0, _BENCHMARKS)
+try:
+    import barge_in as bench
+finally:
+    sys.path.remove(_BENCHMARKS)
+
+RATE = bench.RATE
+
+
+def _stop(detected: float, *, ducked: float | None = None, source: str = "local",
+          reported_onset: float | None = None) -> bench.Stop:
+    return bench.Stop(detected=detected, stopped=detected, ducked=ducked,
+                      reported_onset=reported_onset, source=source)
+
+
+def _outcome(kind: bench.Kind, *, stops: tuple[bench.Stop, ...] = (),
+             speaking: tuple[tuple[float, float], ...] = (), onset: float | None = None,
+             sound_end: float | None = None, echo: str = "equal", simulated_s: float = 10.0,
+             cpu_s: float = 0.0, audio_s: float = 0.0) -> bench.Outcome:
+    return bench.Outcome(index=0, kind=kind, echo=echo, onset=onset, sound_end=sound_end,
+                         stops=stops, speaking=speaking, simulated_s=simulated_s,
+                         cpu_s=cpu_s, detector_audio_s=audio_s, wall_s=0.0)
+
+
+def test_percentile_is_nearest_rank() -> None:
+    assert bench.percentile([], 50) is None
+    assert bench.percentile([7.0], 95) == 7.0
+    values = [40.0, 10.0, 30.0, 20.0]
+    assert bench.percentile(values, 50) == 20.0
+    assert bench.percentile(values, 95) == 40.0
+    assert bench.percentile([float(v) for v in range(1, 101)], 95) == 95.0
+
+
+def test_overlap_counts_only_the_part_inside() -> None:
+    spans = [(0.0, 1.0), (2.0, 4.0)]
+    assert bench.overlap_s(spans, 0.5, 3.0) == pytest.approx(1.5)
+    assert bench.overlap_s(spans, 5.0, 6.0) == 0.0
+
+
+def test_speaking_spans_follow_the_state_changes() -> None:
+    events = [
+        StateChanged(old=State.IDLE, new=State.LISTENING, at=0.0),
+        StateChanged(old=State.LISTENING, new=State.SPEAKING, at=0.1),
+        "not a state change",
+        StateChanged(old=State.SPEAKING, new=State.CANCELLING, at=0.5),
+        StateChanged(old=State.CANCELLING, new=State.LISTENING, at=0.6),
+        StateChanged(old=State.LISTENING, new=State.SPEAKING, at=1.0),
+    ]
+    assert bench.speaking_spans(events, 3.0) == [(0.1, 0.5), (1.0, 3.0)]
+
+
+def test_a_barge_in_trial_with_a_false_stop_before_the_user() -> None:
+    """Echo stops the AI at 0.5 s (false); it resumes; the user's speech at 2.0 s stops it
+    at 2.15 s (the hit). Playback during the user's speech is not counted as exposure."""
+    false, hit = _stop(0.5), _stop(2.15)
+    outcome = _outcome("speech", stops=(false, hit), speaking=((0.1, 0.5), (1.0, 2.15)),
+                       onset=2.0, sound_end=3.0)
+    scored = bench.score(outcome)
+    assert scored.hit == hit
+    assert scored.ai_speaking_at_onset
+    assert scored.false_stops == (false,)
+    assert scored.event_stops == 0
+    assert scored.exposure_s == pytest.approx(0.4 + 1.0)
+
+
+def test_a_user_who_speaks_while_the_ai_is_already_silent_is_no_trial() -> None:
+    outcome = _outcome("speech", stops=(_stop(0.5),), speaking=((0.1, 0.5),), onset=2.0,
+                       sound_end=3.0)
+    scored = bench.score(outcome)
+    assert scored.hit is None
+    assert not scored.ai_speaking_at_onset
+    assert len(scored.false_stops) == 1
+
+
+def test_a_miss_and_a_late_stop() -> None:
+    """The AI speaks through the user's words; a stop long after they end is false."""
+    late = _stop(4.0)  # the user spoke 2.0-3.0 s; the window ends at 3.5 s
+    scored = bench.score(_outcome("speech", stops=(late,), speaking=((0.1, 4.0),), onset=2.0,
+                                  sound_end=3.0))
+    assert scored.hit is None
+    assert scored.ai_speaking_at_onset
+    assert scored.false_stops == (late,)
+
+
+def test_a_cough_that_stops_the_ai_is_false_and_its_own() -> None:
+    scored = bench.score(_outcome("cough", stops=(_stop(1.2), _stop(5.0)),
+                                  speaking=((0.1, 1.2), (2.0, 6.0)), onset=1.0, sound_end=1.7))
+    assert scored.hit is None
+    assert len(scored.false_stops) == 2
+    assert scored.event_stops == 1  # the one at 1.2 s, during the cough
+    assert scored.exposure_s == pytest.approx(1.1 + 4.0)  # the cough is no user speech
+
+
+def test_summary_of_hand_made_outcomes() -> None:
+    outcomes = [
+        # Detected 100 ms after the onset, ducked 20 ms after it.
+        _outcome("speech", stops=(_stop(2.1, ducked=2.02, reported_onset=2.04),),
+                 speaking=((0.0, 2.1),), onset=2.0, sound_end=3.0, echo="-20dB",
+                 cpu_s=0.01, audio_s=5.0),
+        # Detected 300 ms after the onset by the server; the duck was already on (echo).
+        _outcome("speech", stops=(_stop(1.3, ducked=0.9, source="server_vad"),),
+                 speaking=((0.0, 1.3),), onset=1.0, sound_end=2.0, cpu_s=0.01, audio_s=5.0),
+        # Missed.
+        _outcome("speech", speaking=((0.0, 6.0),), onset=1.0, sound_end=2.0),
+        # No user: 60 s of AI speech, one false stop.
+        _outcome("ai_only", stops=(_stop(30.0),), speaking=((0.0, 30.0), (31.0, 61.0)),
+                 simulated_s=61.0),
+    ]
+    report = bench.summarize(outcomes, local_detector=True)
+    assert report["detected_pct"] == pytest.approx(100 * 2 / 3, abs=0.1)
+    assert report["stop_latency_ms"]["p50"] == pytest.approx(100.0)
+    assert report["stop_latency_ms"]["p95"] == pytest.approx(300.0)
+    assert report["reported_stop_ms"]["n"] == 1
+    assert report["reported_stop_ms"]["p50"] == pytest.approx(60.0)
+    assert report["duck_latency_ms"]["p50"] == pytest.approx(0.0)
+    assert report["duck_latency_ms"]["p95"] == pytest.approx(20.0)
+    assert report["duck_latency_ms"]["before_onset"] == 1
+    assert report["trials"]["by_source"] == {"local": 1, "server_vad": 1}
+    # Exposure: each trial's playback minus its user window (1.0-2.5 s in the missed one).
+    exposure = 2.0 + 1.0 + (6.0 - 1.5) + 60.0
+    assert report["false"]["count"] == 1
+    assert report["false_per_min"] == pytest.approx(1 / (exposure / 60), abs=1e-3)
+    assert report["false"]["ai_only"]["count"] == 1
+    assert report["false"]["ai_only"]["per_min"] == pytest.approx(1.0)
+    assert report["rtf"] == pytest.approx(0.002)
+    assert report["by_echo"]["-20dB"]["detected_pct"] == 100.0
+    assert report["by_echo"]["equal"]["detected_pct"] == 50.0
+    goals = report["goals"]
+    assert not goals["stop_p95_le_30ms"]
+    assert not goals["detected_ge_98pct"]
+    assert not goals["zero_false_in_10min_ai_only"]
+    assert goals["rtf_le_0.005"]
+
+
+def test_server_vad_has_no_local_rtf() -> None:
+    report = bench.summarize([_outcome("ai_only", speaking=((0.0, 600.0),),
+                                       simulated_s=600.0)], local_detector=False)
+    assert report["rtf"] is None
+    assert report["false_per_min"] == 0.0
+    assert report["goals"]["zero_false_in_10min_ai_only"]
+
+
+def test_naive_vad_takes_any_sound_during_playback_for_the_user() -> None:
+    playing = [True]
+    vad = bench.NaiveVAD(lambda: playing[0])
+    silence = AudioFrame(np.zeros(480, dtype=np.int16), RATE)
+    hiss = AudioFrame(np.full(480, 3, dtype=np.int16), RATE)
+    assert not vad.is_speech(silence)
+    assert vad.is_speech(hiss)
+    playing[0] = False
+    assert not vad.is_speech(hiss)
+
+
+def test_signal_levels_and_onset() -> None:
+    t = np.arange(RATE // 2) / RATE
+    tone = 0.1 * np.sin(2 * np.pi * 440.0 * t)
+    x = np.concatenate((np.zeros(RATE // 10), tone, np.zeros(RATE // 2)))
+    # The silent frames do not count: the level is the tone's (power 0.1**2 / 2).
+    assert bench.active_level_dbfs(x) == pytest.approx(10 * math.log10(0.005), abs=0.1)
+    assert bench.onset_offset_s(x) == pytest.approx(0.1, abs=0.005)
