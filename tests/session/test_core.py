@@ -472,3 +472,17 @@ def test_resume_racing_a_new_reply_is_benign() -> None:
         message="Conversation already has an active response", event_id=resume.event_id)), 2.4)
     error = next(o for o in s.outputs() if isinstance(o, ErrorOccurred))
     assert error.benign
+
+
+def test_server_vad_needs_the_local_detector_to_agree() -> None:
+    """With a local detector running, a server speech_started while the AI speaks stops it
+    only if the detector heard probable speech recently (else it was the AI's own echo)."""
+    s = _speaking()
+    s.speech_probable(0.2, False)  # a local detector is running and hears nobody
+    s.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=100, item_id="u1"), 0.5)
+    assert s.state is State.SPEAKING
+    assert s.stats.server_vad_ignored == 1
+    s.speech_probable(0.6, True)
+    s.speech_probable(0.7, False)
+    s.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=500, item_id="u2"), 0.9)
+    assert s.state is State.CANCELLING

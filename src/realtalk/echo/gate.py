@@ -44,7 +44,7 @@ class EchoGate:
             path change); it falls at once.
     """
 
-    def __init__(self, *, margin_db: float = 10.0, max_delay_ms: float = 300.0,
+    def __init__(self, *, margin_db: float = 6.0, max_delay_ms: float = 300.0,
                  initial_gain_db: float = 0.0, learn_s: float = 4.0,
                  min_learned_s: float = 0.5) -> None:
         self.margin = 10 ** (margin_db / 10)

@@ -100,6 +100,9 @@ logger = logging.getLogger("realtalk.session")
 _CANCEL_NOT_ACTIVE = "response_cancel_not_active"
 _TRUNCATE_OVERSHOOT = "already shorter than"
 _ALREADY_ACTIVE = "conversation_already_has_active_response"
+# How far back the local detector's probable speech corroborates a server speech_started: the
+# server reports speech a few hundred ms after it began (its VAD plus the network).
+_SERVER_VAD_CORROBORATION_S = 0.6
 
 #: The system note that asks the model to carry on after a false interruption.
 RESUME_NOTE = (
@@ -134,6 +137,7 @@ class SessionStats:
     benign_errors: int = 0
     false_interruptions: int = 0
     ducks_restored: int = 0
+    server_vad_ignored: int = 0
 
 
 @attrs.define
@@ -222,6 +226,8 @@ class Session:
         self.duck_gain = duck_gain
         self.duck_ramp_ms = duck_ramp_ms
         self._ducked_at: float | None = None
+        self._local_detector = False  # set once a local detector reports (speech_probable)
+        self._local_heard_at: float | None = None
         self.interruption_note = interruption_note
         self.false_interruption_s = false_interruption_s
         self.resume_after_false = resume_after_false
@@ -404,6 +410,9 @@ class Session:
         """The local detector thinks speech may be starting (``True``), or that what it heard
         was not speech after all (``False``). While the assistant speaks, this ducks playback
         at once and restores it: the graded response, before any confirmation."""
+        self._local_detector = True
+        if probable:
+            self._local_heard_at = now
         if self.duck_gain is None:
             return
         if probable and self._ducked_at is None and self.state is State.SPEAKING:
@@ -414,6 +423,14 @@ class Session:
             if self.state is State.SPEAKING:
                 self.stats.ducks_restored += 1
                 self._out.append(DuckPlayback(gain=1.0, ramp_ms=self.duck_ramp_ms))
+
+    def _server_vad_corroborated(self, now: float) -> bool:
+        """Whether a server ``speech_started`` may stop the assistant: always without a local
+        detector; with one, only if it heard probable speech within the server's delay."""
+        if not self._local_detector:
+            return True
+        return (self._local_heard_at is not None
+                and now - self._local_heard_at <= _SERVER_VAD_CORROBORATION_S)
 
     def interrupt(self, now: float) -> bool:
         """Interrupt the assistant on the app's request. Returns whether it was speaking."""
@@ -466,8 +483,15 @@ class Session:
                 self._on_response_done(event, now)
             case InputAudioBufferSpeechStarted():
                 onset = self.input_time(event.audio_start_ms)
-                if self.server_vad_barge_in or self.state is not State.SPEAKING:
+                barge_in = self.server_vad_barge_in and self._server_vad_corroborated(now)
+                if self.state is not State.SPEAKING or barge_in:
                     self.user_speech(now, onset=onset, source="server_vad")
+                elif self.server_vad_barge_in:
+                    # The server heard speech the local detector did not: with a detector
+                    # that knows the echo, that is the assistant's own voice coming back.
+                    self.stats.server_vad_ignored += 1
+                    logger.info("server speech_started while the local detector heard no "
+                                "user; taken for echo")
             case InputAudioBufferSpeechStopped():
                 ended = self.input_time(event.audio_end_ms)
                 self._turn_ended_at = ended if ended is not None else now
