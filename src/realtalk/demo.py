@@ -113,7 +113,7 @@ async def run_demo(
     config = SessionConfig(
         instructions="You are a friendly guide.",
         voice="marin",
-        turn_detection=TurnDetection(silence_duration_ms=700),
+        turn_detection=TurnDetection(silence_duration_ms=700, interrupt_response=False),
     )
     question, _ = read_wav(_CLIPS / "weather_tomorrow_24k.wav")
     interruption, _ = read_wav(_CLIPS / "sorry_can_i_ask_24k.wav")

@@ -486,3 +486,17 @@ def test_server_vad_needs_the_local_detector_to_agree() -> None:
     s.speech_probable(0.7, False)
     s.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=500, item_id="u2"), 0.9)
     assert s.state is State.CANCELLING
+
+
+def test_with_a_local_detector_the_server_does_not_interrupt_on_its_own() -> None:
+    """Session.with_barge_in turns the server's interrupt_response off when the app left turn
+    detection unset, and respects an explicit setting."""
+    from realtalk import BargeIn, SessionConfig, TurnDetection
+
+    s = Session.with_barge_in(None, BargeIn())
+    assert isinstance(s.config.turn_detection, TurnDetection)
+    assert s.config.turn_detection.interrupt_response is False
+    mine = SessionConfig(turn_detection=TurnDetection(interrupt_response=True))
+    assert Session.with_barge_in(mine, BargeIn()).config.turn_detection == \
+        TurnDetection(interrupt_response=True)
+    assert Session.with_barge_in(None, None).config.turn_detection is None

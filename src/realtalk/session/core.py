@@ -62,7 +62,7 @@ from ..events import (
     SessionUpdate,
     UnknownServerEvent,
 )
-from ..session_config import PCM_SAMPLE_RATE, SessionConfig, WireShape
+from ..session_config import PCM_SAMPLE_RATE, SessionConfig, TurnDetection, WireShape
 from .barge_in import BargeIn
 from .latency import DetectionSource, InterruptionLatency
 from .outputs import (
@@ -266,10 +266,20 @@ class Session:
                       **options: Any) -> Session:
         """A session whose barge-in behaviour follows ``barge_in``.
 
-        ``None`` means no local detector: the server's VAD is then the barge-in, and the
-        other settings keep their defaults. ``options`` go to the constructor.
+        With a local detector, a config that leaves turn detection unset gets server VAD with
+        ``interrupt_response`` off: the server still ends turns and starts replies, but only
+        the client (which can tell the user from the echo) stops the assistant. ``None`` means
+        no local detector: the server's VAD is then the barge-in, and the other settings keep
+        their defaults. ``options`` go to the constructor.
         """
         settings = barge_in if barge_in is not None else BargeIn()
+        if barge_in is not None:
+            config = config if config is not None else SessionConfig()
+            if config.turn_detection is None:
+                # The client decides interruptions (it knows what was played and what is
+                # echo); the server's own VAD still ends the user's turns and starts replies.
+                config = attrs.evolve(
+                    config, turn_detection=TurnDetection(interrupt_response=False))
         return cls(
             config,
             server_vad_barge_in=barge_in is None or settings.use_server_vad,
