@@ -21,7 +21,11 @@ class BargeIn:
         min_speech_ms: speech needed before an onset is confirmed.
         max_gap_ms: non-speech tolerated inside speech before the count restarts.
         rearm_silence_ms: silence needed after a confirmed onset before the next one.
-        use_server_vad: also treat the server's ``speech_started`` as a barge-in (fallback).
+        use_server_vad: also let the server's ``speech_started`` stop the assistant, when the
+            local detector agrees. Off by default: measured in loud echo
+            (``benchmarks/barge_in.py``), it caught no user the local detector missed and added
+            false stops. Without a local detector (``barge_in=None``) the server's VAD is the
+            barge-in.
         cooldown_ms: after a confirmed onset, none is confirmed again for this long (a user
             who stops and starts again right away is one interruption, not two).
         notify_model: after truncating, add a system note right after the cut item telling
@@ -42,7 +46,7 @@ class BargeIn:
     min_speech_ms: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
     max_gap_ms: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
     rearm_silence_ms: float = attrs.field(default=300.0, validator=attrs.validators.ge(0))
-    use_server_vad: bool = True
+    use_server_vad: bool = False
     cooldown_ms: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
     notify_model: bool = True
     false_interruption_s: float | None = attrs.field(default=2.5)
