@@ -28,6 +28,7 @@ import numpy.typing as npt
 from ..audio.frame import AudioFrame
 from ..audio.resample import StreamingResampler
 from ..errors import AudioError, ConfigurationError
+from .base import WindowedDetector
 
 __all__ = ("SileroVAD", "default_model_path")
 
@@ -68,7 +69,7 @@ def _load_onnxruntime() -> Any:
         ) from exc
 
 
-class SileroVAD:
+class SileroVAD(WindowedDetector):
     """Silero's neural voice activity detector behind the
     :class:`~realtalk.vad.VoiceActivityDetector` protocol.
 
@@ -171,20 +172,3 @@ class SileroVAD:
         self._context = window[-_CONTEXT:].copy()
         return float(np.asarray(prob).reshape(-1)[0])
 
-    def probability(self, frame: AudioFrame) -> float:
-        """Speech probability of ``frame``: the highest over the windows it completes (the
-        last window's when it completes none).
-
-        Raises:
-            AudioError: ``frame`` is not at :attr:`sample_rate`.
-        """
-        out = self.probabilities(frame)
-        return max(out) if out else self._last
-
-    def is_speech(self, frame: AudioFrame) -> bool:
-        """Whether ``frame`` holds speech: :meth:`probability` at or above :attr:`threshold`.
-
-        Raises:
-            AudioError: ``frame`` is not at :attr:`sample_rate`.
-        """
-        return self.probability(frame) >= self.threshold

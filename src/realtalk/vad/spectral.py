@@ -41,6 +41,7 @@ import numpy.typing as npt
 
 from ..audio.frame import AudioFrame
 from ..errors import AudioError, ConfigurationError
+from .base import WindowedDetector
 
 __all__ = ("SpectralVAD",)
 
@@ -63,7 +64,7 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, x))))
 
 
-class SpectralVAD:
+class SpectralVAD(WindowedDetector):
     """Speech probability from level, SNR against a tracked noise spectrum, voice-band share
     and periodicity (see the module docstring).
 
@@ -198,24 +199,6 @@ class SpectralVAD:
         power = np.abs(np.fft.rfft(windows * self._taper, self._nfft, axis=1)) ** 2
         levels = 10.0 * np.log10(power.sum(axis=1) / self._full_scale_power + _EPS)
         return [self._step(row, level) for row, level in zip(power, levels.tolist(), strict=True)]
-
-    def probability(self, frame: AudioFrame) -> float:
-        """Speech probability of ``frame``: the highest over the hops it completes (the last
-        hop's when it completes none).
-
-        Raises:
-            AudioError: ``frame`` is not at :attr:`sample_rate`.
-        """
-        out = self.probabilities(frame)
-        return max(out) if out else self._last
-
-    def is_speech(self, frame: AudioFrame) -> bool:
-        """Whether ``frame`` holds speech: :meth:`probability` at or above :attr:`threshold`.
-
-        Raises:
-            AudioError: ``frame`` is not at :attr:`sample_rate`.
-        """
-        return self.probability(frame) >= self.threshold
 
     def _step(self, power: npt.NDArray[np.float64], level_dbfs: float) -> float:
         """One hop: score it, update the noise floor and the hangover; its probability."""
