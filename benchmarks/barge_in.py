@@ -92,7 +92,6 @@ from realtalk import BargeIn, Interrupted, SessionConfig, State, StateChanged, T
 from realtalk.audio import AudioFrame
 from realtalk.audio.pcm import float_to_int16
 from realtalk.errors import ConfigurationError
-from realtalk.events import ResponseCreate, encode
 from realtalk.server import DEFAULT_REPLIES, ScriptedResponder, ServerOptions
 from realtalk.server.voice import SyntheticVoice
 from realtalk.sim import (
@@ -451,7 +450,7 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
             sim.detector.gate = TimedGate(sim.detector.gate, timer)
     # Ask for a reply straight away, as a server-initiated response: no user question, so
     # every sound at the microphone before the barge-in is echo or noise.
-    sim.server.receive(encode(ResponseCreate()), 0.0)
+    sim.request_response()
     return sim, timer
 
 

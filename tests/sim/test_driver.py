@@ -117,3 +117,12 @@ def test_graded_response_ducks_on_a_click_and_restores() -> None:
     assert lat.stop_ms is not None
     assert lat.duck_ms < lat.stop_ms
     assert lat.duck_ms <= 40.0  # one or two 20 ms frames
+
+
+def test_request_response_makes_the_ai_speak_first() -> None:
+    """request_response() starts a reply over the virtual network, with no user turn."""
+    sim = Simulation([], room=_room())
+    sim.request_response()
+    result = sim.run(3.0)
+    states = [e.new for e in result.timeline if isinstance(e, StateChanged)]
+    assert states[:2] == [State.LISTENING, State.SPEAKING]

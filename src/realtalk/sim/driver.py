@@ -21,7 +21,7 @@ import attrs
 from ..audio.actions import perform_audio_action
 from ..audio.pcm import int16_to_bytes
 from ..echo import EchoGate
-from ..events import InputAudioBufferAppend, encode, parse_server_event
+from ..events import InputAudioBufferAppend, ResponseCreate, encode, parse_server_event
 from ..server import PlaceholderTranscriber, ScriptedResponder, ServerOptions, ServerSession
 from ..server.responder import Responder, Transcriber
 from ..session import (
@@ -230,6 +230,11 @@ class Simulation:
         self.session.playback_progress(self.device.output.played_samples(), now)
         self.session.tick(now)
         self._perform(now)
+
+    def request_response(self) -> None:
+        """Ask the model to speak now (``response.create`` over the virtual network), as an
+        app does to start with a greeting or after a text message."""
+        self._send(True, encode(ResponseCreate()), self.clock.now)
 
     def run(self, duration_s: float) -> SimulationResult:
         """Simulate ``duration_s`` seconds (continuing where a previous run stopped)."""
