@@ -448,7 +448,7 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
         sim.detector.vad = TimedVAD(sim.detector.vad, timer)
         if sim.detector.gate is not None:
             sim.detector.gate = TimedGate(sim.detector.gate, timer)
-    # Ask for a reply straight away, as a server-initiated response: no user question, so
+    # Ask for a reply straight away, with no user question before it, so
     # every sound at the microphone before the barge-in is echo or noise.
     sim.request_response()
     return sim, timer
