@@ -20,8 +20,6 @@ import statistics
 import sys
 from pathlib import Path
 
-import attrs
-
 from realtalk.sim import RoomConfig, Simulation, Utterance, load_clip
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -45,9 +43,7 @@ def _conversation() -> list[Utterance]:
 
 def sim_report(runs: int = 3) -> dict[str, object]:
     """Simulate the 60 s conversation ``runs`` times; speed and what happened."""
-    office = RoomConfig.quiet_office()
-    assert office.echo is not None
-    room = attrs.evolve(office, echo=attrs.evolve(office.echo, gain_db=-30.0))
+    room = RoomConfig.quiet_office(echo_gain_db=-30.0)
     speeds = []
     result = None
     for _ in range(runs):

@@ -85,9 +85,7 @@ class DemoResult:
 
 
 def _room() -> Room:
-    office = RoomConfig.quiet_office()
-    assert office.echo is not None
-    return Room(attrs.evolve(office, echo=attrs.evolve(office.echo, gain_db=_ECHO_GAIN_DB)))
+    return Room(RoomConfig.quiet_office(echo_gain_db=_ECHO_GAIN_DB))
 
 
 def _dbfs(x: npt.NDArray[np.float32]) -> float:

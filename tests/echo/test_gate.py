@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import attrs
 import numpy as np
 
 from realtalk import BargeIn
@@ -44,9 +43,7 @@ def test_no_false_barge_in_with_echo_as_loud_as_the_speaker() -> None:
     voice, while a real barge-in still stops it."""
     question, _ = load_clip("weather_tomorrow")
     wait, _ = load_clip("wait_stop")
-    office = RoomConfig.quiet_office()
-    assert office.echo is not None
-    room = attrs.evolve(office, echo=attrs.evolve(office.echo, gain_db=0.0))
+    room = RoomConfig.quiet_office(echo_gain_db=0.0)
     script = [Utterance(samples=question, text="q", at=0.5),
               Utterance(samples=wait, text="Wait, stop.", after_assistant_starts=6.0)]
     sim = Simulation(script, room=room,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import attrs
 import numpy as np
 
 from realtalk import BargeIn, FalseInterruption, Interrupted, State, StateChanged
@@ -11,9 +10,7 @@ from realtalk.sim import RoomConfig, Simulation, UserSpoke, Utterance, load_clip
 
 
 def _room() -> RoomConfig:
-    office = RoomConfig.quiet_office()
-    assert office.echo is not None
-    return attrs.evolve(office, echo=attrs.evolve(office.echo, gain_db=-30.0))
+    return RoomConfig.quiet_office(echo_gain_db=-30.0)
 
 
 def _script() -> list[Utterance]:

@@ -170,11 +170,15 @@ class RoomConfig:
             raise ConfigurationError(f"sample_rate must be a positive rate in Hz, got {value!r}")
 
     @classmethod
-    def quiet_office(cls, *, sample_rate: int = 24_000, seed: int = 0) -> RoomConfig:
-        """Desktop speakers about 3 m away in a furnished office: moderate, reverberant echo."""
+    def quiet_office(cls, *, sample_rate: int = 24_000, seed: int = 0,
+                     echo_gain_db: float = -15.0) -> RoomConfig:
+        """Desktop speakers about 3 m away in a furnished office: moderate, reverberant echo.
+
+        ``echo_gain_db`` sets how loud the echo path is (the speaker volume, in effect).
+        """
         echo = EchoPath(
             delay_ms=12.0,
-            gain_db=-15.0,
+            gain_db=echo_gain_db,
             rt60_s=0.35,
             rir_ms=250.0,
             early_reflections=6,
