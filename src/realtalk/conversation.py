@@ -321,12 +321,8 @@ class Conversation:
             return
         # Detection first: a barge-in's stop and cancel must not wait behind the audio upload.
         if self._detector is not None:
-            onset = self._detector.process(frame, captured_at)
-            if onset is not None:
-                self.session.playback_progress(self.output.played_samples(), now)
-                self.session.user_speech(now, onset=onset, source="local")
-            # After the confirmation, which stops playback: a duck is kept in its latency.
-            self.session.speech_probable(now, self._detector.probable)
+            self._detector.inform(self.session, frame, captured_at, now,
+                                  self.output.played_samples)
             await self._perform()
         await self._send_text(encode(InputAudioBufferAppend(audio=int16_to_bytes(
             frame.samples))))

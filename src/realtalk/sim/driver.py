@@ -217,12 +217,8 @@ class Simulation:
         captured_at = frame.timestamp if frame.timestamp is not None else start
         played = self.device.output.played_samples()
         if self.detector is not None:
-            onset = self.detector.process(frame, captured_at)
-            if onset is not None:
-                self.session.playback_progress(played, now)
-                self.session.user_speech(now, onset=onset, source="local")
-            # After the confirmation, which stops playback: a duck is kept in its latency.
-            self.session.speech_probable(now, self.detector.probable)
+            self.detector.inform(self.session, frame, captured_at, now,
+                                 lambda: played)
             self._perform(now)
         self._send(True, encode(InputAudioBufferAppend(audio=int16_to_bytes(frame.samples))),
                    now)

@@ -7,10 +7,12 @@ a confirmed onset (the capture time of the first speech frame).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from ..audio.frame import AudioFrame
 from ..session.barge_in import BargeIn, BargeInPolicy
+from ..session.core import Session
 from .base import VoiceActivityDetector
 from .energy import EnergyVAD
 
@@ -51,6 +53,18 @@ class OnsetDetector:
         speech = self.vad.is_speech(frame)
         passes = self.gate.passes(frame) if self.gate is not None else True
         return self.policy.update(speech and passes, captured_at, frame.duration * 1000.0)
+
+    def inform(self, session: Session, frame: AudioFrame, captured_at: float, now: float,
+               played_samples: Callable[[], int]) -> None:
+        """Run ``frame`` through the detector and tell ``session``: a confirmed onset is a
+        barge-in (with the play position read just before), then whether speech is still
+        probable (duck or restore). The caller performs the session's outputs afterwards."""
+        onset = self.process(frame, captured_at)
+        if onset is not None:
+            session.playback_progress(played_samples(), now)
+            session.user_speech(now, onset=onset, source="local")
+        # After the confirmation, which stops playback: a duck is kept in its latency.
+        session.speech_probable(now, self.probable)
 
     @property
     def probable(self) -> bool:
