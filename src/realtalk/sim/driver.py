@@ -215,10 +215,9 @@ class Simulation:
         self._run_until(end)
         now = self.clock.advance_to(end)
         captured_at = frame.timestamp if frame.timestamp is not None else start
-        played = self.device.output.played_samples()
         if self.detector is not None:
             self.detector.inform(self.session, frame, captured_at, now,
-                                 lambda: played)
+                                 self.device.output.played_samples)
             self._perform(now)
         self._send(True, encode(InputAudioBufferAppend(audio=int16_to_bytes(frame.samples))),
                    now)
