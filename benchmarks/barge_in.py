@@ -15,6 +15,8 @@ Methods (each runs the whole corpus through :class:`realtalk.sim.Simulation`):
 - ``realtalk_local``: the same detector with the server path off (``BargeIn(use_server_vad=
   False)``, ``interrupt_response=False`` upstream): what the local detector does on its own,
   since the server's VAD hears the raw echo too and, in the default, can stop the assistant.
+- ``energy``: ``realtalk`` with :class:`realtalk.vad.EnergyVAD` in place of the default
+  :class:`realtalk.vad.SpectralVAD`.
 - ``naive``: the seed's rule, any microphone audio during playback cancels: a frame is "speech"
   when the assistant is playing and the frame is above digital silence, ``BargeIn(
   min_speech_ms=0)``, no echo gate, no ducking.
@@ -91,6 +93,7 @@ import numpy.typing as npt
 from realtalk import BargeIn, Interrupted, SessionConfig, State, StateChanged, TurnDetection
 from realtalk.audio import AudioFrame
 from realtalk.audio.pcm import float_to_int16
+from realtalk.echo import EchoFilter, EchoResult
 from realtalk.errors import ConfigurationError
 from realtalk.server import DEFAULT_REPLIES, ScriptedResponder, ServerOptions
 from realtalk.server.voice import SyntheticVoice
@@ -109,7 +112,7 @@ from realtalk.sim import (
     scale_to_dbfs,
     white_noise,
 )
-from realtalk.vad import VoiceActivityDetector
+from realtalk.vad import EnergyVAD, VoiceActivityDetector
 from realtalk.vad.onset import SpeechGate
 
 RATE = 24_000
@@ -314,6 +317,8 @@ class CpuTimer:
     def __init__(self) -> None:
         self.cpu_s = 0.0
         self.audio_s = 0.0
+        self.echo_cpu_s = 0.0
+        self.echo_audio_s = 0.0
 
 
 class TimedVAD:
@@ -336,6 +341,25 @@ class TimedVAD:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)  # anything else the detector may ask of its VAD
+
+
+class TimedEcho:
+    """An echo filter (``Simulation.echo``) whose ``process`` is timed apart from the
+    detector: the canceller has its own CPU goal."""
+
+    def __init__(self, inner: EchoFilter, timer: CpuTimer) -> None:
+        self.inner = inner
+        self.timer = timer
+
+    def process(self, frame: AudioFrame) -> EchoResult:
+        start = time.perf_counter()
+        result = self.inner.process(frame)
+        self.timer.echo_cpu_s += time.perf_counter() - start
+        self.timer.echo_audio_s += frame.duration
+        return result
+
+    def reset(self) -> None:
+        self.inner.reset()
 
 
 class TimedGate:
@@ -402,7 +426,7 @@ def _webrtc_factory() -> Callable[[], VoiceActivityDetector] | None:
 
 def available_methods() -> list[str]:
     """The methods this machine can run, in report order."""
-    names = ["realtalk", "realtalk_local", "naive", "server_vad"]
+    names = ["realtalk", "realtalk_local", "energy", "naive", "server_vad"]
     if _webrtc_factory() is not None:
         names.append("webrtcvad")
     return names
@@ -429,10 +453,13 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
     elif method == "realtalk_local":
         sim = Simulation(utterances, barge_in=BargeIn(use_server_vad=False),
                          config=LOCAL_ONLY, **common)
+    elif method == "energy":
+        sim = Simulation(utterances, vad=EnergyVAD(), **common)
     elif method == "naive":
-        sim = Simulation(utterances, barge_in=NAIVE_BARGE_IN, vad=naive, **common)
+        sim = Simulation(utterances, barge_in=NAIVE_BARGE_IN, vad=naive, echo=None, **common)
     elif method == "server_vad":
-        sim = Simulation(utterances, barge_in=None, **common)
+        # The peers' setup: the raw microphone goes upstream, the server's VAD decides.
+        sim = Simulation(utterances, barge_in=None, echo=None, **common)
     elif method == "webrtcvad":
         factory = _webrtc_factory()
         if factory is None:
@@ -441,6 +468,8 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
     else:
         raise ValueError(f"unknown method {method!r}")
     timer = CpuTimer()
+    if sim.echo is not None:
+        sim.echo = TimedEcho(sim.echo, timer)
     if sim.detector is not None:
         if method == "naive":
             naive.playing = lambda: sim.session.state is State.SPEAKING
@@ -483,6 +512,8 @@ class Outcome:
     simulated_s: float
     cpu_s: float
     detector_audio_s: float
+    echo_cpu_s: float
+    echo_audio_s: float
     wall_s: float
 
 
@@ -518,7 +549,8 @@ def outcome_of(trial: Trial, result: SimulationResult, timer: CpuTimer,
                    sound_end=sound_end, stops=stops,
                    speaking=tuple(speaking_spans(result.timeline, result.simulated_s)),
                    simulated_s=result.simulated_s, cpu_s=timer.cpu_s,
-                   detector_audio_s=timer.audio_s, wall_s=wall_s)
+                   detector_audio_s=timer.audio_s, echo_cpu_s=timer.echo_cpu_s,
+                   echo_audio_s=timer.echo_audio_s, wall_s=wall_s)
 
 
 def _stop(event: Interrupted) -> Stop:
@@ -645,6 +677,8 @@ def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str,
     cpu = sum(o.cpu_s for o in outcomes)
     audio = sum(o.detector_audio_s for o in outcomes)
     rtf = cpu / audio if local_detector and audio > 0 else None
+    echo_audio = sum(o.echo_audio_s for o in outcomes)
+    echo_rtf = sum(o.echo_cpu_s for o in outcomes) / echo_audio if echo_audio > 0 else None
     detected_pct = 100.0 * len(hits) / len(valid) if valid else None
     ai_only_simulated = sum(o.simulated_s for o, _ in ai_only)
     stop_p95 = percentile(stop_ms, 95)
@@ -674,6 +708,7 @@ def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str,
         "detected_pct": _round(detected_pct),
         "false_per_min": _per_min(false_count, exposure),
         "rtf": _round(rtf, 6),
+        "echo_canceller_rtf": _round(echo_rtf, 6),
         "duck_latency_ms": {**_latency([max(0.0, d) for d in ducks]),
                             "before_onset": sum(d < 0 for d in ducks)} if ducks else None,
         "reported_stop_ms": _latency(reported),

@@ -37,7 +37,8 @@ def _outcome(kind: bench.Kind, *, stops: tuple[bench.Stop, ...] = (),
              cpu_s: float = 0.0, audio_s: float = 0.0) -> bench.Outcome:
     return bench.Outcome(index=0, kind=kind, echo=echo, onset=onset, sound_end=sound_end,
                          stops=stops, speaking=speaking, simulated_s=simulated_s,
-                         cpu_s=cpu_s, detector_audio_s=audio_s, wall_s=0.0)
+                         cpu_s=cpu_s, detector_audio_s=audio_s, echo_cpu_s=0.0,
+                         echo_audio_s=0.0, wall_s=0.0)
 
 
 def test_percentile_is_nearest_rank() -> None:

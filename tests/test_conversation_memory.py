@@ -162,6 +162,51 @@ async def test_a_16k_stereo_microphone_is_resampled_at_the_edge() -> None:
     assert 28_500 <= appended <= 28_800
 
 
+@pytest.mark.parametrize("echo", ["default", None])
+async def test_the_echo_canceller_cleans_what_goes_upstream(echo: str | None) -> None:
+    """A 16 kHz microphone whose frames carry the speaker reference (as SoundDevice's do):
+    the echo of the reference is cancelled before the audio goes upstream, after both are
+    resampled alike; with ``echo=None`` the echo goes up as it was captured."""
+    received: list[np.ndarray] = []
+    got_enough = anyio.Event()
+
+    async def server(t: MemoryTransport) -> None:
+        while True:
+            msg = json.loads(await t.receive())
+            if msg["type"] == "input_audio_buffer.append":
+                received.append(np.frombuffer(base64.b64decode(msg["audio"]), np.int16))
+                if sum(map(len, received)) >= 24_000 * 6:
+                    got_enough.set()
+
+    rng = np.random.default_rng(5)
+    speaker = (rng.standard_normal(16_000 * 7) * 3000).astype(np.int16)
+    echo_signal = np.convolve(speaker.astype(np.float64), [0, 0, 0.4, 0.2, -0.1])[:len(speaker)]
+    mic_signal = echo_signal.astype(np.int16)
+
+    class EchoingMic:
+        sample_rate = 16_000
+
+        async def frames(self) -> AsyncIterator[realtalk.audio.AudioFrame]:
+            for i in range(0, len(speaker), 320):
+                yield realtalk.audio.AudioFrame(mic_signal[i:i + 320], 16_000, i / 16_000,
+                                                reference=speaker[i:i + 320])
+                await anyio.lowlevel.checkpoint()
+
+    conv = realtalk.Conversation(MemoryProvider(server), input=EchoingMic(), barge_in=None,
+                                 echo=echo)  # type: ignore[arg-type]
+    async with conv:
+        with anyio.fail_after(10):
+            await got_enough.wait()
+    upstream = np.concatenate(received).astype(np.float64)
+    last_second = upstream[-24_000:]
+    captured_level = float(np.sqrt(np.mean(echo_signal[-16_000:] ** 2)))
+    level = float(np.sqrt(np.mean(last_second**2)))
+    if echo is None:
+        assert level == pytest.approx(captured_level, rel=0.1)
+    else:
+        assert 20 * np.log10(captured_level / level) > 20.0  # the echo is cut by > 20 dB
+
+
 async def test_failing_microphone_ends_the_conversation_with_a_reason() -> None:
     """A microphone raising AudioError gives a fatal error event, not a crashed task group."""
 

@@ -31,7 +31,8 @@ from .audio.frame import AudioFrame
 from .audio.memory import MemoryOutput
 from .audio.pcm import int16_to_bytes
 from .audio.resample import StreamingResampler
-from .echo import EchoGate
+from .echo import EchoGate, EchoOption
+from .echo import resolve as resolve_echo
 from .errors import (
     AudioError,
     ConnectionClosed,
@@ -82,12 +83,17 @@ class Conversation:
             against the clock, so playback is tracked even with no device.
         barge_in: local barge-in settings; ``None`` turns the local detector off (server VAD
             is then the only barge-in path).
-        vad: the local voice activity detector (default :class:`~realtalk.vad.EnergyVAD`).
+        vad: the local voice activity detector (default :class:`~realtalk.vad.SpectralVAD`).
         cancel_timeout: seconds to wait for upstream to confirm a cancel.
         clock: monotonic seconds; default ``anyio.current_time``.
         event_buffer: conversation events buffered for the app before new ones are dropped.
         half_duplex: mute the microphone while the assistant speaks (no echo, and no barge-in
             by voice): the last-resort mode for devices where nothing else works.
+        echo: the audio-level echo filter run on every microphone frame that carries its
+            speaker reference, before the detector and before the audio goes upstream:
+            ``"default"`` (:func:`realtalk.echo.default`, the adaptive canceller), any
+            :class:`~realtalk.echo.EchoFilter`, or ``None``. Frames without a reference
+            (an input that cannot know what the speaker played) pass unchanged.
     """
 
     def __init__(
@@ -103,8 +109,10 @@ class Conversation:
         clock: Callable[[], float] | None = None,
         event_buffer: int = _DEFAULT_EVENT_BUFFER,
         half_duplex: bool = False,
+        echo: EchoOption = "default",
     ) -> None:
         self.provider = provider
+        self.echo = resolve_echo(echo, PCM_SAMPLE_RATE)
         self.input = input
         self.output: AudioOutput = output if output is not None else MemoryOutput(
             PCM_SAMPLE_RATE, clock=clock)
@@ -284,17 +292,26 @@ class Conversation:
     async def _microphone(self, source: AudioInput) -> None:
         frames = source.frames()
         resampler: StreamingResampler | None = None
+        ref_resampler: StreamingResampler | None = None
         try:
             async for captured in frames:
-                # The edge: whatever the microphone gives becomes 24 kHz mono PCM16 here.
+                # The edge: whatever the microphone gives becomes 24 kHz mono PCM16 here,
+                # and its echo reference with it (resampled alike, so they stay aligned).
                 frame = captured.mono()
                 if frame.sample_rate != PCM_SAMPLE_RATE:
                     if resampler is None or resampler.src_rate != frame.sample_rate:
                         resampler = StreamingResampler(frame.sample_rate, PCM_SAMPLE_RATE)
+                        ref_resampler = StreamingResampler(frame.sample_rate, PCM_SAMPLE_RATE)
                     samples = resampler.process(frame.samples)
+                    reference = None
+                    if frame.reference is not None and ref_resampler is not None:
+                        reference = ref_resampler.process(frame.reference)
+                        if len(reference) != len(samples):
+                            reference = None  # a reference that appeared mid-stream: skip it
                     if not len(samples):
                         continue
-                    frame = AudioFrame(samples, PCM_SAMPLE_RATE, frame.timestamp)
+                    frame = AudioFrame(samples, PCM_SAMPLE_RATE, frame.timestamp,
+                                       reference=reference)
                 async with self._lock:
                     await self._on_mic_frame(frame)
         except RealtalkError as exc:
@@ -319,6 +336,8 @@ class Conversation:
             # assistant speaks, so nothing (echo included) reaches the server or the detector.
             self.muted_frames += 1
             return
+        if self.echo is not None:
+            frame = self.echo.process(frame).frame
         # Detection first: a barge-in's stop and cancel must not wait behind the audio upload.
         if self._detector is not None:
             self._detector.inform(self.session, frame, captured_at, now,

@@ -245,6 +245,28 @@ async def test_input_frames_cross_from_the_device_thread_in_order() -> None:
 
 
 @pytest.mark.anyio
+async def test_each_captured_frame_carries_what_the_speaker_was_sent_as_reference() -> None:
+    """A duplex callback renders first; the block sent to the speaker is the captured
+    frame's echo reference, so the echo canceller sees exactly what was played. A
+    capture-only stream has no reference."""
+    rig = Rig()
+    rig.out.write(_ramp(3 * BLOCK))
+    sent = [rig.tick().copy() for _ in range(4)]
+    rig.engine.callback(np.zeros((BLOCK, 1), dtype=np.int16), None, BLOCK,
+                        FakeTime(rig.device_time), FakeStatus())
+    rig.engine.input.close()
+    with anyio.fail_after(5):
+        frames = [frame async for frame in rig.engine.input.frames()]
+    assert len(frames) == 5
+    for frame, block in zip(frames[:4], sent, strict=True):
+        assert frame.reference is not None
+        assert np.array_equal(frame.reference, block)
+    assert np.array_equal(sent[0], _ramp(3 * BLOCK)[:BLOCK])
+    assert not sent[3].any()  # the response ran out: a silent reference
+    assert frames[4].reference is None
+
+
+@pytest.mark.anyio
 async def test_input_wakes_a_waiting_reader() -> None:
     """A reader blocked on an empty queue is woken by a capture from another thread."""
     engine = DuplexEngine(RATE, clock=Clock())

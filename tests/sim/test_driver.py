@@ -7,6 +7,7 @@ import numpy as np
 from realtalk import BargeIn, FalseInterruption, Interrupted, State, StateChanged
 from realtalk.server import ServerOptions
 from realtalk.sim import RoomConfig, Simulation, UserSpoke, Utterance, load_clip
+from realtalk.vad import EnergyVAD
 
 
 def _room() -> RoomConfig:
@@ -81,7 +82,8 @@ def test_a_click_taken_for_speech_is_judged_false_and_the_ai_resumes() -> None:
         Utterance(samples=question, text="What's the weather like tomorrow?", at=0.5),
         Utterance(samples=click, text="(click)", after_assistant_starts=1.0),
     ]
-    sim = Simulation(script, room=_room(),
+    # The energy detector: the default one rejects clicks by their spectrum.
+    sim = Simulation(script, room=_room(), vad=EnergyVAD(),
                      barge_in=BargeIn(min_speech_ms=0, false_interruption_s=1.5))
     result = sim.run(10.0)
     assert len(result.interruptions) == 1

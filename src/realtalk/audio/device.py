@@ -343,7 +343,8 @@ class DeviceInput:
         self._on_start = on_start
         self._clock: Clock = clock if clock is not None else time.monotonic
         self._lock = threading.Lock()
-        self._pending: collections.deque[tuple[npt.NDArray[np.int16], float]] = (
+        self._pending: collections.deque[
+            tuple[npt.NDArray[np.int16], float, npt.NDArray[np.int16] | None]] = (
             collections.deque())
         self._pending_samples = 0
         self._waker: _Waker | None = None
@@ -351,14 +352,17 @@ class DeviceInput:
         self._closed = False
         self.dropped = 0
 
-    def capture(self, samples: npt.NDArray[np.int16], timestamp: float) -> None:
-        """Hand over one captured block (copied) and its ADC time; from any thread."""
+    def capture(self, samples: npt.NDArray[np.int16], timestamp: float,
+                reference: npt.NDArray[np.int16] | None = None) -> None:
+        """Hand over one captured block (copied), its ADC time and, when known, what the
+        speaker was sent in the same callback (the echo reference); from any thread."""
         block = np.array(samples, dtype=np.int16, copy=True)
+        ref = None if reference is None else np.array(reference, dtype=np.int16, copy=True)
         with self._lock:
-            self._pending.append((block, timestamp))
+            self._pending.append((block, timestamp, ref))
             self._pending_samples += len(block)
             while self._pending_samples > self._max_queued and len(self._pending) > 1:
-                old, _ = self._pending.popleft()
+                old, _, _ = self._pending.popleft()
                 self._pending_samples -= len(old)
                 self.dropped += 1
             waker = self._waker
@@ -410,8 +414,8 @@ class DeviceInput:
                 if item is None:
                     await event.wait()
                     continue
-                block, stamp = item
-                yield AudioFrame(block, self.sample_rate, stamp + offset)
+                block, stamp, ref = item
+                yield AudioFrame(block, self.sample_rate, stamp + offset, reference=ref)
         finally:
             with self._lock:
                 if self._waker is waker:  # an abandoned older reader must not unhook a newer one
@@ -472,12 +476,10 @@ class DuplexEngine:
                 counts[flag] += 1
         try:
             current = float(time.currentTime)
-            if indata is not None:
-                adc = float(time.inputBufferAdcTime)
-                lag = current - adc if adc > 0 and current > 0 else math.nan
-                if not 0 <= lag < _MAX_DEVICE_LATENCY_S:
-                    lag = self.input_latency + frames / self.sample_rate
-                self.input.capture(indata[:, 0], now - lag)
+            reference = None
+            # Render first: the block sent to the speaker now is the echo reference of the
+            # block captured now. Its echo reaches the microphone later (output + input
+            # latency + the room), which the echo canceller's delay estimator absorbs.
             if outdata is not None:
                 dac = float(time.outputBufferDacTime)
                 lead = dac - current if dac > 0 and current > 0 else math.nan
@@ -487,6 +489,13 @@ class DuplexEngine:
                     self._mono = np.zeros(frames, dtype=np.int16)
                 self.output.render(self._mono, now + lead)
                 outdata[:] = self._mono[:, None]
+                reference = self._mono
+            if indata is not None:
+                adc = float(time.inputBufferAdcTime)
+                lag = current - adc if adc > 0 and current > 0 else math.nan
+                if not 0 <= lag < _MAX_DEVICE_LATENCY_S:
+                    lag = self.input_latency + frames / self.sample_rate
+                self.input.capture(indata[:, 0], now - lag, reference)
         except Exception:
             counts["errors"] += 1
             logger.exception("audio callback failed; output silenced for this block")

@@ -1,8 +1,34 @@
 """Echo control: what keeps the assistant's own voice from being taken for the user.
 
-- :class:`EchoGate`: the playback-aware gate the barge-in detector uses.
+- :class:`EchoCanceller`: the adaptive acoustic echo canceller (audio level, fed the speaker
+  reference), with :class:`DelayEstimator` for the bulk delay.
+- :class:`EchoGate`: the playback-aware gate the barge-in detector uses on the cleaned audio.
+- :class:`EchoFilter`, :class:`EchoResult`, :class:`EchoFilterChain`: the audio-level filter
+  interface and composition; :func:`default` is the chain a conversation runs unless told
+  otherwise.
 """
 
+from .base import EchoFilter, EchoFilterChain, EchoOption, EchoResult
+from .canceller import EchoCanceller
+from .delay import DelayEstimator
 from .gate import EchoGate
 
-__all__ = ("EchoGate",)
+__all__ = ("EchoFilter", "EchoFilterChain", "EchoOption", "EchoResult", "EchoCanceller",
+           "DelayEstimator", "EchoGate", "default", "resolve")
+
+
+def default(sample_rate: int = 24_000) -> EchoFilterChain:
+    """The default audio-level chain: the adaptive canceller with its default settings."""
+    return EchoFilterChain([EchoCanceller(sample_rate)])
+
+
+def resolve(option: EchoOption, sample_rate: int) -> EchoFilter | None:
+    """The filter an :data:`EchoOption` names (``"default"``: :func:`default`)."""
+    if isinstance(option, str):
+        if option != "default":
+            from ..errors import ConfigurationError
+
+            raise ConfigurationError(f"echo must be an EchoFilter, 'default' or None, "
+                                     f"got {option!r}")
+        return default(sample_rate)
+    return option

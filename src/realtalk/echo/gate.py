@@ -6,9 +6,12 @@ return loss). The gate keeps the speaker's frame energies over the longest delay
 predicts the echo as the loudest of them times the learned echo gain, and lets a frame through
 only if the microphone holds ``margin_db`` more than that.
 
-The echo gain is the median of the recent microphone/speaker energy ratios while the speaker
-plays: the user talks over the assistant for a minority of the time, so their frames move the
-median little, while the margin absorbs the ratio's frame-to-frame spread. Until enough frames
+The echo gain is the upper quartile of the recent microphone/speaker energy ratios while the
+speaker plays. The user talks over the assistant only until the barge-in stops it, a small
+minority of the playback, so their frames move that quartile little; the quartile, rather than
+the median, follows the residual echo's peaks once a canceller has cleaned the microphone
+(its leftovers swing by 10-20 dB from frame to frame, most at the onsets of the assistant's
+words), and the margin absorbs the rest of the spread. Until enough frames
 are seen, ``initial_gain_db`` (conservative) stands in.
 """
 
@@ -40,13 +43,17 @@ class EchoGate:
             prediction covers.
         initial_gain_db: the echo gain assumed before any is learned (0 dB: the echo may be
             as loud as the speaker; conservative).
-        rise_db_per_s: how fast the learned echo gain may rise (a louder speaker volume, a
-            path change); it falls at once.
+        learn_s: how much recent playback the echo gain is learned from.
+        min_learned_s: playback needed before the learned gain replaces ``initial_gain_db``.
+        quantile: which quantile of the recent microphone/speaker ratios is the echo gain;
+            higher predicts more of the echo's frame-to-frame peaks, but the user's frames
+            move it once they make up more than ``1 - quantile`` of the playback.
     """
 
     def __init__(self, *, margin_db: float = 6.0, max_delay_ms: float = 300.0,
                  initial_gain_db: float = 0.0, learn_s: float = 4.0,
-                 min_learned_s: float = 0.5) -> None:
+                 min_learned_s: float = 0.5, quantile: float = 0.75) -> None:
+        self.quantile = quantile
         self.margin = 10 ** (margin_db / 10)
         self.max_delay_ms = max_delay_ms
         self.initial_gain = 10 ** (initial_gain_db / 10)
@@ -63,7 +70,7 @@ class EchoGate:
         """The echo gain in use (echo energy over speaker energy)."""
         if len(self._ratios) * self._frame_ms < self.min_learned_s * 1000:
             return self.initial_gain
-        return float(np.median(np.fromiter(self._ratios, dtype=np.float64)))
+        return float(np.quantile(np.fromiter(self._ratios, dtype=np.float64), self.quantile))
 
     @property
     def gain_db(self) -> float:

@@ -20,7 +20,8 @@ import attrs
 
 from ..audio.actions import perform_audio_action
 from ..audio.pcm import int16_to_bytes
-from ..echo import EchoGate
+from ..echo import EchoGate, EchoOption
+from ..echo import resolve as resolve_echo
 from ..events import InputAudioBufferAppend, ResponseCreate, encode, parse_server_event
 from ..server import PlaceholderTranscriber, ScriptedResponder, ServerOptions, ServerSession
 from ..server.responder import Responder, Transcriber
@@ -107,13 +108,15 @@ class Simulation:
         room: the room (a ``Room`` or a ``RoomConfig``; default: a quiet office).
         config: the session configuration the client sends.
         barge_in: local barge-in settings; ``None`` disables the local detector.
-        vad: the local detector's VAD (default: the energy VAD).
+        vad: the local detector's VAD (default: :class:`~realtalk.vad.SpectralVAD`).
         server_options: the embedded server's behaviour (latency, generation speed, ...).
         responder_factory, transcriber_factory: what the server says and hears.
         uplink_ms, downlink_ms: one-way network delays.
         block_ms, jitter_buffer_ms, output_latency_ms: the sound card.
         cancel_timeout: the core's cancel timeout.
         seed: seeds the server's ids and voice.
+        echo: the audio-level echo filter on the microphone (as in
+            :class:`~realtalk.Conversation`; ``"default"`` is built at the room's rate).
     """
 
     def __init__(
@@ -134,6 +137,7 @@ class Simulation:
         output_latency_ms: float = 0.0,
         cancel_timeout: float = 2.0,
         seed: int = 0,
+        echo: EchoOption = "default",
     ) -> None:
         self.clock = VirtualClock()
         self.user = user if isinstance(user, ScriptedUser) else ScriptedUser(user)
@@ -142,7 +146,10 @@ class Simulation:
             self.room, block_ms=block_ms, jitter_buffer_ms=jitter_buffer_ms,
             output_latency_ms=output_latency_ms, clock=self.clock, realtime=False)
         self.session = Session.with_barge_in(config, barge_in, cancel_timeout=cancel_timeout)
-        self.detector = (OnsetDetector(barge_in, vad, EchoGate()) if barge_in is not None
+        self.echo = resolve_echo(echo, self.room.sample_rate)
+        self.detector = (OnsetDetector(barge_in, vad, EchoGate(),
+                                       sample_rate=self.room.sample_rate)
+                         if barge_in is not None
                          else None)
         self.server = ServerSession(now=0.0, options=server_options,
                                     responder=responder_factory(),
@@ -211,6 +218,8 @@ class Simulation:
                 text=utterance.text, barge_in=utterance.is_barge_in, at=start,
                 duration_ms=len(utterance.samples) * 1000.0 / self.room.sample_rate))
         frame = self.device.step()
+        if self.echo is not None:
+            frame = self.echo.process(frame).frame
         end = start + frame.duration
         self._run_until(end)
         now = self.clock.advance_to(end)

@@ -14,7 +14,7 @@ from ..audio.frame import AudioFrame
 from ..session.barge_in import BargeIn, BargeInPolicy
 from ..session.core import Session
 from .base import VoiceActivityDetector
-from .energy import EnergyVAD
+from .spectral import SpectralVAD
 
 __all__ = ("OnsetDetector", "SpeechGate")
 
@@ -33,14 +33,18 @@ class OnsetDetector:
 
     Args:
         settings: the barge-in settings (``min_speech_ms`` and friends).
-        vad: the per-frame detector; default :class:`~realtalk.vad.EnergyVAD`.
+        vad: the per-frame detector; default :class:`~realtalk.vad.SpectralVAD` at
+            ``sample_rate`` (it rejects coughs and clicks, which an energy detector takes
+            for speech).
+        sample_rate: the rate of the frames, for the default detector.
         gate: a frame counts as speech only if the gate also passes it (``None``: no gate).
     """
 
     def __init__(self, settings: BargeIn | None = None,
                  vad: VoiceActivityDetector | None = None,
-                 gate: SpeechGate | None = None) -> None:
-        self.vad: VoiceActivityDetector = vad if vad is not None else EnergyVAD()
+                 gate: SpeechGate | None = None, sample_rate: int = 24_000) -> None:
+        self.vad: VoiceActivityDetector = (vad if vad is not None
+                                           else SpectralVAD(sample_rate=sample_rate))
         self.gate = gate
         self.policy = BargeInPolicy(settings)
 

@@ -1,0 +1,152 @@
+"""Bulk delay between what the speaker played and when its echo reaches the microphone.
+
+Converters, driver buffers and distance put tens to hundreds of milliseconds between a sample
+leaving for the speaker and its echo in the microphone signal. An adaptive filter that had to
+span that delay as well as the room's response would be long, slow to converge and costly, so
+the canceller aligns the reference by the bulk delay this estimator finds and spends its taps on
+the room.
+
+The estimate is a generalised cross-correlation with phase transform (GCC-PHAT) between the
+microphone and the reference, both decimated to about 4 kHz (the bulk of speech energy is
+below 2 kHz, and the delay needs no finer step than the canceller's margin). The
+cross-spectrum of each window is accumulated with a forgetting factor, so a moment of double
+talk or silence does not move the estimate, while a real change of path wins within a few
+windows. An estimate is only
+reported when its peak stands clearly above the rest of the correlation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import ConfigurationError
+
+__all__ = ("DelayEstimator",)
+
+_TARGET_RATE = 4_000
+_SILENT = 1e-7  # mean square (full scale 1) below which a window holds no usable reference
+
+
+Samples = npt.NDArray[np.floating] | npt.NDArray[np.int16]
+
+
+class _Decimator:
+    """Block means of ``factor`` samples, in full scale 1.0: a crude low-pass, enough for a
+    correlation peak. Leftover samples wait for the next call, so the output never depends on
+    how the input was cut into blocks."""
+
+    def __init__(self, factor: int) -> None:
+        self.factor = factor
+        self._pending = np.zeros(0, dtype=np.float64)
+
+    def process(self, block: Samples) -> npt.NDArray[np.float64]:
+        arr = np.asarray(block)
+        scale = 1 / 32768.0 if np.issubdtype(arr.dtype, np.integer) else 1.0
+        x = np.concatenate((self._pending, arr.astype(np.float64) * scale))
+        whole = len(x) // self.factor * self.factor
+        self._pending = x[whole:]
+        means: npt.NDArray[np.float64] = x[:whole].reshape(-1, self.factor).mean(axis=1)
+        return means
+
+
+class DelayEstimator:
+    """Streams reference and microphone samples; :attr:`delay` is the bulk delay in samples.
+
+    Args:
+        sample_rate: rate of both streams.
+        max_delay_ms: the longest delay searched.
+        window_s: audio correlated per update.
+        update_s: how often an update runs.
+        forget: weight of the accumulated cross-spectrum against a new window's.
+        min_confidence: how far (in robust standard deviations of the correlation) the peak
+            must stand above the rest to be believed.
+    """
+
+    def __init__(self, sample_rate: int, *, max_delay_ms: float = 500.0, window_s: float = 1.0,
+                 update_s: float = 0.5, forget: float = 0.5,
+                 min_confidence: float = 8.0) -> None:
+        if sample_rate <= 0:
+            raise ConfigurationError(f"sample_rate must be positive, got {sample_rate}")
+        if not max_delay_ms > 0:
+            raise ConfigurationError(f"max_delay_ms must be > 0, got {max_delay_ms}")
+        self.sample_rate = sample_rate
+        self.decimation = max(1, round(sample_rate / _TARGET_RATE))
+        rate = sample_rate / self.decimation
+        self.max_lag = math.ceil(max_delay_ms / 1000 * rate)
+        self.window = round(window_s * rate)
+        self.update_every = max(1, round(update_s * rate))
+        self.forget = forget
+        self.min_confidence = min_confidence
+        self._fft_size = 1 << (self.window + self.max_lag - 1).bit_length()
+        self._ref = np.zeros(self.window + self.max_lag, dtype=np.float64)
+        self._mic = np.zeros(self.window, dtype=np.float64)
+        self._ref_decimator = _Decimator(self.decimation)
+        self._mic_decimator = _Decimator(self.decimation)
+        self._since_update = 0
+        self._cross: npt.NDArray[np.complex128] | None = None
+        self.delay: int | None = None
+        """The estimated delay in samples at ``sample_rate`` (``None`` until one is believed)."""
+        self.confidence = 0.0
+        """The peak's height over the correlation's spread at the last update."""
+        self.updates = 0
+
+    @property
+    def delay_ms(self) -> float | None:
+        """:attr:`delay` in milliseconds."""
+        return None if self.delay is None else self.delay * 1000.0 / self.sample_rate
+
+    def process(self, reference: Samples, mic: Samples) -> bool:
+        """Feed equally long reference and microphone blocks (int16, or float in full scale
+        1.0); whether :attr:`delay` changed."""
+        ref = self._ref_decimator.process(reference)
+        mic_d = self._mic_decimator.process(mic)
+        n = min(len(ref), len(mic_d))
+        ref, mic_d = ref[:n], mic_d[:n]
+        if n == 0:
+            return False
+        self._ref = np.concatenate((self._ref[n:], ref)) if n < len(self._ref) else \
+            ref[-len(self._ref):].copy()
+        self._mic = np.concatenate((self._mic[n:], mic_d)) if n < len(self._mic) else \
+            mic_d[-len(self._mic):].copy()
+        self._since_update += n
+        if self._since_update < self.update_every:
+            return False
+        self._since_update = 0
+        return self._update()
+
+    def _update(self) -> bool:
+        ref_power = float(np.mean(self._ref[self.max_lag:] ** 2))
+        mic_power = float(np.mean(self._mic ** 2))
+        if ref_power < _SILENT or mic_power < _SILENT:
+            return False
+        size = self._fft_size
+        # corr[k] = sum_n ref[n + k] * mic[n]; the reference buffer starts max_lag samples
+        # earlier than the microphone's, so an echo L samples late peaks at k = max_lag - L.
+        spectrum = np.fft.rfft(self._ref, size) * np.conj(np.fft.rfft(self._mic, size))
+        self._cross = spectrum if self._cross is None else self.forget * self._cross + spectrum
+        weighted = self._cross / (np.abs(self._cross) + 1e-12)
+        corr = np.fft.irfft(weighted, size)
+        lags = corr[: self.max_lag + 1][::-1]
+        peak = int(np.argmax(lags))
+        spread = float(np.median(np.abs(lags - np.median(lags)))) * 1.4826 + 1e-12
+        self.confidence = float((lags[peak] - np.median(lags)) / spread)
+        self.updates += 1
+        if self.confidence < self.min_confidence:
+            return False
+        delay = peak * self.decimation
+        if self.delay is not None and abs(delay - self.delay) <= self.decimation:
+            return False
+        self.delay = delay
+        return True
+
+    def reset(self) -> None:
+        """Forget everything (a new device)."""
+        self._ref[:] = 0.0
+        self._mic[:] = 0.0
+        self._cross = None
+        self._since_update = 0
+        self.delay = None
+        self.confidence = 0.0

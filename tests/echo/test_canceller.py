@@ -1,0 +1,175 @@
+"""The adaptive echo canceller: it converges on a known path, survives double talk and path
+changes, and refuses audio it cannot process."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from realtalk.audio import AudioFrame
+from realtalk.echo import EchoCanceller, EchoFilterChain, EchoResult, default, resolve
+from realtalk.errors import AudioError, ConfigurationError
+from realtalk.sim import EchoPath, Room, RoomConfig, clips, load_clip
+
+RATE = 16_000
+FRAME = RATE // 50  # 20 ms
+
+
+def _far_end(repeats: int = 2) -> npt.NDArray[np.int16]:
+    """The assistant: the committed speech clips back to back with short pauses, -12 dB."""
+    parts = []
+    for clip in [c for c in clips() if c.rate == RATE and c.kind == "speech"][:7]:
+        samples, _ = load_clip(clip.name, rate=RATE)
+        parts += [samples, np.zeros(RATE // 5, dtype=np.int16)]
+    far = np.concatenate(parts * repeats).astype(np.float64) * 0.25
+    return far.astype(np.int16)
+
+
+def _run(room: Room, far: npt.NDArray[np.int16], canceller: EchoCanceller,
+         ) -> npt.NDArray[np.float64]:
+    out = []
+    for i in range(0, len(far) - FRAME + 1, FRAME):
+        block = far[i:i + FRAME]
+        room.speaker_played(block)
+        frame = AudioFrame(room.mic_frame(FRAME), RATE, reference=block)
+        result = canceller.process(frame)
+        assert len(result.frame.samples) == FRAME
+        assert result.residual_echo is not None
+        out.append(result.frame.samples.astype(np.float64) / 32768.0)
+    return np.concatenate(out)
+
+
+def _erle_db(room: Room, out: npt.NDArray[np.float64], start_s: float, end_s: float) -> float:
+    """True ERLE over a stretch: echo energy over the energy of what is left of it."""
+    truth = room.ground_truth(0, len(out))
+    span = slice(int(start_s * RATE), int(end_s * RATE))
+    residual = out[span] - truth.user[span] - truth.noise[span]
+    echo = truth.echo[span].astype(np.float64)
+    return float(10 * np.log10(np.sum(echo**2) / np.sum(residual**2)))
+
+
+def _si_sdr_db(estimate: npt.NDArray[np.float64], reference: npt.NDArray[np.float64]) -> float:
+    scale = np.dot(estimate, reference) / np.dot(reference, reference)
+    target = scale * reference
+    return float(10 * np.log10(np.sum(target**2) / np.sum((estimate - target) ** 2)))
+
+
+def _room(delay_ms: float = 30.0, gain_db: float = -6.0) -> Room:
+    path = EchoPath(delay_ms=delay_ms, gain_db=gain_db, rt60_s=0.3, rir_ms=180.0, seed=3)
+    return Room(RoomConfig(sample_rate=RATE, echo=path, noise_dbfs=-70.0))
+
+
+def test_converges_on_a_known_path() -> None:
+    """On a reverberant room with a 30 ms bulk delay, the echo is cut by > 20 dB once the
+    canceller has heard a few seconds of the assistant, and it found the delay."""
+    room, far = _room(), _far_end()
+    canceller = EchoCanceller(RATE)
+    out = _run(room, far, canceller)
+    seconds = len(out) / RATE
+    assert _erle_db(room, out, seconds - 6.0, seconds) > 20.0
+    assert canceller.delay_estimator is not None
+    assert canceller.delay_estimator.delay_ms == pytest.approx(30.0, abs=1.0)
+    assert canceller.bulk_delay > 0
+    assert -9.0 < canceller.echo_gain_db < -3.0  # the learned path's energy is the room's
+
+
+def test_double_talk_does_not_wreck_it() -> None:
+    """The user talking over the assistant for seconds neither gets cancelled (the output
+    is closer to the user's voice than the raw microphone was) nor makes the filter diverge
+    (the echo is still cut afterwards)."""
+    room, far = _room(), _far_end()
+    near, _ = load_clip("forecast", rate=RATE)
+    near = np.concatenate([near, near])
+    start = int(9.0 * RATE)
+    room.add_user_speech(near, at_sample=start, level_dbfs=-26.0)
+    canceller = EchoCanceller(RATE)
+    out = _run(room, far, canceller)
+    truth = room.ground_truth(0, len(out))
+    span = slice(start, start + len(near))
+    user = truth.user[span].astype(np.float64)
+    raw = _si_sdr_db(truth.mic[span].astype(np.float64), user)
+    cleaned = _si_sdr_db(out[span], user)
+    assert cleaned > raw + 10.0
+    end_s = (start + len(near)) / RATE
+    assert _erle_db(room, out, end_s, end_s + 4.0) > 15.0
+    assert canceller.restarts == 0
+
+
+def test_recovers_after_the_echo_path_changes() -> None:
+    """A new room response and a longer delay mid-run: the canceller finds the new delay and
+    cancels again within seconds instead of adding its stale echo estimate."""
+    room, far = _room(), _far_end(3)
+    change_s = 14.0
+    room.change_path(int(change_s * RATE), EchoPath(delay_ms=70.0, gain_db=-6.0, rt60_s=0.4,
+                                                    rir_ms=180.0, seed=9))
+    canceller = EchoCanceller(RATE)
+    out = _run(room, far, canceller)
+    seconds = len(out) / RATE
+    assert _erle_db(room, out, seconds - 5.0, seconds) > 15.0
+    assert canceller.delay_estimator is not None
+    assert canceller.delay_estimator.delay_ms == pytest.approx(70.0, abs=1.0)
+
+
+def test_frames_of_any_length_come_out_whole_and_in_order() -> None:
+    """Frames that are not a multiple of the block come out at their own length: the same
+    output as block-aligned frames give, one block less a sample late, with no other gap."""
+    rng = np.random.default_rng(1)
+    ref = (rng.standard_normal(RATE) * 3000).astype(np.int16)
+    mic = (ref.astype(np.float64) * 0.3).astype(np.int16)
+    aligned = EchoCanceller(RATE, max_delay_ms=0)
+    odd = EchoCanceller(RATE, max_delay_ms=0)
+    a = np.concatenate([aligned.process(AudioFrame(mic[i:i + FRAME], RATE,
+                                                   reference=ref[i:i + FRAME])).frame.samples
+                        for i in range(0, RATE, FRAME)])
+    pieces = []
+    for i in range(0, RATE, 250):
+        frame = AudioFrame(mic[i:i + 250], RATE, reference=ref[i:i + 250])
+        pieces.append(odd.process(frame).frame.samples)
+        assert len(pieces[-1]) == len(frame.samples)
+    b = np.concatenate(pieces)
+    late = odd.block - 1
+    assert not b[:late].any()
+    assert np.array_equal(b[late:], a[:len(b) - late])
+    assert np.abs(a[-FRAME:]).max() < np.abs(mic[-FRAME:]).max() / 10  # it did cancel
+
+
+def test_a_frame_without_reference_passes_unchanged() -> None:
+    frame = AudioFrame(np.arange(320, dtype=np.int16), RATE)
+    result = EchoCanceller(RATE).process(frame)
+    assert result.frame is frame
+    assert result.residual_echo is None
+
+
+@pytest.mark.parametrize(("frame", "message"), [
+    (AudioFrame(np.zeros(320, np.int16), 24_000, reference=np.zeros(320, np.int16)),
+     "runs at 16000 Hz"),
+    (AudioFrame(np.zeros(320, np.int16), RATE, reference=np.zeros(300, np.int16)),
+     "reference has 300 samples"),
+    (AudioFrame(np.zeros((320, 2), np.int16), RATE, reference=np.zeros(320, np.int16)),
+     "mono"),
+])
+def test_bad_frames_are_refused_by_name(frame: AudioFrame, message: str) -> None:
+    with pytest.raises(AudioError, match=message):
+        EchoCanceller(RATE).process(frame)
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="step"):
+        EchoCanceller(RATE, step=1.5)
+    with pytest.raises(ConfigurationError, match="tail_ms"):
+        EchoCanceller(RATE, tail_ms=5.0)
+    with pytest.raises(ConfigurationError, match="'loud'"):
+        resolve("loud", RATE)  # type: ignore[arg-type]
+
+
+def test_the_default_chain_and_resolve() -> None:
+    chain = default(RATE)
+    assert isinstance(chain, EchoFilterChain)
+    assert isinstance(chain.filters[0], EchoCanceller)
+    assert resolve(None, RATE) is None
+    assert isinstance(resolve("default", RATE), EchoFilterChain)
+    frame = AudioFrame(np.ones(320, np.int16), RATE, reference=np.zeros(320, np.int16))
+    result = chain.process(frame)
+    assert isinstance(result, EchoResult)
+    assert len(result.frame.samples) == 320
