@@ -15,8 +15,8 @@ Methods (each runs the whole corpus through :class:`realtalk.sim.Simulation`):
 - ``realtalk_local``: the same detector with the server path off (``BargeIn(use_server_vad=
   False)``, ``interrupt_response=False`` upstream): what the local detector does on its own,
   since the server's VAD hears the raw echo too and, in the default, can stop the assistant.
-- ``energy``: ``realtalk`` with :class:`realtalk.vad.EnergyVAD` in place of the default
-  :class:`realtalk.vad.SpectralVAD`.
+- ``energy``: ``realtalk`` with :class:`realtalk.vad.EnergyVAD` alone in place of the default
+  (energy and :class:`realtalk.vad.SpectralVAD` agreeing).
 - ``naive``: the seed's rule, any microphone audio during playback cancels: a frame is "speech"
   when the assistant is playing and the frame is above digital silence, ``BargeIn(
   min_speech_ms=0)``, no echo gate, no ducking.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from realtalk import BargeIn, FalseInterruption, Interrupted, State, StateChanged
 from realtalk.server import ServerOptions
@@ -96,9 +97,11 @@ def test_a_click_taken_for_speech_is_judged_false_and_the_ai_resumes() -> None:
     assert speaking[1] > false[0].at  # the AI spoke again after the judgement
 
 
-def test_graded_response_ducks_on_a_click_and_restores() -> None:
-    """A click ducks the AI for a moment (no interruption), then full volume again; a real
-    barge-in ducks before it stops."""
+@pytest.mark.parametrize("vad", ["energy", "default"])
+def test_graded_response_ducks_on_a_click_and_restores(vad: str) -> None:
+    """A click that an energy detector takes for speech ducks the AI for a moment (no
+    interruption), then full volume again; the default detector does not even duck. A real
+    barge-in ducks before it stops either way."""
     question, _ = load_clip("weather_tomorrow")
     click, _ = load_clip("click")
     wait, _ = load_clip("wait_stop")
@@ -107,9 +110,12 @@ def test_graded_response_ducks_on_a_click_and_restores() -> None:
         Utterance(samples=click, text="(click)", after_assistant_starts=1.0),
         Utterance(samples=wait, text="Wait, stop.", after_assistant_starts=2.5),
     ]
-    sim = Simulation(script, room=_room())
+    sim = Simulation(script, room=_room(), vad=EnergyVAD() if vad == "energy" else None)
     result = sim.run(8.0)
-    assert sim.session.stats.ducks_restored >= 1
+    if vad == "energy":
+        assert sim.session.stats.ducks_restored >= 1
+    else:
+        assert sim.session.stats.ducks_restored == 0
     assert len(result.interruptions) == 1
     lat = result.interruptions[0].latency
     assert lat.duck_ms is not None

@@ -18,8 +18,9 @@ __all__ = ("EchoFilter", "EchoFilterChain", "EchoOption", "EchoResult", "EchoCan
 
 
 def default(sample_rate: int = 24_000) -> EchoFilterChain:
-    """The default audio-level chain: the adaptive canceller with its default settings."""
-    return EchoFilterChain([EchoCanceller(sample_rate)])
+    """The default audio-level chain: the adaptive canceller with its residual echo
+    suppressor."""
+    return EchoFilterChain([EchoCanceller(sample_rate, suppress=True)])
 
 
 def resolve(option: EchoOption, sample_rate: int) -> EchoFilter | None:

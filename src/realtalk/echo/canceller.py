@@ -38,6 +38,7 @@ from ..audio.frame import AudioFrame
 from ..errors import AudioError, ConfigurationError
 from .base import EchoResult
 from .delay import DelayEstimator
+from .suppressor import ResidualEchoSuppressor
 
 __all__ = ("EchoCanceller",)
 
@@ -61,11 +62,14 @@ class EchoCanceller:
         max_delay_ms: the longest bulk delay searched (``0``: no delay estimation).
         delay_margin_ms: how much earlier than the estimated delay the filter starts.
         step: the largest adaptation step (0 < step <= 1).
+        suppress: also run the residual echo suppressor
+            (:class:`~realtalk.echo.suppressor.ResidualEchoSuppressor`) on the output.
     """
 
     def __init__(self, sample_rate: int = 24_000, *, tail_ms: float = 200.0,
                  block_ms: float = 20.0, max_delay_ms: float = 500.0,
-                 delay_margin_ms: float = 4.0, step: float = 0.5) -> None:
+                 delay_margin_ms: float = 4.0, step: float = 1.0,
+                 suppress: bool = False) -> None:
         if sample_rate <= 0:
             raise ConfigurationError(f"sample_rate must be positive, got {sample_rate}")
         if not 0 < step <= 1:
@@ -80,6 +84,7 @@ class EchoCanceller:
         self.partitions = math.ceil(tail_ms / block_ms)
         self.step = step
         self.delay_margin = round(sample_rate * delay_margin_ms / 1000)
+        self.suppressor = ResidualEchoSuppressor(block + 1) if suppress else None
         self.delay_estimator = (DelayEstimator(sample_rate, max_delay_ms=max_delay_ms)
                                 if max_delay_ms > 0 else None)
         self._max_bulk = round(sample_rate * max_delay_ms / 1000)
@@ -125,6 +130,8 @@ class EchoCanceller:
         self.restarts = 0
         if self.delay_estimator is not None:
             self.delay_estimator.reset()
+        if self.suppressor is not None:
+            self.suppressor.reset()
 
     @property
     def leak(self) -> float:
@@ -177,10 +184,22 @@ class EchoCanceller:
         """Cancel on raw int16-scaled samples: ``(cleaned in full scale 1.0, residual echo
         mean square)`` for as many samples as were given."""
         n = len(np.asarray(mic))
+        b = self.block
+        if n % b == 0 and not len(self._mic_fifo) and not len(self._out_fifo):
+            # The usual case, whole blocks and nothing held back: no queues.
+            d_all = np.asarray(mic, np.float64) / _FULL_SCALE
+            x_all = np.asarray(reference, np.float64) / _FULL_SCALE
+            outs = []
+            total = 0.0
+            for i in range(0, n, b):
+                e, residual = self._block(d_all[i:i + b], x_all[i:i + b])
+                outs.append(e)
+                total += residual
+            out = np.concatenate(outs) if len(outs) > 1 else (outs[0] if outs else d_all)
+            return out, total / max(1, n // b)
         self._mic_fifo = np.concatenate((self._mic_fifo, np.asarray(mic, np.float64) / _FULL_SCALE))
         self._ref_fifo = np.concatenate((self._ref_fifo,
                                          np.asarray(reference, np.float64) / _FULL_SCALE))
-        b = self.block
         while len(self._mic_fifo) >= b:
             d, self._mic_fifo = self._mic_fifo[:b], self._mic_fifo[b:]
             x, self._ref_fifo = self._ref_fifo[:b], self._ref_fifo[b:]
@@ -247,6 +266,14 @@ class EchoCanceller:
             mu = self._step_sizes(e_pow, y_pow, see, syy, x_power)
             self._adapt(mu, xs, e_back_spec)
         residual = self._leak * syy / b
+        if self.suppressor is not None:
+            # The reference's mean power per partition over the filter's span: any of it may
+            # still be ringing in the room.
+            span_power = (np.einsum("pk,pk->k", xs.real, xs.real)
+                          + np.einsum("pk,pk->k", xs.imag, xs.imag)) / self.partitions
+            gains = self.suppressor.gains(e_pow, span_power, playing)
+            e_fore = np.fft.irfft(e_spec * gains, 2 * b)[b:]
+            residual = float(np.sum(gains**2 * self.suppressor.residual)) / (b * b)
         return e_fore, residual
 
     def _choose_filter(self, e_fore: Float64Array, e_back: Float64Array, y_fore: Float64Array,
@@ -291,6 +318,8 @@ class EchoCanceller:
         else:
             self._harm = 0
         if self._harm >= 5:
+            if self.suppressor is not None:
+                self.suppressor.reset()
             self._w_fore[:] = 0.0
             self._w_back[:] = 0.0
             self._adapted = 0.0

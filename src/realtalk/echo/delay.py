@@ -45,11 +45,24 @@ class _Decimator:
     def process(self, block: Samples) -> npt.NDArray[np.float64]:
         arr = np.asarray(block)
         scale = 1 / 32768.0 if np.issubdtype(arr.dtype, np.integer) else 1.0
-        x = np.concatenate((self._pending, arr.astype(np.float64) * scale))
+        x = arr.astype(np.float64)
+        if len(self._pending):
+            x = np.concatenate((self._pending, x))
         whole = len(x) // self.factor * self.factor
         self._pending = x[whole:]
-        means: npt.NDArray[np.float64] = x[:whole].reshape(-1, self.factor).mean(axis=1)
-        return means
+        sums: npt.NDArray[np.float64] = x[:whole].reshape(-1, self.factor).sum(axis=1)
+        sums *= scale / self.factor
+        return sums
+
+
+def _shift_in(buffer: npt.NDArray[np.float64], new: npt.NDArray[np.float64]) -> None:
+    """Append ``new`` to a fixed-length history in place, dropping the oldest samples."""
+    n = len(new)
+    if n >= len(buffer):
+        buffer[:] = new[-len(buffer):]
+        return
+    buffer[:-n] = buffer[n:]
+    buffer[-n:] = new
 
 
 class DelayEstimator:
@@ -107,10 +120,8 @@ class DelayEstimator:
         ref, mic_d = ref[:n], mic_d[:n]
         if n == 0:
             return False
-        self._ref = np.concatenate((self._ref[n:], ref)) if n < len(self._ref) else \
-            ref[-len(self._ref):].copy()
-        self._mic = np.concatenate((self._mic[n:], mic_d)) if n < len(self._mic) else \
-            mic_d[-len(self._mic):].copy()
+        _shift_in(self._ref, ref)
+        _shift_in(self._mic, mic_d)
         self._since_update += n
         if self._since_update < self.update_every:
             return False

@@ -52,7 +52,7 @@ class EchoGate:
 
     def __init__(self, *, margin_db: float = 6.0, max_delay_ms: float = 300.0,
                  initial_gain_db: float = 0.0, learn_s: float = 4.0,
-                 min_learned_s: float = 0.5, quantile: float = 0.75) -> None:
+                 min_learned_s: float = 0.5, quantile: float = 0.5) -> None:
         self.quantile = quantile
         self.margin = 10 ** (margin_db / 10)
         self.max_delay_ms = max_delay_ms

@@ -4,12 +4,15 @@
   share, periodicity); :class:`EnergyVAD`: a plain energy detector.
 - :class:`WebRtcVAD` (``webrtcvad-wheels``) and :class:`SileroVAD` (onnxruntime + Silero's
   ONNX model), behind the same protocol, imported only when used (extra ``vad``).
+- :class:`AllOf`: detectors that must agree; :func:`default_vad` (energy and spectral) is what
+  the barge-in detector runs unless told otherwise.
 - :class:`OnsetDetector`: a detector plus the barge-in policy (and an optional gate).
 """
 
 from .base import VoiceActivityDetector
+from .combined import AllOf
 from .energy import EnergyVAD
-from .onset import OnsetDetector, SpeechGate
+from .onset import OnsetDetector, SpeechGate, default_vad
 from .silero import SileroVAD
 from .spectral import SpectralVAD
 from .webrtc import WebRtcVAD
@@ -20,6 +23,8 @@ __all__ = (
     "EnergyVAD",
     "WebRtcVAD",
     "SileroVAD",
+    "AllOf",
+    "default_vad",
     "OnsetDetector",
     "SpeechGate",
 )

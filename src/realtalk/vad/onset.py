@@ -14,9 +14,17 @@ from ..audio.frame import AudioFrame
 from ..session.barge_in import BargeIn, BargeInPolicy
 from ..session.core import Session
 from .base import VoiceActivityDetector
+from .combined import AllOf
+from .energy import EnergyVAD
 from .spectral import SpectralVAD
 
-__all__ = ("OnsetDetector", "SpeechGate")
+__all__ = ("OnsetDetector", "SpeechGate", "default_vad")
+
+
+def default_vad(sample_rate: int = 24_000) -> AllOf:
+    """The barge-in detector's default VAD: :class:`~realtalk.vad.EnergyVAD` and
+    :class:`~realtalk.vad.SpectralVAD` must agree (see :mod:`realtalk.vad.combined`)."""
+    return AllOf(EnergyVAD(), SpectralVAD(sample_rate=sample_rate))
 
 
 class SpeechGate(Protocol):
@@ -33,9 +41,7 @@ class OnsetDetector:
 
     Args:
         settings: the barge-in settings (``min_speech_ms`` and friends).
-        vad: the per-frame detector; default :class:`~realtalk.vad.SpectralVAD` at
-            ``sample_rate`` (it rejects coughs and clicks, which an energy detector takes
-            for speech).
+        vad: the per-frame detector; default :func:`default_vad` at ``sample_rate``.
         sample_rate: the rate of the frames, for the default detector.
         gate: a frame counts as speech only if the gate also passes it (``None``: no gate).
     """
@@ -44,7 +50,7 @@ class OnsetDetector:
                  vad: VoiceActivityDetector | None = None,
                  gate: SpeechGate | None = None, sample_rate: int = 24_000) -> None:
         self.vad: VoiceActivityDetector = (vad if vad is not None
-                                           else SpectralVAD(sample_rate=sample_rate))
+                                           else default_vad(sample_rate))
         self.gate = gate
         self.policy = BargeInPolicy(settings)
 
