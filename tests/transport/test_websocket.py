@@ -4,6 +4,7 @@ over websockets' sans-I/O protocol), against a real server on loopback."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterator
 
@@ -70,6 +71,26 @@ async def test_headers_reach_the_server() -> None:
             with anyio.fail_after(10), pytest.raises(ConnectionClosed):
                 await t.receive()
     assert got == {"api-key": "k1", "ua": "realtalk"}
+
+
+async def test_credentials_never_reach_a_log_record_even_at_debug(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """websockets logs every handshake header at DEBUG; the transport's wire logger scrubs
+    the key out of them, on both backends, while the handshake itself is still logged."""
+    key = "sk-very-secret-key-0123456789"
+
+    def handler(ws: ServerConnection) -> None:
+        ws.recv(timeout=5)
+
+    caplog.set_level(logging.DEBUG)
+    with _server(handler) as url:
+        for headers in ({"Authorization": f"Bearer {key}"}, {"api-key": key}):
+            async with connect_websocket(Endpoint(url=url, headers=headers)) as t:
+                await t.send("{}")
+    # The test's own server (websockets.server) is not realtalk's: its records are left out.
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("realtalk")]
+    assert not any(key in message for message in ours)
+    assert any("[redacted]" in message for message in ours)  # headers logged, masked
 
 
 async def test_send_after_close_raises_connection_closed() -> None:

@@ -10,6 +10,7 @@ masking, ping replies, the closing handshake). Fragmented messages are reassembl
 from __future__ import annotations
 
 import contextlib
+import logging
 import ssl
 from collections.abc import Iterable
 from typing import Any
@@ -127,7 +128,8 @@ class AnyioWebSocket:
 
 
 async def open_anyio_websocket(
-    url: str, *, headers: dict[str, str], open_timeout: float, user_agent: str
+    url: str, *, headers: dict[str, str], open_timeout: float, user_agent: str,
+    logger: logging.Logger | None = None,
 ) -> AnyioWebSocket:
     """Connect and run the opening handshake.
 
@@ -138,7 +140,7 @@ async def open_anyio_websocket(
         OSError, TimeoutError: the server could not be reached in ``open_timeout`` seconds.
     """
     wsuri = parse_uri(url)
-    protocol = ClientProtocol(wsuri, max_size=None)
+    protocol = ClientProtocol(wsuri, max_size=None, logger=logger)
     request = protocol.connect()
     for name, value in headers.items():
         request.headers[name] = value

@@ -24,10 +24,14 @@ import websockets.exceptions as wsexc
 from ..errors import ConfigurationError, ConnectError, ConnectionClosed
 from .anyio_websocket import open_anyio_websocket
 from .endpoints import Endpoint
+from .redact import RedactingFilter, Redactor
 
 __all__ = ("WebSocketTransport", "connect_websocket")
 
 logger = logging.getLogger("realtalk.transport")
+# What websockets logs (handshake headers at DEBUG) goes through this logger, scrubbed.
+wire_logger = logging.getLogger("realtalk.transport.wire")
+wire_logger.addFilter(RedactingFilter(Redactor()))
 
 _USER_AGENT = "realtalk"
 
@@ -153,7 +157,8 @@ async def _open(stack: contextlib.AsyncExitStack, endpoint: Endpoint,
     headers = dict(endpoint.headers)
     if not _running_asyncio():
         return await open_anyio_websocket(endpoint.url, headers=headers,
-                                          open_timeout=open_timeout, user_agent=_USER_AGENT)
+                                          open_timeout=open_timeout, user_agent=_USER_AGENT,
+                                          logger=wire_logger)
     from websockets.asyncio.client import connect
 
     options: dict[str, Any] = {
@@ -162,6 +167,7 @@ async def _open(stack: contextlib.AsyncExitStack, endpoint: Endpoint,
         "compression": None,
         "open_timeout": open_timeout,
         "user_agent_header": _USER_AGENT,
+        "logger": wire_logger,
     }
     # websockets >= 15 honours proxy environment variables; never for loopback.
     if _is_loopback(endpoint.url) and "proxy" in inspect.signature(connect).parameters:

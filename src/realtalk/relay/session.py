@@ -1,0 +1,492 @@
+"""One client's relay session: its upstream connection and the two pumps between them.
+
+:class:`RelaySession` runs for as long as the client stays connected:
+
+- the *client pump* reads client frames, applies the limits, the policy and the ownership
+  check, answers a refused frame with an ``error`` event, and forwards the rest upstream;
+- the *upstream loop* opens the upstream connection (one per client session), forwards
+  everything it sends to the client while noting the ids and the audio it carries, and when
+  it fails, tells the client with an ``error`` event and then closes the client's connection
+  or opens a new upstream session, as configured.
+
+Either side ending ends the session: the other side is closed, and nothing (tasks,
+connections, ids in the registry) outlives it.
+
+Sends are not wrapped in timeouts one by one (a cancel scope with a deadline costs about as
+much as forwarding a small frame): each pump notes when its current send began, and a
+watchdog task, waking a few times per timeout, acts on a send that has taken too long. A
+stalled upstream fails like a dropped one; a client that stopped reading is disconnected.
+
+The client connection and the upstream transport are both Protocols, so any WebSocket
+server's connections fit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import anyio
+import attrs
+from websockets.exceptions import ConnectionClosed as ClientConnectionClosed
+
+from ..errors import ConnectError, ConnectionClosed
+from ..providers import Provider
+from ..transport import Transport
+from .frames import (
+    AUDIO_DELTA_TYPES,
+    INVALID_JSON,
+    TOO_MANY_VIOLATIONS,
+    UPSTREAM_DISCONNECTED,
+    UPSTREAM_TIMEOUT,
+    UPSTREAM_UNAVAILABLE,
+    Refusal,
+    audio_delta,
+    error_frame,
+    is_plain_append,
+)
+from .limits import RateLimiter
+from .metrics import RelayedEvent, RelayMetrics
+from .options import RelayOptions
+from .ownership import IdRegistry, OwnershipViolation, SessionOwnership
+from .policy import ClientFrame
+from .tokens import SessionClaims
+
+__all__ = ("ClientConnection", "RelaySession", "EventHook", "UpstreamFailure")
+
+logger = logging.getLogger("realtalk.relay.session")
+
+#: Called with each control frame the relay forwards (never for audio), on the relay's loop.
+EventHook = Callable[[RelayedEvent], None]
+
+_APPEND = "input_audio_buffer.append"
+_APPEND_KEY = '"type":"input_audio_buffer.append"'
+_POLICY_VIOLATION = 1008
+_INTERNAL_ERROR = 1011
+
+
+class ClientConnection(Protocol):
+    """The client side of a relay session (websockets' ``ServerConnection`` fits).
+
+    ``recv`` and ``send`` raise ``websockets.exceptions.ConnectionClosed`` once the client is
+    gone.
+    """
+
+    async def recv(self) -> str | bytes: ...
+    async def send(self, message: str) -> None: ...
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+@attrs.frozen
+class UpstreamFailure:
+    """Why an upstream connection ended.
+
+    Attributes:
+        kind: ``"connect"`` (refused or unreachable), ``"dropped"`` (closed mid-session) or
+            ``"timeout"`` (too slow to start or to accept a frame).
+        detail: for the log: a close code or the failure's message (never a credential).
+        established: whether the upstream session had started (sent its first event).
+    """
+
+    kind: str
+    detail: str
+    established: bool
+
+
+class _ClientGone(Exception):
+    """The client disconnected, or was disconnected: the session ends."""
+
+
+_UPSTREAM_CODES = {"connect": UPSTREAM_UNAVAILABLE, "dropped": UPSTREAM_DISCONNECTED,
+                   "timeout": UPSTREAM_TIMEOUT}
+_UPSTREAM_WORDS = {
+    "connect": "The relay could not open a session with the upstream realtime service.",
+    "dropped": "The upstream realtime service closed the session.",
+    "timeout": "The upstream realtime service did not respond in time.",
+}
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def _drain(upstream: Transport) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            await upstream.receive()
+
+
+async def _close_upstream(connection: contextlib.AsyncExitStack, upstream: Transport | None,
+                          within: float) -> None:
+    """Close the upstream connection, even while the session is being cancelled.
+
+    A close handshake cut short would leave the upstream session open until the service
+    times it out. Frames still arriving are read and dropped meanwhile: a WebSocket client
+    that stops reading stops reading the peer's close frame too, and waits out its timeout.
+    """
+    with anyio.move_on_after(within, shield=True):
+        async with anyio.create_task_group() as tg:
+            if upstream is not None:
+                tg.start_soon(_drain, upstream)
+            await connection.aclose()
+            tg.cancel_scope.cancel()
+
+
+class RelaySession:
+    """One client session (see the module docstring).
+
+    Args:
+        claims: who the client is (its relay session id).
+        client: the client's connection.
+        provider: opens the upstream connection.
+        options: limits, policy, timeouts, upstream failure handling.
+        metrics: where stamps and counters go.
+        registry: the relay-wide id registry.
+        on_event: called with each control frame forwarded (optional).
+    """
+
+    def __init__(self, *, claims: SessionClaims, client: ClientConnection, provider: Provider,
+                 options: RelayOptions, metrics: RelayMetrics, registry: IdRegistry,
+                 on_event: EventHook | None = None) -> None:
+        self.claims = claims
+        self.id = claims.session_id
+        self.ownership = SessionOwnership(claims.session_id, registry)
+        self._client = client
+        self._provider = provider
+        self._options = options
+        self._metrics = metrics
+        self._on_event = on_event
+        self._limiter = RateLimiter(options.limits, time.monotonic())
+        self._violations = 0
+        self._logged_codes: set[str] = set()
+        self._upstream: Transport | None = None
+        self._ready = anyio.Event()
+        self._upstream_scope: anyio.CancelScope | None = None
+        self._send_failure: UpstreamFailure | None = None
+        self._last_session_update: str | None = None
+        # When the send in progress began (time.monotonic), per direction; the watchdog's input.
+        self._upstream_send_began: float | None = None
+        self._client_send_began: float | None = None
+        self._pump_scope: anyio.CancelScope | None = None
+        self._session_scope: anyio.CancelScope | None = None
+        self._client_stalled = False
+        self._hop_up_audio = metrics.hop("client_to_upstream", "audio")
+        self._hop_up_control = metrics.hop("client_to_upstream", "control")
+        self._hop_down_audio = metrics.hop("upstream_to_client", "audio")
+        self._hop_down_control = metrics.hop("upstream_to_client", "control")
+
+    def __repr__(self) -> str:
+        return f"RelaySession({self.id!r})"
+
+    async def run(self) -> None:
+        """Serve the client until it leaves or its session cannot go on; then clean up."""
+        try:
+            async with anyio.create_task_group() as tg:
+                self._session_scope = tg.cancel_scope
+                tg.start_soon(self._client_pump, tg.cancel_scope)
+                tg.start_soon(self._watchdog)
+                with contextlib.suppress(_ClientGone):
+                    await self._upstream_loop()
+                tg.cancel_scope.cancel()
+        finally:
+            if self._client_stalled:
+                await self._close_client(_POLICY_VIOLATION, "client too slow")
+            self.ownership.close()
+
+    async def _watchdog(self) -> None:
+        """End sends that take too long (see the module docstring)."""
+        options = self._options
+        period = min(options.upstream_send_timeout, options.client_send_timeout) / 4
+        while True:
+            await anyio.sleep(period)
+            now = time.monotonic()
+            began = self._client_send_began
+            if began is not None and now - began > options.client_send_timeout:
+                logger.warning("session %s: the client did not read for %g s; disconnecting it",
+                               self.id, options.client_send_timeout)
+                self._client_stalled = True
+                assert self._session_scope is not None
+                self._session_scope.cancel()
+                return
+            began = self._upstream_send_began
+            if began is not None and now - began > options.upstream_send_timeout:
+                self._send_failure = UpstreamFailure(
+                    "timeout", f"a frame was not accepted within {options.upstream_send_timeout:g}"
+                    " s", True)
+                if self._upstream_scope is not None:
+                    self._upstream_scope.cancel()
+                if self._pump_scope is not None:  # the stuck send; the pump starts over
+                    self._pump_scope.cancel()
+                self._upstream_send_began = None
+
+    # -----------------------------------------------------------------------------------------
+    # Client -> upstream
+    # -----------------------------------------------------------------------------------------
+
+    async def _client_pump(self, session_scope: anyio.CancelScope) -> None:
+        try:
+            while True:
+                # A fresh scope each time the watchdog had to cut a stalled upstream send.
+                with anyio.CancelScope() as self._pump_scope:
+                    while True:
+                        message = await self._client.recv()
+                        await self._from_client(message, time.perf_counter_ns())
+        except (ClientConnectionClosed, _ClientGone):
+            return
+        finally:
+            session_scope.cancel()
+
+    async def _from_client(self, message: str | bytes, received: int) -> None:
+        if isinstance(message, bytes):
+            try:
+                message = message.decode("utf-8")
+            except UnicodeDecodeError:
+                await self._refuse(Refusal(INVALID_JSON, "The frame is not UTF-8 JSON text."),
+                                   None, "(binary)")
+                return
+        refusal = self._limiter.admit(len(message), received / 1e9)
+        if refusal is not None:
+            await self._refuse(refusal, None, "(any)")
+            return
+        payload: dict[str, Any] | None = None
+        if is_plain_append(message) or (
+            "\\" not in message and message.count('"type"') == 1 and _APPEND_KEY in message
+        ):
+            event_type = _APPEND
+        else:
+            try:
+                decoded = json.loads(message, parse_constant=_no_constants)
+            except ValueError as exc:
+                await self._refuse(Refusal(INVALID_JSON, f"The frame is not valid JSON ({exc})."),
+                                   None, "(invalid)")
+                return
+            decoded_type = decoded.get("type") if isinstance(decoded, dict) else None
+            if not isinstance(decoded_type, str):
+                await self._refuse(Refusal(INVALID_JSON, "Expected a JSON object with a string "
+                                           "'type'.", param="type"), None, "(invalid)")
+                return
+            event_type, payload = decoded_type, decoded
+            # Forward exactly what was checked: a frame with a duplicate key would otherwise
+            # mean one thing to this relay and maybe another to the upstream's parser.
+            message = json.dumps(decoded, separators=(",", ":"), ensure_ascii=False)
+        refusal = self._options.policy.check(ClientFrame(type=event_type, payload=payload,
+                                                         text=message, claims=self.claims))
+        client_event_id = payload.get("event_id") if payload is not None else None
+        if refusal is not None:
+            await self._refuse(refusal, client_event_id, event_type)
+            return
+        if payload is not None:
+            violation = self.ownership.check(event_type, payload)
+            if violation is not None:
+                self._log_violation(event_type, violation)
+                await self._refuse(violation.refusal, client_event_id, event_type)
+                return
+        forwarded = await self._to_upstream(message)
+        if forwarded is None:
+            return
+        if payload is None:
+            self._hop_up_audio.add(received, forwarded)
+            return
+        if event_type == _APPEND:
+            self._hop_up_audio.add(received, forwarded)
+        else:
+            self._hop_up_control.add(received, forwarded)
+        self.ownership.observe_client(payload)
+        if event_type == "session.update":
+            self._last_session_update = message  # replayed to a replacement upstream
+        if self._on_event is not None:
+            audio_ms = None
+            if event_type == "conversation.item.truncate":
+                item_id = payload.get("item_id")
+                audio_ms = self.ownership.audio_ms(item_id) if isinstance(item_id, str) else None
+            self._emit(RelayedEvent(session_id=self.id, direction="client_to_upstream",
+                                    type=event_type, payload=payload, received_ns=received,
+                                    forwarded_ns=forwarded, audio_sent_ms=audio_ms))
+
+    async def _to_upstream(self, message: str) -> int | None:
+        """Send to the current upstream (waiting through a reconnect); the time it was
+        accepted, or ``None`` if the upstream failed (the upstream loop takes it from there)."""
+        while self._upstream is None:
+            await self._ready.wait()
+        upstream, scope = self._upstream, self._upstream_scope
+        self._upstream_send_began = time.monotonic()
+        try:
+            await upstream.send(message)
+        except ConnectionClosed as exc:
+            if self._upstream is upstream and scope is not None:
+                self._send_failure = UpstreamFailure("dropped", f"code {exc.code}", True)
+                scope.cancel()
+            return None
+        finally:
+            self._upstream_send_began = None
+        return time.perf_counter_ns()
+
+    async def _refuse(self, refusal: Refusal, client_event_id: object, event_type: str) -> None:
+        self._metrics.refusals[refusal.code] += 1
+        self._violations += 1
+        if refusal.code not in self._logged_codes:  # a flood logs once per code at INFO
+            self._logged_codes.add(refusal.code)
+            level = logging.INFO
+        else:
+            level = logging.DEBUG
+        logger.log(level, "session %s: refused %s (%s): %s", self.id, event_type, refusal.code,
+                   refusal.message)
+        event_id = client_event_id if isinstance(client_event_id, str) else None
+        await self._send_client(error_frame(refusal, event_id))
+        limit = self._options.limits.max_violations
+        if limit and self._violations >= limit:
+            logger.warning("session %s: disconnected after %d refused frames", self.id,
+                           self._violations)
+            await self._send_client(error_frame(Refusal(
+                TOO_MANY_VIOLATIONS,
+                f"Disconnected after {self._violations} refused events.")))
+            await self._close_client(_POLICY_VIOLATION, "too many policy violations")
+            raise _ClientGone
+
+    def _log_violation(self, event_type: str, violation: OwnershipViolation) -> None:
+        if violation.owner is not None:
+            logger.warning("session %s: refused %s naming %s %r, which belongs to session %s",
+                           self.id, event_type, violation.field, violation.value, violation.owner)
+        else:
+            logger.warning("session %s: refused %s naming %s %r, which is not its own",
+                           self.id, event_type, violation.field, violation.value)
+
+    # -----------------------------------------------------------------------------------------
+    # Upstream -> client
+    # -----------------------------------------------------------------------------------------
+
+    async def _upstream_loop(self) -> None:
+        attempt = 0
+        while True:
+            connection = contextlib.AsyncExitStack()
+            opened: list[Transport] = []
+            try:
+                failure = await self._run_upstream(connection, opened)
+                if failure.established:
+                    attempt = 0
+                reconnect = await self._report(failure, attempt)
+                if not reconnect:
+                    await self._close_client(_INTERNAL_ERROR, "upstream unavailable")
+                    return
+            finally:
+                # Only now, with the client told: closing a stalled upstream can take a while.
+                await _close_upstream(connection, opened[0] if opened else None,
+                                      self._options.upstream_close_timeout)
+            await anyio.sleep(self._options.reconnect_delay * 2 ** attempt)
+            attempt += 1
+
+    async def _report(self, failure: UpstreamFailure, attempt: int) -> bool:
+        """Count and log an upstream failure and tell the client; whether to reconnect."""
+        self._metrics.upstream_failures[failure.kind] += 1
+        reconnect = (self._options.on_upstream_loss == "reconnect"
+                     and attempt < self._options.reconnect_attempts)
+        logger.warning("session %s: upstream %s (%s); %s", self.id, failure.kind,
+                       failure.detail, "reconnecting" if reconnect else "closing the client")
+        then = (" Reconnecting: a new upstream session will start." if reconnect
+                else " Closing this session.")
+        await self._send_client(error_frame(Refusal(
+            _UPSTREAM_CODES[failure.kind], _UPSTREAM_WORDS[failure.kind] + then,
+            error_type="server_error")))
+        return reconnect
+
+    async def _run_upstream(self, connection: contextlib.AsyncExitStack,
+                            opened: list[Transport]) -> UpstreamFailure:
+        """Open one upstream connection (into ``connection``, which the caller closes) and
+        forward from it until it fails."""
+        established = False
+        self._send_failure = None
+        try:
+            upstream = await connection.enter_async_context(self._provider.connect())
+            opened.append(upstream)
+            with anyio.fail_after(self._options.upstream_first_event_timeout):
+                first = await upstream.receive()
+            established = True
+            received = time.perf_counter_ns()
+            if self._last_session_update is not None:  # a reconnect: restore the config
+                with anyio.fail_after(self._options.upstream_send_timeout):
+                    await upstream.send(self._last_session_update)
+            with anyio.CancelScope() as scope:
+                self._upstream, self._upstream_scope = upstream, scope
+                self._ready.set()
+                await self._from_upstream(first, received)
+                while True:
+                    message = await upstream.receive()
+                    await self._from_upstream(message, time.perf_counter_ns())
+            assert self._send_failure is not None  # set by whoever cancelled the scope
+            return self._send_failure
+        except ConnectError as exc:
+            return UpstreamFailure("connect", str(exc), False)
+        except TimeoutError:
+            what = ("a frame was not accepted in time" if established
+                    else "no session.created within "
+                    f"{self._options.upstream_first_event_timeout:g} s")
+            return UpstreamFailure("timeout", what, established)
+        except ConnectionClosed as exc:
+            return UpstreamFailure("dropped", f"code {exc.code}", established)
+        finally:
+            self._upstream = self._upstream_scope = None
+            self._upstream_send_began = None
+            if self._ready.is_set():  # a client pump waiting on an unset one must keep it
+                self._ready = anyio.Event()
+            if established:
+                self.ownership.forget_upstream()
+
+    async def _from_upstream(self, message: str, received: int) -> None:
+        delta = audio_delta(message)
+        if delta is not None:
+            self.ownership.add_audio(*delta)
+            await self._send_client(message)
+            self._hop_down_audio.add(received, time.perf_counter_ns())
+            return
+        try:
+            payload = json.loads(message)
+        except ValueError:
+            payload = None  # the upstream's problem; the client sees the frame as it came
+        if not isinstance(payload, dict):
+            await self._send_client(message)
+            self._hop_down_control.add(received, time.perf_counter_ns())
+            return
+        event_type = payload.get("type")
+        if event_type in AUDIO_DELTA_TYPES:
+            item_id, audio = payload.get("item_id"), payload.get("delta")
+            if isinstance(item_id, str) and isinstance(audio, str):
+                self.ownership.add_audio(item_id, len(audio) * 3 // 4 - audio.count("=", -2))
+            await self._send_client(message)
+            self._hop_down_audio.add(received, time.perf_counter_ns())
+            return
+        self.ownership.observe_server(payload)
+        await self._send_client(message)
+        forwarded = time.perf_counter_ns()
+        self._hop_down_control.add(received, forwarded)
+        if self._on_event is not None:
+            self._emit(RelayedEvent(session_id=self.id, direction="upstream_to_client",
+                                    type=str(event_type), payload=payload, received_ns=received,
+                                    forwarded_ns=forwarded))
+
+    # -----------------------------------------------------------------------------------------
+    # The client connection
+    # -----------------------------------------------------------------------------------------
+
+    async def _send_client(self, message: str) -> None:
+        self._client_send_began = time.monotonic()
+        try:
+            await self._client.send(message)
+        except ClientConnectionClosed:
+            raise _ClientGone from None
+        finally:
+            self._client_send_began = None
+
+    async def _close_client(self, code: int, reason: str) -> None:
+        with anyio.move_on_after(self._options.client_send_timeout, shield=True):
+            await self._client.close(code, reason)
+
+    def _emit(self, event: RelayedEvent) -> None:
+        assert self._on_event is not None
+        try:
+            self._on_event(event)
+        except Exception:
+            logger.exception("session %s: the on_event hook raised", self.id)

@@ -1,0 +1,101 @@
+"""Tests for realtalk.relay.cli: the `relay` subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import anyio
+import pytest
+from websockets.asyncio.client import connect
+
+from realtalk.relay import cli
+from realtalk.relay.tokens import TokenSigner
+
+SECRET = "cli-test-secret-0123456789abcdef!"
+# Runs the subcommand the way realtalk.cli does once it is wired in.
+RUNNER = ("import argparse, sys\n"
+          "from realtalk.relay import cli\n"
+          "parser = argparse.ArgumentParser()\n"
+          "cli.add_parser(parser.add_subparsers())\n"
+          "args = parser.parse_args(sys.argv[1:])\n"
+          "sys.exit(args.run(args))\n")
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    cli.add_parser(parser.add_subparsers())
+    return parser.parse_args(["relay", *argv])
+
+
+def test_mint_token_prints_a_token_for_the_session(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--mint-token signs with the secret from the environment."""
+    monkeypatch.setenv("REALTALK_RELAY_SECRET", SECRET)
+    assert cli.run(_args("--mint-token", "room-1", "--token-ttl", "60")) == 0
+    token = capsys.readouterr().out.strip()
+    assert TokenSigner(SECRET).verify(token, session_id="room-1").session_id == "room-1"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--mint-token", "s1"), "set $REALTALK_RELAY_SECRET"),
+        (("--upstream", "openai"), "set $REALTALK_RELAY_SECRET"),
+        (("--host", "0.0.0.0"), "set $REALTALK_RELAY_SECRET"),
+    ],
+)
+def test_a_secret_is_required_off_loopback_or_with_a_real_provider(
+    argv: tuple[str, ...], message: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without the secret, only a loopback relay on the local server may invent one."""
+    monkeypatch.delenv("REALTALK_RELAY_SECRET", raising=False)
+    assert cli.run(_args(*argv)) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_demo_tokens_are_refused_off_loopback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--demo-tokens on a public address would hand sessions to anyone: refused."""
+    monkeypatch.setenv("REALTALK_RELAY_SECRET", SECRET)
+    assert cli.run(_args("--host", "0.0.0.0", "--demo-tokens")) == 2
+    assert "refusing on '0.0.0.0'" in capsys.readouterr().err
+
+
+def test_a_missing_web_directory_is_reported(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--web DIR must exist."""
+    monkeypatch.setenv("REALTALK_RELAY_SECRET", SECRET)
+    assert cli.run(_args("--web", "/no/such/dir")) == 2
+    assert "'/no/such/dir'" in capsys.readouterr().err
+
+
+@pytest.mark.anyio
+async def test_the_relay_runs_from_the_command_line() -> None:
+    """`relay --port 0` on the local upstream serves a client holding a minted token, then
+    stops on SIGINT."""
+    env = {**os.environ, "REALTALK_RELAY_SECRET": SECRET}
+    command = [sys.executable, "-c", RUNNER, "relay", "--port", "0"]
+    async with await anyio.open_process(command, env=env, stderr=subprocess.STDOUT) as process:
+        assert process.stdout is not None
+        output = ""
+        with anyio.fail_after(20):
+            while "realtalk relay listening on " not in output or not output.endswith("\n"):
+                output += (await process.stdout.receive()).decode()
+        url = output.split("realtalk relay listening on ")[1].split()[0]
+        token = TokenSigner(SECRET).mint("cli-1")
+        async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+            with anyio.fail_after(5):
+                created = json.loads(await ws.recv())
+        assert created["type"] == "session.created"
+        process.send_signal(signal.SIGINT)
+        with anyio.fail_after(10):
+            assert await process.wait() == 0
