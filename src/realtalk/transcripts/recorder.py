@@ -1,0 +1,104 @@
+"""``TranscriptRecorder``: conversation events in, stored records out."""
+
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+from collections.abc import Callable, Sequence
+
+import anyio.to_thread
+
+from ..echo.transcript import EchoTranscriptDropped, TranscriptVerdict
+from ..session.outputs import (
+    AssistantTranscript,
+    FalseInterruption,
+    Interrupted,
+    UserTranscript,
+)
+from .base import TranscriptStore
+from .records import Entry, InterruptionMark, TranscriptRecord
+
+__all__ = ("TranscriptRecorder",)
+
+
+class TranscriptRecorder:
+    """Writes one conversation's transcripts to a store, as its events arrive.
+
+    Pass every conversation event to :meth:`record`; it stores
+
+    - :class:`~realtalk.UserTranscript`: a user record, with the echo filters' ``verdicts``
+      when the filters ran (they kept it);
+    - :class:`~realtalk.echo.transcript.EchoTranscriptDropped`: a user record flagged
+      ``dropped``, with every verdict;
+    - :class:`~realtalk.AssistantTranscript`: an assistant record with its interruption marks
+      (``interrupted``, ``heard_ms``);
+    - :class:`~realtalk.Interrupted` and :class:`~realtalk.FalseInterruption`: a mark;
+
+    and ignores the rest. Each is committed before :meth:`record` returns (see the store).
+
+    Args:
+        store: where to write.
+        conversation_id: the id records carry; a new random one by default.
+        wall_clock: Unix seconds, for ``wall_time`` (default :func:`time.time`).
+    """
+
+    def __init__(self, store: TranscriptStore, *, conversation_id: str | None = None,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.conversation_id = conversation_id if conversation_id is not None \
+            else uuid.uuid4().hex
+        self._wall_clock = wall_clock
+
+    def record(self, event: object, *,
+               verdicts: Sequence[TranscriptVerdict] = ()) -> Entry | None:
+        """Store what ``event`` says, if it is one of the kinds above; return the entry.
+
+        ``verdicts`` are those of the echo filters on a kept :class:`~realtalk.UserTranscript`.
+
+        Raises:
+            TranscriptStoreError: the store could not write it.
+        """
+        entry = self._entry(event, tuple(verdicts))
+        if entry is not None:
+            self.store.append(entry)
+        return entry
+
+    async def arecord(self, event: object, *,
+                      verdicts: Sequence[TranscriptVerdict] = ()) -> Entry | None:
+        """:meth:`record` in a worker thread, for stores whose writes may block (a SQLite file
+        shared by many busy writers, ``durability="power"``, ``fsync=True``, a network file
+        system). Await each call before the next event, so that records keep their order."""
+        return await anyio.to_thread.run_sync(
+            functools.partial(self.record, event, verdicts=verdicts))
+
+    def _entry(self, event: object, verdicts: tuple[TranscriptVerdict, ...]) -> Entry | None:
+        cid = self.conversation_id
+        match event:
+            case UserTranscript(item_id=item_id, text=text, at=at):
+                return TranscriptRecord(conversation_id=cid, item_id=item_id, role="user",
+                                        text=text, wall_time=self._wall_clock(), at=at,
+                                        verdicts=verdicts)
+            case EchoTranscriptDropped(item_id=item_id, text=text, verdicts=all_verdicts, at=at):
+                return TranscriptRecord(conversation_id=cid, item_id=item_id, role="user",
+                                        text=text, wall_time=self._wall_clock(), at=at,
+                                        dropped=True, verdicts=all_verdicts)
+            case AssistantTranscript(response_id=rid, item_id=item_id, text=text,
+                                     interrupted=interrupted, heard_ms=heard_ms, at=at):
+                return TranscriptRecord(conversation_id=cid, item_id=item_id, role="assistant",
+                                        text=text, wall_time=self._wall_clock(), at=at,
+                                        response_id=rid, interrupted=interrupted,
+                                        heard_ms=heard_ms)
+            case Interrupted(item_id=item_id, heard_ms=heard_ms, source=source,
+                             latency=latency):
+                return InterruptionMark(conversation_id=cid, item_id=item_id,
+                                        kind="interrupted", heard_ms=heard_ms,
+                                        wall_time=self._wall_clock(), at=latency.detected,
+                                        detail=f"source={source}")
+            case FalseInterruption(item_id=item_id, heard_ms=heard_ms, resumed=resumed, at=at):
+                return InterruptionMark(conversation_id=cid, item_id=item_id,
+                                        kind="false_interruption", heard_ms=heard_ms,
+                                        wall_time=self._wall_clock(), at=at,
+                                        detail=f"resumed={resumed}")
+            case _:
+                return None
