@@ -9,7 +9,8 @@ import pytest
 MODULES = [
     "realtalk", "realtalk.audio", "realtalk.events", "realtalk.session", "realtalk.transport",
     "realtalk.vad", "realtalk.server", "realtalk.providers", "realtalk.testing",
-    "realtalk.errors", "realtalk.session_config",
+    "realtalk.errors", "realtalk.session_config", "realtalk.echo", "realtalk.relay",
+    "realtalk.transcripts",
 ]
 
 

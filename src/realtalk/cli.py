@@ -1,4 +1,4 @@
-"""The ``realtalk`` command: ``demo``, ``serve`` and ``devices``."""
+"""The ``realtalk`` command: ``demo``, ``serve``, ``devices``, ``relay`` and ``transcripts``."""
 
 from __future__ import annotations
 
@@ -93,6 +93,13 @@ def _parser() -> argparse.ArgumentParser:
     devices = commands.add_parser("devices", help="list audio input and output devices "
                                   "(needs the 'audio' extra)")
     devices.set_defaults(run=_devices)
+
+    # Imported here so that the other commands start without loading them.
+    from .relay.cli import add_parser as add_relay_parser
+    from .transcripts.cli import add_parser as add_transcripts_parser
+
+    add_relay_parser(commands)
+    add_transcripts_parser(commands)
     return parser
 
 
