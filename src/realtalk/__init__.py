@@ -12,8 +12,9 @@
                 case realtalk.Interrupted(latency=lat): print("stopped in", lat.stop_ms, "ms")
 """
 
-from . import audio, events, providers, session, transport, vad
-from .conversation import Conversation
+from . import audio, echo, events, providers, session, transcripts, transport, vad
+from .conversation import AppEvent, Conversation
+from .echo import EchoTranscriptDropped
 from .errors import (
     AudioError,
     ConfigurationError,
@@ -56,13 +57,17 @@ __all__ = (
     "__version__",
     # modules
     "audio",
+    "echo",
     "events",
     "providers",
     "session",
+    "transcripts",
     "transport",
     "vad",
     # the conversation
     "Conversation",
+    "AppEvent",
+    "EchoTranscriptDropped",
     "BargeIn",
     "SessionConfig",
     "TurnDetection",

@@ -20,6 +20,7 @@ import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
+from typing import Literal
 
 import anyio
 import anyio.abc
@@ -31,7 +32,15 @@ from .audio.frame import AudioFrame
 from .audio.memory import MemoryOutput
 from .audio.pcm import int16_to_bytes
 from .audio.resample import StreamingResampler
-from .echo import EchoGate, EchoOption
+from .echo import (
+    AssistantSpeechHistory,
+    EchoGate,
+    EchoOption,
+    EchoTranscriptDropped,
+    TranscriptFilterChain,
+    TranscriptVerdict,
+    default_transcript_filters,
+)
 from .echo import resolve as resolve_echo
 from .errors import (
     AudioError,
@@ -57,18 +66,25 @@ from .session import (
     SendEvent,
     Session,
     State,
+    UserTranscript,
 )
 from .session.barge_in import BargeIn
 from .session_config import PCM_SAMPLE_RATE, SessionConfig
+from .transcripts import TranscriptRecorder, TranscriptStore, TranscriptStoreError
 from .transport import Transport
 from .vad import OnsetDetector, VoiceActivityDetector
 
-__all__ = ("Conversation",)
+__all__ = ("Conversation", "AppEvent")
 
 logger = logging.getLogger("realtalk.conversation")
 
 _DEFAULT_EVENT_BUFFER = 10_000
 _DEFAULT_BARGE_IN = BargeIn()
+
+
+AppEvent = ConversationEvent | EchoTranscriptDropped
+"""What :meth:`Conversation.events` yields: the session's events, and the user transcripts
+the transcript echo filters dropped (in place of the :class:`~realtalk.UserTranscript`)."""
 
 
 class Conversation:
@@ -94,6 +110,15 @@ class Conversation:
             ``"default"`` (:func:`realtalk.echo.default`, the adaptive canceller), any
             :class:`~realtalk.echo.EchoFilter`, or ``None``. Frames without a reference
             (an input that cannot know what the speaker played) pass unchanged.
+        transcript_filters: the transcript-level echo filters every user transcript is judged
+            by, against the assistant speech the user heard: ``"default"``
+            (:func:`realtalk.echo.default_transcript_filters`), a chain, or ``None``. A
+            transcript judged to be the assistant's own voice is replaced in the event stream
+            by :class:`~realtalk.echo.EchoTranscriptDropped`, carrying every verdict.
+        transcripts: a :class:`~realtalk.transcripts.TranscriptStore` to record every user and
+            assistant transcript in (with the filters' verdicts, dropped ones flagged) and
+            every interruption; see :attr:`recorder`. A failed write is an
+            :class:`~realtalk.ErrorOccurred` event, not the end of the conversation.
     """
 
     def __init__(
@@ -110,8 +135,14 @@ class Conversation:
         event_buffer: int = _DEFAULT_EVENT_BUFFER,
         half_duplex: bool = False,
         echo: EchoOption = "default",
+        transcript_filters: TranscriptFilterChain | Literal["default"] | None = "default",
+        transcripts: TranscriptStore | None = None,
     ) -> None:
         self.provider = provider
+        self.transcript_filters = (default_transcript_filters()
+                                   if transcript_filters == "default" else transcript_filters)
+        self._speech_history = AssistantSpeechHistory()
+        self.recorder = TranscriptRecorder(transcripts) if transcripts is not None else None
         self.echo = resolve_echo(echo, PCM_SAMPLE_RATE)
         self.input = input
         self.output: AudioOutput = output if output is not None else MemoryOutput(
@@ -148,7 +179,7 @@ class Conversation:
         self._lock = anyio.Lock()
         self._wake = anyio.Event()
         self._send_events, self._recv_events = anyio.create_memory_object_stream[
-            ConversationEvent](self._event_buffer)
+            AppEvent](self._event_buffer)
         stack = contextlib.AsyncExitStack()
         await stack.__aenter__()
         stack.callback(self._recv_events.close)
@@ -225,7 +256,7 @@ class Conversation:
         """Whether the conversation has ended (by your code or because the connection closed)."""
         return self._closed
 
-    def events(self) -> AsyncIterator[ConversationEvent]:
+    def events(self) -> AsyncIterator[AppEvent]:
         """The stream of conversation events; it ends when the conversation closes.
 
         Raises:
@@ -402,9 +433,24 @@ class Conversation:
     def _deliver(self, event: ConversationEvent) -> None:
         if isinstance(event, Interrupted):
             self.interruptions.append(event)
-        self._emit(event)
+        out: AppEvent = event
+        verdicts: tuple[TranscriptVerdict, ...] = ()
+        if isinstance(event, UserTranscript) and self.transcript_filters is not None:
+            judgement, dropped = self.transcript_filters.screen(
+                event, self._speech_history.context_for(event))
+            verdicts = judgement.verdicts
+            if dropped is not None:
+                out = dropped
+        self._speech_history.observe(out)
+        if self.recorder is not None:
+            try:
+                self.recorder.record(out, verdicts=verdicts)
+            except TranscriptStoreError as exc:
+                self._emit(ErrorOccurred(message=f"transcript store: {exc}", error=None,
+                                         benign=False, fatal=False, at=self._clock()))
+        self._emit(out)
 
-    def _emit(self, event: ConversationEvent) -> None:
+    def _emit(self, event: AppEvent) -> None:
         try:
             self._send_events.send_nowait(event)
         except anyio.WouldBlock:

@@ -13,7 +13,13 @@ application can catch by *cause*::
     │   ├── ConnectError          could not connect (refused, bad URL, handshake rejected)
     │   └── ConnectionClosed      the connection closed (``code``, ``reason``)
     ├── AudioError                invalid audio (odd byte count, NaN, wrong rate)
-    └── ConversationClosed        the conversation was used after it ended
+    ├── ConversationClosed        the conversation was used after it ended
+    ├── RelayError                (realtalk.relay) the relay refused or failed
+    │   └── AuthenticationError   a client could not be authenticated
+    │       └── TokenError        a session token is malformed, tampered with or expired
+    └── TranscriptStoreError      (realtalk.transcripts) a transcript could not be stored or read
+
+The last two branches live in their own modules, which only load when used.
 
 Lower-layer exceptions (websockets, anyio, OSError) are mapped at the boundary with
 ``raise ... from exc``; none of them escapes the public API.

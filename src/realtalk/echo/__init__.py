@@ -3,18 +3,45 @@
 - :class:`EchoCanceller`: the adaptive acoustic echo canceller (audio level, fed the speaker
   reference), with :class:`DelayEstimator` for the bulk delay.
 - :class:`EchoGate`: the playback-aware gate the barge-in detector uses on the cleaned audio.
+- :class:`ResidualEchoSuppressor`: what the canceller leaves, taken out per frequency bin.
 - :class:`EchoFilter`, :class:`EchoResult`, :class:`EchoFilterChain`: the audio-level filter
   interface and composition; :func:`default` is the chain a conversation runs unless told
   otherwise.
+- Transcript level (:mod:`realtalk.echo.transcript`): :class:`TimingFilter`,
+  :class:`SimilarityFilter` and :class:`TranscriptFilterChain` judge user transcripts against
+  the assistant speech the user heard (:class:`AssistantSpeechHistory`);
+  :func:`default_transcript_filters` is the sensible chain, and every drop is reported as an
+  :class:`EchoTranscriptDropped` event.
 """
 
 from .base import EchoFilter, EchoFilterChain, EchoOption, EchoResult
 from .canceller import EchoCanceller
 from .delay import DelayEstimator
 from .gate import EchoGate
+from .suppressor import ResidualEchoSuppressor
+from .transcript import (
+    DEFAULT_ALLOWLIST,
+    AssistantSpeech,
+    AssistantSpeechHistory,
+    EchoTranscriptDropped,
+    SimilarityFilter,
+    TimingFilter,
+    TranscriptContext,
+    TranscriptFilter,
+    TranscriptFilterChain,
+    TranscriptJudgement,
+    TranscriptVerdict,
+    default_transcript_filters,
+)
 
-__all__ = ("EchoFilter", "EchoFilterChain", "EchoOption", "EchoResult", "EchoCanceller",
-           "DelayEstimator", "EchoGate", "default", "resolve")
+__all__ = (
+    "EchoFilter", "EchoFilterChain", "EchoOption", "EchoResult", "EchoCanceller",
+    "DelayEstimator", "EchoGate", "ResidualEchoSuppressor", "default", "resolve",
+    "AssistantSpeech", "AssistantSpeechHistory", "TranscriptContext", "TranscriptVerdict",
+    "TranscriptFilter", "TimingFilter", "SimilarityFilter", "TranscriptFilterChain",
+    "TranscriptJudgement", "EchoTranscriptDropped", "DEFAULT_ALLOWLIST",
+    "default_transcript_filters",
+)
 
 
 def default(sample_rate: int = 24_000) -> EchoFilterChain:

@@ -1,0 +1,74 @@
+"""A conversation judges user transcripts against what the assistant said, and records them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+import realtalk
+from realtalk import State, StateChanged, UserTranscript, providers
+from realtalk.echo import EchoTranscriptDropped
+from realtalk.server import ScriptedResponder, ScriptedTranscriber, SyntheticVoice
+from realtalk.transcripts import InterruptionMark, SQLiteTranscriptStore, TranscriptRecord
+
+pytestmark = pytest.mark.anyio
+
+REPLY = ("The forecast for Saturday is sunny with a high of twenty four degrees and a light "
+         "breeze from the west, so it is a fine day for a long walk in the park.")
+
+
+async def _talk_over(transcribed_as: str, store: SQLiteTranscriptStore | None,
+                     ) -> list[object]:
+    """The AI speaks REPLY; 1.2 s in, a voice talks over it and the server transcribes it as
+    ``transcribed_as``. Returns every event until that transcript's fate is known."""
+    provider = providers.local(
+        first_audio_latency_ms=20.0, generation_speed=2.0,
+        responder_factory=lambda: ScriptedResponder([REPLY, "Sure."]),
+        transcriber_factory=lambda: ScriptedTranscriber([transcribed_as]))
+    mic = realtalk.audio.MemoryInput(noise_dbfs=-70.0)
+    config = realtalk.SessionConfig(turn_detection=realtalk.TurnDetection(
+        silence_duration_ms=300, interrupt_response=False))
+    seen: list[object] = []
+    async with realtalk.Conversation(provider, config=config, input=mic,
+                                     barge_in=realtalk.BargeIn(min_speech_ms=40),
+                                     transcripts=store) as conv:
+        await conv.send_text("What's the weather on Saturday?")
+        pushed = False
+        with anyio.fail_after(20):
+            async for event in conv.events():
+                seen.append(event)
+                if isinstance(event, (UserTranscript, EchoTranscriptDropped)):
+                    break
+                if isinstance(event, StateChanged) and event.new is State.SPEAKING \
+                        and not pushed:
+                    pushed = True
+                    await anyio.sleep(1.2)
+                    mic.push(SyntheticVoice(seed=3, pitch_hz=220).synthesize(
+                        "sunny with a high of twenty four degrees").samples)
+    return seen
+
+
+async def test_an_echo_of_the_assistants_words_is_dropped_and_recorded(tmp_path: Path) -> None:
+    """The server transcribes the sound at the microphone as the words the AI had just played
+    (what its echo would give): the conversation reports it dropped, and the store keeps it,
+    flagged."""
+    with SQLiteTranscriptStore(tmp_path / "t.db") as store:
+        seen = await _talk_over("the forecast for Saturday", store)
+        entries = store.entries()
+    dropped = seen[-1]
+    assert isinstance(dropped, EchoTranscriptDropped)
+    assert not any(isinstance(e, UserTranscript) for e in seen)
+    user = [e for e in entries if isinstance(e, TranscriptRecord) and e.role == "user"]
+    assert len(user) == 1
+    assert user[0].dropped
+    assert user[0].verdicts
+    assert any(isinstance(e, InterruptionMark) for e in entries)
+
+
+async def test_a_real_reply_sharing_words_is_kept() -> None:
+    """The user corrects the AI, reusing its words: kept, as a UserTranscript."""
+    seen = await _talk_over("no I asked about Sunday not Saturday", None)
+    assert isinstance(seen[-1], UserTranscript)
+    assert seen[-1].text == "no I asked about Sunday not Saturday"
