@@ -14,8 +14,9 @@ Contenders, each fed the same int16 mic frames with the exact speaker samples of
 period attached (``AudioFrame.reference``, not pre-delayed: finding the delay is the
 canceller's job), one instance per room, processing frame by frame as a live stream would:
 
-- ``realtalk``: ``realtalk.echo.EchoCanceller(sample_rate=...)`` (or ``--canceller``), skipped
-  while it cannot be imported;
+- ``realtalk``: ``realtalk.echo.default(sample_rate=...)``, the chain a conversation runs (the
+  canceller with its residual echo suppressor), or ``--canceller``; ``realtalk_linear``:
+  ``realtalk.echo.EchoCanceller`` alone, the linear filter without the suppressor;
 - ``none``: the raw mic, the baseline every metric is relative to;
 - ``speex``: Speex MDF with its preprocessor (residual echo suppressor and denoiser) via PyPI
   ``pyaec``, the package's default set-up; ``speex_mdf``: the linear MDF filter alone;
@@ -76,9 +77,9 @@ CONVERGED_DB = 20.0  # "converged": segmental ERLE at or above this ...
 HOLD_S = 1.0  # ... for this long
 DIVERGED_DROP_DB = 6.0  # ERLE this much lower after double talk than before: diverged
 SPEEX_TAIL_MS = 256.0  # covers the longest bulk delay (80 ms) plus most of a 0.6 s RT60 tail
-CONTENDERS = ("realtalk", "none", "speex", "speex_mdf", "webrtc_aec3")
+CONTENDERS = ("realtalk", "realtalk_linear", "none", "speex", "speex_mdf", "webrtc_aec3")
 REFERENCES = ("speex", "speex_mdf", "webrtc_aec3")
-DEFAULT_CANCELLER = "realtalk.echo:EchoCanceller"
+DEFAULT_CANCELLER = "realtalk.echo:default"
 
 # The goals of issue 5 (the chain goals belong to the barge-in bench).
 GOAL_NOISE_FREE_ERLE_DB = 30.0
@@ -422,6 +423,10 @@ def contender_factories(rate: int, canceller: str = DEFAULT_CANCELLER
                              else f"{module_name}.{attr} does not exist yet")
     else:
         found["realtalk"] = lambda: cls(sample_rate=rate)
+    # The linear filter alone (no residual echo suppressor), as speex_mdf is Speex's.
+    from realtalk.echo import EchoCanceller
+
+    found["realtalk_linear"] = lambda: EchoCanceller(sample_rate=rate)
     found["none"] = PassThrough
     hint = "; pip install 'realtalk[bench]'"
     pyaec = _import("pyaec", hint)
