@@ -49,6 +49,7 @@ from websockets.typing import Origin, Subprotocol
 
 from ..errors import LocalProtocolError, TransportError
 from ..providers import Provider
+from ..transport.endpoints import netloc
 from ..transport.redact import Redactor, redacting
 from .auth import APP_SUBPROTOCOLS, Authenticator, HandshakeRequest, TokenAuthenticator
 from .errors import AuthenticationError
@@ -173,8 +174,7 @@ class RelayServer:
         return f"http://{self._netloc()}/v1"
 
     def _netloc(self) -> str:
-        host = self.options.host
-        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+        return netloc(self.options.host, self.port)
 
     def session(self, session_id: str) -> RelaySession | None:
         """The connected session with this id, if any."""

@@ -43,6 +43,7 @@ from websockets.http11 import Request, Response
 from ..errors import LocalProtocolError, TransportError
 from ..events import encode
 from ..session_config import WireShape
+from ..transport.endpoints import netloc
 from .responder import PlaceholderTranscriber, Responder, ScriptedResponder, Transcriber
 from .session import ServerOptions, ServerSession
 
@@ -192,8 +193,7 @@ class RealtimeServer:
         return list(self._sessions)
 
     def _netloc(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return netloc(self.host, self.port)
 
     # -----------------------------------------------------------------------------------------
     # Lifecycle

@@ -160,3 +160,8 @@ def azure_endpoint(
         return Endpoint(url=f"{base}/v1/realtime?{query}", headers=headers, shape="ga")
     query = urllib.parse.urlencode({"api-version": api_version, "deployment": deployment})
     return Endpoint(url=f"{base}/realtime?{query}", headers=headers, shape="beta")
+
+
+def netloc(host: str, port: int) -> str:
+    """``HOST:PORT`` for a URL, an IPv6 host in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
