@@ -8,7 +8,7 @@ import pytest
 from realtalk.audio import AudioFrame
 from realtalk.errors import ConfigurationError
 from realtalk.sim import load_clip
-from realtalk.vad import AllOf, EnergyVAD, SpectralVAD, default_vad
+from realtalk.vad import AllOf, EnergyVAD, Held, SpectralVAD, default_vad
 
 
 class Fixed:
@@ -54,4 +54,22 @@ def test_the_default_rejects_a_cough_the_energy_detector_takes_for_speech() -> N
     assert _flagged(EnergyVAD(), "cough") > 10
     assert _flagged(default_vad(), "cough") == 0
     assert _flagged(default_vad(), "weather_tomorrow") > 40
-    assert isinstance(default_vad(16_000).detectors[1], SpectralVAD)
+    held = default_vad(16_000).detectors[1]
+    assert isinstance(held, Held)
+    assert isinstance(held.detector, SpectralVAD)
+
+
+def test_held_keeps_a_yes_for_hold_ms() -> None:
+    """A flickering yes is held across short gaps, and released after hold_ms."""
+    answers = iter([True, False, False, False, False, True])
+
+    class Flicker(Fixed):
+        def is_speech(self, frame: AudioFrame) -> bool:
+            return next(answers)
+
+    held = Held(Flicker(True), hold_ms=40.0)
+    frame = AudioFrame(np.zeros(480, np.int16))  # 20 ms
+    assert [held.is_speech(frame) for _ in range(6)] == [True, True, True, False, False, True]
+    held.reset()
+    with pytest.raises(ConfigurationError):
+        Held(Fixed(True), hold_ms=-1.0)

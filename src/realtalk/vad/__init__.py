@@ -10,7 +10,7 @@
 """
 
 from .base import VoiceActivityDetector
-from .combined import AllOf
+from .combined import AllOf, Held
 from .energy import EnergyVAD
 from .onset import OnsetDetector, SpeechGate, default_vad
 from .silero import SileroVAD
@@ -24,6 +24,7 @@ __all__ = (
     "WebRtcVAD",
     "SileroVAD",
     "AllOf",
+    "Held",
     "default_vad",
     "OnsetDetector",
     "SpeechGate",

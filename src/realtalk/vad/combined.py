@@ -3,7 +3,9 @@
 Each kind of detector is fooled by something different. An energy detector over an adaptive
 floor stays quiet on the faint, word-shaped residue an echo canceller leaves, but takes a cough
 for speech; :class:`~realtalk.vad.SpectralVAD` rejects a cough (no pitch) but, judging shape
-rather than level, hears the assistant's residual voice. Together they reject both.
+rather than level, hears the assistant's residual voice. Together they reject both. The
+spectral detector's "yes" is :class:`Held` for a few frames, because it flickers inside voiced
+speech at 20 ms frames (one frame yes, the next no), while a cough never gives it a single yes.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from ..audio.frame import AudioFrame
 from ..errors import ConfigurationError
 from .base import VoiceActivityDetector
 
-__all__ = ("AllOf",)
+__all__ = ("AllOf", "Held")
 
 
 class AllOf:
@@ -34,3 +36,32 @@ class AllOf:
         """Reset every detector."""
         for detector in self.detectors:
             detector.reset()
+
+
+class Held:
+    """``detector``'s "speech" held for ``hold_ms`` after its last speech frame.
+
+    Raises:
+        ConfigurationError: a negative ``hold_ms``.
+    """
+
+    def __init__(self, detector: VoiceActivityDetector, hold_ms: float) -> None:
+        if not hold_ms >= 0:
+            raise ConfigurationError(f"hold_ms must be >= 0, got {hold_ms!r}")
+        self.detector = detector
+        self.hold_ms = hold_ms
+        self.latency_frames = detector.latency_frames
+        self._since_ms = float("inf")
+
+    def is_speech(self, frame: AudioFrame) -> bool:
+        """Whether ``detector`` took this frame, or one in the last ``hold_ms``, for speech."""
+        if self.detector.is_speech(frame):
+            self._since_ms = 0.0
+            return True
+        self._since_ms += frame.duration * 1000.0
+        return self._since_ms <= self.hold_ms
+
+    def reset(self) -> None:
+        """Reset the detector and forget the hold."""
+        self.detector.reset()
+        self._since_ms = float("inf")

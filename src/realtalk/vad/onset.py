@@ -14,7 +14,7 @@ from ..audio.frame import AudioFrame
 from ..session.barge_in import BargeIn, BargeInPolicy
 from ..session.core import Session
 from .base import VoiceActivityDetector
-from .combined import AllOf
+from .combined import AllOf, Held
 from .energy import EnergyVAD
 from .spectral import SpectralVAD
 
@@ -23,8 +23,9 @@ __all__ = ("OnsetDetector", "SpeechGate", "default_vad")
 
 def default_vad(sample_rate: int = 24_000) -> AllOf:
     """The barge-in detector's default VAD: :class:`~realtalk.vad.EnergyVAD` and
-    :class:`~realtalk.vad.SpectralVAD` must agree (see :mod:`realtalk.vad.combined`)."""
-    return AllOf(EnergyVAD(), SpectralVAD(sample_rate=sample_rate))
+    :class:`~realtalk.vad.SpectralVAD` (its yes held for 80 ms) must agree (see
+    :mod:`realtalk.vad.combined`)."""
+    return AllOf(EnergyVAD(), Held(SpectralVAD(sample_rate=sample_rate), hold_ms=80.0))
 
 
 class SpeechGate(Protocol):
