@@ -4,6 +4,11 @@
   reference), with :class:`DelayEstimator` for the bulk delay.
 - :class:`EchoGate`: the playback-aware gate the barge-in detector uses on the cleaned audio.
 - :class:`ResidualEchoSuppressor`: what the canceller leaves, taken out per frequency bin.
+- Echo-path calibration (:mod:`realtalk.echo.calibration`): :class:`CalibrationProbe`, a short
+  quiet probe to play, and :func:`measure_echo_path`, its delay and echo gain measured from the
+  recording, which :func:`seed_canceller` and :func:`seed_gate` start from.
+- :class:`EchoRiskWatch`: says when the echo left after cancelling stays high
+  (``"raised"``, ``"half_duplex"``) and when it is under control again (``"normal"``).
 - :class:`EchoFilter`, :class:`EchoResult`, :class:`EchoFilterChain`: the audio-level filter
   interface and composition; :func:`default` is the chain a conversation runs unless told
   otherwise.
@@ -15,6 +20,13 @@
 """
 
 from .base import EchoFilter, EchoFilterChain, EchoOption, EchoResult
+from .calibration import (
+    CalibrationProbe,
+    EchoPathMeasurement,
+    measure_echo_path,
+    seed_canceller,
+    seed_gate,
+)
 from .canceller import EchoCanceller
 from .delay import DelayEstimator
 from .gate import EchoGate
@@ -33,6 +45,7 @@ from .transcript import (
     TranscriptVerdict,
     default_transcript_filters,
 )
+from .watch import EchoRiskChange, EchoRiskLevel, EchoRiskWatch
 
 __all__ = (
     "EchoFilter", "EchoFilterChain", "EchoOption", "EchoResult", "EchoCanceller",
@@ -41,6 +54,8 @@ __all__ = (
     "TranscriptFilter", "TimingFilter", "SimilarityFilter", "TranscriptFilterChain",
     "TranscriptJudgement", "EchoTranscriptDropped", "DEFAULT_ALLOWLIST",
     "default_transcript_filters",
+    "CalibrationProbe", "EchoPathMeasurement", "measure_echo_path", "seed_canceller",
+    "seed_gate", "EchoRiskWatch", "EchoRiskChange", "EchoRiskLevel",
 )
 
 

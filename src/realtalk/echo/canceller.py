@@ -133,6 +133,20 @@ class EchoCanceller:
         if self.suppressor is not None:
             self.suppressor.reset()
 
+    def seed_delay(self, delay_samples: int) -> None:
+        """Start from a measured speaker -> microphone delay (the echo-path calibration,
+        :func:`realtalk.echo.calibration.measure_echo_path`) instead of finding it from the
+        assistant's first second of speech. The estimator keeps watching and may move it.
+
+        Raises:
+            ConfigurationError: a negative delay.
+        """
+        if delay_samples < 0:
+            raise ConfigurationError(f"delay_samples must be >= 0, got {delay_samples}")
+        self._move_to(delay_samples)
+        if self.delay_estimator is not None:
+            self.delay_estimator.delay = delay_samples
+
     @property
     def leak(self) -> float:
         """The estimated share of the echo estimate's power left in the output."""
