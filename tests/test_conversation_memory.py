@@ -263,3 +263,51 @@ async def test_half_duplex_mutes_the_microphone_while_speaking() -> None:
         assert conv.interruptions == []
         assert conv.muted_frames >= 20
     assert appends_while_speaking == []
+
+
+async def test_echo_the_canceller_cannot_remove_raises_the_bar_then_mutes_then_recovers(
+) -> None:
+    """A reference unrelated to what the microphone hears (the canceller cannot converge):
+    the echo-risk watch goes to "raised" (twice the barge-in speech needed), then
+    "half_duplex"; once the microphone holds only a faint, cancellable echo, back to
+    "normal" with the user's settings restored. Each change is an event."""
+    rng = np.random.default_rng(9)
+    bad_s, good_s, rate, n = 7, 8, 24_000, 480
+    speaker = (rng.standard_normal(rate * (bad_s + good_s)) * 3000).astype(np.int16)
+    unrelated = (rng.standard_normal(rate * bad_s) * 3000).astype(np.int16)
+    faint = (speaker[rate * bad_s:].astype(np.float64) * 0.01).astype(np.int16)
+    mic_signal = np.concatenate([unrelated, faint])
+    done = anyio.Event()
+
+    class Mic:
+        sample_rate = rate
+
+        async def frames(self) -> AsyncIterator[realtalk.audio.AudioFrame]:
+            for i in range(0, len(speaker), n):
+                yield realtalk.audio.AudioFrame(mic_signal[i:i + n], rate, i / rate,
+                                                reference=speaker[i:i + n])
+                await anyio.lowlevel.checkpoint()
+            done.set()
+
+    async def server(t: MemoryTransport) -> None:
+        while True:
+            await t.receive()
+
+    barge_in = realtalk.BargeIn(min_speech_ms=100)
+    # The linear canceller alone: the default chain's suppressor would take the unrelated
+    # sound for echo and suppress it, which keeps the echo risk low by other means.
+    conv = realtalk.Conversation(MemoryProvider(server), input=Mic(), barge_in=barge_in,
+                                 echo=realtalk.echo.EchoCanceller(rate))
+    seen: list[tuple[str, float]] = []
+    async with conv:
+        with anyio.fail_after(20):
+            async for event in conv.events():
+                if isinstance(event, realtalk.echo.EchoRiskChange):
+                    assert conv._detector is not None
+                    seen.append((event.level, conv._detector.policy.settings.min_speech_ms))
+                    if event.level == "normal":
+                        break
+    assert [level for level, _ in seen] == ["raised", "half_duplex", "raised", "normal"]
+    assert seen[0][1] == 200.0  # raised: twice the speech before a barge-in
+    assert seen[-1][1] == 100.0  # normal: the app's settings again
+    assert conv.echo_risk == "normal"

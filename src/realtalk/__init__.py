@@ -14,7 +14,7 @@
 
 from . import audio, echo, events, providers, session, transcripts, transport, vad
 from .conversation import AppEvent, Conversation
-from .echo import EchoTranscriptDropped
+from .echo import EchoRiskChange, EchoTranscriptDropped
 from .errors import (
     AudioError,
     ConfigurationError,
@@ -68,6 +68,7 @@ __all__ = (
     "Conversation",
     "AppEvent",
     "EchoTranscriptDropped",
+    "EchoRiskChange",
     "BargeIn",
     "SessionConfig",
     "TurnDetection",

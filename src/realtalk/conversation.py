@@ -25,6 +25,9 @@ from typing import Literal
 import anyio
 import anyio.abc
 import anyio.lowlevel
+import attrs
+import numpy as np
+import numpy.typing as npt
 
 from .audio.actions import perform_audio_action
 from .audio.base import AudioInput, AudioOutput
@@ -36,6 +39,9 @@ from .echo import (
     AssistantSpeechHistory,
     EchoGate,
     EchoOption,
+    EchoRiskChange,
+    EchoRiskLevel,
+    EchoRiskWatch,
     EchoTranscriptDropped,
     TranscriptFilterChain,
     TranscriptVerdict,
@@ -82,9 +88,13 @@ _DEFAULT_EVENT_BUFFER = 10_000
 _DEFAULT_BARGE_IN = BargeIn()
 
 
-AppEvent = ConversationEvent | EchoTranscriptDropped
-"""What :meth:`Conversation.events` yields: the session's events, and the user transcripts
-the transcript echo filters dropped (in place of the :class:`~realtalk.UserTranscript`)."""
+AppEvent = ConversationEvent | EchoTranscriptDropped | EchoRiskChange
+"""What :meth:`Conversation.events` yields: the session's events, the user transcripts the
+transcript echo filters dropped (in place of the :class:`~realtalk.UserTranscript`), and the
+echo-risk watch's changes of level."""
+
+_RAISED_MIN_SPEECH = 2.0  # "raised" echo risk: this much more speech before a barge-in
+_RAISED_GATE_MARGIN = 4.0  # and a gate margin 6 dB wider
 
 
 class Conversation:
@@ -119,6 +129,13 @@ class Conversation:
             assistant transcript in (with the filters' verdicts, dropped ones flagged) and
             every interruption; see :attr:`recorder`. A failed write is an
             :class:`~realtalk.ErrorOccurred` event, not the end of the conversation.
+        echo_watch: the echo-risk watch (``"default"``: :class:`~realtalk.echo.EchoRiskWatch`
+            with its defaults; ``None``: off), fed every frame the echo filter cleaned. When
+            the echo left after cancelling stays high it moves to ``"raised"`` (barge-in needs
+            twice ``min_speech_ms`` and the gate a 6 dB wider margin) or ``"half_duplex"``
+            (the microphone is muted while the assistant speaks), and back to ``"normal"``
+            once the echo is under control; each change is an
+            :class:`~realtalk.echo.EchoRiskChange` event, and :attr:`echo_risk` is the level.
     """
 
     def __init__(
@@ -137,8 +154,11 @@ class Conversation:
         echo: EchoOption = "default",
         transcript_filters: TranscriptFilterChain | Literal["default"] | None = "default",
         transcripts: TranscriptStore | None = None,
+        echo_watch: EchoRiskWatch | Literal["default"] | None = "default",
     ) -> None:
         self.provider = provider
+        self.echo_watch = EchoRiskWatch() if echo_watch == "default" else echo_watch
+        self.echo_risk: EchoRiskLevel = "normal"
         self.transcript_filters = (default_transcript_filters()
                                    if transcript_filters == "default" else transcript_filters)
         self._speech_history = AssistantSpeechHistory()
@@ -158,6 +178,8 @@ class Conversation:
         self._detector = (OnsetDetector(barge_in, vad, EchoGate()) if barge_in is not None
                           else None)
         self.half_duplex = half_duplex
+        gate = self._detector.gate if self._detector is not None else None
+        self._gate_margin = gate.margin if isinstance(gate, EchoGate) else 1.0
         self._clock: Callable[[], float] = clock if clock is not None else anyio.current_time
         self._event_buffer = event_buffer
         self._stack: contextlib.AsyncExitStack | None = None
@@ -362,13 +384,24 @@ class Conversation:
     async def _on_mic_frame(self, frame: AudioFrame) -> None:
         now = self._clock()
         captured_at = frame.timestamp if frame.timestamp is not None else now - frame.duration
-        if self.half_duplex and self.session.state in (State.SPEAKING, State.CANCELLING):
-            # The seed's old echo fix, kept as a mode: the microphone is deaf while the
-            # assistant speaks, so nothing (echo included) reaches the server or the detector.
+        if self.echo is not None:
+            # Even while muted below: the canceller and the watch keep learning from the echo.
+            result = self.echo.process(frame)
+            if self.echo_watch is not None and frame.reference is not None:
+                # Audio time, not the clock: the watch's hold times are seconds of playback.
+                change = self.echo_watch.update(
+                    captured_at, _power(frame.samples), _power(result.frame.samples),
+                    _power(frame.reference), result.residual_echo)
+                if change is not None:
+                    self._on_echo_risk(change)
+            frame = result.frame
+        muted = self.half_duplex or self.echo_risk == "half_duplex"
+        if muted and self.session.state in (State.SPEAKING, State.CANCELLING):
+            # The seed's old echo fix, kept as a mode (and the watch's last resort): the
+            # microphone is deaf while the assistant speaks, so nothing (echo included)
+            # reaches the server or the detector.
             self.muted_frames += 1
             return
-        if self.echo is not None:
-            frame = self.echo.process(frame).frame
         # Detection first: a barge-in's stop and cancel must not wait behind the audio upload.
         if self._detector is not None:
             self._detector.inform(self.session, frame, captured_at, now,
@@ -430,6 +463,24 @@ class Conversation:
         self._shutdown(message)
         await anyio.lowlevel.checkpoint()
 
+    def _on_echo_risk(self, change: EchoRiskChange) -> None:
+        """Raise or restore the barge-in bar for the new echo-risk level."""
+        logger.info("echo risk %s -> %s: %s", change.previous, change.level, change.reason)
+        self.echo_risk = change.level
+        if self._detector is not None and self.barge_in is not None:
+            policy = self._detector.policy
+            gate = self._detector.gate
+            if change.level == "normal":
+                policy.settings = self.barge_in
+                if isinstance(gate, EchoGate):
+                    gate.margin = self._gate_margin
+            else:
+                policy.settings = attrs.evolve(
+                    self.barge_in, min_speech_ms=self.barge_in.min_speech_ms * _RAISED_MIN_SPEECH)
+                if isinstance(gate, EchoGate):
+                    gate.margin = self._gate_margin * _RAISED_GATE_MARGIN
+        self._emit(change)
+
     def _deliver(self, event: ConversationEvent) -> None:
         if isinstance(event, Interrupted):
             self.interruptions.append(event)
@@ -460,3 +511,9 @@ class Conversation:
                                self.dropped_events)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
+
+
+def _power(samples: npt.NDArray[np.int16]) -> float:
+    """Mean square in full scale 1.0."""
+    x = samples.astype(np.float64) / 32768.0
+    return float(np.dot(x, x) / len(x)) if len(x) else 0.0
