@@ -26,14 +26,12 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 import attrs
-import numpy as np
-import numpy.typing as npt
 
 from .audio.actions import perform_audio_action
 from .audio.base import AudioInput, AudioOutput
 from .audio.frame import AudioFrame
 from .audio.memory import MemoryOutput
-from .audio.pcm import int16_to_bytes
+from .audio.pcm import int16_to_bytes, mean_square
 from .audio.resample import StreamingResampler
 from .echo import (
     AssistantSpeechHistory,
@@ -390,8 +388,8 @@ class Conversation:
             if self.echo_watch is not None and frame.reference is not None:
                 # Audio time, not the clock: the watch's hold times are seconds of playback.
                 change = self.echo_watch.update(
-                    captured_at, _power(frame.samples), _power(result.frame.samples),
-                    _power(frame.reference), result.residual_echo)
+                    captured_at, mean_square(frame.samples), mean_square(result.frame.samples),
+                    mean_square(frame.reference), result.residual_echo)
                 if change is not None:
                     self._on_echo_risk(change)
             frame = result.frame
@@ -512,8 +510,3 @@ class Conversation:
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
 
-
-def _power(samples: npt.NDArray[np.int16]) -> float:
-    """Mean square in full scale 1.0."""
-    x = samples.astype(np.float64) / 32768.0
-    return float(np.dot(x, x) / len(x)) if len(x) else 0.0

@@ -25,6 +25,7 @@ __all__ = (
     "samples_to_ms",
     "ms_to_samples",
     "pcm_bytes_to_ms",
+    "mean_square",
 )
 
 
@@ -89,3 +90,12 @@ def ms_to_samples(ms: float, sample_rate: int) -> int:
 def pcm_bytes_to_ms(n_bytes: int, sample_rate: int) -> float:
     """Duration of ``n_bytes`` of PCM16 mono in milliseconds (48 bytes per ms at 24 kHz)."""
     return n_bytes / 2 * 1000.0 / sample_rate
+
+
+def mean_square(samples: npt.NDArray[np.int16]) -> float:
+    """The mean square of PCM16 samples in full scale 1.0 (0.0 for none): the frame power the
+    echo gate and the echo-risk watch compare."""
+    if not len(samples):
+        return 0.0
+    x = samples.astype(np.float64) / 32768.0
+    return float(np.dot(x, x) / len(x))

@@ -23,15 +23,11 @@ import math
 import numpy as np
 
 from ..audio.frame import AudioFrame
+from ..audio.pcm import mean_square
 
 __all__ = ("EchoGate",)
 
 _SILENT = 1e-8  # mean square (float, full scale 1) below which the speaker counts as silent
-
-
-def _energy(samples: np.ndarray) -> float:
-    x = samples.astype(np.float64) / 32768.0
-    return float(np.mean(x * x)) if len(x) else 0.0
 
 
 class EchoGate:
@@ -84,7 +80,7 @@ class EchoGate:
         if frame.reference is None:
             return True
         frame_ms = self._frame_ms = frame.duration * 1000.0
-        self._history.append(_energy(frame.reference))
+        self._history.append(mean_square(frame.reference))
         self._history_ms += frame_ms
         while self._history_ms - frame_ms > self.max_delay_ms and len(self._history) > 1:
             self._history.popleft()
@@ -92,7 +88,7 @@ class EchoGate:
         speaker = max(self._history)
         if speaker < _SILENT:
             return True
-        mic = _energy(frame.samples)
+        mic = mean_square(frame.samples)
         predicted = speaker * self.gain
         self._ratios.append(mic / speaker)
         while len(self._ratios) * frame_ms > self.learn_s * 1000:
