@@ -26,6 +26,8 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 import attrs
+import numpy as np
+import numpy.typing as npt
 
 from .audio.actions import perform_audio_action
 from .audio.base import AudioInput, AudioOutput
@@ -35,8 +37,13 @@ from .audio.pcm import int16_to_bytes, mean_square
 from .audio.resample import StreamingResampler
 from .echo import (
     AssistantSpeechHistory,
+    CalibrationProbe,
+    EchoCanceller,
+    EchoFilter,
+    EchoFilterChain,
     EchoGate,
     EchoOption,
+    EchoPathMeasurement,
     EchoRiskChange,
     EchoRiskLevel,
     EchoRiskWatch,
@@ -44,10 +51,14 @@ from .echo import (
     TranscriptFilterChain,
     TranscriptVerdict,
     default_transcript_filters,
+    measure_echo_path,
+    seed_canceller,
+    seed_gate,
 )
 from .echo import resolve as resolve_echo
 from .errors import (
     AudioError,
+    ConfigurationError,
     ConnectionClosed,
     ConversationClosed,
     EventParseError,
@@ -157,6 +168,7 @@ class Conversation:
         self.provider = provider
         self.echo_watch = EchoRiskWatch() if echo_watch == "default" else echo_watch
         self.echo_risk: EchoRiskLevel = "normal"
+        self._recording: _Recording | None = None
         self.transcript_filters = (default_transcript_filters()
                                    if transcript_filters == "default" else transcript_filters)
         self._speech_history = AssistantSpeechHistory()
@@ -286,6 +298,59 @@ class Conversation:
             raise ConversationClosed("enter the conversation (async with) before reading events")
         return self._recv_events.__aiter__()
 
+    async def calibrate(self, probe: CalibrationProbe | None = None) -> EchoPathMeasurement:
+        """Measure the echo path: play a short, quiet probe, record the microphone, and start
+        the echo canceller at the measured delay and the gate at the measured echo gain.
+
+        Call it at the start (before the assistant speaks) or whenever the room may have
+        changed. While it runs, the microphone's audio goes neither upstream nor to the
+        barge-in detector (the canceller still hears it). The measurement is returned whether
+        or not it could be trusted (``ok`` and ``reason``); only a trusted one seeds anything.
+
+        Raises:
+            ConversationClosed: the conversation is not running.
+            ConfigurationError: no microphone, or one whose frames do not carry what the
+                speaker played (``AudioFrame.reference``), which the measurement needs to
+                know when the probe started.
+            TimeoutError: the microphone delivered too little audio within 5 s more than the
+                probe and its echo need.
+        """
+        if self._stack is None or self._closed:
+            raise ConversationClosed("calibrate() needs a running conversation")
+        if self.input is None:
+            raise ConfigurationError("calibrate() needs a microphone (input=...)")
+        probe = probe if probe is not None else CalibrationProbe(PCM_SAMPLE_RATE)
+        if probe.sample_rate != PCM_SAMPLE_RATE:
+            raise ConfigurationError(f"the probe must be at {PCM_SAMPLE_RATE} Hz, "
+                                     f"got {probe.sample_rate}")
+        played = probe.samples()
+        tail = PCM_SAMPLE_RATE * 3 // 4  # the longest delay searched plus the room's tail
+        recording = _Recording(len(played) + tail)
+        self._recording = recording
+        try:
+            self.output.write(played)
+            with anyio.fail_after(recording.needed / PCM_SAMPLE_RATE + 6.0):
+                await recording.done.wait()
+        finally:
+            self._recording = None
+        if recording.without_reference:
+            raise ConfigurationError(
+                "calibrate() needs microphone frames that carry what the speaker played "
+                "(AudioFrame.reference), as SoundDevice's do")
+        mic, reference = recording.signals()
+        start = _find(played, reference)
+        measurement: EchoPathMeasurement = measure_echo_path(played, mic[start:],
+                                                             PCM_SAMPLE_RATE)
+        for stage in _filters(self.echo):
+            if isinstance(stage, EchoCanceller):
+                seed_canceller(stage, measurement, PCM_SAMPLE_RATE)
+        gate = self._detector.gate if self._detector is not None else None
+        if isinstance(gate, EchoGate):
+            seed_gate(gate, measurement)
+        logger.info("echo path: delay %.1f ms, gain %.1f dB, ok=%s %s", measurement.delay_ms,
+                    measurement.gain_db, measurement.ok, measurement.reason or "")
+        return measurement
+
     async def send_text(self, text: str, *, respond: bool = True) -> None:
         """Add a user text message, and by default ask for a spoken response."""
         item = {"type": "message", "role": "user",
@@ -382,6 +447,13 @@ class Conversation:
     async def _on_mic_frame(self, frame: AudioFrame) -> None:
         now = self._clock()
         captured_at = frame.timestamp if frame.timestamp is not None else now - frame.duration
+        recording = self._recording
+        if recording is not None:
+            # Calibrating: the probe's echo is measured, not sent or taken for the user.
+            recording.add(frame)
+            if self.echo is not None:
+                self.echo.process(frame)
+            return
         if self.echo is not None:
             # Even while muted below: the canceller and the watch keep learning from the echo.
             result = self.echo.process(frame)
@@ -510,3 +582,47 @@ class Conversation:
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
 
+
+class _Recording:
+    """Microphone frames and their references, collected while the calibration probe plays."""
+
+    def __init__(self, needed: int) -> None:
+        self.needed = needed
+        self.mic: list[npt.NDArray[np.int16]] = []
+        self.reference: list[npt.NDArray[np.int16]] = []
+        self.samples = 0
+        self.without_reference = False
+        self.done = anyio.Event()
+
+    def add(self, frame: AudioFrame) -> None:
+        if frame.reference is None:
+            self.without_reference = True
+            self.done.set()
+            return
+        self.mic.append(frame.samples)
+        self.reference.append(frame.reference)
+        self.samples += len(frame.samples)
+        # Enough once the probe can have started late by a second of queued playback too.
+        if self.samples >= self.needed + PCM_SAMPLE_RATE:
+            self.done.set()
+
+    def signals(self) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
+        return np.concatenate(self.mic), np.concatenate(self.reference)
+
+
+def _find(probe: npt.NDArray[np.int16], reference: npt.NDArray[np.int16]) -> int:
+    """Where the probe starts in the recorded speaker reference (it is there sample for
+    sample: the reference is what the speaker was sent)."""
+    size = 1 << (len(reference) + len(probe)).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(reference.astype(np.float64), size)
+                        * np.conj(np.fft.rfft(probe.astype(np.float64), size)), size)
+    return int(np.argmax(corr[: len(reference) - len(probe) + 1]))
+
+
+def _filters(echo: EchoFilter | None) -> list[EchoFilter]:
+    """The stages of an echo filter (a chain's, or the filter itself)."""
+    if echo is None:
+        return []
+    if isinstance(echo, EchoFilterChain):
+        return list(echo.filters)
+    return [echo]
