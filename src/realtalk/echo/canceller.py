@@ -230,13 +230,15 @@ class EchoCanceller:
         res, self._residual_fifo = self._residual_fifo[:n], self._residual_fifo[n:]
         return out, float(np.mean(res)) if n else 0.0
 
-    def _delayed_reference(self, x: Float64Array) -> Float64Array:
+    def _delayed_window(self, x: Float64Array) -> Float64Array:
+        """Append the newest reference block; the overlap-save window (two blocks) of the
+        reference delayed by the bulk delay, whose second half is this block's."""
         b = self.block
         hist = self._ref_history
         hist[:-b] = hist[b:]
         hist[-b:] = x
         end = len(hist) - self.bulk_delay
-        return hist[end - b:end]
+        return hist[end - 2 * b:end]
 
     def _push_spectrum(self, spectrum: Complex128Array) -> Complex128Array:
         p = self.partitions
@@ -250,10 +252,8 @@ class EchoCanceller:
         self.blocks += 1
         if self.delay_estimator is not None and self.delay_estimator.process(x_new, d):
             self._move_to(self.delay_estimator.delay or 0)
-        x_now = self._delayed_reference(x_new)
-        hist = self._ref_history
-        end = len(hist) - self.bulk_delay
-        window = hist[end - 2 * b:end]
+        window = self._delayed_window(x_new)
+        x_now = window[b:]
         xs = self._push_spectrum(np.fft.rfft(window))
         y_both = np.fft.irfft(np.einsum("fpk,pk->fk", self._w, xs), 2 * b, axis=1)[:, b:]
         y_fore, y_back = y_both[0], y_both[1]
