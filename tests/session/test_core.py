@@ -23,6 +23,7 @@ from realtalk.session import (
     StateChanged,
     StopPlayback,
     UserSpeechStarted,
+    UserTranscript,
 )
 
 RATE = 24_000
@@ -242,6 +243,25 @@ def test_server_vad_barges_in_when_local_misses() -> None:
     interrupted = next(o for o in s.outputs() if isinstance(o, Interrupted))
     assert interrupted.source == "server_vad"
     assert interrupted.latency.onset == pytest.approx(10.15)
+
+
+def test_a_transcript_is_told_when_its_audio_was_captured() -> None:
+    """The server VAD's audio_start_ms / audio_end_ms for an item, mapped back to capture
+    time, travel with that item's transcript (the echo filters judge that span's audio)."""
+    s = Session()
+    s.open(0.0)
+    for i in range(20):
+        s.audio_sent(2400, 10.0 + i * 0.1)
+    s.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=250, item_id="u1"), 10.5)
+    s.receive(ev.InputAudioBufferSpeechStopped(audio_end_ms=900, item_id="u1"), 11.2)
+    s.receive(ev.InputAudioTranscriptionCompleted(item_id="u1", content_index=0,
+                                                  transcript="yes"), 11.5)
+    s.receive(ev.InputAudioTranscriptionCompleted(item_id="u2", content_index=0,
+                                                  transcript="typed"), 11.6)
+    first, second = [o for o in s.outputs() if isinstance(o, UserTranscript)]
+    assert first.speech_started_at == pytest.approx(10.25)
+    assert first.speech_ended_at == pytest.approx(10.9)
+    assert second.speech_started_at is None and second.speech_ended_at is None
 
 
 def test_speech_while_listening_is_reported_not_cancelled() -> None:

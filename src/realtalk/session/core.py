@@ -121,6 +121,8 @@ INTERRUPTION_NOTE = (
 _REMEMBERED_RESPONSES = 32
 # Input frames to remember for mapping server VAD offsets back to capture time (~40 s at 20 ms).
 _REMEMBERED_FRAMES = 2000
+# Server VAD turns whose capture times are kept until their transcript arrives.
+_REMEMBERED_UTTERANCES = 32
 
 
 @attrs.define
@@ -255,6 +257,10 @@ class Session:
         self._cancel_deadline: float | None = None
         self._drain_deadline: float | None = None
         self._turn_ended_at: float | None = None
+        # Capture times [start, end] of the server VAD's turns, by input item: a transcript
+        # arrives later and is told when its audio was captured.
+        self._utterances: collections.OrderedDict[str, list[float | None]] = (
+            collections.OrderedDict())
         self._input_samples = 0
         self._input_frames: collections.deque[tuple[int, int, float]] = collections.deque(
             maxlen=_REMEMBERED_FRAMES
@@ -352,6 +358,14 @@ class Session:
         upstream. Lets server VAD offsets (``audio_start_ms``) map back to capture time."""
         self._input_frames.append((self._input_samples, n_samples, captured_at))
         self._input_samples += n_samples
+
+    def _utterance(self, item_id: str) -> list[float | None]:
+        span = self._utterances.get(item_id)
+        if span is None:
+            span = self._utterances[item_id] = [None, None]
+            while len(self._utterances) > _REMEMBERED_UTTERANCES:
+                self._utterances.popitem(last=False)  # turns that were never transcribed
+        return span
 
     def input_time(self, audio_ms: int) -> float | None:
         """Capture time of the input audio at ``audio_ms`` into the session's input buffer."""
@@ -493,6 +507,7 @@ class Session:
                 self._on_response_done(event, now)
             case InputAudioBufferSpeechStarted():
                 onset = self.input_time(event.audio_start_ms)
+                self._utterance(event.item_id)[0] = onset
                 barge_in = self.server_vad_barge_in and self._server_vad_corroborated(now)
                 if self.state is not State.SPEAKING or barge_in:
                     self.user_speech(now, onset=onset, source="server_vad")
@@ -504,13 +519,16 @@ class Session:
                                 "user; taken for echo")
             case InputAudioBufferSpeechStopped():
                 ended = self.input_time(event.audio_end_ms)
+                self._utterance(event.item_id)[1] = ended
                 self._turn_ended_at = ended if ended is not None else now
                 self._out.append(UserSpeechStopped(at=now))
             case InputAudioTranscriptionCompleted():
                 if len(event.transcript.split()) >= self.min_words:
                     self._judged_real()
+                started, ended = self._utterances.pop(event.item_id, (None, None))
                 self._out.append(UserTranscript(item_id=event.item_id, text=event.transcript,
-                                                at=now))
+                                                at=now, speech_started_at=started,
+                                                speech_ended_at=ended))
             case ConversationItemTruncated():
                 self._out.append(Truncated(item_id=event.item_id,
                                            audio_end_ms=event.audio_end_ms, at=now))

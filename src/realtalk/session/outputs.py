@@ -122,11 +122,18 @@ class UserSpeechStopped:
 
 @attrs.frozen(kw_only=True)
 class UserTranscript:
-    """What the user said, transcribed by the server."""
+    """What the user said, transcribed by the server.
+
+    ``speech_started_at`` / ``speech_ended_at`` are when the utterance's audio was captured
+    (the server VAD's ``audio_start_ms`` / ``audio_end_ms`` for this item, mapped back to the
+    microphone's clock), ``None`` when the server did not say (no server VAD, a text item).
+    """
 
     item_id: str
     text: str
     at: float
+    speech_started_at: float | None = None
+    speech_ended_at: float | None = None
 
 
 @attrs.frozen(kw_only=True)
