@@ -11,6 +11,7 @@ import realtalk
 from realtalk import State, StateChanged, UserTranscript, providers
 from realtalk.echo import EchoTranscriptDropped
 from realtalk.server import ScriptedResponder, ScriptedTranscriber, SyntheticVoice
+from realtalk.sim import EchoPath, Room, RoomConfig, SimulatedDevice
 from realtalk.transcripts import InterruptionMark, SQLiteTranscriptStore, TranscriptRecord
 
 pytestmark = pytest.mark.anyio
@@ -72,3 +73,60 @@ async def test_a_real_reply_sharing_words_is_kept() -> None:
     seen = await _talk_over("no I asked about Sunday not Saturday", None)
     assert isinstance(seen[-1], UserTranscript)
     assert seen[-1].text == "no I asked about Sunday not Saturday"
+
+
+async def _short_transcript_in_a_room(user_says: bool) -> tuple[list[object], bool | None]:
+    """The AI speaks REPLY in a room with loud echo; the server's VAD (set to hear almost
+    anything) takes what reaches it for a user turn, which it transcribes as "sunny", a word
+    the AI played. When ``user_says``, a user's short word really is at the mic 1 s in.
+    Returns the events up to that transcript's fate, and the audio's opinion on it."""
+    room = Room(RoomConfig(echo=EchoPath(delay_ms=30.0, gain_db=-6.0, seed=2),
+                           noise_dbfs=-80.0))
+    device = SimulatedDevice(room)
+    provider = providers.local(
+        first_audio_latency_ms=20.0, generation_speed=1.0,
+        responder_factory=lambda: ScriptedResponder([REPLY, "Sure."]),
+        transcriber_factory=lambda: ScriptedTranscriber(["sunny"]))
+    config = realtalk.SessionConfig(turn_detection=realtalk.TurnDetection(
+        threshold=0.0 if not user_says else 0.5, silence_duration_ms=200,
+        create_response=False, interrupt_response=False))
+    seen: list[object] = []
+    async with realtalk.Conversation(provider, config=config, input=device.input,
+                                     output=device.output, echo_watch=None) as conv:
+        await conv.send_text("What's the weather on Saturday?")
+        pushed = False
+        with anyio.fail_after(20):
+            async for event in conv.events():
+                seen.append(event)
+                if isinstance(event, (UserTranscript, EchoTranscriptDropped)):
+                    break
+                if isinstance(event, StateChanged) and event.new is State.SPEAKING \
+                        and user_says and not pushed:
+                    pushed = True
+                    room.add_user_speech(
+                        SyntheticVoice(seed=3, pitch_hz=220).synthesize("sunny").samples,
+                        room.mic_position + room.sample_rate, level_dbfs=-20.0)
+        device.close()
+    transcript = seen[-1]
+    if isinstance(transcript, EchoTranscriptDropped):
+        return seen, transcript.audio_near_end
+    assert isinstance(transcript, UserTranscript)
+    return seen, conv.near_end.opinion(transcript.speech_started_at, transcript.speech_ended_at)
+
+
+async def test_a_short_transcript_of_echo_is_dropped_on_the_audios_word() -> None:
+    """One word cannot be told from echo by its text; the audio says no user was heard while
+    the AI played, so the word the AI played is dropped."""
+    seen, opinion = await _short_transcript_in_a_room(user_says=False)
+    assert opinion is False
+    dropped = seen[-1]
+    assert isinstance(dropped, EchoTranscriptDropped)
+    assert "audio gate judged it echo" in dropped.verdict.reason
+
+
+async def test_a_short_word_the_user_really_said_is_kept() -> None:
+    """The same word, said by the user over the AI: the detector heard them, so it stays."""
+    seen, opinion = await _short_transcript_in_a_room(user_says=True)
+    assert opinion is True
+    assert isinstance(seen[-1], UserTranscript)
+    assert seen[-1].text == "sunny"

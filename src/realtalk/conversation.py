@@ -25,7 +25,6 @@ from typing import Literal
 import anyio
 import anyio.abc
 import anyio.lowlevel
-import attrs
 import numpy as np
 import numpy.typing as npt
 
@@ -33,12 +32,12 @@ from .audio.actions import perform_audio_action
 from .audio.base import AudioInput, AudioOutput
 from .audio.frame import AudioFrame
 from .audio.memory import MemoryOutput
-from .audio.pcm import int16_to_bytes, mean_square
+from .audio.pcm import int16_to_bytes
 from .audio.resample import StreamingResampler
 from .echo import (
-    AssistantSpeechHistory,
     CalibrationProbe,
     EchoCanceller,
+    EchoControl,
     EchoFilter,
     EchoFilterChain,
     EchoGate,
@@ -48,8 +47,8 @@ from .echo import (
     EchoRiskLevel,
     EchoRiskWatch,
     EchoTranscriptDropped,
+    NearEndLog,
     TranscriptFilterChain,
-    TranscriptVerdict,
     default_transcript_filters,
     measure_echo_path,
     seed_canceller,
@@ -81,7 +80,6 @@ from .session import (
     SendEvent,
     Session,
     State,
-    UserTranscript,
 )
 from .session.barge_in import BargeIn
 from .session_config import PCM_SAMPLE_RATE, SessionConfig
@@ -101,9 +99,6 @@ AppEvent = ConversationEvent | EchoTranscriptDropped | EchoRiskChange
 """What :meth:`Conversation.events` yields: the session's events, the user transcripts the
 transcript echo filters dropped (in place of the :class:`~realtalk.UserTranscript`), and the
 echo-risk watch's changes of level."""
-
-_RAISED_MIN_SPEECH = 2.0  # "raised" echo risk: this much more speech before a barge-in
-_RAISED_GATE_MARGIN = 4.0  # and a gate margin 6 dB wider
 
 
 class Conversation:
@@ -166,14 +161,8 @@ class Conversation:
         echo_watch: EchoRiskWatch | Literal["default"] | None = "default",
     ) -> None:
         self.provider = provider
-        self.echo_watch = EchoRiskWatch() if echo_watch == "default" else echo_watch
-        self.echo_risk: EchoRiskLevel = "normal"
         self._recording: _Recording | None = None
-        self.transcript_filters = (default_transcript_filters()
-                                   if transcript_filters == "default" else transcript_filters)
-        self._speech_history = AssistantSpeechHistory()
         self.recorder = TranscriptRecorder(transcripts) if transcripts is not None else None
-        self.echo = resolve_echo(echo, PCM_SAMPLE_RATE)
         self.input = input
         self.output: AudioOutput = output if output is not None else MemoryOutput(
             PCM_SAMPLE_RATE, clock=clock)
@@ -187,9 +176,14 @@ class Conversation:
                                              cancel_timeout=cancel_timeout)
         self._detector = (OnsetDetector(barge_in, vad, EchoGate()) if barge_in is not None
                           else None)
-        self.half_duplex = half_duplex
-        gate = self._detector.gate if self._detector is not None else None
-        self._gate_margin = gate.margin if isinstance(gate, EchoGate) else 1.0
+        self.echo_control = EchoControl(
+            echo=resolve_echo(echo, PCM_SAMPLE_RATE), detector=self._detector,
+            barge_in=barge_in,
+            watch=EchoRiskWatch() if echo_watch == "default" else echo_watch,
+            transcript_filters=(default_transcript_filters() if transcript_filters == "default"
+                                else transcript_filters),
+            half_duplex=half_duplex)
+        """The echo defences run on every microphone frame and user transcript."""
         self._clock: Callable[[], float] = clock if clock is not None else anyio.current_time
         self._event_buffer = event_buffer
         self._stack: contextlib.AsyncExitStack | None = None
@@ -200,7 +194,27 @@ class Conversation:
         self.closed_reason: str | None = None
         self.interruptions: list[Interrupted] = []
         self.dropped_events = 0
-        self.muted_frames = 0
+
+    @property
+    def echo(self) -> EchoFilter | None:
+        """The audio-level echo filter (the canceller chain), ``None`` when off."""
+        return self.echo_control.echo
+
+    @property
+    def echo_risk(self) -> EchoRiskLevel:
+        """The echo-risk watch's current level (``"normal"`` without a watch)."""
+        return self.echo_control.level
+
+    @property
+    def muted_frames(self) -> int:
+        """Microphone frames muted because the assistant spoke in half-duplex."""
+        return self.echo_control.muted_frames
+
+    @property
+    def near_end(self) -> NearEndLog:
+        """Per uplinked frame: did the detector hear the user, was the speaker playing; the
+        transcript filters' audio-level opinion on each utterance comes from it."""
+        return self.echo_control.near_end
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -454,24 +468,12 @@ class Conversation:
             if self.echo is not None:
                 self.echo.process(frame)
             return
-        if self.echo is not None:
-            # Even while muted below: the canceller and the watch keep learning from the echo.
-            result = self.echo.process(frame)
-            if self.echo_watch is not None and frame.reference is not None:
-                # Audio time, not the clock: the watch's hold times are seconds of playback.
-                change = self.echo_watch.update(
-                    captured_at, mean_square(frame.samples), mean_square(result.frame.samples),
-                    mean_square(frame.reference), result.residual_echo)
-                if change is not None:
-                    self._on_echo_risk(change)
-            frame = result.frame
-        muted = self.half_duplex or self.echo_risk == "half_duplex"
-        if muted and self.session.state in (State.SPEAKING, State.CANCELLING):
-            # The seed's old echo fix, kept as a mode (and the watch's last resort): the
-            # microphone is deaf while the assistant speaks, so nothing (echo included)
-            # reaches the server or the detector.
-            self.muted_frames += 1
-            return
+        cleaned, change = self.echo_control.microphone(frame, captured_at, self.session.state)
+        if change is not None:
+            self._emit(change)
+        if cleaned is None:
+            return  # muted (half-duplex)
+        frame = cleaned
         # Detection first: a barge-in's stop and cancel must not wait behind the audio upload.
         if self._detector is not None:
             self._detector.inform(self.session, frame, captured_at, now,
@@ -480,6 +482,7 @@ class Conversation:
         await self._send_text(encode(InputAudioBufferAppend(audio=int16_to_bytes(
             frame.samples))))
         self.session.audio_sent(len(frame.samples), captured_at)
+        self.echo_control.sent(frame, captured_at)
 
     async def _timer(self) -> None:
         while True:
@@ -533,36 +536,10 @@ class Conversation:
         self._shutdown(message)
         await anyio.lowlevel.checkpoint()
 
-    def _on_echo_risk(self, change: EchoRiskChange) -> None:
-        """Raise or restore the barge-in bar for the new echo-risk level."""
-        logger.info("echo risk %s -> %s: %s", change.previous, change.level, change.reason)
-        self.echo_risk = change.level
-        if self._detector is not None and self.barge_in is not None:
-            policy = self._detector.policy
-            gate = self._detector.gate
-            if change.level == "normal":
-                policy.settings = self.barge_in
-                if isinstance(gate, EchoGate):
-                    gate.margin = self._gate_margin
-            else:
-                policy.settings = attrs.evolve(
-                    self.barge_in, min_speech_ms=self.barge_in.min_speech_ms * _RAISED_MIN_SPEECH)
-                if isinstance(gate, EchoGate):
-                    gate.margin = self._gate_margin * _RAISED_GATE_MARGIN
-        self._emit(change)
-
     def _deliver(self, event: ConversationEvent) -> None:
         if isinstance(event, Interrupted):
             self.interruptions.append(event)
-        out: AppEvent = event
-        verdicts: tuple[TranscriptVerdict, ...] = ()
-        if isinstance(event, UserTranscript) and self.transcript_filters is not None:
-            judgement, dropped = self.transcript_filters.screen(
-                event, self._speech_history.context_for(event))
-            verdicts = judgement.verdicts
-            if dropped is not None:
-                out = dropped
-        self._speech_history.observe(out)
+        out, verdicts = self.echo_control.screen(event)
         if self.recorder is not None:
             try:
                 self.recorder.record(out, verdicts=verdicts)

@@ -16,7 +16,10 @@
   :class:`SimilarityFilter` and :class:`TranscriptFilterChain` judge user transcripts against
   the assistant speech the user heard (:class:`AssistantSpeechHistory`);
   :func:`default_transcript_filters` is the sensible chain, and every drop is reported as an
-  :class:`EchoTranscriptDropped` event.
+  :class:`EchoTranscriptDropped` event. :class:`NearEndLog` gives them the audio's opinion on
+  each utterance (was the user heard in it, or could it only be echo?).
+- :class:`EchoControl`: all of the above as a conversation runs them, per microphone frame and
+  per event (shared by :class:`~realtalk.Conversation` and :class:`~realtalk.sim.Simulation`).
 """
 
 from .base import EchoFilter, EchoFilterChain, EchoOption, EchoResult
@@ -28,8 +31,10 @@ from .calibration import (
     seed_gate,
 )
 from .canceller import EchoCanceller
+from .control import EchoControl
 from .delay import DelayEstimator
 from .gate import EchoGate
+from .near_end import NearEndLog
 from .suppressor import ResidualEchoSuppressor
 from .transcript import (
     DEFAULT_ALLOWLIST,
@@ -53,7 +58,7 @@ __all__ = (
     "AssistantSpeech", "AssistantSpeechHistory", "TranscriptContext", "TranscriptVerdict",
     "TranscriptFilter", "TimingFilter", "SimilarityFilter", "TranscriptFilterChain",
     "TranscriptJudgement", "EchoTranscriptDropped", "DEFAULT_ALLOWLIST",
-    "default_transcript_filters",
+    "default_transcript_filters", "NearEndLog", "EchoControl",
     "CalibrationProbe", "EchoPathMeasurement", "measure_echo_path", "seed_canceller",
     "seed_gate", "EchoRiskWatch", "EchoRiskChange", "EchoRiskLevel",
 )

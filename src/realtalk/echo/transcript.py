@@ -909,6 +909,8 @@ class EchoTranscriptDropped:
         item_id, text, at: those of the dropped transcript.
         verdict: the verdict that dropped it.
         verdicts: every filter's verdict.
+        audio_near_end: the audio's opinion the filters were given
+            (:attr:`TranscriptContext.audio_near_end`).
     """
 
     item_id: str
@@ -916,6 +918,7 @@ class EchoTranscriptDropped:
     verdict: TranscriptVerdict
     verdicts: tuple[TranscriptVerdict, ...]
     at: float
+    audio_near_end: bool | None = None
 
 
 class TranscriptFilterChain:
@@ -944,7 +947,7 @@ class TranscriptFilterChain:
             return judgement, None
         return judgement, EchoTranscriptDropped(
             item_id=transcript.item_id, text=transcript.text, verdict=dropped,
-            verdicts=judgement.verdicts, at=transcript.at)
+            verdicts=judgement.verdicts, at=transcript.at, audio_near_end=context.audio_near_end)
 
 
 def default_transcript_filters() -> TranscriptFilterChain:

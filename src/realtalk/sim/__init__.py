@@ -8,6 +8,7 @@ interruption handling in CI without a microphone.
 from .clock import VirtualClock
 from .device import SimulatedDevice
 from .driver import Simulation, SimulationResult, UserSpoke
+from .oracle import OracleTranscriber, OracleTranscript
 from .room import EchoPath, Room, RoomConfig, RoomSignals
 from .signals import (
     Clip,
@@ -31,6 +32,8 @@ __all__ = (
     "Simulation",
     "SimulationResult",
     "UserSpoke",
+    "OracleTranscriber",
+    "OracleTranscript",
     "Room",
     "RoomConfig",
     "RoomSignals",

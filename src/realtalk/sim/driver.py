@@ -15,16 +15,27 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import attrs
 
 from ..audio.actions import perform_audio_action
 from ..audio.pcm import int16_to_bytes
-from ..echo import EchoGate, EchoOption
+from ..echo import (
+    EchoControl,
+    EchoGate,
+    EchoOption,
+    EchoRiskChange,
+    EchoRiskWatch,
+    EchoTranscriptDropped,
+    TranscriptFilterChain,
+    default_transcript_filters,
+)
 from ..echo import resolve as resolve_echo
 from ..events import InputAudioBufferAppend, ResponseCreate, encode, parse_server_event
 from ..server import PlaceholderTranscriber, ScriptedResponder, ServerOptions, ServerSession
 from ..server.responder import Responder, Transcriber
+from ..server.voice import WordTiming
 from ..session import (
     AUDIO_ACTIONS,
     ConversationEvent,
@@ -40,6 +51,7 @@ from ..session_config import SessionConfig
 from ..vad import OnsetDetector, VoiceActivityDetector
 from .clock import VirtualClock
 from .device import SimulatedDevice
+from .oracle import OracleTranscriber
 from .room import Room, RoomConfig
 from .user import ScriptedUser, Utterance
 
@@ -58,7 +70,7 @@ class UserSpoke:
     at: float
 
 
-TimelineEvent = ConversationEvent | UserSpoke
+TimelineEvent = ConversationEvent | EchoTranscriptDropped | EchoRiskChange | UserSpoke
 
 
 @attrs.frozen(kw_only=True)
@@ -110,13 +122,19 @@ class Simulation:
         barge_in: local barge-in settings; ``None`` disables the local detector.
         vad: the local detector's VAD (default: :class:`~realtalk.vad.SpectralVAD`).
         server_options: the embedded server's behaviour (latency, generation speed, ...).
-        responder_factory, transcriber_factory: what the server says and hears.
+        responder_factory, transcriber_factory: what the server says and hears;
+            ``transcriber_factory="oracle"`` hears as a perfect recogniser would (the user's
+            words, or the words of the assistant's echo), see :attr:`oracle`.
         uplink_ms, downlink_ms: one-way network delays.
         block_ms, jitter_buffer_ms, output_latency_ms: the sound card.
         cancel_timeout: the core's cancel timeout.
         seed: seeds the server's ids and voice.
         echo: the audio-level echo filter on the microphone (as in
             :class:`~realtalk.Conversation`; ``"default"`` is built at the room's rate).
+        echo_watch, transcript_filters: as in :class:`~realtalk.Conversation`: the
+            echo-risk watch and its fallbacks, and the transcript-level echo filters (the
+            timeline then holds :class:`~realtalk.echo.EchoRiskChange` and
+            :class:`~realtalk.echo.EchoTranscriptDropped` events).
     """
 
     def __init__(
@@ -129,7 +147,8 @@ class Simulation:
         vad: VoiceActivityDetector | None = None,
         server_options: ServerOptions | None = None,
         responder_factory: Callable[[], Responder] = ScriptedResponder,
-        transcriber_factory: Callable[[], Transcriber] = PlaceholderTranscriber,
+        transcriber_factory: Callable[[], Transcriber] | Literal["oracle"] = (
+            PlaceholderTranscriber),
         uplink_ms: float = 20.0,
         downlink_ms: float = 20.0,
         block_ms: float = 20.0,
@@ -138,6 +157,8 @@ class Simulation:
         cancel_timeout: float = 2.0,
         seed: int = 0,
         echo: EchoOption = "default",
+        echo_watch: EchoRiskWatch | Literal["default"] | None = "default",
+        transcript_filters: TranscriptFilterChain | Literal["default"] | None = "default",
     ) -> None:
         self.clock = VirtualClock()
         self.user = user if isinstance(user, ScriptedUser) else ScriptedUser(user)
@@ -146,14 +167,27 @@ class Simulation:
             self.room, block_ms=block_ms, jitter_buffer_ms=jitter_buffer_ms,
             output_latency_ms=output_latency_ms, clock=self.clock, realtime=False)
         self.session = Session.with_barge_in(config, barge_in, cancel_timeout=cancel_timeout)
-        self.echo = resolve_echo(echo, self.room.sample_rate)
         self.detector = (OnsetDetector(barge_in, vad, EchoGate(),
                                        sample_rate=self.room.sample_rate)
                          if barge_in is not None
                          else None)
+        self.echo_control = EchoControl(
+            echo=resolve_echo(echo, self.room.sample_rate), detector=self.detector,
+            barge_in=barge_in,
+            watch=EchoRiskWatch() if echo_watch == "default" else echo_watch,
+            transcript_filters=(default_transcript_filters() if transcript_filters == "default"
+                                else transcript_filters))
+        self.oracle: OracleTranscriber | None = None
+        """The oracle transcriber, with every transcription it made and its source."""
+        transcriber: Transcriber
+        if transcriber_factory == "oracle":
+            transcriber = self.oracle = OracleTranscriber(self.room.sample_rate,
+                                                          self._item_words)
+        else:
+            transcriber = transcriber_factory()
         self.server = ServerSession(now=0.0, options=server_options,
-                                    responder=responder_factory(),
-                                    transcriber=transcriber_factory(), seed=seed)
+                                    responder=responder_factory(), transcriber=transcriber,
+                                    seed=seed)
         self.uplink = uplink_ms / 1000.0
         self.downlink = downlink_ms / 1000.0
         self._wire: list[tuple[float, int, bool, str]] = []  # (due, seq, to_server, frame)
@@ -161,6 +195,10 @@ class Simulation:
         self._timeline: list[TimelineEvent] = []
         self._interruptions: list[Interrupted] = []
         self._started = False
+
+    def _item_words(self, item_id: str) -> tuple[WordTiming, ...]:
+        item = self.server.conversation.get(item_id)
+        return item.words if item is not None else ()
 
     # -- the virtual network -------------------------------------------------------------------
 
@@ -202,7 +240,8 @@ class Simulation:
                     self._send(True, encode(out.event), now)
                     self.session.event_sent(out.event, now)
                 else:
-                    self._timeline.append(out)
+                    screened, _ = self.echo_control.screen(out)
+                    self._timeline.append(screened)
                     if isinstance(out, Interrupted):
                         self._interruptions.append(out)
                     elif isinstance(out, StateChanged) and out.new is State.SPEAKING \
@@ -213,25 +252,36 @@ class Simulation:
         start = self.clock.now
         self._run_until(start)
         for utterance in self.user.due(start):
-            self.room.add_user_speech(utterance.samples, at_sample=self.room.mic_position)
+            at = self.room.add_user_speech(utterance.samples, at_sample=self.room.mic_position)
+            if self.oracle is not None:
+                self.oracle.user_spoke(at, at + len(utterance.samples), utterance.text)
             self._timeline.append(UserSpoke(
                 text=utterance.text, barge_in=utterance.is_barge_in, at=start,
                 duration_ms=len(utterance.samples) * 1000.0 / self.room.sample_rate))
-        frame = self.device.step()
-        if self.echo is not None:
-            frame = self.echo.process(frame).frame
-        end = start + frame.duration
+        captured = self.device.step()
+        end = start + captured.duration
         self._run_until(end)
         now = self.clock.advance_to(end)
-        captured_at = frame.timestamp if frame.timestamp is not None else start
-        if self.detector is not None:
-            self.detector.inform(self.session, frame, captured_at, now,
-                                 self.device.output.played_samples)
-            self._perform(now)
-        self._send(True, encode(InputAudioBufferAppend(audio=int16_to_bytes(frame.samples))),
-                   now)
-        self.session.audio_sent(len(frame.samples), captured_at)
+        captured_at = captured.timestamp if captured.timestamp is not None else start
+        frame, change = self.echo_control.microphone(captured, captured_at, self.session.state)
+        if change is not None:
+            self._timeline.append(change)
+        if frame is not None:
+            if self.detector is not None:
+                self.detector.inform(self.session, frame, captured_at, now,
+                                     self.device.output.played_samples)
+                self._perform(now)
+            self._send(True, encode(InputAudioBufferAppend(
+                audio=int16_to_bytes(frame.samples))), now)
+            self.session.audio_sent(len(frame.samples), captured_at)
+            self.echo_control.sent(frame, captured_at)
+            if self.oracle is not None:
+                self.oracle.uplinked(frame.samples, round(captured_at * self.room.sample_rate))
         self.session.playback_progress(self.device.output.played_samples(), now)
+        if self.oracle is not None:
+            key = self.session.tracker.playing()
+            self.oracle.speaker(self.room.mic_position, key,
+                                self.session.tracker.heard_ms(key) if key is not None else 0.0)
         self.session.tick(now)
         self._perform(now)
 

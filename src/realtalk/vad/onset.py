@@ -54,6 +54,9 @@ class OnsetDetector:
                                            else default_vad(sample_rate))
         self.gate = gate
         self.policy = BargeInPolicy(settings)
+        self.heard: bool = False
+        """Whether the last frame was taken for the user (the VAD said speech and the gate
+        passed it)."""
 
     def process(self, frame: AudioFrame, captured_at: float) -> float | None:
         """Feed one frame captured at ``captured_at``; the onset time when one is confirmed.
@@ -63,7 +66,8 @@ class OnsetDetector:
         # Both run on every frame: each keeps state (noise floor, echo gain) that must see it.
         speech = self.vad.is_speech(frame)
         passes = self.gate.passes(frame) if self.gate is not None else True
-        return self.policy.update(speech and passes, captured_at, frame.duration * 1000.0)
+        self.heard = speech and passes
+        return self.policy.update(self.heard, captured_at, frame.duration * 1000.0)
 
     def inform(self, session: Session, frame: AudioFrame, captured_at: float, now: float,
                played_samples: Callable[[], int]) -> None:
@@ -86,3 +90,4 @@ class OnsetDetector:
         """Forget partial onsets and the detector's state."""
         self.vad.reset()
         self.policy.reset()
+        self.heard = False

@@ -1,0 +1,117 @@
+"""The oracle transcriber and the transcript-level echo defence in the simulator: the server
+commits the assistant's echo as a user turn, the oracle transcribes it as the assistant's words,
+and the transcript filters drop it; a real user's words are transcribed as theirs and kept."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from realtalk import SessionConfig, TurnDetection, UserTranscript
+from realtalk.audio import AudioFrame
+from realtalk.echo import EchoResult, EchoRiskChange, EchoRiskWatch, EchoTranscriptDropped
+from realtalk.server import ScriptedResponder
+from realtalk.server.voice import WordTiming
+from realtalk.sim import (
+    EchoPath,
+    OracleTranscriber,
+    RoomConfig,
+    Simulation,
+    Utterance,
+    load_clip,
+)
+
+REPLY = ("The forecast for Saturday is sunny with a high of twenty four degrees and a light "
+         "breeze from the west.")
+RATE = 24_000
+
+
+def _loud_room() -> RoomConfig:
+    return RoomConfig(echo=EchoPath(delay_ms=10.0, gain_db=-3.0, rt60_s=0.3, seed=4),
+                      noise_dbfs=-60.0)
+
+
+def _transcripts(result_timeline: tuple[object, ...]) -> list[object]:
+    return [e for e in result_timeline if isinstance(e, (UserTranscript, EchoTranscriptDropped))]
+
+
+def test_echo_committed_by_the_server_is_transcribed_as_the_assistant_and_dropped() -> None:
+    """No canceller: the server's VAD hears the raw echo and commits it when the reply ends.
+    The oracle hears the assistant's words in it; the filters drop it."""
+    sim = Simulation([], room=_loud_room(), echo=None, transcriber_factory="oracle",
+                     responder_factory=lambda: ScriptedResponder([REPLY]),
+                     config=SessionConfig(turn_detection=TurnDetection(create_response=False)))
+    sim.request_response()
+    result = sim.run(12.0)
+    assert sim.oracle is not None
+    echoes = [t for t in sim.oracle.transcripts if t.source == "echo"]
+    assert echoes, "the server committed no echo turn"
+    assert all(set(t.text.lower().split()) <= set(REPLY.lower().replace(".", "").split())
+               for t in echoes)
+    delivered = _transcripts(result.timeline)
+    assert delivered and all(isinstance(e, EchoTranscriptDropped) for e in delivered)
+    assert not result.interruptions
+
+
+def test_the_users_words_are_transcribed_as_theirs_and_kept() -> None:
+    question, _ = load_clip("weather_tomorrow")
+    sim = Simulation([Utterance(samples=question, text="What's the weather like tomorrow?",
+                                at=0.5)],
+                     room=RoomConfig.quiet_office(echo_gain_db=-20.0),
+                     transcriber_factory="oracle")
+    result = sim.run(5.0)
+    assert sim.oracle is not None
+    assert [t.source for t in sim.oracle.transcripts] == ["user"]
+    delivered = _transcripts(result.timeline)
+    assert len(delivered) == 1
+    assert isinstance(delivered[0], UserTranscript)
+    assert delivered[0].text == "What's the weather like tomorrow?"
+    # The server's turn, mapped back to capture time, starts where the user did.
+    assert delivered[0].speech_started_at is not None
+    assert abs(delivered[0].speech_started_at - 0.5) < 0.3
+
+
+def test_the_oracle_finds_a_committed_item_and_the_words_played_during_it() -> None:
+    words = (WordTiming("hello", 0.0, 400.0), WordTiming("there", 500.0, 900.0),
+             WordTiming("friend", 1000.0, 1400.0))
+    oracle = OracleTranscriber(RATE, lambda item_id: words if item_id == "a" else ())
+    rng = np.random.default_rng(0)
+    sent = rng.integers(-2000, 2000, RATE * 2).astype(np.int16)
+    for i in range(0, len(sent), 480):
+        oracle.uplinked(sent[i:i + 480], mic_sample=i)
+        oracle.speaker(i + 480, ("a", 0), (i + 480) * 1000.0 / RATE)
+    # The item is the audio from 0.5 s to 0.95 s: "there" was played then (and "hello"
+    # within the echo tail before it).
+    text = oracle.transcribe(sent[RATE // 2: RATE * 95 // 100], RATE)
+    assert text == "hello there"
+    assert oracle.transcripts[-1].source == "echo"
+    assert abs(oracle.transcripts[-1].start_s - 0.5) < 1e-3
+    oracle.user_spoke(RATE // 2, RATE, "yes please")
+    assert oracle.transcribe(sent[RATE // 2: RATE * 95 // 100], RATE) == "yes please"
+    assert [t.source for t in oracle.transcripts] == ["echo", "user"]
+    # Audio that was never sent: nothing heard.
+    assert oracle.transcribe(np.ones(RATE // 10, dtype=np.int16), RATE) == ""
+
+
+class _PassThrough:
+    """An echo filter that removes nothing: a canceller that never converges."""
+
+    def process(self, frame: AudioFrame) -> EchoResult:
+        return EchoResult(frame, None)
+
+    def reset(self) -> None:
+        pass
+
+
+def test_the_echo_risk_watch_runs_in_the_simulator() -> None:
+    """A canceller that cannot cancel, in a loud room: the default watch raises the bar and
+    falls back to half-duplex, as a conversation's would, and the microphone is muted while
+    the assistant speaks."""
+
+    sim = Simulation([], room=_loud_room(), echo=_PassThrough(), echo_watch=EchoRiskWatch(),
+                     responder_factory=lambda: ScriptedResponder([REPLY * 3]))
+    sim.request_response()
+    result = sim.run(15.0)
+    levels = [e.level for e in result.timeline if isinstance(e, EchoRiskChange)]
+    assert levels[:2] == ["raised", "half_duplex"]
+    assert sim.echo_control.muted_frames > 0
+    assert not result.interruptions
