@@ -15,6 +15,9 @@ Methods (each runs the whole corpus through :class:`realtalk.sim.Simulation`):
 - ``realtalk_local``: the same detector with the server path off (``BargeIn(use_server_vad=
   False)``, ``interrupt_response=False`` upstream): what the local detector does on its own,
   since the server's VAD hears the raw echo too and, in the default, can stop the assistant.
+- ``realtalk_no_aec``: ``realtalk`` with the echo canceller off (``echo=None``): what the gate,
+  the detector and the transcript filters do against the raw echo, which the server then hears
+  and transcribes.
 - ``energy``: ``realtalk`` with :class:`realtalk.vad.EnergyVAD` alone in place of the default
   (energy and :class:`realtalk.vad.SpectralVAD` agreeing).
 - ``naive``: the seed's rule, any microphone audio during playback cancels: a frame is "speech"
@@ -34,7 +37,9 @@ The corpus, the same for every method and deterministic given ``--seed``:
 - **click and cough trials**: the same, with a click (-20..-10 dBFS) or a cough (-30..-20 dBFS)
   instead of speech, from the committed clips and the seeded generators: any stop is false.
 - **AI-only runs**: 10 x 60 s of the assistant talking, no user at all, echo as loud as the
-  user's voice.
+  user's voice: replies of 4-12 s, each asked for (``response.create``) 0.5-2 s after the
+  previous one finished playing, as an app reading out a story would, so that the ends of
+  replies, where the server's VAD sees the echo stop and commits it as a user turn, are in it.
 - Every trial has echo, at one of four levels: an echo path (random synthetic room: delay
   2-15 ms, RT60 0.2-0.5 s) with gain -30, -20 or -10 dB, or ``equal``: the gain at which the
   echo's active frames are as loud at the microphone as the user's (calibrated here on the
@@ -62,6 +67,12 @@ Metrics, per method (times are simulated, so they are ms of audio, not wall cloc
   is CPU time) per second of microphone audio it was given. The policy's few comparisons per
   frame are not timed. ``null``
   for ``server_vad``, whose detector runs on the server.
+- ``transcripts``: every user item the server committed is transcribed by the simulator's
+  :class:`realtalk.sim.OracleTranscriber`, a perfect recogniser: the user's words if the user
+  spoke in it, otherwise every word the assistant played during it (an echo transcript, the
+  worst case). ``echo`` / ``echo_kept``: echo transcripts, and those the transcript filters let
+  through as a ``UserTranscript``; ``user`` / ``user_dropped``: the user's, and those dropped as
+  echo. ``ai_only``: the same over the AI-only runs alone.
 - ``duck_latency_ms``: onset -> playback ducked (``Interrupted.latency.ducked``, the graded
   response), where the method ducks; a duck already in place at the onset (started by echo)
   counts as 0 ms and is counted in ``before_onset``.
@@ -90,10 +101,18 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from realtalk import BargeIn, Interrupted, SessionConfig, State, StateChanged, TurnDetection
+from realtalk import (
+    BargeIn,
+    Interrupted,
+    SessionConfig,
+    State,
+    StateChanged,
+    TurnDetection,
+    UserTranscript,
+)
 from realtalk.audio import AudioFrame
 from realtalk.audio.pcm import float_to_int16
-from realtalk.echo import EchoFilter, EchoResult
+from realtalk.echo import EchoFilter, EchoResult, EchoTranscriptDropped
 from realtalk.errors import ConfigurationError
 from realtalk.server import DEFAULT_REPLIES, ScriptedResponder, ServerOptions
 from realtalk.server.voice import SyntheticVoice
@@ -226,6 +245,8 @@ class Trial:
     duration_s: float
     sound: Sound | None = None
     at_s: float | None = None
+    more_replies: tuple[str, ...] = ()
+    gaps_s: tuple[float, ...] = ()  # AI-only runs: the pause before each next reply
 
 
 @attrs.frozen
@@ -303,6 +324,13 @@ def build_corpus(seed: int, quick: bool) -> Corpus:
                 add(kind, echo, sound, *timed(sound))
     for _ in range(ai_only_runs):
         add("ai_only", "equal", None, None, ai_only_s)
+        count = math.ceil(ai_only_s / 4.0)
+        trials[-1] = attrs.evolve(
+            trials[-1],
+            reply=_reply(rng, float(rng.uniform(4.0, 12.0))),
+            more_replies=tuple(_reply(rng, float(rng.uniform(4.0, 12.0)))
+                               for _ in range(count)),
+            gaps_s=tuple(float(g) for g in rng.uniform(0.5, 2.0, count)))
     return Corpus(trials=tuple(trials),
                   echo_to_user_db={n: at_0db + gains[n] - USER_DBFS for n in echo_names})
 
@@ -426,7 +454,7 @@ def _webrtc_factory() -> Callable[[], VoiceActivityDetector] | None:
 
 def available_methods() -> list[str]:
     """The methods this machine can run, in report order."""
-    names = ["realtalk", "realtalk_local", "energy", "naive", "server_vad"]
+    names = ["realtalk", "realtalk_local", "realtalk_no_aec", "energy", "naive", "server_vad"]
     if _webrtc_factory() is not None:
         names.append("webrtcvad")
     return names
@@ -446,7 +474,8 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
         room.set_noise(white_noise, trial.noise_dbfs, seed=trial.seed)
     common: dict[str, Any] = {
         "room": room, "server_options": SERVER, "seed": trial.seed,
-        "responder_factory": lambda: ScriptedResponder([trial.reply])}
+        "responder_factory": lambda: ScriptedResponder([trial.reply, *trial.more_replies]),
+        "transcriber_factory": "oracle"}
     naive = NaiveVAD()
     if method == "realtalk":
         sim = Simulation(utterances, **common)
@@ -457,6 +486,10 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
         sim = Simulation(utterances, vad=EnergyVAD(), **common)
     elif method == "naive":
         sim = Simulation(utterances, barge_in=NAIVE_BARGE_IN, vad=naive, echo=None, **common)
+    elif method == "realtalk_no_aec":
+        # The canceller off: what the gate, the detector and the transcript filters do
+        # against the raw echo (the server then hears it, and transcribes it).
+        sim = Simulation(utterances, echo=None, **common)
     elif method == "server_vad":
         # The peers' setup: the raw microphone goes upstream, the server's VAD decides.
         sim = Simulation(utterances, barge_in=None, echo=None, **common)
@@ -468,8 +501,9 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
     else:
         raise ValueError(f"unknown method {method!r}")
     timer = CpuTimer()
-    if sim.echo is not None:
-        sim.echo = TimedEcho(sim.echo, timer)
+    control = sim.echo_control
+    if control.echo is not None:
+        control.echo = TimedEcho(control.echo, timer)
     if sim.detector is not None:
         if method == "naive":
             naive.playing = lambda: sim.session.state is State.SPEAKING
@@ -499,6 +533,16 @@ class Stop:
 
 
 @attrs.frozen
+class Transcribed:
+    """One user transcript the server produced: whose voice the oracle heard in it, and
+    whether the transcript filters kept it."""
+
+    source: Literal["user", "echo"]
+    kept: bool
+    text: str
+
+
+@attrs.frozen
 class Outcome:
     """What one trial produced: everything the metrics need, nothing heavy."""
 
@@ -515,6 +559,7 @@ class Outcome:
     echo_cpu_s: float
     echo_audio_s: float
     wall_s: float
+    transcribed: tuple[Transcribed, ...] = ()
 
 
 def speaking_spans(events: Sequence[object], end: float) -> list[tuple[float, float]]:
@@ -535,8 +580,20 @@ def speaking_spans(events: Sequence[object], end: float) -> list[tuple[float, fl
     return spans
 
 
+def transcribed(sim: Simulation, result: SimulationResult) -> tuple[Transcribed, ...]:
+    """The oracle's transcriptions, each with its fate: they reach the client in the order
+    the server made them, as a UserTranscript (kept) or an EchoTranscriptDropped."""
+    if sim.oracle is None:
+        return ()
+    fates = [isinstance(e, UserTranscript) for e in result.timeline
+             if isinstance(e, (UserTranscript, EchoTranscriptDropped))]
+    # The last few may still be on their way when the run ends: only delivered ones count.
+    return tuple(Transcribed(source=t.source, kept=kept, text=t.text)
+                 for t, kept in zip(sim.oracle.transcripts, fates, strict=False) if t.text)
+
+
 def outcome_of(trial: Trial, result: SimulationResult, timer: CpuTimer,
-               wall_s: float) -> Outcome:
+               wall_s: float, sim: Simulation) -> Outcome:
     """Distil a finished simulation into an :class:`Outcome`."""
     onset = sound_end = None
     spoke = [e for e in result.timeline if isinstance(e, UserSpoke)]
@@ -550,7 +607,8 @@ def outcome_of(trial: Trial, result: SimulationResult, timer: CpuTimer,
                    speaking=tuple(speaking_spans(result.timeline, result.simulated_s)),
                    simulated_s=result.simulated_s, cpu_s=timer.cpu_s,
                    detector_audio_s=timer.audio_s, echo_cpu_s=timer.echo_cpu_s,
-                   echo_audio_s=timer.echo_audio_s, wall_s=wall_s)
+                   echo_audio_s=timer.echo_audio_s, wall_s=wall_s,
+                   transcribed=transcribed(sim, result))
 
 
 def _stop(event: Interrupted) -> Stop:
@@ -560,12 +618,28 @@ def _stop(event: Interrupted) -> Stop:
                 reported_onset=lat.onset, source=event.source)
 
 
+def _run_replies(sim: Simulation, trial: Trial, step_s: float = 0.1) -> SimulationResult:
+    """Run an AI-only trial: each time the assistant has been quiet (listening) for the next
+    gap, ask for the next reply."""
+    gaps = list(trial.gaps_s)
+    quiet = 0.0
+    result = sim.run(step_s)
+    while result.simulated_s + 1e-9 < trial.duration_s:
+        quiet = quiet + step_s if sim.session.state is State.LISTENING else 0.0
+        if gaps and quiet >= gaps[0]:
+            gaps.pop(0)
+            quiet = 0.0
+            sim.request_response()
+        result = sim.run(min(step_s, trial.duration_s - result.simulated_s))
+    return result
+
+
 def run_trial(method: str, trial: Trial) -> Outcome:
     """Simulate one trial under one method."""
     wall = time.perf_counter()
     sim, timer = build_simulation(method, trial)
-    result = sim.run(trial.duration_s)
-    return outcome_of(trial, result, timer, time.perf_counter() - wall)
+    result = _run_replies(sim, trial) if trial.gaps_s else sim.run(trial.duration_s)
+    return outcome_of(trial, result, timer, time.perf_counter() - wall, sim)
 
 
 def run_chunk(method: str, trials: Sequence[Trial]) -> list[Outcome]:
@@ -683,6 +757,13 @@ def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str,
     ai_only_simulated = sum(o.simulated_s for o, _ in ai_only)
     stop_p95 = percentile(stop_ms, 95)
 
+    def transcripts(rows: Sequence[Outcome]) -> dict[str, int]:
+        said = [t for o in rows for t in o.transcribed]
+        return {"echo": sum(t.source == "echo" for t in said),
+                "echo_kept": sum(t.source == "echo" and t.kept for t in said),
+                "user": sum(t.source == "user" for t in said),
+                "user_dropped": sum(t.source == "user" and not t.kept for t in said)}
+
     def events(kind: str) -> dict[str, Any]:
         rows = [s for o, s in scored if o.kind == kind]
         return {"trials": len(rows), "stopped_by_it": sum(s.event_stops > 0 for s in rows)}
@@ -728,6 +809,8 @@ def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str,
             "click": events("click"),
             "cough": events("cough"),
         },
+        "transcripts": {**transcripts(outcomes),
+                        "ai_only": transcripts([o for o, _ in ai_only])},
         "by_echo": by_echo,
         "goals": {
             "stop_p95_le_30ms": stop_p95 is not None and stop_p95 <= GOAL_STOP_P95_MS,
@@ -752,6 +835,56 @@ def _chunks(trials: Sequence[Trial], size: int) -> list[list[Trial]]:
     return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
 
+def run_methods(methods: Sequence[str], *, seed: int = 0, quick: bool = False, jobs: int = 2,
+                started: float | None = None) -> dict[str, dict[str, Any]]:
+    """Run the corpus under each method (``jobs`` worker processes), printing progress;
+    the report keyed by method. ``benchmarks/echo.py`` runs its chain block through this."""
+    started = time.perf_counter() if started is None else started
+    corpus = build_corpus(seed, quick)
+    kinds = {k: sum(t.kind == k for t in corpus.trials) for k in ("speech", "click", "cough")}
+    ai_only_s = sum(t.duration_s for t in corpus.trials if t.kind == "ai_only")
+    print(f"corpus (seed {seed}{', quick' if quick else ''}): "
+          f"{len(corpus.trials)} trials, {kinds}, AI-only {ai_only_s / 60:.1f} min; "
+          "echo/user active level dB: "
+          + ", ".join(f"{k} {v:+.1f}" for k, v in corpus.echo_to_user_db.items()), flush=True)
+
+    size = max(1, len(corpus.trials) // (4 * max(1, jobs)))
+    work = [(m, chunk) for m in methods for chunk in _chunks(corpus.trials, size)]
+    outcomes: dict[str, list[Outcome]] = {m: [] for m in methods}
+    done = 0
+
+    def collect(method: str, chunk_outcomes: list[Outcome]) -> None:
+        nonlocal done
+        done += 1
+        outcomes[method].extend(chunk_outcomes)
+        sim_s = sum(o.simulated_s for o in chunk_outcomes)
+        print(f"[{done:3d}/{len(work)}] {method:<15} {len(chunk_outcomes):3d} trials, "
+              f"{sim_s:6.1f} s simulated, {time.perf_counter() - started:6.1f} s elapsed",
+              flush=True)
+
+    if jobs <= 1:
+        for method, chunk in work:
+            collect(method, run_chunk(method, chunk))
+    else:
+        with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
+            futures = {pool.submit(run_chunk, m, c): m for m, c in work}
+            for future in concurrent.futures.as_completed(futures):
+                collect(futures[future], future.result())
+
+    report: dict[str, Any] = {}
+    for method in methods:
+        ordered = sorted(outcomes[method], key=lambda o: o.index)  # completion order varies
+        report[method] = summarize(ordered, local_detector=method != "server_vad")
+        r = report[method]
+        t = r["transcripts"]
+        print(f"{method}: stop p50/p95 {r['stop_latency_ms']['p50']}/"
+              f"{r['stop_latency_ms']['p95']} ms, detected {r['detected_pct']} %, "
+              f"false {r['false_per_min']}/min, rtf {r['rtf']}; transcripts: echo "
+              f"{t['echo_kept']} kept of {t['echo']}, user {t['user_dropped']} dropped of "
+              f"{t['user']}", flush=True)
+    return report
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
@@ -772,45 +905,8 @@ def main(argv: Sequence[str] | None = None) -> None:
               flush=True)
     if args.methods:
         methods = [m for m in methods if m in args.methods]
-    corpus = build_corpus(args.seed, args.quick)
-    kinds = {k: sum(t.kind == k for t in corpus.trials) for k in ("speech", "click", "cough")}
-    ai_only_s = sum(t.duration_s for t in corpus.trials if t.kind == "ai_only")
-    print(f"corpus (seed {args.seed}{', quick' if args.quick else ''}): "
-          f"{len(corpus.trials)} trials, {kinds}, AI-only {ai_only_s / 60:.1f} min; "
-          "echo/user active level dB: "
-          + ", ".join(f"{k} {v:+.1f}" for k, v in corpus.echo_to_user_db.items()), flush=True)
-
-    size = max(1, len(corpus.trials) // (4 * max(1, args.jobs)))
-    work = [(m, chunk) for m in methods for chunk in _chunks(corpus.trials, size)]
-    outcomes: dict[str, list[Outcome]] = {m: [] for m in methods}
-    done = 0
-
-    def collect(method: str, chunk_outcomes: list[Outcome]) -> None:
-        nonlocal done
-        done += 1
-        outcomes[method].extend(chunk_outcomes)
-        sim_s = sum(o.simulated_s for o in chunk_outcomes)
-        print(f"[{done:3d}/{len(work)}] {method:<14} {len(chunk_outcomes):3d} trials, "
-              f"{sim_s:6.1f} s simulated, {time.perf_counter() - started:6.1f} s elapsed",
-              flush=True)
-
-    if args.jobs <= 1:
-        for method, chunk in work:
-            collect(method, run_chunk(method, chunk))
-    else:
-        with concurrent.futures.ProcessPoolExecutor(args.jobs) as pool:
-            futures = {pool.submit(run_chunk, m, c): m for m, c in work}
-            for future in concurrent.futures.as_completed(futures):
-                collect(futures[future], future.result())
-
-    report: dict[str, Any] = {}
-    for method in methods:
-        ordered = sorted(outcomes[method], key=lambda o: o.index)  # completion order varies
-        report[method] = summarize(ordered, local_detector=method != "server_vad")
-        r = report[method]
-        print(f"{method}: stop p50/p95 {r['stop_latency_ms']['p50']}/"
-              f"{r['stop_latency_ms']['p95']} ms, detected {r['detected_pct']} %, "
-              f"false {r['false_per_min']}/min, rtf {r['rtf']}", flush=True)
+    report = run_methods(methods, seed=args.seed, quick=args.quick, jobs=args.jobs,
+                         started=started)
     print(f"total wall time {time.perf_counter() - started:.1f} s", flush=True)
     print(json.dumps(report), flush=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -34,11 +35,12 @@ def _stop(detected: float, *, ducked: float | None = None, source: str = "local"
 def _outcome(kind: bench.Kind, *, stops: tuple[bench.Stop, ...] = (),
              speaking: tuple[tuple[float, float], ...] = (), onset: float | None = None,
              sound_end: float | None = None, echo: str = "equal", simulated_s: float = 10.0,
-             cpu_s: float = 0.0, audio_s: float = 0.0) -> bench.Outcome:
+             cpu_s: float = 0.0, audio_s: float = 0.0,
+             transcribed: tuple[bench.Transcribed, ...] = ()) -> bench.Outcome:
     return bench.Outcome(index=0, kind=kind, echo=echo, onset=onset, sound_end=sound_end,
                          stops=stops, speaking=speaking, simulated_s=simulated_s,
                          cpu_s=cpu_s, detector_audio_s=audio_s, echo_cpu_s=0.0,
-                         echo_audio_s=0.0, wall_s=0.0)
+                         echo_audio_s=0.0, wall_s=0.0, transcribed=transcribed)
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -149,6 +151,20 @@ def test_summary_of_hand_made_outcomes() -> None:
     assert not goals["detected_ge_98pct"]
     assert not goals["zero_false_in_10min_ai_only"]
     assert goals["rtf_le_0.005"]
+
+
+def test_transcripts_are_counted_by_source_and_fate() -> None:
+    def said(source: Literal["user", "echo"], kept: bool) -> bench.Transcribed:
+        return bench.Transcribed(source=source, kept=kept, text="x")
+
+    outcomes = [
+        _outcome("speech", transcribed=(said("user", True), said("echo", False))),
+        _outcome("ai_only", transcribed=(said("echo", False), said("echo", True))),
+        _outcome("ai_only", transcribed=(said("user", False),)),
+    ]
+    t = bench.summarize(outcomes, local_detector=True)["transcripts"]
+    assert (t["echo"], t["echo_kept"], t["user"], t["user_dropped"]) == (3, 1, 2, 1)
+    assert t["ai_only"] == {"echo": 2, "echo_kept": 1, "user": 1, "user_dropped": 1}
 
 
 def test_server_vad_has_no_local_rtf() -> None:
