@@ -23,8 +23,17 @@ can predict it and subtract it. The canceller models it in four parts:
   background that diverges anyway (a long double talk) is reset from the foreground; the output
   never follows it.
 
-The residual echo left in each frame is estimated from the leak and the echo estimate; the gate
-and the barge-in detector judge the cleaned microphone against it.
+With ``suppress=True`` the output then goes through the residual echo suppressor
+(:class:`~realtalk.echo.suppressor.ResidualEchoSuppressor`), which the canceller tells, per bin,
+how sure it is that the bin holds echo only: the larger of two smoothed (about 0.1 s)
+magnitude-squared coherences, microphone against the aligned reference and microphone against
+the filter's echo estimate. Echo follows both; the user's voice and noise follow neither, so
+during double talk the bins the user dominates drop towards 0. Until the filter has converged
+(the start, and after a restart) every bin counts as echo in proportion to how far it still is.
+
+The residual echo left in each frame is estimated from the leak and the echo estimate (or, with
+the suppressor, from its predicted residual and gains); the gate and the barge-in detector judge
+the cleaned microphone against it.
 """
 
 from __future__ import annotations
@@ -83,6 +92,7 @@ class EchoCanceller:
         self.block = block
         self.partitions = math.ceil(tail_ms / block_ms)
         self.step = step
+        self.coherence_smoothing = 0.8
         self.delay_margin = round(sample_rate * delay_margin_ms / 1000)
         self.suppressor = ResidualEchoSuppressor(block + 1) if suppress else None
         self.delay_estimator = (DelayEstimator(sample_rate, max_delay_ms=max_delay_ms)
@@ -102,12 +112,21 @@ class EchoCanceller:
         # written twice so that view is always contiguous.
         self._xbuf: Complex128Array = np.zeros((2 * p, bins), dtype=np.complex128)
         self._xi = 0
+        self._xpow: Float64Array = np.zeros((2 * p, bins))  # their power, laid out alike
+        self._xpow_now: Float64Array = self._xpow[0]
+        self._xpow_view: Float64Array = self._xpow[:p]
+        self._padded: Float64Array = np.zeros((3, 2 * b))  # first halves stay zero
         # Both filters in one array, so one product and one transform serve both.
         self._w: Complex128Array = np.zeros((2, p, bins), dtype=np.complex128)
         self._w_fore = self._w[0]
         self._w_back = self._w[1]
         self._ref_history: Float64Array = np.zeros(self._max_bulk + (p + 1) * b)
         self._power: Float64Array = np.zeros(bins)
+        self._s_dx: Complex128Array = np.zeros(bins, dtype=np.complex128)
+        self._s_dd: Float64Array = np.zeros(bins)
+        self._s_dy: Complex128Array = np.zeros(bins, dtype=np.complex128)
+        self._s_yy: Float64Array = np.zeros(bins)
+        self._s_xx: Float64Array = np.zeros(bins)
         self._e_mean: Float64Array = np.zeros(bins)
         self._y_mean: Float64Array = np.zeros(bins)
         self._pey = 0.0
@@ -190,19 +209,22 @@ class EchoCanceller:
             raise AudioError(f"reference has {len(frame.reference)} samples, "
                              f"the frame {len(frame.samples)}")
         out, residual = self.cancel(frame.samples, frame.reference)
-        cleaned = np.clip(np.rint(out * _FULL_SCALE), -32768, 32767).astype(np.int16)
+        scaled = np.rint(out * _FULL_SCALE)
+        cleaned = np.minimum(np.maximum(scaled, -32768.0, out=scaled), 32767.0,
+                             out=scaled).astype(np.int16)
         return EchoResult(AudioFrame(cleaned, frame.sample_rate, frame.timestamp,
                                      reference=frame.reference), residual)
 
     def cancel(self, mic: npt.ArrayLike, reference: npt.ArrayLike) -> tuple[Float64Array, float]:
         """Cancel on raw int16-scaled samples: ``(cleaned in full scale 1.0, residual echo
         mean square)`` for as many samples as were given."""
-        n = len(np.asarray(mic))
+        mic = np.asarray(mic)
+        n = len(mic)
         b = self.block
         if n % b == 0 and not len(self._mic_fifo) and not len(self._out_fifo):
             # The usual case, whole blocks and nothing held back: no queues.
-            d_all = np.asarray(mic, np.float64) / _FULL_SCALE
-            x_all = np.asarray(reference, np.float64) / _FULL_SCALE
+            d_all = mic * (1.0 / _FULL_SCALE)
+            x_all = np.asarray(reference) * (1.0 / _FULL_SCALE)
             outs = []
             total = 0.0
             for i in range(0, n, b):
@@ -241,11 +263,17 @@ class EchoCanceller:
         return hist[end - 2 * b:end]
 
     def _push_spectrum(self, spectrum: Complex128Array) -> Complex128Array:
+        """Store the newest reference spectrum and its power; the spectra, newest first."""
         p = self.partitions
-        self._xi = (self._xi - 1) % p
-        self._xbuf[self._xi] = spectrum
-        self._xbuf[self._xi + p] = spectrum
-        return self._xbuf[self._xi:self._xi + p]
+        i = self._xi = (self._xi - 1) % p
+        self._xbuf[i] = spectrum
+        self._xbuf[i + p] = spectrum
+        power = spectrum.real**2 + spectrum.imag**2
+        self._xpow[i] = power
+        self._xpow[i + p] = power
+        self._xpow_now = power
+        self._xpow_view = self._xpow[i:i + p]
+        return self._xbuf[i:i + p]
 
     def _block(self, d: Float64Array, x_new: Float64Array) -> tuple[Float64Array, float]:
         b = self.block
@@ -255,25 +283,27 @@ class EchoCanceller:
         window = self._delayed_window(x_new)
         x_now = window[b:]
         xs = self._push_spectrum(np.fft.rfft(window))
-        y_both = np.fft.irfft(np.einsum("fpk,pk->fk", self._w, xs), 2 * b, axis=1)[:, b:]
-        y_fore, y_back = y_both[0], y_both[1]
-        e_fore = d - y_fore
-        e_back = d - y_back
-        e_fore, y_fore = self._choose_filter(e_fore, e_back, y_fore, y_back)
-        self._watch_for_harm(d, e_fore)
+        y_both = np.fft.irfft((self._w * xs).sum(axis=1), 2 * b, axis=1)[:, b:]
+        e_both = d - y_both
+        # Every energy the block needs from one product: fore/back errors, their cross term.
+        gram = e_both @ e_both.T
+        e_fore, y_fore = self._choose_filter(e_both, y_both, float(gram[0, 0]),
+                                             float(gram[1, 1]), float(gram[0, 1]))
+        see = float(np.dot(e_fore, e_fore))
+        self._watch_for_harm(float(np.dot(d, d)), see)
 
         x_power = float(np.dot(x_now, x_now))
         playing = x_power > _ACTIVE * b
-        xn = xs[0]
-        self._power = 0.7 * self._power + 0.3 * (xn.real**2 + xn.imag**2)
-        padded = np.zeros((3, 2 * b))
+        xn_pow = self._xpow_now
+        self._power *= 0.7
+        self._power += 0.3 * xn_pow
+        padded = self._padded
         padded[0, b:] = e_fore
         padded[1, b:] = y_fore
-        padded[2, b:] = e_back
+        padded[2, b:] = e_both[1]
         e_spec, y_spec, e_back_spec = np.fft.rfft(padded, axis=1)
         e_pow = e_spec.real**2 + e_spec.imag**2
         y_pow = y_spec.real**2 + y_spec.imag**2
-        see = float(np.dot(e_fore, e_fore))
         syy = float(np.dot(y_fore, y_fore))
         self._update_leak(e_pow, y_pow, see, syy)
         if playing:
@@ -283,21 +313,43 @@ class EchoCanceller:
         if self.suppressor is not None:
             # The reference's mean power per partition over the filter's span: any of it may
             # still be ringing in the room.
-            span_power = (np.einsum("pk,pk->k", xs.real, xs.real)
-                          + np.einsum("pk,pk->k", xs.imag, xs.imag)) / self.partitions
-            gains = self.suppressor.gains(e_pow, span_power, playing)
+            span_power = self._xpow_view.sum(axis=0) * (1.0 / self.partitions)
+            gains = self.suppressor.gains(e_pow, span_power, playing,
+                                          self._coherence(e_spec + y_spec, xs[0], xn_pow,
+                                                          y_spec, y_pow),
+                                          # Until the filter has converged its echo estimate
+                                          # means little (the start, after a restart).
+                                          1.0 - min(self._adapted, 1.0))
             e_fore = np.fft.irfft(e_spec * gains, 2 * b)[b:]
-            residual = float(np.sum(gains**2 * self.suppressor.residual)) / (b * b)
+            residual = float(np.dot(gains * gains, self.suppressor.residual)) / (b * b)
         return e_fore, residual
 
-    def _choose_filter(self, e_fore: Float64Array, e_back: Float64Array, y_fore: Float64Array,
-                       y_back: Float64Array) -> tuple[Float64Array, Float64Array]:
+    def _coherence(self, d_spec: Complex128Array, x_spec: Complex128Array,
+                   x_pow: Float64Array, y_spec: Complex128Array,
+                   y_pow: Float64Array) -> Float64Array:
+        """Per bin, the smoothed magnitude-squared coherence between the microphone and the
+        aligned reference: near 1 where the echo dominates, near 0 where the user or noise
+        does (neither follows the reference)."""
+        a = self.coherence_smoothing
+        self._s_dx *= a
+        self._s_dx += (1 - a) * (d_spec * x_spec.conj())
+        self._s_dd *= a
+        self._s_dd += (1 - a) * (d_spec.real**2 + d_spec.imag**2)
+        self._s_xx *= a
+        self._s_xx += (1 - a) * x_pow
+        self._s_dy *= a
+        self._s_dy += (1 - a) * (d_spec * y_spec.conj())
+        self._s_yy *= a
+        self._s_yy += (1 - a) * y_pow
+        c = (self._s_dx.real**2 + self._s_dx.imag**2) / (self._s_dd * self._s_xx + 1e-20)
+        cy = (self._s_dy.real**2 + self._s_dy.imag**2) / (self._s_dd * self._s_yy + 1e-20)
+        return np.asarray(np.maximum(c, cy), dtype=np.float64)
+
+    def _choose_filter(self, e_both: Float64Array, y_both: Float64Array, sff: float,
+                       see: float, cross: float) -> tuple[Float64Array, Float64Array]:
         """Promote the background filter when it does measurably better; reset it when it
         does much worse. Returns the output error and echo estimate to use for this block."""
-        sff = float(np.dot(e_fore, e_fore))
-        see = float(np.dot(e_back, e_back))
-        diff = e_fore - e_back
-        dbf = float(np.dot(diff, diff)) + 1e-12
+        dbf = max(sff + see - 2.0 * cross, 0.0) + 1e-12
         gain = sff - see
         self._d_avg = 0.6 * self._d_avg + 0.4 * gain
         self._d_var = 0.36 * self._d_var + 0.16 * sff * dbf
@@ -308,7 +360,7 @@ class EchoCanceller:
             self.foreground_updates += 1
             self._d_avg = self._d_var = 0.0
             self._back_worse = 0
-            return e_back, y_back
+            return e_both[1], y_both[1]
         if -gain > 4 * sff and see > 1e-9:
             self._back_worse += 1
             if self._back_worse >= 3:
@@ -318,13 +370,12 @@ class EchoCanceller:
                 self._d_avg = self._d_var = 0.0
         else:
             self._back_worse = 0
-        return e_fore, y_fore
+        return e_both[0], y_both[0]
 
-    def _watch_for_harm(self, d: Float64Array, e: Float64Array) -> None:
+    def _watch_for_harm(self, sdd: float, sff: float) -> None:
         """A filter whose output is louder than its input is subtracting an echo that is not
-        there (the path changed, or it diverged): start again from nothing, fast."""
-        sdd = float(np.dot(d, d))
-        sff = float(np.dot(e, e))
+        there (the path changed, or it diverged): start again from nothing, fast. Takes the
+        block's input and output energies."""
         self._s_mic = 0.8 * self._s_mic + 0.2 * sdd
         self._s_out = 0.8 * self._s_out + 0.2 * sff
         if self._s_out > 1.5 * self._s_mic and self._s_mic > _ACTIVE * self.block:
@@ -375,19 +426,20 @@ class EchoCanceller:
 
     def _adapt(self, mu: Float64Array, xs: Complex128Array, e_spec: Complex128Array) -> None:
         b = self.block
-        w = self._w_back.view(np.float64)
-        weights = np.sqrt(np.einsum("pk,pk->p", w, w))
-        weights = weights + 0.1 * float(weights.max()) + 1e-6
-        prop = weights / float(weights.sum())
+        w = self._w_back
+        flat = w.view(np.float64)
+        weights = np.sqrt(np.einsum("pk,pk->p", flat, flat))
+        weights += 0.1 * float(weights.max()) + 1e-6
+        weights *= 1.0 / float(weights.sum())
         # Regularised: bins where the reference is nearly silent must not get huge steps.
-        power = self._power + 0.01 * float(np.mean(self._power)) + 1e-9
+        power = self._power + (0.01 * float(self._power.sum()) / len(self._power) + 1e-9)
         gain = mu * e_spec / power
-        self._w_back += prop[:, None] * np.conj(xs) * gain[None, :]
-        # The gradient constraint (a linear, not circular, convolution) on every partition:
-        # constraining one partition a block, in turn, was measured to diverge on speech.
-        taps = np.fft.irfft(self._w_back, 2 * b, axis=1)
+        # The gradient constraint (a linear, not circular, convolution) on every partition,
+        # every block: constraining one partition a block, in turn, was measured to diverge
+        # on speech, and every other block changed the results by several dB either way.
+        taps = np.fft.irfft(w + weights[:, None] * (xs.conj() * gain), 2 * b, axis=1)
         taps[:, b:] = 0.0
-        self._w_back[:] = np.fft.rfft(taps, axis=1)
+        w[:] = np.fft.rfft(taps, axis=1)
 
     def _move_to(self, delay: int) -> None:
         """Re-align to a new bulk delay, shifting what the filters learned with it."""
@@ -414,3 +466,4 @@ class EchoCanceller:
             stop = end - i * b
             self._xbuf[(self._xi + i) % p] = np.fft.rfft(hist[stop - 2 * b:stop])
         self._xbuf[p:] = self._xbuf[:p]
+        self._xpow[:] = self._xbuf.real**2 + self._xbuf.imag**2
