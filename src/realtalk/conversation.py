@@ -539,7 +539,7 @@ class Conversation:
     def _deliver(self, event: ConversationEvent) -> None:
         if isinstance(event, Interrupted):
             self.interruptions.append(event)
-        out, verdicts = self.echo_control.screen(event)
+        out, verdicts = self.echo_control.screen(event, self.session, self._clock())
         if self.recorder is not None:
             try:
                 self.recorder.record(out, verdicts=verdicts)

@@ -34,6 +34,7 @@ __all__ = (
     "InputAudioBufferClear",
     "ConversationItemCreate",
     "ConversationItemTruncate",
+    "ConversationItemDelete",
     "ResponseCreate",
     "ResponseCancel",
     "ClientEvent",
@@ -219,6 +220,15 @@ class ConversationItemTruncate(_Event):
 
 
 @attrs.frozen(kw_only=True)
+class ConversationItemDelete(_Event):
+    """Remove an item from the conversation (the model no longer sees it)."""
+
+    TYPE: ClassVar[str] = "conversation.item.delete"
+    item_id: str = _str()
+    event_id: str | None = _event_id()
+
+
+@attrs.frozen(kw_only=True)
 class ResponseCreate(_Event):
     """Ask the model for a response; ``response`` holds per-response overrides."""
 
@@ -243,6 +253,7 @@ ClientEvent: TypeAlias = (
     | InputAudioBufferClear
     | ConversationItemCreate
     | ConversationItemTruncate
+    | ConversationItemDelete
     | ResponseCreate
     | ResponseCancel
 )
@@ -493,6 +504,7 @@ _CLIENT_CLASSES: tuple[type[_Event], ...] = (
     InputAudioBufferClear,
     ConversationItemCreate,
     ConversationItemTruncate,
+    ConversationItemDelete,
     ResponseCreate,
     ResponseCancel,
 )

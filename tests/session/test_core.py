@@ -264,6 +264,41 @@ def test_a_transcript_is_told_when_its_audio_was_captured() -> None:
     assert second.speech_started_at is None and second.speech_ended_at is None
 
 
+def test_an_echo_item_is_deleted_and_its_unplayed_reply_cancelled() -> None:
+    """The transcript filters judged user item u1 echo: it is deleted upstream, and the reply
+    the server created after committing it is cancelled, whether it was created before the
+    verdict (r1) or after it (r2, when the transcript came first)."""
+    s = Session()
+    s.open(0.0)
+    s.outputs()
+    s.receive(ev.InputAudioBufferCommitted(item_id="u1"), 1.0)
+    s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r1")), 1.1)
+    s.echo_item("u1", 1.5)
+    delete, cancel = _sends(s.outputs())
+    assert isinstance(delete, ev.ConversationItemDelete) and delete.item_id == "u1"
+    assert isinstance(cancel, ev.ResponseCancel) and cancel.response_id == "r1"
+
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 2.0)
+    s.echo_item("u2", 2.1)
+    assert [e.TYPE for e in _sends(s.outputs())] == ["conversation.item.delete"]
+    s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r2")), 2.2)
+    (cancel,) = _sends(s.outputs())
+    assert isinstance(cancel, ev.ResponseCancel) and cancel.response_id == "r2"
+    assert (s.stats.echo_items_deleted, s.stats.echo_replies_cancelled) == (2, 2)
+
+
+def test_a_reply_already_playing_is_not_cut_for_an_echo_item() -> None:
+    s = Session()
+    s.open(0.0)
+    s.receive(ev.InputAudioBufferCommitted(item_id="u1"), 1.0)
+    s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r1")), 1.1)
+    s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="a1", delta=CHUNK), 1.2)
+    s.outputs()
+    s.echo_item("u1", 1.5)
+    assert [e.TYPE for e in _sends(s.outputs())] == ["conversation.item.delete"]
+    assert s.state is State.SPEAKING
+
+
 def test_speech_while_listening_is_reported_not_cancelled() -> None:
     """User speech with no assistant audio playing is not an interruption."""
     s = Session()

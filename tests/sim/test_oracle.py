@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from realtalk import SessionConfig, TurnDetection, UserTranscript
+from realtalk import SessionConfig, State, StateChanged, TurnDetection, UserTranscript
 from realtalk.audio import AudioFrame
 from realtalk.echo import EchoResult, EchoRiskChange, EchoRiskWatch, EchoTranscriptDropped
 from realtalk.server import ScriptedResponder
@@ -50,6 +50,22 @@ def test_echo_committed_by_the_server_is_transcribed_as_the_assistant_and_droppe
     delivered = _transcripts(result.timeline)
     assert delivered and all(isinstance(e, EchoTranscriptDropped) for e in delivered)
     assert not result.interruptions
+
+
+def test_a_dropped_echo_turn_is_deleted_upstream_and_not_answered() -> None:
+    """The server commits the echo at the end of the reply and starts answering it; once the
+    filters drop its transcript, the item is deleted and the answer cancelled before it plays."""
+    sim = Simulation([], room=_loud_room(), echo=None, transcriber_factory="oracle",
+                     responder_factory=lambda: ScriptedResponder([REPLY, "An answer to echo."]))
+    sim.request_response()
+    result = sim.run(14.0)
+    dropped = [e for e in result.timeline if isinstance(e, EchoTranscriptDropped)]
+    assert dropped
+    assert all(sim.server.conversation.get(e.item_id) is None for e in dropped)
+    assert sim.session.stats.echo_replies_cancelled >= 1
+    speaking = [e for e in result.timeline
+                if isinstance(e, StateChanged) and e.new is State.SPEAKING]
+    assert len(speaking) == 1  # only the first reply was ever heard
 
 
 def test_the_users_words_are_transcribed_as_theirs_and_kept() -> None:

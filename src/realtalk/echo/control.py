@@ -13,7 +13,10 @@ run an :class:`EchoControl`, so what the simulator measures is what the SDK does
   speaker was playing go into the :class:`~realtalk.echo.NearEndLog`;
 - **per conversation event** (:meth:`EchoControl.screen`): a user transcript is judged by the
   transcript filters, given the assistant speech the user heard and the audio's opinion on the
-  utterance, and replaced by an :class:`~realtalk.echo.EchoTranscriptDropped` when it is echo.
+  utterance, and replaced by an :class:`~realtalk.echo.EchoTranscriptDropped` when it is echo;
+  the session then deletes that item upstream (``conversation.item.delete``) and cancels a
+  reply the server started for it that has not played yet
+  (:meth:`~realtalk.session.Session.echo_item`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import attrs
 
 from ..audio.frame import AudioFrame
 from ..audio.pcm import mean_square
-from ..session import ConversationEvent, State, UserTranscript
+from ..session import ConversationEvent, Session, State, UserTranscript
 from ..session.barge_in import BargeIn
 from ..vad.onset import OnsetDetector
 from .base import EchoFilter
@@ -132,11 +135,12 @@ class EchoControl:
 
     # -- transcripts ---------------------------------------------------------------------------
 
-    def screen(self, event: ConversationEvent
+    def screen(self, event: ConversationEvent, session: Session, now: float
                ) -> tuple[ConversationEvent | EchoTranscriptDropped, tuple[TranscriptVerdict, ...]]:
         """Judge ``event`` if it is a user transcript: the event to deliver in its place (an
-        :class:`EchoTranscriptDropped` when it is echo) and the filters' verdicts. Every event
-        must pass through here, in order: the assistant's speech is learnt from them."""
+        :class:`EchoTranscriptDropped` when it is echo, whose item ``session`` is then told
+        to forget upstream) and the filters' verdicts. Every event must pass through here, in
+        order: the assistant's speech is learnt from them."""
         out: ConversationEvent | EchoTranscriptDropped = event
         verdicts: tuple[TranscriptVerdict, ...] = ()
         if isinstance(event, UserTranscript) and self.transcript_filters is not None:
@@ -148,5 +152,6 @@ class EchoControl:
             verdicts = judgement.verdicts
             if dropped is not None:
                 out = dropped
+                session.echo_item(dropped.item_id, now)
         self.history.observe(out)
         return out, verdicts

@@ -382,8 +382,10 @@ class ServerSession:
                 )
             else:
                 self._start_response(now)
-        else:
+        elif isinstance(event, ResponseCancel):
             self._on_cancel(event)
+        else:  # a parsed conversation.item.delete (_handle answers raw ones the same way)
+            self._on_item_delete({"item_id": event.item_id})
 
     def _reject(self, exc: EventParseError, payload: Mapping[str, Any], event_type: str) -> None:
         if exc.field == "type" and event_type not in SUPPORTED_CLIENT_EVENTS:

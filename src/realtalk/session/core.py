@@ -43,8 +43,10 @@ import attrs
 from ..events import (
     ClientEvent,
     ConversationItemCreate,
+    ConversationItemDelete,
     ConversationItemTruncate,
     ConversationItemTruncated,
+    InputAudioBufferCommitted,
     InputAudioBufferSpeechStarted,
     InputAudioBufferSpeechStopped,
     InputAudioTranscriptionCompleted,
@@ -140,6 +142,8 @@ class SessionStats:
     false_interruptions: int = 0
     ducks_restored: int = 0
     server_vad_ignored: int = 0
+    echo_items_deleted: int = 0
+    echo_replies_cancelled: int = 0
 
 
 @attrs.define
@@ -147,6 +151,7 @@ class _Response:
     id: str
     done: bool = False
     had_audio: bool = False
+    answers: str | None = None  # the user item committed just before it was created
     transcripts: dict[ItemKey, list[str]] = attrs.field(factory=dict)
 
 
@@ -257,6 +262,8 @@ class Session:
         self._cancel_deadline: float | None = None
         self._drain_deadline: float | None = None
         self._turn_ended_at: float | None = None
+        self._last_committed: str | None = None
+        self._echo_items: collections.deque[str] = collections.deque(maxlen=16)
         # Capture times [start, end] of the server VAD's turns, by input item: a transcript
         # arrives later and is told when its audio was captured.
         self._utterances: collections.OrderedDict[str, list[float | None]] = (
@@ -456,6 +463,27 @@ class Session:
         return (self._local_heard_at is not None
                 and now - self._local_heard_at <= _SERVER_VAD_CORROBORATION_S)
 
+    def echo_item(self, item_id: str, now: float) -> None:
+        """The user item ``item_id`` was the assistant's own voice (the transcript echo
+        filters said so): delete it upstream, so that the model neither answers it nor
+        remembers it, and cancel the reply the server started for it if none of that reply
+        has played yet. A reply already playing is left to finish: cutting the assistant off
+        for no audible reason would be worse than its answer."""
+        self._send(ConversationItemDelete(item_id=item_id, event_id=self._next_id("echo")))
+        self.stats.echo_items_deleted += 1
+        self._echo_items.append(item_id)  # its reply may not have been created yet
+        self._cancel_echo_replies()
+
+    def _cancel_echo_replies(self) -> None:
+        for rid, response in self._responses.items():
+            if response.answers in self._echo_items and not response.had_audio \
+                    and rid not in self._cancelled:
+                self._cancelled.add(rid)
+                self._send(ResponseCancel(response_id=rid, event_id=self._next_id("echo")))
+                self.stats.echo_replies_cancelled += 1
+                logger.info("cancelled response %s: it answered the echo item %s", rid,
+                            response.answers)
+
     def interrupt(self, now: float) -> bool:
         """Interrupt the assistant on the app's request. Returns whether it was speaking."""
         if self.state is not State.SPEAKING:
@@ -501,7 +529,10 @@ class Session:
                     self._out.append(EndOfAudio())
             case ResponseCreated():
                 self._judged_real()  # the conversation moved on: the user did say something
-                self._responses[event.response.id] = _Response(event.response.id)
+                self._responses[event.response.id] = _Response(event.response.id,
+                                                               answers=self._last_committed)
+                self._last_committed = None
+                self._cancel_echo_replies()
                 self._out.append(ResponseStarted(response_id=event.response.id, at=now))
             case ResponseDone():
                 self._on_response_done(event, now)
@@ -529,6 +560,8 @@ class Session:
                 self._out.append(UserTranscript(item_id=event.item_id, text=event.transcript,
                                                 at=now, speech_started_at=started,
                                                 speech_ended_at=ended))
+            case InputAudioBufferCommitted():
+                self._last_committed = event.item_id
             case ConversationItemTruncated():
                 self._out.append(Truncated(item_id=event.item_id,
                                            audio_end_ms=event.audio_end_ms, at=now))

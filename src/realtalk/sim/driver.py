@@ -240,7 +240,7 @@ class Simulation:
                     self._send(True, encode(out.event), now)
                     self.session.event_sent(out.event, now)
                 else:
-                    screened, _ = self.echo_control.screen(out)
+                    screened, _ = self.echo_control.screen(out, self.session, now)
                     self._timeline.append(screened)
                     if isinstance(out, Interrupted):
                         self._interruptions.append(out)
