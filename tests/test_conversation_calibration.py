@@ -7,7 +7,7 @@ import pytest
 
 import realtalk
 from realtalk import providers
-from realtalk.echo import EchoCanceller, EchoFilterChain
+from realtalk.echo import EchoCanceller, EchoFilterChain, EchoPathMeasurement
 from realtalk.sim import EchoPath, Room, RoomConfig, SimulatedDevice
 
 pytestmark = pytest.mark.anyio
@@ -60,3 +60,37 @@ async def test_a_microphone_without_reference_cannot_calibrate() -> None:
         with anyio.fail_after(15), pytest.raises(realtalk.ConfigurationError,
                                                  match=r"AudioFrame\.reference"):
             await conv.calibrate()
+
+
+async def test_calibrating_at_start_measures_before_anything_else() -> None:
+    """calibrate_at_start=True: the conversation is entered only once the path is measured;
+    the figures are kept and are the first event the app reads after the state change."""
+    room = Room(RoomConfig(echo=EchoPath(delay_ms=30.0, gain_db=-12.0, seed=2),
+                           noise_dbfs=-65.0))
+    device = SimulatedDevice(room)
+    conv = realtalk.Conversation(providers.local(), input=device.input, output=device.output,
+                                 calibrate_at_start=True)
+    async with conv:
+        assert conv.echo_path is not None and conv.echo_path.ok, conv.echo_path
+        assert conv.echo_path.delay_ms == pytest.approx(30.0, abs=1.0)
+        with anyio.fail_after(5):
+            async for event in conv.events():
+                if isinstance(event, EchoPathMeasurement):
+                    assert event is conv.echo_path
+                    break
+        device.close()
+
+
+async def test_calibrating_at_start_without_a_reference_fails_cleanly() -> None:
+    mic = realtalk.audio.MemoryInput(noise_dbfs=-70.0)
+    conv = realtalk.Conversation(providers.local(), input=mic, calibrate_at_start=True)
+    with anyio.fail_after(15), pytest.raises(realtalk.ConfigurationError,
+                                             match=r"AudioFrame\.reference"):
+        async with conv:
+            pass
+    assert conv.closed
+
+
+def test_calibrating_at_start_needs_a_microphone() -> None:
+    with pytest.raises(realtalk.ConfigurationError, match="microphone"):
+        realtalk.Conversation(providers.local(), calibrate_at_start=True)

@@ -95,10 +95,10 @@ _DEFAULT_EVENT_BUFFER = 10_000
 _DEFAULT_BARGE_IN = BargeIn()
 
 
-AppEvent = ConversationEvent | EchoTranscriptDropped | EchoRiskChange
+AppEvent = ConversationEvent | EchoTranscriptDropped | EchoRiskChange | EchoPathMeasurement
 """What :meth:`Conversation.events` yields: the session's events, the user transcripts the
-transcript echo filters dropped (in place of the :class:`~realtalk.UserTranscript`), and the
-echo-risk watch's changes of level."""
+transcript echo filters dropped (in place of the :class:`~realtalk.UserTranscript`), the
+echo-risk watch's changes of level, and each echo-path calibration's figures."""
 
 
 class Conversation:
@@ -140,6 +140,10 @@ class Conversation:
             (the microphone is muted while the assistant speaks), and back to ``"normal"``
             once the echo is under control; each change is an
             :class:`~realtalk.echo.EchoRiskChange` event, and :attr:`echo_risk` is the level.
+        calibrate_at_start: measure the echo path on entering (:meth:`calibrate`: a 0.6 s
+            probe at -40 dBFS is played), before anything else is played or sent. Off by
+            default because it makes a sound; the microphone must carry its speaker reference
+            (:class:`~realtalk.audio.SoundDevice` does).
     """
 
     def __init__(
@@ -159,7 +163,13 @@ class Conversation:
         transcript_filters: TranscriptFilterChain | Literal["default"] | None = "default",
         transcripts: TranscriptStore | None = None,
         echo_watch: EchoRiskWatch | Literal["default"] | None = "default",
+        calibrate_at_start: bool = False,
     ) -> None:
+        if calibrate_at_start and input is None:
+            raise ConfigurationError("calibrate_at_start needs a microphone (input=...)")
+        self.calibrate_at_start = calibrate_at_start
+        self.echo_path: EchoPathMeasurement | None = None
+        """The last echo-path calibration's figures (``None`` before any)."""
         self.provider = provider
         self._recording: _Recording | None = None
         self.recorder = TranscriptRecorder(transcripts) if transcripts is not None else None
@@ -245,6 +255,14 @@ class Conversation:
         self._spawn(self._timer)
         if self.input is not None:
             self._spawn(self._microphone, self.input)
+        if self.calibrate_at_start:
+            try:
+                await self.calibrate()
+            except BaseException:
+                # Closed as if the app had left the block, then the error as it was raised
+                # (passing it through the task group would wrap it in an exception group).
+                await self.__aexit__(None, None, None)
+                raise
         return self
 
     def _spawn(self, task: Callable[..., Awaitable[None]], *args: object) -> None:
@@ -320,6 +338,7 @@ class Conversation:
         changed. While it runs, the microphone's audio goes neither upstream nor to the
         barge-in detector (the canceller still hears it). The measurement is returned whether
         or not it could be trusted (``ok`` and ``reason``); only a trusted one seeds anything.
+        It is also kept as :attr:`echo_path` and delivered to :meth:`events`.
 
         Raises:
             ConversationClosed: the conversation is not running.
@@ -363,6 +382,8 @@ class Conversation:
             seed_gate(gate, measurement)
         logger.info("echo path: delay %.1f ms, gain %.1f dB, ok=%s %s", measurement.delay_ms,
                     measurement.gain_db, measurement.ok, measurement.reason or "")
+        self.echo_path = measurement
+        self._emit(measurement)
         return measurement
 
     async def send_text(self, text: str, *, respond: bool = True) -> None:
