@@ -466,6 +466,21 @@ def test_user_words_make_the_interruption_real() -> None:
     assert not any(isinstance(o, FalseInterruption) for o in s.outputs())
 
 
+def test_an_echo_transcript_does_not_make_the_interruption_real() -> None:
+    """The words after the interruption were the assistant's own echo (the transcript filters
+    said so): the false-interruption judgement goes on, and the reply the server started for
+    the echo does not end it either."""
+    s = _cut()
+    s.receive(ev.InputAudioBufferCommitted(item_id="u1"), 0.8)
+    s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r2")), 0.9)
+    s.receive(ev.InputAudioTranscriptionCompleted(item_id="u1", transcript="the forecast"), 1.0)
+    assert s.next_deadline() is None  # judged real, for now
+    s.echo_item("u1", 1.05)
+    assert s.next_deadline() == pytest.approx(2.3)
+    s.tick(2.3)
+    assert any(isinstance(o, FalseInterruption) for o in s.outputs())
+
+
 def test_an_empty_transcript_is_not_words() -> None:
     """A transcript shorter than min_words (a cough transcribed as nothing) does not count."""
     s = _cut(min_words=2)

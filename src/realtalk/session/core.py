@@ -241,6 +241,9 @@ class Session:
         self.min_words = min_words
         self._judging: _PendingInterruption | None = None
         self._judge_deadline: float | None = None
+        # The judgement a user transcript ended, kept until the transcript filters have had
+        # their say: a transcript that was echo says nothing about the user.
+        self._judged_by: tuple[str, _PendingInterruption, float | None] | None = None
         self.server_vad_barge_in = server_vad_barge_in
         self.progress_interval = progress_interval
         self._progress_deadline: float | None = None
@@ -471,6 +474,15 @@ class Session:
         for no audible reason would be worse than its answer."""
         self._send(ConversationItemDelete(item_id=item_id, event_id=self._next_id("echo")))
         self.stats.echo_items_deleted += 1
+        judged_by = self._judged_by
+        if judged_by is not None and judged_by[0] == item_id:
+            self._judged_by = None
+            _, judging, deadline = judged_by
+            if self._judging is None and deadline is not None and now < deadline:
+                # This item (its transcript, or the reply to it) had ended the
+                # false-interruption judgement; it was the assistant's own words, not the
+                # user's, so the judgement goes on.
+                self._judging, self._judge_deadline = judging, deadline
         self._echo_items.append(item_id)  # its reply may not have been created yet
         self._cancel_echo_replies()
 
@@ -528,7 +540,8 @@ class Session:
                         and event.response_id not in self._cancelled):
                     self._out.append(EndOfAudio())
             case ResponseCreated():
-                self._judged_real()  # the conversation moved on: the user did say something
+                # The conversation moved on: the user did say something.
+                self._judged_real(self._last_committed)
                 self._responses[event.response.id] = _Response(event.response.id,
                                                                answers=self._last_committed)
                 self._last_committed = None
@@ -555,7 +568,7 @@ class Session:
                 self._out.append(UserSpeechStopped(at=now))
             case InputAudioTranscriptionCompleted():
                 if len(event.transcript.split()) >= self.min_words:
-                    self._judged_real()
+                    self._judged_real(event.item_id)
                 started, ended = self._utterances.pop(event.item_id, (None, None))
                 self._out.append(UserTranscript(item_id=event.item_id, text=event.transcript,
                                                 at=now, speech_started_at=started,
@@ -754,7 +767,11 @@ class Session:
 
     # -- false interruptions ------------------------------------------------------------------
 
-    def _judged_real(self) -> None:
+    def _judged_real(self, because_of: str | None = None) -> None:
+        """The pending interruption was real; ``because_of``: the user item that showed it
+        (its transcript, or a reply to it), which may yet turn out to be echo."""
+        if self._judging is not None and because_of is not None:
+            self._judged_by = (because_of, self._judging, self._judge_deadline)
         self._judging = None
         self._judge_deadline = None
 
