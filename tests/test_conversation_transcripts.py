@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
@@ -31,23 +32,34 @@ async def _talk_over(transcribed_as: str, store: SQLiteTranscriptStore | None,
     mic = realtalk.audio.MemoryInput(noise_dbfs=-70.0)
     config = realtalk.SessionConfig(turn_detection=realtalk.TurnDetection(
         silence_duration_ms=300, interrupt_response=False))
-    seen: list[object] = []
+
+    async def talk_over() -> None:
+        await anyio.sleep(1.2)
+        mic.push(SyntheticVoice(seed=3, pitch_hz=220).synthesize(
+            "sunny with a high of twenty four degrees").samples)
+
     async with realtalk.Conversation(provider, config=config, input=mic,
                                      barge_in=realtalk.BargeIn(min_speech_ms=40),
                                      transcripts=store) as conv:
-        await conv.send_text("What's the weather on Saturday?")
-        pushed = False
-        with anyio.fail_after(20):
-            async for event in conv.events():
-                seen.append(event)
-                if isinstance(event, (UserTranscript, EchoTranscriptDropped)):
-                    break
-                if isinstance(event, StateChanged) and event.new is State.SPEAKING \
-                        and not pushed:
-                    pushed = True
-                    await anyio.sleep(1.2)
-                    mic.push(SyntheticVoice(seed=3, pitch_hz=220).synthesize(
-                        "sunny with a high of twenty four degrees").samples)
+        return await _until_transcript(conv, talk_over)
+
+
+async def _until_transcript(conv: realtalk.Conversation,
+                            once_speaking: Callable[[], Awaitable[None]] | None,
+                            ) -> list[object]:
+    """Ask about the weather; once the AI speaks, run ``once_speaking``; every event until
+    the first user transcript's fate (kept or dropped) is known."""
+    await conv.send_text("What's the weather on Saturday?")
+    seen: list[object] = []
+    with anyio.fail_after(20):
+        async for event in conv.events():
+            seen.append(event)
+            if isinstance(event, (UserTranscript, EchoTranscriptDropped)):
+                break
+            if isinstance(event, StateChanged) and event.new is State.SPEAKING \
+                    and once_speaking is not None:
+                await once_speaking()
+                once_speaking = None
     return seen
 
 
@@ -90,22 +102,14 @@ async def _short_transcript_in_a_room(user_says: bool) -> tuple[list[object], bo
     config = realtalk.SessionConfig(turn_detection=realtalk.TurnDetection(
         threshold=0.0 if not user_says else 0.5, silence_duration_ms=200,
         create_response=False, interrupt_response=False))
-    seen: list[object] = []
+
+    async def say_sunny() -> None:
+        room.add_user_speech(SyntheticVoice(seed=3, pitch_hz=220).synthesize("sunny").samples,
+                             room.mic_position + room.sample_rate, level_dbfs=-20.0)
+
     async with realtalk.Conversation(provider, config=config, input=device.input,
                                      output=device.output, echo_watch=None) as conv:
-        await conv.send_text("What's the weather on Saturday?")
-        pushed = False
-        with anyio.fail_after(20):
-            async for event in conv.events():
-                seen.append(event)
-                if isinstance(event, (UserTranscript, EchoTranscriptDropped)):
-                    break
-                if isinstance(event, StateChanged) and event.new is State.SPEAKING \
-                        and user_says and not pushed:
-                    pushed = True
-                    room.add_user_speech(
-                        SyntheticVoice(seed=3, pitch_hz=220).synthesize("sunny").samples,
-                        room.mic_position + room.sample_rate, level_dbfs=-20.0)
+        seen = await _until_transcript(conv, say_sunny if user_says else None)
         device.close()
     transcript = seen[-1]
     if isinstance(transcript, EchoTranscriptDropped):
