@@ -12,7 +12,8 @@ can predict it and subtract it. The canceller models it in four parts:
   reference power there, so coloured speech converges about as fast as white noise. The step
   is shared among partitions in proportion to their weight (the direct path and early
   reflections carry most of a room's response and learn first). The gradient constraint is
-  applied to one partition per block, in turn.
+  applied to every partition every block (cheaper schedules were measured to move the results
+  by several dB).
 - **Step control, the double-talk defence**: the ideal step in a bin is the share of the error
   there that is still echo. That share is estimated from how the error's power co-varies with
   the echo estimate's (the "leak"): the user's voice does not follow the echo estimate, so while
@@ -34,6 +35,13 @@ during double talk the bins the user dominates drop towards 0. Until the filter 
 The residual echo left in each frame is estimated from the leak and the echo estimate (or, with
 the suppressor, from its predicted residual and gains); the gate and the barge-in detector judge
 the cleaned microphone against it.
+
+CPU: a 20 ms block costs a handful of batched numpy calls (one product and one inverse
+transform serve both filters; one forward transform gives both errors', both estimates' and the
+microphone's spectra; one Gram matrix every energy; the background filter's constrained update
+and the suppressed output share one inverse transform; the reference history slides without
+moving). ``benchmarks/echo.py`` measures a real-time factor of about 0.014-0.016 at 16 and
+24 kHz on a busy 2-core x86_64 machine, where Speex and WebRTC AEC3 measure 0.010-0.016.
 """
 
 from __future__ import annotations
@@ -108,27 +116,35 @@ class EchoCanceller:
         bins = b + 1
         self.bulk_delay = 0
         """The delay, in samples, applied to the reference before the filter."""
-        # Reference spectra, newest first in the view _xbuf[_xi : _xi + p]; every spectrum is
-        # written twice so that view is always contiguous.
-        self._xbuf: Complex128Array = np.zeros((2 * p, bins), dtype=np.complex128)
+        # Reference spectra and their conjugates, newest first in the views
+        # _xbuf[:, _xi : _xi + p]; every spectrum is written twice so that view is always
+        # contiguous.
+        self._xbuf: Complex128Array = np.zeros((2, 2 * p, bins), dtype=np.complex128)
         self._xi = 0
         self._xpow: Float64Array = np.zeros((2 * p, bins))  # their power, laid out alike
         self._xpow_now: Float64Array = self._xpow[0]
-        self._xpow_view: Float64Array = self._xpow[:p]
-        self._padded: Float64Array = np.zeros((3, 2 * b))  # first halves stay zero
+        self._span: Float64Array = np.zeros(bins)  # the sum of the p newest powers
+        # Rows, second halves: both filters' errors, both echo estimates, the microphone, the
+        # reference; the first halves stay zero (the overlap-save padding).
+        self._rows: Float64Array = np.zeros((6, 2 * b))
+        self._body: Float64Array = self._rows[:, b:]
         # Both filters in one array, so one product and one transform serve both.
         self._w: Complex128Array = np.zeros((2, p, bins), dtype=np.complex128)
         self._w_fore = self._w[0]
         self._w_back = self._w[1]
-        self._ref_history: Float64Array = np.zeros(self._max_bulk + (p + 1) * b)
+        self._product: Complex128Array = np.zeros((2, p, bins), dtype=np.complex128)
+        # The background filter's update, and (last row) the suppressed output's spectrum:
+        # one inverse transform serves both.
+        self._inverse: Complex128Array = np.zeros((p + 1, bins), dtype=np.complex128)
+        self._history = _History(self._max_bulk + (p + 1) * b)
         self._power: Float64Array = np.zeros(bins)
-        self._s_dx: Complex128Array = np.zeros(bins, dtype=np.complex128)
-        self._s_dd: Float64Array = np.zeros(bins)
-        self._s_dy: Complex128Array = np.zeros(bins, dtype=np.complex128)
-        self._s_yy: Float64Array = np.zeros(bins)
-        self._s_xx: Float64Array = np.zeros(bins)
-        self._e_mean: Float64Array = np.zeros(bins)
-        self._y_mean: Float64Array = np.zeros(bins)
+        # Coherence sums: microphone x reference and x echo estimate (complex); microphone,
+        # reference and echo estimate powers.
+        self._s_cross: Complex128Array = np.zeros((2, bins), dtype=np.complex128)
+        self._s_pow: Float64Array = np.zeros((3, bins))
+        self._cross_in: Complex128Array = np.zeros((2, bins), dtype=np.complex128)
+        self._pow_in: Float64Array = np.zeros((3, bins))
+        self._means: Float64Array = np.zeros((2, bins))  # of the error's and estimate's power
         self._pey = 0.0
         self._pyy = 0.0
         self._leak = 1.0
@@ -221,6 +237,10 @@ class EchoCanceller:
         mic = np.asarray(mic)
         n = len(mic)
         b = self.block
+        if n == b and not len(self._mic_fifo) and not len(self._out_fifo):
+            # One frame, one block: the usual case in a conversation.
+            return self._block(mic * (1.0 / _FULL_SCALE),
+                               np.asarray(reference) * (1.0 / _FULL_SCALE))
         if n % b == 0 and not len(self._mic_fifo) and not len(self._out_fifo):
             # The usual case, whole blocks and nothing held back: no queues.
             d_all = mic * (1.0 / _FULL_SCALE)
@@ -255,25 +275,31 @@ class EchoCanceller:
     def _delayed_window(self, x: Float64Array) -> Float64Array:
         """Append the newest reference block; the overlap-save window (two blocks) of the
         reference delayed by the bulk delay, whose second half is this block's."""
-        b = self.block
-        hist = self._ref_history
-        hist[:-b] = hist[b:]
-        hist[-b:] = x
+        hist = self._history.append(x)
         end = len(hist) - self.bulk_delay
-        return hist[end - 2 * b:end]
+        return hist[end - 2 * self.block:end]
 
-    def _push_spectrum(self, spectrum: Complex128Array) -> Complex128Array:
-        """Store the newest reference spectrum and its power; the spectra, newest first."""
+    def _push_spectrum(self, spectrum: Complex128Array) -> tuple[Complex128Array,
+                                                                 Complex128Array]:
+        """Store the newest reference spectrum, its conjugate and its power; the spectra and
+        their conjugates, newest first."""
         p = self.partitions
         i = self._xi = (self._xi - 1) % p
-        self._xbuf[i] = spectrum
-        self._xbuf[i + p] = spectrum
+        buf = self._xbuf
+        buf[0, i] = spectrum
+        np.conjugate(spectrum, out=buf[1, i])
+        buf[:, i + p] = buf[:, i]
         power = spectrum.real**2 + spectrum.imag**2
-        self._xpow[i] = power
+        if i == 0:  # now and then, the exact sum (a running sum drifts)
+            self._xpow[0] = power
+            self._span[:] = self._xpow[:p].sum(axis=0)
+        else:
+            self._span -= self._xpow[i]
+            self._span += power
+            self._xpow[i] = power
         self._xpow[i + p] = power
         self._xpow_now = power
-        self._xpow_view = self._xpow[i:i + p]
-        return self._xbuf[i:i + p]
+        return buf[0, i:i + p], buf[1, i:i + p]
 
     def _block(self, d: Float64Array, x_new: Float64Array) -> tuple[Float64Array, float]:
         b = self.block
@@ -281,74 +307,81 @@ class EchoCanceller:
         if self.delay_estimator is not None and self.delay_estimator.process(x_new, d):
             self._move_to(self.delay_estimator.delay or 0)
         window = self._delayed_window(x_new)
-        x_now = window[b:]
-        xs = self._push_spectrum(np.fft.rfft(window))
-        y_both = np.fft.irfft((self._w * xs).sum(axis=1), 2 * b, axis=1)[:, b:]
-        e_both = d - y_both
-        # Every energy the block needs from one product: fore/back errors, their cross term.
-        gram = e_both @ e_both.T
-        e_fore, y_fore = self._choose_filter(e_both, y_both, float(gram[0, 0]),
-                                             float(gram[1, 1]), float(gram[0, 1]))
-        see = float(np.dot(e_fore, e_fore))
-        self._watch_for_harm(float(np.dot(d, d)), see)
-
-        x_power = float(np.dot(x_now, x_now))
+        xs, xc = self._push_spectrum(np.fft.rfft(window))
+        body = self._body
+        y_both = np.fft.irfft(np.multiply(self._w, xs, out=self._product).sum(axis=1), 2 * b,
+                              axis=1)
+        body[2:4] = y_both[:, b:]
+        body[4] = d
+        body[5] = window[b:]
+        np.subtract(body[4], body[2:4], out=body[:2])
+        # Every energy the block needs from one product: fore/back errors and their cross
+        # term, the echo estimates', the microphone's and the reference's.
+        gram = (body @ body.T).tolist()
+        fore = self._choose_filter(gram[0][0], gram[1][1], gram[0][1])
+        see, syy, x_power = gram[fore][fore], gram[2 + fore][2 + fore], gram[5][5]
+        self._watch_for_harm(gram[4][4], see)
         playing = x_power > _ACTIVE * b
         xn_pow = self._xpow_now
         self._power *= 0.7
         self._power += 0.3 * xn_pow
-        padded = self._padded
-        padded[0, b:] = e_fore
-        padded[1, b:] = y_fore
-        padded[2, b:] = e_both[1]
-        e_spec, y_spec, e_back_spec = np.fft.rfft(padded, axis=1)
-        e_pow = e_spec.real**2 + e_spec.imag**2
-        y_pow = y_spec.real**2 + y_spec.imag**2
-        syy = float(np.dot(y_fore, y_fore))
-        self._update_leak(e_pow, y_pow, see, syy)
-        if playing:
-            mu = self._step_sizes(e_pow, y_pow, see, syy, x_power)
-            self._adapt(mu, xs, e_back_spec)
+        # Spectra of (zero-padded) both errors, both estimates and the microphone.
+        specs = np.fft.rfft(self._rows[:5], axis=1)
+        pows = specs.real**2 + specs.imag**2
+        e_spec, y_spec = specs[fore], specs[2 + fore]
+        e_pow, y_pow = pows[fore], pows[2 + fore]
+        self._update_leak(pows[fore::2][:2], see, syy)
+        mu = self._step_sizes(e_pow, y_pow, see, syy, x_power) if playing else None
         residual = self._leak * syy / b
+        gains = None
         if self.suppressor is not None:
             # The reference's mean power per partition over the filter's span: any of it may
             # still be ringing in the room.
-            span_power = self._xpow_view.sum(axis=0) * (1.0 / self.partitions)
+            span_power = self._span * (1.0 / self.partitions)
             gains = self.suppressor.gains(e_pow, span_power, playing,
-                                          self._coherence(e_spec + y_spec, xs[0], xn_pow,
-                                                          y_spec, y_pow),
+                                          self._coherence(specs[4], xc[0], y_spec,
+                                                          d_pow=pows[4], x_pow=xn_pow,
+                                                          y_pow=y_pow),
                                           # Until the filter has converged its echo estimate
                                           # means little (the start, after a restart).
                                           1.0 - min(self._adapted, 1.0))
-            e_fore = np.fft.irfft(e_spec * gains, 2 * b)[b:]
+            np.multiply(e_spec, gains, out=self._inverse[-1])
             residual = float(np.dot(gains * gains, self.suppressor.residual)) / (b * b)
-        return e_fore, residual
+        if mu is not None:
+            out = self._adapt(mu, xc, specs[1], gains is not None)
+            return (out if out is not None else body[fore].copy()), residual
+        if gains is not None:
+            return np.fft.irfft(self._inverse[-1], 2 * b)[b:], residual
+        return body[fore].copy(), residual
 
-    def _coherence(self, d_spec: Complex128Array, x_spec: Complex128Array,
-                   x_pow: Float64Array, y_spec: Complex128Array,
+    def _coherence(self, d_spec: Complex128Array, x_conj: Complex128Array,
+                   y_spec: Complex128Array, *, d_pow: Float64Array, x_pow: Float64Array,
                    y_pow: Float64Array) -> Float64Array:
-        """Per bin, the smoothed magnitude-squared coherence between the microphone and the
-        aligned reference: near 1 where the echo dominates, near 0 where the user or noise
-        does (neither follows the reference)."""
+        """Per bin, the larger of two smoothed magnitude-squared coherences, the microphone's
+        with the aligned reference and with the echo estimate: near 1 where the echo
+        dominates, near 0 where the user or noise does (neither follows the reference)."""
         a = self.coherence_smoothing
-        self._s_dx *= a
-        self._s_dx += (1 - a) * (d_spec * x_spec.conj())
-        self._s_dd *= a
-        self._s_dd += (1 - a) * (d_spec.real**2 + d_spec.imag**2)
-        self._s_xx *= a
-        self._s_xx += (1 - a) * x_pow
-        self._s_dy *= a
-        self._s_dy += (1 - a) * (d_spec * y_spec.conj())
-        self._s_yy *= a
-        self._s_yy += (1 - a) * y_pow
-        c = (self._s_dx.real**2 + self._s_dx.imag**2) / (self._s_dd * self._s_xx + 1e-20)
-        cy = (self._s_dy.real**2 + self._s_dy.imag**2) / (self._s_dd * self._s_yy + 1e-20)
-        return np.asarray(np.maximum(c, cy), dtype=np.float64)
+        cross = self._cross_in
+        cross[0] = x_conj
+        np.conjugate(y_spec, out=cross[1])
+        cross *= (1 - a) * d_spec
+        self._s_cross *= a
+        self._s_cross += cross
+        powers = self._pow_in
+        powers[0] = d_pow
+        powers[1] = x_pow
+        powers[2] = y_pow
+        powers *= 1 - a
+        self._s_pow *= a
+        self._s_pow += powers
+        s_cross, s_pow = self._s_cross, self._s_pow
+        coherence = (s_cross.real**2 + s_cross.imag**2) / (s_pow[0] * s_pow[1:] + 1e-20)
+        return np.asarray(coherence.max(axis=0), dtype=np.float64)
 
-    def _choose_filter(self, e_both: Float64Array, y_both: Float64Array, sff: float,
-                       see: float, cross: float) -> tuple[Float64Array, Float64Array]:
+    def _choose_filter(self, sff: float, see: float, cross: float) -> int:
         """Promote the background filter when it does measurably better; reset it when it
-        does much worse. Returns the output error and echo estimate to use for this block."""
+        does much worse. Takes both filters' error energies and their cross term; returns
+        which filter's output to use for this block (0: foreground, 1: background)."""
         dbf = max(sff + see - 2.0 * cross, 0.0) + 1e-12
         gain = sff - see
         self._d_avg = 0.6 * self._d_avg + 0.4 * gain
@@ -360,7 +393,7 @@ class EchoCanceller:
             self.foreground_updates += 1
             self._d_avg = self._d_var = 0.0
             self._back_worse = 0
-            return e_both[1], y_both[1]
+            return 1
         if -gain > 4 * sff and see > 1e-9:
             self._back_worse += 1
             if self._back_worse >= 3:
@@ -370,7 +403,7 @@ class EchoCanceller:
                 self._d_avg = self._d_var = 0.0
         else:
             self._back_worse = 0
-        return e_both[0], y_both[0]
+        return 0
 
     def _watch_for_harm(self, sdd: float, sff: float) -> None:
         """A filter whose output is louder than its input is subtracting an echo that is not
@@ -393,18 +426,19 @@ class EchoCanceller:
             self._harm = 0
             self.restarts += 1
 
-    def _update_leak(self, e_pow: Float64Array, y_pow: Float64Array, see: float,
-                     syy: float) -> None:
+    def _update_leak(self, powers: Float64Array, see: float, syy: float) -> None:
         """Track how much of the echo estimate's power still shows in the error: the
-        covariance of their fluctuations over their variance."""
-        self._e_mean = 0.95 * self._e_mean + 0.05 * e_pow
-        self._y_mean = 0.95 * self._y_mean + 0.05 * y_pow
-        de = e_pow - self._e_mean
-        dy = y_pow - self._y_mean
+        covariance of their fluctuations over their variance. ``powers``: the error's and the
+        estimate's power spectra."""
+        means = self._means
+        means *= 0.95
+        means += 0.05 * powers
+        dev = powers - means
+        cov = (dev @ dev[1]).tolist()
         rate = self.block / self.sample_rate
         alpha = min(2 * rate * syy / (see + 1e-10), 0.5 * rate)
-        self._pey = (1 - alpha) * self._pey + alpha * float(np.dot(de, dy))
-        self._pyy = (1 - alpha) * self._pyy + alpha * float(np.dot(dy, dy))
+        self._pey = (1 - alpha) * self._pey + alpha * cov[0]
+        self._pyy = (1 - alpha) * self._pyy + alpha * cov[1]
         if self._pyy > 1e-15:
             self._pey = max(self._pey, 0.005 * self._pyy)
             self._leak = min(self._pey / self._pyy, 1.0)
@@ -421,25 +455,41 @@ class EchoCanceller:
         rer = min(max(3.0 * self._leak * syy / (see + 1e-10), 1e-4), 0.5)
         e = e_pow + 1e-10
         r = np.minimum(self._leak * y_pow, 0.5 * e)
-        mu = (0.7 * r + 0.3 * rer * e) / e
-        return np.asarray(np.minimum(mu * 2 * self.step, self.step), dtype=np.float64)
+        r *= 0.7
+        r += 0.3 * rer * e
+        r /= e
+        r *= 2 * self.step
+        return np.minimum(r, self.step, out=r)
 
-    def _adapt(self, mu: Float64Array, xs: Complex128Array, e_spec: Complex128Array) -> None:
-        b = self.block
+    def _adapt(self, mu: Float64Array, xc: Complex128Array, e_spec: Complex128Array,
+               with_output: bool) -> Float64Array | None:
+        """One step of the background filter; with ``with_output``, returns the suppressed
+        output (whose spectrum is in the last row of ``_inverse``), which comes out of the
+        same inverse transform."""
+        b, p = self.block, self.partitions
         w = self._w_back
+        # The step is shared among the partitions in proportion to their RMS.
         flat = w.view(np.float64)
-        weights = np.sqrt(np.einsum("pk,pk->p", flat, flat))
+        weights = np.sqrt((flat[:, None, :] @ flat[:, :, None]).reshape(-1))
         weights += 0.1 * float(weights.max()) + 1e-6
         weights *= 1.0 / float(weights.sum())
         # Regularised: bins where the reference is nearly silent must not get huge steps.
-        power = self._power + (0.01 * float(self._power.sum()) / len(self._power) + 1e-9)
-        gain = mu * e_spec / power
+        power = self._power + (0.01 / len(self._power) * float(self._power.sum()) + 1e-9)
+        gain = np.divide(e_spec, power, out=self._inverse[0])
+        gain *= mu
+        update = self._inverse[:p]
+        np.multiply(xc, gain, out=update)
+        update *= weights[:, None]
+        update += w
         # The gradient constraint (a linear, not circular, convolution) on every partition,
         # every block: constraining one partition a block, in turn, was measured to diverge
-        # on speech, and every other block changed the results by several dB either way.
-        taps = np.fft.irfft(w + weights[:, None] * (xs.conj() * gain), 2 * b, axis=1)
-        taps[:, b:] = 0.0
-        w[:] = np.fft.rfft(taps, axis=1)
+        # on speech, and constraining half of them a block, or all every other block,
+        # changed the results by several dB either way.
+        taps = np.fft.irfft(self._inverse if with_output else update, 2 * b, axis=1)
+        filt = taps[:p]
+        filt[:, b:] = 0.0
+        np.fft.rfft(filt, axis=1, out=w)
+        return taps[p, b:] if with_output else None
 
     def _move_to(self, delay: int) -> None:
         """Re-align to a new bulk delay, shifting what the filters learned with it."""
@@ -460,10 +510,38 @@ class EchoCanceller:
             padded[:, :b] = moved.reshape(p, b)
             w[:] = np.fft.rfft(padded, axis=1)
         # Rebuild the reference spectra at the new alignment from the reference history.
-        hist = self._ref_history
+        hist = self._history.view
         end = len(hist) - bulk
         for i in range(p):  # newest first
             stop = end - i * b
-            self._xbuf[(self._xi + i) % p] = np.fft.rfft(hist[stop - 2 * b:stop])
-        self._xbuf[p:] = self._xbuf[:p]
-        self._xpow[:] = self._xbuf.real**2 + self._xbuf.imag**2
+            self._xbuf[0, (self._xi + i) % p] = np.fft.rfft(hist[stop - 2 * b:stop])
+        self._xbuf[0, p:] = self._xbuf[0, :p]
+        np.conjugate(self._xbuf[0], out=self._xbuf[1])
+        self._xpow[:] = self._xbuf[0].real**2 + self._xbuf[0].imag**2
+        self._span[:] = self._xpow[:p].sum(axis=0)
+
+
+class _History:
+    """The last ``length`` samples, appended in place: the storage is twice as long and the
+    window slides along it, so the samples move once per ``length`` appended rather than on
+    every append."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+        self._store: Float64Array = np.zeros(2 * length)
+        self._end = length
+
+    @property
+    def view(self) -> Float64Array:
+        return self._store[self._end - self.length:self._end]
+
+    def append(self, x: Float64Array) -> Float64Array:
+        """Append ``x`` (at most ``length`` samples); the history, oldest first."""
+        n, store = len(x), self._store
+        if self._end + n > len(store):
+            keep = self.length - n
+            store[:keep] = store[self._end - keep:self._end]
+            self._end = keep
+        store[self._end:self._end + n] = x
+        self._end += n
+        return store[self._end - self.length:self._end]
