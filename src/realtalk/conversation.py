@@ -113,7 +113,8 @@ class Conversation:
             against the clock, so playback is tracked even with no device.
         barge_in: local barge-in settings; ``None`` turns the local detector off (server VAD
             is then the only barge-in path).
-        vad: the local voice activity detector (default :class:`~realtalk.vad.SpectralVAD`).
+        vad: the local voice activity detector (default :func:`realtalk.vad.default_vad`: the
+            energy and spectral detectors agreeing).
         cancel_timeout: seconds to wait for upstream to confirm a cancel.
         clock: monotonic seconds; default ``anyio.current_time``.
         event_buffer: conversation events buffered for the app before new ones are dropped.

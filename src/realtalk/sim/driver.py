@@ -120,7 +120,7 @@ class Simulation:
         room: the room (a ``Room`` or a ``RoomConfig``; default: a quiet office).
         config: the session configuration the client sends.
         barge_in: local barge-in settings; ``None`` disables the local detector.
-        vad: the local detector's VAD (default: :class:`~realtalk.vad.SpectralVAD`).
+        vad: the local detector's VAD (default :func:`realtalk.vad.default_vad`).
         server_options: the embedded server's behaviour (latency, generation speed, ...).
         responder_factory, transcriber_factory: what the server says and hears;
             ``transcriber_factory="oracle"`` hears as a perfect recogniser would (the user's
