@@ -207,3 +207,18 @@ def test_the_suppressor_leaves_the_microphone_alone_while_nothing_plays() -> Non
         for i in range(0, len(near) - FRAME + 1, FRAME)])
     kept = near[:len(out)].astype(np.float64)
     assert _si_sdr_db(out.astype(np.float64), kept) > 40.0
+
+
+def test_a_shorter_delay_is_caught_within_a_second() -> None:
+    """The delay drops (the echo now arrives before the delayed reference, which the stale
+    filter cannot follow) and the response changes: the harm watch restarts the filter at
+    once and the suppressor holds the echo down until the delay estimate has moved, so one
+    second after the change the echo is cut by > 20 dB again."""
+    room, far = _room(delay_ms=60.0), _far_end(2)
+    change_s = 8.0
+    room.change_path(int(change_s * RATE), EchoPath(delay_ms=20.0, gain_db=-6.0, rt60_s=0.3,
+                                                    rir_ms=180.0, seed=5))
+    canceller = EchoCanceller(RATE, suppress=True)
+    out = _run(room, far, canceller)
+    assert canceller.restarts >= 1
+    assert _erle_db(room, out, change_s + 1.0, change_s + 3.0) > 20.0
