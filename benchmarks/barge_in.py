@@ -68,9 +68,10 @@ Metrics, per method (times are simulated, so they are ms of audio, not wall cloc
   frame are not timed. ``null``
   for ``server_vad``, whose detector runs on the server.
 - ``transcripts``: every user item the server committed is transcribed by the simulator's
-  :class:`realtalk.sim.OracleTranscriber`, a perfect recogniser: the user's words if the user
-  spoke in it, otherwise every word the assistant played during it (an echo transcript, the
-  worst case). ``echo`` / ``echo_kept``: echo transcripts, and those the transcript filters let
+  :class:`realtalk.sim.OracleTranscriber`, which knows what was at the microphone: the user's
+  words if the user spoke in it, otherwise every word the assistant played during it (an echo
+  transcript, the worst case), both with a recogniser's word errors
+  (``transcript_filters.mishear``: 0-30 % an item, clipped edges, numbers spelled out). ``echo`` / ``echo_kept``: echo transcripts, and those the transcript filters let
   through as a ``UserTranscript``; ``user`` / ``user_dropped``: the user's, and those dropped as
   echo. ``ai_only``: the same over the AI-only runs alone.
 - ``duck_latency_ms``: onset -> playback ducked (``Interrupted.latency.ducked``, the graded
@@ -92,6 +93,7 @@ import json
 import logging
 import math
 import os
+import random
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -100,6 +102,7 @@ from typing import Any, Literal
 import attrs
 import numpy as np
 import numpy.typing as npt
+from transcript_filters import mishear
 
 from realtalk import (
     BargeIn,
@@ -460,11 +463,21 @@ def available_methods() -> list[str]:
     return names
 
 
+@functools.cache
+def _clip_texts() -> dict[str, str]:
+    return {c.name: c.text for c in clips(rate=RATE)}
+
+
+def _spoken(sound: Sound) -> str:
+    """What the user says in ``sound``: a speech clip's words, else the sound's name."""
+    return _clip_texts().get(sound.name) or sound.name
+
+
 def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
     """A ready-to-run simulation of ``trial`` under ``method``, its detector timed."""
     utterances: list[Utterance] = []
     if trial.sound is not None and trial.at_s is not None:
-        utterances.append(Utterance(samples=render(trial.sound), text=trial.sound.name,
+        utterances.append(Utterance(samples=render(trial.sound), text=_spoken(trial.sound),
                                     after_assistant_starts=trial.at_s))
     room = Room(RoomConfig(
         echo=_echo_path(trial.echo_gain_db, trial.echo_delay_ms, trial.rt60_s, trial.seed),
@@ -511,6 +524,10 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
         sim.detector.vad = TimedVAD(sim.detector.vad, timer)
         if sim.detector.gate is not None:
             sim.detector.gate = TimedGate(sim.detector.gate, timer)
+    if sim.oracle is not None:
+        # A recogniser with word errors (0-30 % an item, clipped edges), not a perfect one.
+        words_rng = random.Random(trial.seed)
+        sim.oracle.mishear = lambda words: mishear(words_rng, words)
     # Ask for a reply straight away, with no user question before it, so
     # every sound at the microphone before the barge-in is echo or noise.
     sim.request_response()

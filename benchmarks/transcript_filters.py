@@ -365,6 +365,12 @@ def _with_previous(rng: random.Random, n: int, t0: float) -> AssistantSpeechHist
     return history
 
 
+def mishear(rng: random.Random, words: Sequence[str], max_error_rate: float = 0.3) -> list[str]:
+    """``words`` as a recogniser writes them: numbers spelled out, no punctuation, word errors
+    at a rate drawn up to ``max_error_rate``, and the edges clipped now and then."""
+    return clip_edges(rng, asr(rng, _spoken_words(words), rng.uniform(0.0, max_error_rate)))
+
+
 def echo_case(rng: random.Random, n: int) -> Case:
     t0 = 100.0
     history = _with_previous(rng, n, t0)
@@ -379,8 +385,7 @@ def echo_case(rng: random.Random, n: int) -> Case:
     if rng.random() < 0.2:  # the echo set off a false barge-in: playback stopped 250 ms in
         stop = onset + 0.25
         chosen = [w for w in chosen if t0 + w.start < stop] or chosen[:1]
-    spoken = _spoken_words([w.text for w in chosen])
-    typed = clip_edges(rng, asr(rng, spoken, rng.uniform(0.0, 0.3)))
+    typed = mishear(rng, [w.text for w in chosen])
     if short:
         typed = typed[:2]
     text = " ".join(typed)

@@ -106,6 +106,10 @@ def test_the_oracle_finds_a_committed_item_and_the_words_played_during_it() -> N
     assert [t.source for t in oracle.transcripts] == ["echo", "user"]
     # Audio that was never sent: nothing heard.
     assert oracle.transcribe(np.ones(RATE // 10, dtype=np.int16), RATE) == ""
+    # A recogniser that mishears: its mistakes are what the server reports.
+    oracle.mishear = lambda words: [w.upper() for w in words][:1]
+    assert oracle.transcribe(sent[RATE // 2: RATE * 95 // 100], RATE) == "YES"
+    assert oracle.transcripts[-1].text == "YES"
 
 
 class _PassThrough:

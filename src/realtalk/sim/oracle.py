@@ -14,7 +14,8 @@ finds where each committed user item's audio lies in what the client sent upstre
 
 Each transcription is kept in :attr:`OracleTranscriber.transcripts` with its source, so a
 benchmark can count the echo transcripts the server produced and how many the transcript
-filters let through.
+filters let through. :attr:`OracleTranscriber.mishear`, when set, turns the recogniser from
+perfect into a realistic one (word errors, clipped edges) for the words of every item.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ class OracleTranscriber:
         self.min_user = round(sample_rate * min_user_ms / 1000)
         self.echo_tail = round(sample_rate * echo_tail_ms / 1000)
         self.transcripts: list[OracleTranscript] = []
+        self.mishear: Callable[[Sequence[str]], Sequence[str]] | None = None
+        """How the recogniser mishears the words of an item (``None``: it does not)."""
         self._sent: list[npt.NDArray[np.int16]] = []
         self._sent_at: list[tuple[int, int]] = []  # (offset in the uplink, microphone sample)
         self._sent_total = 0
@@ -101,7 +104,10 @@ class OracleTranscriber:
         heard = [text for lo, hi, text in self._users
                  if min(hi, end) - max(lo, start) >= self.min_user]
         source: Literal["user", "echo"] = "user" if heard else "echo"
-        text = " ".join(heard or self._played(start - self.echo_tail, end))
+        words = " ".join(heard).split() or self._played(start - self.echo_tail, end)
+        if self.mishear is not None and words:
+            words = list(self.mishear(words))
+        text = " ".join(words)
         self.transcripts.append(OracleTranscript(
             start_s=start / self.sample_rate, end_s=end / self.sample_rate, text=text,
             source=source))
