@@ -71,9 +71,10 @@ Metrics, per method (times are simulated, so they are ms of audio, not wall cloc
   :class:`realtalk.sim.OracleTranscriber`, which knows what was at the microphone: the user's
   words if the user spoke in it, otherwise every word the assistant played during it (an echo
   transcript, the worst case), both with a recogniser's word errors
-  (``transcript_filters.mishear``: 0-30 % an item, clipped edges, numbers spelled out). ``echo`` / ``echo_kept``: echo transcripts, and those the transcript filters let
-  through as a ``UserTranscript``; ``user`` / ``user_dropped``: the user's, and those dropped as
-  echo. ``ai_only``: the same over the AI-only runs alone.
+  (``transcript_filters.mishear``: 0-30 % an item, clipped edges, numbers spelled out).
+  ``echo`` / ``echo_kept``: echo transcripts, and those the transcript filters let through as
+  a ``UserTranscript``; ``user`` / ``user_dropped``: the user's, and those dropped as echo.
+  ``ai_only``: the same over the AI-only runs alone.
 - ``duck_latency_ms``: onset -> playback ducked (``Interrupted.latency.ducked``, the graded
   response), where the method ducks; a duck already in place at the onset (started by echo)
   counts as 0 ms and is counted in ``before_onset``.

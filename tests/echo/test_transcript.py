@@ -260,6 +260,19 @@ def test_similarity_is_strict_when_the_audio_says_user() -> None:
     assert long.drop, long.reason
 
 
+@pytest.mark.parametrize("make", [TimingFilter, SimilarityFilter])
+def test_a_garbled_echo_is_dropped_when_the_audio_says_echo(
+        make: type[TimingFilter | SimilarityFilter]) -> None:
+    """A faint echo comes back from the recogniser with inserted words. Text alone keeps it
+    (too many new words to be sure); with the audio's word that no user was heard, it goes."""
+    text = "the forecast window for saturday pencil is sunny with garden a high planet"
+    onset = T0 + 0.1
+    unsure = make().judge(text, _context(at=T0 + 4.0, onset=onset))
+    echo = make().judge(text, _context(at=T0 + 4.0, onset=onset, audio=False))
+    assert not unsure.drop, unsure.reason
+    assert echo.drop, echo.reason
+
+
 # -- the timing filter ----------------------------------------------------------------------------
 
 

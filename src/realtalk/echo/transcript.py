@@ -687,6 +687,14 @@ def _allowed_novel(n_tokens: int, fraction: float) -> int:
     return max(1, int(fraction * n_tokens))
 
 
+def _thresholds(context: TranscriptContext, min_score: float, novel: float,
+                echo_min_score: float, echo_novel: float) -> tuple[float, float]:
+    """The score and new-word share a drop needs: laxer when the audio said echo."""
+    if context.audio_near_end is False:
+        return echo_min_score, echo_novel
+    return min_score, novel
+
+
 def _figures(overlap: _Overlap) -> str:
     return (f"score {overlap.score:.2f} (containment {overlap.containment:.2f}, aligned "
             f"{overlap.aligned:.2f}, bigrams {overlap.bigrams:.2f}), {overlap.novel} new word(s)")
@@ -733,6 +741,9 @@ class TimingFilter:
         min_score: the least overlap score (mean of containment, aligned ratio, bigrams).
         max_novel_fraction: the most user words, as a share, found nowhere among the compared
             ones (one is always allowed). With ``audio_near_end=True``, none is.
+        echo_min_score, echo_max_novel_fraction: the same, when the audio said echo
+            (``audio_near_end=False``): a recogniser mangles a faint echo (word errors,
+            inserted words), and the audio already says no user was heard.
         min_text_tokens: shorter transcripts follow the audio's opinion.
         allowlist: words that are never dropped on their own.
     """
@@ -743,11 +754,14 @@ class TimingFilter:
     asr_latency_s: float = 0.6
     min_score: float = 0.7
     max_novel_fraction: float = 0.25
+    echo_min_score: float = 0.5
+    echo_max_novel_fraction: float = 0.5
     min_text_tokens: int = 3
     allowlist: frozenset[str] = DEFAULT_ALLOWLIST
 
     def __attrs_post_init__(self) -> None:
-        for field in ("min_score", "max_novel_fraction"):
+        for field in ("min_score", "max_novel_fraction", "echo_min_score",
+                      "echo_max_novel_fraction"):
             _check_fraction(field, getattr(self, field))
         _check_seconds(self, ("after_s", "slack_s", "unknown_onset_slack_s", "asr_latency_s"))
 
@@ -773,9 +787,10 @@ class TimingFilter:
         if len(tokens) < self.min_text_tokens:
             return _short_verdict(self.name, tokens, heard, "being played")
         overlap = _overlap(tokens, heard)
-        allowed = (0 if context.audio_near_end is True
-                   else _allowed_novel(len(tokens), self.max_novel_fraction))
-        drop = overlap.score >= self.min_score and overlap.novel <= allowed
+        min_score, novel = _thresholds(context, self.min_score, self.max_novel_fraction,
+                                       self.echo_min_score, self.echo_max_novel_fraction)
+        allowed = 0 if context.audio_near_end is True else _allowed_novel(len(tokens), novel)
+        drop = overlap.score >= min_score and overlap.novel <= allowed
         if drop:
             reason = f"{how} during playback and the words played from then on: "
         else:
@@ -815,6 +830,8 @@ class SimilarityFilter:
             allowed).
         near_end_min_tokens, near_end_min_score: what it takes to drop when the audio said
             it was the user.
+        echo_min_score, echo_max_novel_fraction: ``min_score`` and ``max_novel_fraction``
+            when the audio said echo (a faint echo is transcribed with more errors).
         min_text_tokens: shorter transcripts follow the audio's opinion.
         allowlist: words that are never dropped on their own.
     """
@@ -827,11 +844,14 @@ class SimilarityFilter:
     max_novel_fraction: float = 0.2
     near_end_min_tokens: int = 6
     near_end_min_score: float = 0.95
+    echo_min_score: float = 0.5
+    echo_max_novel_fraction: float = 0.5
     min_text_tokens: int = 3
     allowlist: frozenset[str] = DEFAULT_ALLOWLIST
 
     def __attrs_post_init__(self) -> None:
-        for field in ("min_score", "near_end_min_score", "max_novel_fraction"):
+        for field in ("min_score", "near_end_min_score", "max_novel_fraction",
+                      "echo_min_score", "echo_max_novel_fraction"):
             _check_fraction(field, getattr(self, field))
         if self.window_s <= 0:
             raise ConfigurationError(f"window_s={self.window_s!r}: expected positive seconds")
@@ -869,8 +889,10 @@ class SimilarityFilter:
                       else "the audio gate judged it the user, and it is not a long exact "
                            "match: ")
         else:
-            drop = (overlap.score >= self.min_score
-                    and overlap.novel <= _allowed_novel(len(tokens), self.max_novel_fraction))
+            min_score, novel = _thresholds(context, self.min_score, self.max_novel_fraction,
+                                           self.echo_min_score, self.echo_max_novel_fraction)
+            drop = (overlap.score >= min_score
+                    and overlap.novel <= _allowed_novel(len(tokens), novel))
             reason = ("matches the assistant's recent words: " if drop
                       else "not the assistant's recent words: ")
         return TranscriptVerdict(filter=self.name, drop=drop, reason=reason + _figures(overlap),
