@@ -470,8 +470,8 @@ def _clip_texts() -> dict[str, str]:
 
 
 def _spoken(sound: Sound) -> str:
-    """What the user says in ``sound``: a speech clip's words, else the sound's name."""
-    return _clip_texts().get(sound.name) or sound.name
+    """What the user says in ``sound``: a speech clip's words; nothing in a click or cough."""
+    return _clip_texts().get(sound.name, "") if sound.kind == "speech" else ""
 
 
 def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
@@ -558,6 +558,7 @@ class Transcribed:
     source: Literal["user", "echo"]
     kept: bool
     text: str
+    audio: bool | None = None  # the audio's opinion the filters got (True: the user)
 
 
 @attrs.frozen
@@ -603,11 +604,19 @@ def transcribed(sim: Simulation, result: SimulationResult) -> tuple[Transcribed,
     the server made them, as a UserTranscript (kept) or an EchoTranscriptDropped."""
     if sim.oracle is None:
         return ()
-    fates = [isinstance(e, UserTranscript) for e in result.timeline
+    near_end = sim.echo_control.near_end  # it keeps the last 60 s: a whole trial
+
+    def fate(event: UserTranscript | EchoTranscriptDropped) -> tuple[bool, bool | None]:
+        if isinstance(event, EchoTranscriptDropped):
+            return False, event.audio_near_end
+        return True, near_end.opinion(event.speech_started_at, event.speech_ended_at)
+
+    fates = [fate(e) for e in result.timeline
              if isinstance(e, (UserTranscript, EchoTranscriptDropped))]
     # The last few may still be on their way when the run ends: only delivered ones count.
-    return tuple(Transcribed(source=t.source, kept=kept, text=t.text)
-                 for t, kept in zip(sim.oracle.transcripts, fates, strict=False) if t.text)
+    return tuple(Transcribed(source=t.source, kept=kept, text=t.text, audio=audio)
+                 for t, (kept, audio) in zip(sim.oracle.transcripts, fates, strict=False)
+                 if t.text)
 
 
 def outcome_of(trial: Trial, result: SimulationResult, timer: CpuTimer,
@@ -775,12 +784,17 @@ def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str,
     ai_only_simulated = sum(o.simulated_s for o, _ in ai_only)
     stop_p95 = percentile(stop_ms, 95)
 
-    def transcripts(rows: Sequence[Outcome]) -> dict[str, int]:
+    def transcripts(rows: Sequence[Outcome]) -> dict[str, Any]:
         said = [t for o in rows for t in o.transcribed]
+        opinion = {True: "user", False: "echo", None: "unknown"}
         return {"echo": sum(t.source == "echo" for t in said),
                 "echo_kept": sum(t.source == "echo" and t.kept for t in said),
                 "user": sum(t.source == "user" for t in said),
-                "user_dropped": sum(t.source == "user" and not t.kept for t in said)}
+                "user_dropped": sum(t.source == "user" and not t.kept for t in said),
+                # What the audio said of each (NearEndLog), against what it was.
+                "audio_said": {source: _counts(opinion[t.audio] for t in said
+                                               if t.source == source)
+                               for source in ("echo", "user")}}
 
     def events(kind: str) -> dict[str, Any]:
         rows = [s for o, s in scored if o.kind == kind]

@@ -38,6 +38,7 @@ def _figures(report: dict[str, Any]) -> dict[str, Any]:
         "echo_transcripts_all_trials": transcripts["echo"],
         "user_transcripts_dropped": transcripts["user_dropped"],
         "user_transcripts": transcripts["user"],
+        "audio_said": transcripts["audio_said"],
         "stop_latency_ms": report["stop_latency_ms"],
         "false_per_min": report["false_per_min"],
     }

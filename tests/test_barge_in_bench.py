@@ -154,17 +154,22 @@ def test_summary_of_hand_made_outcomes() -> None:
 
 
 def test_transcripts_are_counted_by_source_and_fate() -> None:
-    def said(source: Literal["user", "echo"], kept: bool) -> bench.Transcribed:
-        return bench.Transcribed(source=source, kept=kept, text="x")
+    def said(source: Literal["user", "echo"], kept: bool,
+             audio: bool | None = None) -> bench.Transcribed:
+        return bench.Transcribed(source=source, kept=kept, text="x", audio=audio)
 
     outcomes = [
-        _outcome("speech", transcribed=(said("user", True), said("echo", False))),
-        _outcome("ai_only", transcribed=(said("echo", False), said("echo", True))),
-        _outcome("ai_only", transcribed=(said("user", False),)),
+        _outcome("speech", transcribed=(said("user", True, True), said("echo", False, False))),
+        _outcome("ai_only", transcribed=(said("echo", False, False), said("echo", True))),
+        _outcome("ai_only", transcribed=(said("user", False, False),)),
     ]
     t = bench.summarize(outcomes, local_detector=True)["transcripts"]
     assert (t["echo"], t["echo_kept"], t["user"], t["user_dropped"]) == (3, 1, 2, 1)
-    assert t["ai_only"] == {"echo": 2, "echo_kept": 1, "user": 1, "user_dropped": 1}
+    assert t["audio_said"] == {"echo": {"echo": 2, "unknown": 1},
+                               "user": {"user": 1, "echo": 1}}
+    assert t["ai_only"] == {"echo": 2, "echo_kept": 1, "user": 1, "user_dropped": 1,
+                            "audio_said": {"echo": {"echo": 1, "unknown": 1},
+                                           "user": {"echo": 1}}}
 
 
 def test_server_vad_has_no_local_rtf() -> None:

@@ -6,7 +6,7 @@ defence, a simulation needs a recogniser whose output is known to be right. The
 finds where each committed user item's audio lies in what the client sent upstream, then
 
 - if the scripted user spoke for at least ``min_user_ms`` in that span, returns the user's
-  words;
+  words (nothing for a sound without words: a cough, a click);
 - otherwise the item holds no user at all, only what the speaker put in the room: it returns
   every word the assistant played during the span (and ``echo_tail_ms`` before it, the room's
   delay and reverberation). That is the worst case for echo: a recogniser that transcribes
@@ -104,7 +104,8 @@ class OracleTranscriber:
         heard = [text for lo, hi, text in self._users
                  if min(hi, end) - max(lo, start) >= self.min_user]
         source: Literal["user", "echo"] = "user" if heard else "echo"
-        words = " ".join(heard).split() or self._played(start - self.echo_tail, end)
+        # A user sound without words (a cough) is heard as nothing, not as the echo under it.
+        words = " ".join(heard).split() if heard else self._played(start - self.echo_tail, end)
         if self.mishear is not None and words:
             words = list(self.mishear(words))
         text = " ".join(words)
