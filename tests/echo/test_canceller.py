@@ -96,6 +96,29 @@ def test_double_talk_does_not_wreck_it() -> None:
     assert canceller.restarts == 0
 
 
+def test_the_foreground_is_held_while_the_user_talks_over_the_assistant() -> None:
+    """Once converged, the canceller knows the user is talking over the assistant (the
+    microphone holds far more than its echo estimate explains) for nearly all of a double
+    talk and never while the assistant talks alone, so the background filter, which may have
+    partly learned the user's voice, is not promoted then."""
+    room, far = _room(), _far_end()
+    near, _ = load_clip("forecast", rate=RATE)
+    near = np.concatenate([near, near])
+    start = int(9.0 * RATE)
+    room.add_user_speech(near, at_sample=start, level_dbfs=-26.0)
+    canceller = EchoCanceller(RATE)
+    held = []
+    for i in range(0, len(far) - FRAME + 1, FRAME):
+        block = far[i:i + FRAME]
+        room.speaker_played(block)
+        canceller.process(AudioFrame(room.mic_frame(FRAME), RATE, reference=block))
+        held.append(canceller.double_talk)
+    t = np.arange(len(held)) * FRAME / RATE
+    held_a = np.array(held)
+    assert not held_a[(t > 5.0) & (t < 9.0)].any()
+    assert held_a[(t >= 9.0) & (t < (start + len(near)) / RATE)].mean() > 0.8
+
+
 def test_recovers_after_the_echo_path_changes() -> None:
     """A new room response and a longer delay mid-run: the canceller finds the new delay and
     cancels again within seconds instead of adding its stale echo estimate."""

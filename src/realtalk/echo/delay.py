@@ -11,9 +11,12 @@ microphone and the reference, both decimated to about 4 kHz (the bulk of speech 
 below 2 kHz, and the delay needs no finer step than the canceller's margin). The
 cross-spectrum of each window is accumulated with a forgetting factor, so a moment of double
 talk or silence does not move the estimate, while a real change of path wins within a few
-windows. Windows of 0.75 s every 0.25 s (rather than 1 s every 0.5 s) find a delay jump in
-about 0.5-0.75 s, which lets the canceller re-converge within a second of one in most rooms.
-An estimate is only reported when its peak stands clearly above the rest of the correlation.
+windows; and two windows in a row whose own peaks agree on a new delay, where the current
+one has collapsed, move the estimate at once. Windows of 0.75 s every 0.25 s find a delay
+jump in about 0.5-0.75 s (0.75-1.0 s through the accumulated spectrum alone), which lets the
+canceller re-converge within a second of one in every benchmark room (seeds 0-2, 16 and
+24 kHz). An estimate is only reported when its peak stands clearly above the rest of the
+correlation.
 """
 
 from __future__ import annotations
@@ -83,11 +86,16 @@ class DelayEstimator:
         forget: weight of the accumulated cross-spectrum against a new window's.
         min_confidence: how far (in robust standard deviations of the correlation) the peak
             must stand above the rest to be believed.
+        jump_confidence: how many times ``min_confidence`` a single window's peak must
+            reach to count towards a jump (see :meth:`_jump_seen`).
+        collapse: the largest height of the current delay's peak in the confirming window,
+            as a share of the new peak's.
     """
 
     def __init__(self, sample_rate: int, *, max_delay_ms: float = 500.0, window_s: float = 0.75,
                  update_s: float = 0.25, forget: float = 0.5,
-                 min_confidence: float = 8.0) -> None:
+                 min_confidence: float = 8.0, jump_confidence: float = 1.5,
+                 collapse: float = 0.5) -> None:
         if sample_rate <= 0:
             raise ConfigurationError(f"sample_rate must be positive, got {sample_rate}")
         if not max_delay_ms > 0:
@@ -100,6 +108,8 @@ class DelayEstimator:
         self.update_every = max(1, round(update_s * rate))
         self.forget = forget
         self.min_confidence = min_confidence
+        self.jump_confidence = jump_confidence
+        self.collapse = collapse
         self._fft_size = 1 << (self.window + self.max_lag - 1).bit_length()
         self._ref = np.zeros(self.window + self.max_lag, dtype=np.float64)
         self._mic = np.zeros(self.window, dtype=np.float64)
@@ -108,6 +118,7 @@ class DelayEstimator:
         self._since_update = 0
         self._padded = np.zeros((2, self._fft_size), dtype=np.float64)
         self._cross: npt.NDArray[np.complex128] | None = None
+        self._candidate: int | None = None
         self.delay: int | None = None
         """The estimated delay in samples at ``sample_rate`` (``None`` until one is believed)."""
         self.confidence = 0.0
@@ -166,17 +177,26 @@ class DelayEstimator:
         else:
             self._cross *= self.forget
             self._cross += spectrum
-        weighted = self._cross / (np.abs(self._cross) + 1e-12)
-        lags = np.fft.irfft(weighted, size)[self.max_lag::-1].copy()
-        peak = int(np.argmax(lags))
-        # The peak's height over the median, in robust standard deviations (1.4826 x the
+        # The accumulated cross-spectrum (row 0) and this window's alone (row 1).
+        both = np.stack((self._cross, spectrum))
+        both /= np.abs(both) + 1e-12
+        lags = np.fft.irfft(both, size, axis=1)[:, self.max_lag::-1]
+        peaks = np.argmax(lags, axis=1)
+        # Each peak's height over the median, in robust standard deviations (1.4826 x the
         # median absolute deviation).
         middle = self.max_lag // 2
-        median = float(np.partition(lags, middle)[middle])
-        deviation = np.abs(lags - median)
-        spread = float(np.partition(deviation, middle)[middle]) * 1.4826 + 1e-12
-        self.confidence = float((lags[peak] - median) / spread)
+        median = np.partition(lags, middle, axis=1)[:, middle]
+        spread = np.partition(np.abs(lags - median[:, None]), middle, axis=1)[:, middle]
+        spread = spread * 1.4826 + 1e-12
+        heights = (lags[(0, 1), peaks] - median) / spread
+        self.confidence = float(heights[0])
         self.updates += 1
+        if self._jump_seen(int(peaks[1]), float(heights[1]), lags[1], float(median[1]),
+                           float(spread[1])):
+            self._cross = spectrum  # the old path's windows no longer count
+            self.confidence = float(heights[1])
+            return True
+        peak = int(peaks[0])
         if self.confidence < self.min_confidence:
             return False
         delay = peak * self.decimation
@@ -185,11 +205,43 @@ class DelayEstimator:
         self.delay = delay
         return True
 
+    def _jump_seen(self, peak: int, height: float, lags: npt.NDArray[np.float64],
+                   median: float, spread: float) -> bool:
+        """Whether this window alone shows the path has moved, and if so adopt its delay.
+
+        The accumulated cross-spectrum needs about four windows to let a new path outweigh
+        the old one. A window whose own peak is strong (``jump_confidence`` x the usual
+        threshold) at another delay is a candidate; the next window is a jump if its peak is
+        as strong, at the same delay, and the current delay has collapsed in it (under
+        ``collapse`` of the new peak's height; the first window straddles the change).
+        Double talk lowers a window's peak but does not move it, and a strong reflection
+        next to the direct sound (which keeps its own peak) is not taken for a jump.
+        Measured (``benchmarks/echo.py``, seeds 0-2 at 16 and 24 kHz): a path change found
+        0.5-0.75 s after it instead of 0.75-1.0 s, the worst room's re-convergence per run
+        0.85-2.0 s -> 0.5-0.85 s."""
+        if self.delay is None or height < self.jump_confidence * self.min_confidence:
+            self._candidate = None
+            return False
+        delay = peak * self.decimation
+        if abs(delay - self.delay) <= self.decimation:
+            self._candidate = None
+            return False
+        previous, self._candidate = self._candidate, delay
+        if previous is None or abs(delay - previous) > self.decimation:
+            return False
+        k = self.delay // self.decimation
+        if (float(lags[max(0, k - 1):k + 2].max()) - median) / spread >= self.collapse * height:
+            return False
+        self._candidate = None
+        self.delay = delay
+        return True
+
     def reset(self) -> None:
         """Forget everything (a new device)."""
         self._ref[:] = 0.0
         self._mic[:] = 0.0
         self._cross = None
+        self._candidate = None
         self._since_update = 0
         self.delay = None
         self.confidence = 0.0
