@@ -74,24 +74,31 @@ def test_converges_on_a_known_path() -> None:
     assert -9.0 < canceller.echo_gain_db < -3.0  # the learned path's energy is the room's
 
 
-def test_double_talk_does_not_wreck_it() -> None:
-    """The user talking over the assistant for seconds neither gets cancelled (the output
-    is closer to the user's voice than the raw microphone was) nor makes the filter diverge
-    (the echo is still cut afterwards)."""
+def _double_talk_room() -> tuple[Room, npt.NDArray[np.int16], int, int]:
+    """The usual room and far end, with the user talking over the assistant from 9 s:
+    (room, far end, the user's first sample, their length)."""
     room, far = _room(), _far_end()
     near, _ = load_clip("forecast", rate=RATE)
     near = np.concatenate([near, near])
     start = int(9.0 * RATE)
     room.add_user_speech(near, at_sample=start, level_dbfs=-26.0)
+    return room, far, start, len(near)
+
+
+def test_double_talk_does_not_wreck_it() -> None:
+    """The user talking over the assistant for seconds neither gets cancelled (the output
+    is closer to the user's voice than the raw microphone was) nor makes the filter diverge
+    (the echo is still cut afterwards)."""
+    room, far, start, length = _double_talk_room()
     canceller = EchoCanceller(RATE)
     out = _run(room, far, canceller)
     truth = room.ground_truth(0, len(out))
-    span = slice(start, start + len(near))
+    span = slice(start, start + length)
     user = truth.user[span].astype(np.float64)
     raw = _si_sdr_db(truth.mic[span].astype(np.float64), user)
     cleaned = _si_sdr_db(out[span], user)
     assert cleaned > raw + 10.0
-    end_s = (start + len(near)) / RATE
+    end_s = (start + length) / RATE
     assert _erle_db(room, out, end_s, end_s + 4.0) > 15.0
     assert canceller.restarts == 0
 
@@ -101,11 +108,7 @@ def test_the_foreground_is_held_while_the_user_talks_over_the_assistant() -> Non
     microphone holds far more than its echo estimate explains) for nearly all of a double
     talk and never while the assistant talks alone, so the background filter, which may have
     partly learned the user's voice, is not promoted then."""
-    room, far = _room(), _far_end()
-    near, _ = load_clip("forecast", rate=RATE)
-    near = np.concatenate([near, near])
-    start = int(9.0 * RATE)
-    room.add_user_speech(near, at_sample=start, level_dbfs=-26.0)
+    room, far, start, length = _double_talk_room()
     canceller = EchoCanceller(RATE)
     held = []
     for i in range(0, len(far) - FRAME + 1, FRAME):
@@ -116,7 +119,7 @@ def test_the_foreground_is_held_while_the_user_talks_over_the_assistant() -> Non
     t = np.arange(len(held)) * FRAME / RATE
     held_a = np.array(held)
     assert not held_a[(t > 5.0) & (t < 9.0)].any()
-    assert held_a[(t >= 9.0) & (t < (start + len(near)) / RATE)].mean() > 0.8
+    assert held_a[(t >= 9.0) & (t < (start + length) / RATE)].mean() > 0.8
 
 
 def test_recovers_after_the_echo_path_changes() -> None:
