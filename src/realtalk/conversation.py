@@ -217,6 +217,15 @@ class Conversation:
         return self.echo_control.level
 
     @property
+    def half_duplex(self) -> bool:
+        """Whether the microphone is muted while the assistant speaks, always (settable)."""
+        return self.echo_control.half_duplex
+
+    @half_duplex.setter
+    def half_duplex(self, value: bool) -> None:
+        self.echo_control.half_duplex = value
+
+    @property
     def muted_frames(self) -> int:
         """Microphone frames muted because the assistant spoke in half-duplex."""
         return self.echo_control.muted_frames

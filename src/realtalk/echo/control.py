@@ -21,6 +21,8 @@ run an :class:`EchoControl`, so what the simulator measures is what the SDK does
 
 from __future__ import annotations
 
+import logging
+
 import attrs
 
 from ..audio.frame import AudioFrame
@@ -40,6 +42,8 @@ from .transcript import (
 from .watch import EchoRiskChange, EchoRiskLevel, EchoRiskWatch
 
 __all__ = ("EchoControl",)
+
+logger = logging.getLogger("realtalk.echo.control")
 
 RAISED_MIN_SPEECH = 2.0
 """At the ``"raised"`` echo risk, ``min_speech_ms`` is this many times the app's."""
@@ -119,6 +123,7 @@ class EchoControl:
             reference_mean_square=self._reference_power)
 
     def _apply(self, change: EchoRiskChange) -> None:
+        logger.info("echo risk %s -> %s: %s", change.previous, change.level, change.reason)
         self.level = change.level
         if self.detector is None or self.barge_in is None:
             return
