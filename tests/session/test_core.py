@@ -287,6 +287,19 @@ def test_an_echo_item_is_deleted_and_its_unplayed_reply_cancelled() -> None:
     assert (s.stats.echo_items_deleted, s.stats.echo_replies_cancelled) == (2, 2)
 
 
+def test_a_reply_the_app_asks_for_later_is_not_taken_for_a_reply_to_echo() -> None:
+    """No reply followed the echo item (turn detection without create_response); the app
+    asks for one seconds later: it answers nothing of the echo, and is not cancelled."""
+    s = Session()
+    s.open(0.0)
+    s.receive(ev.InputAudioBufferCommitted(item_id="u1"), 1.0)
+    s.echo_item("u1", 1.5)
+    s.outputs()
+    s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r1")), 4.0)
+    assert not _sends(s.outputs())
+    assert s.stats.echo_replies_cancelled == 0
+
+
 def test_a_reply_already_playing_is_not_cut_for_an_echo_item() -> None:
     s = Session()
     s.open(0.0)

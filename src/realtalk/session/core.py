@@ -125,6 +125,9 @@ _REMEMBERED_RESPONSES = 32
 _REMEMBERED_FRAMES = 2000
 # Server VAD turns whose capture times are kept until their transcript arrives.
 _REMEMBERED_UTTERANCES = 32
+# A response created this soon after a user item was committed is the server's reply to it
+# (turn detection's create_response); one created later was asked for by the app.
+_REPLY_WITHIN_S = 1.0
 
 
 @attrs.define
@@ -151,7 +154,7 @@ class _Response:
     id: str
     done: bool = False
     had_audio: bool = False
-    answers: str | None = None  # the user item committed just before it was created
+    answers: str | None = None  # the user item it replies to (committed just before it)
     transcripts: dict[ItemKey, list[str]] = attrs.field(factory=dict)
 
 
@@ -265,7 +268,7 @@ class Session:
         self._cancel_deadline: float | None = None
         self._drain_deadline: float | None = None
         self._turn_ended_at: float | None = None
-        self._last_committed: str | None = None
+        self._last_committed: tuple[str, float] | None = None  # (item id, when)
         self._echo_items: collections.deque[str] = collections.deque(maxlen=16)
         # Capture times [start, end] of the server VAD's turns, by input item: a transcript
         # arrives later and is told when its audio was captured.
@@ -540,11 +543,13 @@ class Session:
                         and event.response_id not in self._cancelled):
                     self._out.append(EndOfAudio())
             case ResponseCreated():
+                committed, self._last_committed = self._last_committed, None
+                answers = (committed[0] if committed is not None
+                           and now - committed[1] <= _REPLY_WITHIN_S else None)
                 # The conversation moved on: the user did say something.
-                self._judged_real(self._last_committed)
+                self._judged_real(answers)
                 self._responses[event.response.id] = _Response(event.response.id,
-                                                               answers=self._last_committed)
-                self._last_committed = None
+                                                               answers=answers)
                 self._cancel_echo_replies()
                 self._out.append(ResponseStarted(response_id=event.response.id, at=now))
             case ResponseDone():
@@ -574,7 +579,7 @@ class Session:
                                                 at=now, speech_started_at=started,
                                                 speech_ended_at=ended))
             case InputAudioBufferCommitted():
-                self._last_committed = event.item_id
+                self._last_committed = (event.item_id, now)
             case ConversationItemTruncated():
                 self._out.append(Truncated(item_id=event.item_id,
                                            audio_end_ms=event.audio_end_ms, at=now))
