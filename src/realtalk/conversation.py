@@ -49,12 +49,10 @@ from .echo import (
     EchoTranscriptDropped,
     NearEndLog,
     TranscriptFilterChain,
-    default_transcript_filters,
     measure_echo_path,
     seed_canceller,
     seed_gate,
 )
-from .echo import resolve as resolve_echo
 from .errors import (
     AudioError,
     ConfigurationError,
@@ -188,11 +186,9 @@ class Conversation:
         self._detector = (OnsetDetector(barge_in, vad, EchoGate()) if barge_in is not None
                           else None)
         self.echo_control = EchoControl(
-            echo=resolve_echo(echo, PCM_SAMPLE_RATE), detector=self._detector,
+            echo=echo, sample_rate=PCM_SAMPLE_RATE, detector=self._detector,
             barge_in=barge_in,
-            watch=EchoRiskWatch() if echo_watch == "default" else echo_watch,
-            transcript_filters=(default_transcript_filters() if transcript_filters == "default"
-                                else transcript_filters),
+            watch=echo_watch, transcript_filters=transcript_filters,
             half_duplex=half_duplex)
         """The echo defences run on every microphone frame and user transcript."""
         self._clock: Callable[[], float] = clock if clock is not None else anyio.current_time

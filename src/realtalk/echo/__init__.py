@@ -32,6 +32,7 @@ from .calibration import (
 )
 from .canceller import EchoCanceller
 from .control import EchoControl
+from .defaults import default, resolve
 from .delay import DelayEstimator
 from .gate import EchoGate
 from .near_end import NearEndLog
@@ -63,20 +64,3 @@ __all__ = (
     "seed_gate", "EchoRiskWatch", "EchoRiskChange", "EchoRiskLevel",
 )
 
-
-def default(sample_rate: int = 24_000) -> EchoFilterChain:
-    """The default audio-level chain: the adaptive canceller with its residual echo
-    suppressor."""
-    return EchoFilterChain([EchoCanceller(sample_rate, suppress=True)])
-
-
-def resolve(option: EchoOption, sample_rate: int) -> EchoFilter | None:
-    """The filter an :data:`EchoOption` names (``"default"``: :func:`default`)."""
-    if isinstance(option, str):
-        if option != "default":
-            from ..errors import ConfigurationError
-
-            raise ConfigurationError(f"echo must be an EchoFilter, 'default' or None, "
-                                     f"got {option!r}")
-        return default(sample_rate)
-    return option

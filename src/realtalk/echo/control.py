@@ -22,6 +22,7 @@ run an :class:`EchoControl`, so what the simulator measures is what the SDK does
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 import attrs
 
@@ -30,7 +31,8 @@ from ..audio.pcm import mean_square
 from ..session import ConversationEvent, Session, State, UserTranscript
 from ..session.barge_in import BargeIn
 from ..vad.onset import OnsetDetector
-from .base import EchoFilter
+from .base import EchoOption
+from .defaults import resolve
 from .gate import EchoGate
 from .near_end import NearEndLog
 from .transcript import (
@@ -38,6 +40,7 @@ from .transcript import (
     EchoTranscriptDropped,
     TranscriptFilterChain,
     TranscriptVerdict,
+    default_transcript_filters,
 )
 from .watch import EchoRiskChange, EchoRiskLevel, EchoRiskWatch
 
@@ -58,23 +61,28 @@ class EchoControl:
     """The echo defences of one conversation.
 
     Args:
-        echo: the audio-level filter (``None``: frames pass as captured).
+        echo: the audio-level filter (``"default"``: :func:`realtalk.echo.default` at
+            ``sample_rate``; ``None``: frames pass as captured).
+        sample_rate: the microphone frames' rate.
         detector: the barge-in onset detector, whose settings and gate the watch adjusts.
         barge_in: the app's barge-in settings, restored when the echo risk is back to normal.
-        watch: the echo-risk watch (``None``: no automatic fallback).
-        transcript_filters: the transcript-level filters (``None``: transcripts pass).
+        watch: the echo-risk watch (``"default"``: :class:`EchoRiskWatch` with its defaults;
+            ``None``: no automatic fallback).
+        transcript_filters: the transcript-level filters (``"default"``:
+            :func:`~realtalk.echo.default_transcript_filters`; ``None``: transcripts pass).
         half_duplex: mute the microphone while the assistant speaks, always.
     """
 
-    def __init__(self, *, echo: EchoFilter | None, detector: OnsetDetector | None,
-                 barge_in: BargeIn | None, watch: EchoRiskWatch | None,
-                 transcript_filters: TranscriptFilterChain | None,
+    def __init__(self, *, echo: EchoOption, sample_rate: int, detector: OnsetDetector | None,
+                 barge_in: BargeIn | None, watch: EchoRiskWatch | Literal["default"] | None,
+                 transcript_filters: TranscriptFilterChain | Literal["default"] | None,
                  half_duplex: bool = False) -> None:
-        self.echo = echo
+        self.echo = resolve(echo, sample_rate)
         self.detector = detector
         self.barge_in = barge_in
-        self.watch = watch
-        self.transcript_filters = transcript_filters
+        self.watch = EchoRiskWatch() if watch == "default" else watch
+        self.transcript_filters = (default_transcript_filters()
+                                   if transcript_filters == "default" else transcript_filters)
         self.half_duplex = half_duplex
         self.level: EchoRiskLevel = "normal"
         self.history = AssistantSpeechHistory()

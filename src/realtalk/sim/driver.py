@@ -29,9 +29,7 @@ from ..echo import (
     EchoRiskWatch,
     EchoTranscriptDropped,
     TranscriptFilterChain,
-    default_transcript_filters,
 )
-from ..echo import resolve as resolve_echo
 from ..events import InputAudioBufferAppend, ResponseCreate, encode, parse_server_event
 from ..server import PlaceholderTranscriber, ScriptedResponder, ServerOptions, ServerSession
 from ..server.responder import Responder, Transcriber
@@ -172,11 +170,9 @@ class Simulation:
                          if barge_in is not None
                          else None)
         self.echo_control = EchoControl(
-            echo=resolve_echo(echo, self.room.sample_rate), detector=self.detector,
+            echo=echo, sample_rate=self.room.sample_rate, detector=self.detector,
             barge_in=barge_in,
-            watch=EchoRiskWatch() if echo_watch == "default" else echo_watch,
-            transcript_filters=(default_transcript_filters() if transcript_filters == "default"
-                                else transcript_filters))
+            watch=echo_watch, transcript_filters=transcript_filters)
         self.oracle: OracleTranscriber | None = None
         """The oracle transcriber, with every transcription it made and its source."""
         transcriber: Transcriber
