@@ -670,9 +670,11 @@ def _overlap(tokens: Sequence[str], heard: Sequence[str]) -> _Overlap:
         matched=" ".join(heard),
     )
 
-def _check_fraction(name: str, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ConfigurationError(f"{name}={value!r}: expected a fraction between 0 and 1")
+def _check_fractions(owner: object, fields: Sequence[str]) -> None:
+    for field in fields:
+        value = getattr(owner, field)
+        if not 0.0 <= value <= 1.0:
+            raise ConfigurationError(f"{field}={value!r}: expected a fraction between 0 and 1")
 
 
 def _check_seconds(owner: object, fields: Sequence[str]) -> None:
@@ -760,9 +762,8 @@ class TimingFilter:
     allowlist: frozenset[str] = DEFAULT_ALLOWLIST
 
     def __attrs_post_init__(self) -> None:
-        for field in ("min_score", "max_novel_fraction", "echo_min_score",
-                      "echo_max_novel_fraction"):
-            _check_fraction(field, getattr(self, field))
+        _check_fractions(self, ("min_score", "max_novel_fraction", "echo_min_score",
+                                "echo_max_novel_fraction"))
         _check_seconds(self, ("after_s", "slack_s", "unknown_onset_slack_s", "asr_latency_s"))
 
     @property
@@ -850,9 +851,8 @@ class SimilarityFilter:
     allowlist: frozenset[str] = DEFAULT_ALLOWLIST
 
     def __attrs_post_init__(self) -> None:
-        for field in ("min_score", "near_end_min_score", "max_novel_fraction",
-                      "echo_min_score", "echo_max_novel_fraction"):
-            _check_fraction(field, getattr(self, field))
+        _check_fractions(self, ("min_score", "near_end_min_score", "max_novel_fraction",
+                                "echo_min_score", "echo_max_novel_fraction"))
         if self.window_s <= 0:
             raise ConfigurationError(f"window_s={self.window_s!r}: expected positive seconds")
         _check_seconds(self, ("lookback_s", "unknown_onset_slack_s", "asr_latency_s"))
