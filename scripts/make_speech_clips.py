@@ -1,9 +1,9 @@
-"""Generate the real-speech test clips under ``tests/data/speech/`` with espeak-ng and sox.
+"""Generate the real-speech clips shipped in ``src/realtalk/sim/speech/``, with espeak-ng and sox.
 
 Usage::
 
     apt-get install -y espeak-ng sox      # Debian/Ubuntu
-    python scripts/make_speech_clips.py   # rewrites tests/data/speech/*.wav and manifest.json
+    python scripts/make_speech_clips.py   # rewrites src/realtalk/sim/speech/*.wav and manifest.json
 
 Each clip is rendered once by espeak-ng (22.05 kHz); sox trims its leading and trailing silence,
 resamples it to 16 kHz and 24 kHz (``rate -v``) and normalises the peak to -3 dBFS (after
@@ -32,7 +32,7 @@ import attrs
 
 RATES = (16_000, 24_000)
 PEAK_DBFS = -3.0
-OUT_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "speech"
+OUT_DIR = Path(__file__).resolve().parents[1] / "src" / "realtalk" / "sim" / "speech"
 # `realtalk demo` must work from an installed wheel, which has no tests/: its two clips ship
 # inside the package.
 DEMO_DIR = Path(__file__).resolve().parents[1] / "src" / "realtalk" / "demo_data"

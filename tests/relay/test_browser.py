@@ -45,7 +45,7 @@ pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "examples" / "web"
-SPEECH = ROOT / "tests" / "data" / "speech" / "wait_stop_24k.wav"
+SPEECH = ROOT / "src" / "realtalk" / "sim" / "speech" / "wait_stop_24k.wav"
 CHROMIUM = next((path for name in ("chromium", "chromium-browser", "google-chrome")
                  if (path := shutil.which(name))), None)
 SIGNER = TokenSigner("browser-test-secret-0123456789abcdef")

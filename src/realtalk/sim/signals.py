@@ -3,8 +3,9 @@
 Two sources of audio:
 
 - **Clips**: short real speech (espeak-ng voices) and non-speech events (click, cough) stored as
-  PCM16 mono WAV files with a ``manifest.json``, as made by ``scripts/make_speech_clips.py`` into
-  ``tests/data/speech/``. :func:`load_clip` reads one; :func:`clips` lists them as :class:`Clip`.
+  PCM16 mono WAV files with a ``manifest.json``, shipped in the package (``realtalk/sim/speech``,
+  made by the project's ``scripts/make_speech_clips.py``). :func:`load_clip` reads one;
+  :func:`clips` lists them as :class:`Clip`.
 - **Generators**: :func:`speech_like`, :func:`white_noise`, :func:`pink_noise`, :func:`babble`,
   :func:`click` and :func:`cough`. Each returns float32 samples in [-1, 1] at a chosen sample rate,
   is vectorised numpy, and gives the same samples for the same arguments (``seed`` included).
@@ -45,13 +46,10 @@ __all__ = (
     "cough",
 )
 
-#: Where the committed clips live in a source checkout (``tests/data/speech``). An installed
-#: wheel has no tests; pass ``directory=`` or set ``REALTALK_SPEECH_DIR`` there.
+#: Where the clips live: the ``speech`` folder shipped inside this package (so a wheel has
+#: them too), unless ``REALTALK_SPEECH_DIR`` names another folder of the same layout.
 SPEECH_DIR = Path(
-    os.environ.get(
-        "REALTALK_SPEECH_DIR",
-        Path(__file__).resolve().parents[3] / "tests" / "data" / "speech",
-    )
+    os.environ.get("REALTALK_SPEECH_DIR", Path(__file__).resolve().parent / "speech")
 )
 
 _DEFAULT_RATE = 24_000
