@@ -2,9 +2,10 @@
 
 The conversation runs on the embedded server. While the assistant speaks, its own voice comes
 back into the microphone (no canceller here), sets off a barge-in and is transcribed as if
-the user had said it. The transcript filters drop that transcript; the recorder stores every
-turn, the dropped one flagged with the filters' verdicts. Then the store is audited, as
-``realtalk transcripts PATH --echo`` would.
+the user had said it. The conversation's transcript filters (on by default) drop that
+transcript, and its recorder stores every turn in the SQLite store, the dropped one flagged
+with the filters' verdicts. Then the store is audited, as ``realtalk transcripts PATH --echo``
+would.
 
 Run: python examples/audit_echo.py [PATH]   (default: a temporary transcripts.db)
 """
@@ -18,9 +19,8 @@ from pathlib import Path
 import anyio
 
 import realtalk
-from realtalk.echo.transcript import AssistantSpeechHistory, default_transcript_filters
 from realtalk.server import ScriptedResponder, ScriptedTranscriber, SyntheticVoice
-from realtalk.transcripts import SQLiteTranscriptStore, TranscriptRecorder, suspected_echoes
+from realtalk.transcripts import SQLiteTranscriptStore, suspected_echoes
 
 REPLY = ("This is a long answer about the weather: the forecast for Saturday is sunny, with "
          "a high of seventy five degrees and a light breeze from the west.")
@@ -34,25 +34,13 @@ async def converse(path: Path) -> None:
         responder_factory=lambda: ScriptedResponder([REPLY, "All right."]),
         transcriber_factory=lambda: ScriptedTranscriber([ECHO_HEARD_AS]))
     mic = realtalk.audio.MemoryInput(noise_dbfs=-70.0)
-    history = AssistantSpeechHistory()  # what the assistant said, and when
-    filters = default_transcript_filters()  # timing, then similarity
     with SQLiteTranscriptStore(path) as store:
-        recorder = TranscriptRecorder(store)
-        async with realtalk.Conversation(provider, input=mic) as conv:
+        # transcripts=store: every user and assistant transcript (with the filters' verdicts)
+        # and every interruption is recorded as it happens.
+        async with realtalk.Conversation(provider, input=mic, transcripts=store) as conv:
             await conv.send_text("What's the weather like on Saturday?")
             with anyio.fail_after(30):
                 async for event in conv.events():
-                    if isinstance(event, realtalk.UserTranscript):
-                        context = history.context_for(event)
-                        judgement, dropped = filters.screen(event, context)
-                        shown = dropped or event  # an app shows the user only what was kept
-                        history.observe(shown)
-                        recorder.record(shown, verdicts=judgement.verdicts)
-                        print(f"transcript {event.text!r}: "
-                              f"{'DROPPED as echo' if dropped else 'kept'}")
-                        break
-                    history.observe(event)
-                    recorder.record(event)
                     match event:
                         case realtalk.StateChanged(new=realtalk.State.SPEAKING):
                             # The echo: the assistant's voice, back into the microphone.
@@ -63,6 +51,12 @@ async def converse(path: Path) -> None:
                             print(f"barge-in after {heard:.0f} ms of the reply")
                         case realtalk.AssistantTranscript(text=text):
                             print(f"assistant: {text!r}")
+                        case realtalk.EchoTranscriptDropped(text=text, verdict=verdict):
+                            print(f"transcript {text!r}: DROPPED as echo ({verdict.reason})")
+                            break
+                        case realtalk.UserTranscript(text=text):
+                            print(f"transcript {text!r}: kept")
+                            break
                         case _:
                             pass
 

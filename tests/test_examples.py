@@ -1,18 +1,21 @@
-"""The echo example runs and shows what it claims."""
+"""Every example runs from the installed wheel, outside the checkout, and shows what it claims."""
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:  # conftest is pytest's to import; only its type is needed here
+    from conftest import InstalledWheel
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def test_echo_example_removes_echo_and_keeps_the_user() -> None:
-    out = subprocess.run([sys.executable, str(EXAMPLES / "echo_in_a_loud_room.py")],
-                         capture_output=True, text=True, check=True, timeout=120).stdout
+def _echo_in_a_loud_room(out: str) -> None:
     rows = re.findall(r"^\s+\d+\s+(-?[\d.]+) dB(.*)$", out, re.MULTILINE)
     assert len(rows) >= 10
     alone = [float(v) for v, note in rows[2:] if "talks over" not in note]
@@ -24,12 +27,68 @@ def test_echo_example_removes_echo_and_keeps_the_user() -> None:
     assert cleaned > raw + 15.0
 
 
-def test_echo_transcripts_example_drops_echo_and_keeps_the_user() -> None:
-    out = subprocess.run([sys.executable, str(EXAMPLES / "echo_transcripts.py")],
-                         capture_output=True, text=True, check=True, timeout=120).stdout
+def _echo_transcripts(out: str) -> None:
     assert len(re.findall(r"DROPPED as echo: 'The forecast", out)) >= 1
     assert "DROPPED as echo: 'Tomorrow looks dry" in out
     assert "kept: \"What's the weather like tomorrow?\"" in out
     assert "nobody should ever hear" not in out  # the replies to echo never play
     deleted, cancelled = map(int, re.findall(r"upstream: (\d+), .*playing: (\d+)", out)[0])
     assert deleted >= 2 and cancelled >= 2
+
+
+def _audit_echo(out: str) -> None:
+    assert "transcript 'this is a long': DROPPED as echo" in out
+    summary = re.search(r"(\d+) user transcript\(s\), (\d+) dropped as echo, (\d+) barge-in", out)
+    assert summary is not None, out
+    assert summary.groups() == ("1", "1", "1")
+    assert "suspected echo (dropped" in out
+
+
+def _local_conversation(out: str) -> None:
+    assert "state: speaking -> cancelling" in out
+    truncated = re.search(r"interrupted: truncated at (\d+) ms", out)
+    heard = re.search(r"heard (\d+) ms of audio", out)
+    assert truncated is not None and heard is not None, out
+    # The model keeps what was played: the truncate equals the audio the speaker played.
+    assert abs(int(truncated.group(1)) - int(heard.group(1))) <= 1
+
+
+def _relay_server(out: str) -> None:
+    lines = out.splitlines()
+    assert any(line.startswith("relay -> response.cancel") for line in lines), out
+    truncate = next(line for line in lines if "conversation.item.truncate" in line)
+    assert "ms of audio sent" in truncate
+    assert any(line.startswith("client: interrupted, heard ") for line in lines)
+
+
+def _simulate_barge_in(out: str) -> None:
+    assert "speaking -> cancelling" in out
+    stopped = re.search(r"barge-in: stopped (\d+) ms after the user started, truncated at "
+                        r"(\d+) ms", out)
+    assert stopped is not None, out
+    assert 0 < int(stopped.group(1)) < 1000
+    assert "x real time" in out
+
+
+CHECKS: dict[str, Callable[[str], None]] = {
+    "audit_echo.py": _audit_echo,
+    "echo_in_a_loud_room.py": _echo_in_a_loud_room,
+    "echo_transcripts.py": _echo_transcripts,
+    "local_conversation.py": _local_conversation,
+    "relay_server.py": _relay_server,
+    "simulate_barge_in.py": _simulate_barge_in,
+}
+
+
+def test_every_example_is_checked() -> None:
+    """A new example must come with a check of what it prints."""
+    assert set(CHECKS) == {path.name for path in EXAMPLES.glob("*.py")}
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_example_runs_from_the_wheel(name: str, installed_wheel: InstalledWheel) -> None:
+    """The example exits 0 with nothing on stderr, and its output shows what it claims."""
+    done = installed_wheel.run(["python", str(EXAMPLES / name)], timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr == "", done.stderr
+    CHECKS[name](done.stdout)
