@@ -100,7 +100,7 @@ class FilterSpec:
     soxr_quality: str
 
 
-#: Quality presets. ``"high"`` (the default) meets realtalk's goal of >= 80 dB aliasing
+#: Quality presets. ``"high"`` (the default) gives at least 80 dB of aliasing
 #: rejection with a passband flat to 0.9 of the lower Nyquist; it is designed for 90 dB because
 #: Kaiser's length formula is approximate and float32 arithmetic adds its own floor.
 QUALITY_PRESETS: Mapping[str, FilterSpec] = MappingProxyType(

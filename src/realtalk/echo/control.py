@@ -115,8 +115,8 @@ class EchoControl:
             frame = result.frame
         muted = self.half_duplex or self.level == "half_duplex"
         if muted and state in _ASSISTANT_AUDIBLE:
-            # The seed's old echo fix, kept as a mode (and the watch's last resort): the
-            # microphone is deaf while the assistant speaks, so nothing (echo included)
+            # Half-duplex, the simplest echo fix, kept as a mode (and the watch's last resort):
+            # the microphone is deaf while the assistant speaks, so nothing (echo included)
             # reaches the server or the detector.
             self.muted_frames += 1
             return None, change

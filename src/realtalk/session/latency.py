@@ -58,7 +58,7 @@ class InterruptionLatency:
 
     @property
     def detect_to_cancel_ms(self) -> float | None:
-        """Detection -> ``response.cancel`` sent (the seed's "< 100 ms" goal)."""
+        """Detection -> ``response.cancel`` sent: how long the decision took to reach the wire."""
         return _ms(self.detected, self.cancel_sent)
 
     @property

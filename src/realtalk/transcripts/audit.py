@@ -63,9 +63,9 @@ def suspected_echoes(store: TranscriptStore, conversation_id: str | None = None,
 
     Dropped ones, kept ones a filter scored at least ``min_score``, and, with ``rejudge``,
     those stored without verdicts (no filters ran) that a :class:`SimilarityFilter` finds
-    echo-like against the assistant transcripts of the previous ``window_s`` seconds: the
-    audit the seed app did by eye in its database ("any user transcript that matches the
-    AI's last response"). Short transcripts are never rejudged as echo: the audio is gone.
+    echo-like against the assistant transcripts of the previous ``window_s`` seconds (the
+    check "does this user transcript match the assistant's last response?", done for every
+    transcript instead of by eye). Short transcripts are never rejudged as echo: the audio is gone.
     """
     similarity = SimilarityFilter(window_s=window_s, lookback_s=None)
     found: list[SuspectedEcho] = []
