@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
 import pytest
 
+from realtalk.cli import main
 from realtalk.demo import run_demo
+from realtalk.errors import ConfigurationError
 
 pytestmark = pytest.mark.anyio
 
@@ -44,3 +47,25 @@ def test_cli_demo_exit_code() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     assert "speech onset -> playback stopped" in out.stdout
     assert "result: OK" in out.stdout
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.parametrize(("option", "value"), [
+    ("barge_in_after", -1.0), ("barge_in_after", math.nan), ("barge_in_after", math.inf),
+    ("time_limit", 0.0), ("time_limit", -5.0),
+])
+async def test_bad_option_is_a_configuration_error(option: str, value: float) -> None:
+    """A negative, infinite or NaN delay is refused at once, naming the option."""
+    lines: list[str] = []
+    with pytest.raises(ConfigurationError, match=f"^{option}="):
+        await run_demo(print_line=lines.append, **{option: value})
+    assert lines == []
+
+
+def test_cli_bad_delay_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """`realtalk demo --barge-in-after -1` says what is wrong in one line and exits 2."""
+    assert main(["demo", "--barge-in-after", "-1"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "realtalk demo: barge_in_after=-1.0: expected a finite number of seconds >= 0"]

@@ -15,16 +15,21 @@ __all__ = ("main",)
 
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
+    from .errors import ConfigurationError
 
     def line(text: str) -> None:
         # `realtalk demo | head`: the reader may leave early; keep measuring regardless.
         with contextlib.suppress(BrokenPipeError):
             print(text, flush=True)
 
-    result = anyio.run(
-        lambda: run_demo(barge_in_after=args.barge_in_after, print_line=line),
-        backend=args.backend,
-    )
+    try:
+        result = anyio.run(
+            lambda: run_demo(barge_in_after=args.barge_in_after, print_line=line),
+            backend=args.backend,
+        )
+    except ConfigurationError as exc:
+        print(f"realtalk demo: {exc}", file=sys.stderr)
+        return 2
     return 0 if result.ok else 1
 
 
@@ -77,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="watch an AI get interrupted mid-sentence, on the embedded local server")
     demo.add_argument("--barge-in-after", type=float, default=1.5, metavar="SECONDS",
-                      help="how long into the AI's speech the user talks over it (default 1.5)")
+                      help="how long into the AI's speech the user talks over it (seconds >= 0, "
+                           "default 1.5)")
     demo.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio",
                       help="the event loop to run on (default asyncio)")
     demo.set_defaults(run=_demo)

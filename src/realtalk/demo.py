@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from .audio.wav import read_wav
 from .conversation import Conversation
+from .errors import ConfigurationError
 from .providers import local
 from .server import ScriptedResponder, ScriptedTranscriber
 from .session import (
@@ -93,13 +94,26 @@ def _dbfs(x: npt.NDArray[np.float32]) -> float:
     return 20 * math.log10(rms) if rms > 0 else -120.0
 
 
+def _check_seconds(name: str, value: float, *, allow_zero: bool) -> None:
+    if not (math.isfinite(value) and (value >= 0 if allow_zero else value > 0)):
+        raise ConfigurationError(f"{name}={value!r}: expected a finite number of seconds "
+                                 f"{'>= 0' if allow_zero else '> 0'}")
+
+
 async def run_demo(
     *,
     barge_in_after: float = 1.5,
     print_line: Callable[[str], None] = print,
     time_limit: float = 30.0,
 ) -> DemoResult:
-    """Run the scripted conversation and return what was measured."""
+    """Run the scripted conversation and return what was measured.
+
+    Raises:
+        ConfigurationError: ``barge_in_after`` is negative or not finite, or ``time_limit``
+            is not a positive number of seconds.
+    """
+    _check_seconds("barge_in_after", barge_in_after, allow_zero=True)
+    _check_seconds("time_limit", time_limit, allow_zero=False)
     provider = local(
         first_audio_latency_ms=250.0,
         generation_speed=4.0,
