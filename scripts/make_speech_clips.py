@@ -33,10 +33,6 @@ import attrs
 RATES = (16_000, 24_000)
 PEAK_DBFS = -3.0
 OUT_DIR = Path(__file__).resolve().parents[1] / "src" / "realtalk" / "sim" / "speech"
-# `realtalk demo` must work from an installed wheel, which has no tests/: its two clips ship
-# inside the package.
-DEMO_DIR = Path(__file__).resolve().parents[1] / "src" / "realtalk" / "demo_data"
-DEMO_CLIPS = ("weather_tomorrow_24k.wav", "sorry_can_i_ask_24k.wav")
 
 # Trim anything quieter than 0.3% of full scale that lasts 20 ms or more at either end.
 _TRIM = ("silence", "1", "0.02", "0.3%", "reverse", "silence", "1", "0.02", "0.3%", "reverse")
@@ -214,10 +210,6 @@ def main(argv: list[str] | None = None) -> int:
         "clips": entries,
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    if out_dir == OUT_DIR:
-        DEMO_DIR.mkdir(parents=True, exist_ok=True)
-        for name in DEMO_CLIPS:
-            shutil.copyfile(out_dir / name, DEMO_DIR / name)
     total = sum((out_dir / str(e["file"])).stat().st_size for e in entries)
     print(f"wrote {len(entries)} clips ({total / 1024:.0f} KiB) and manifest.json to {out_dir}")
     return 0

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import anyio
 import attrs
@@ -28,7 +27,6 @@ import numpy.typing as npt
 
 from .audio.frame import AudioFrame
 from .audio.pcm import int16_to_float
-from .audio.wav import read_wav
 from .conversation import Conversation
 from .errors import AudioError, ConfigurationError
 from .providers import local
@@ -48,13 +46,12 @@ from .session import (
 )
 from .session_config import SessionConfig, TurnDetection
 from .sim import Room, RoomConfig, SimulatedDevice
-from .sim.signals import rms_dbfs
+from .sim.signals import load_clip, rms_dbfs
 
 __all__ = ("DemoResult", "EchoReport", "run_demo")
 
 _QUESTION = "What's the weather like tomorrow?"
 _INTERRUPTION = "Sorry, can I ask something?"
-_CLIPS = Path(__file__).parent / "demo_data"
 _REPLIES = (
     "Tomorrow looks bright for most of the region. The morning starts cool, with a light "
     "breeze from the west, then the sun breaks through by ten, and the afternoon climbs to "
@@ -226,8 +223,8 @@ async def run_demo(
         voice="marin",
         turn_detection=TurnDetection(silence_duration_ms=700, interrupt_response=False),
     )
-    question, _ = read_wav(_CLIPS / "weather_tomorrow_24k.wav")
-    interruption, _ = read_wav(_CLIPS / "sorry_can_i_ask_24k.wav")
+    question, _ = load_clip("weather_tomorrow_24k")
+    interruption, _ = load_clip("sorry_can_i_ask_24k")
 
     interrupted: Interrupted | None = None
     # Responses the server had finished generating before the barge-in: cutting one short
