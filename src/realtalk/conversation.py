@@ -566,7 +566,9 @@ class Conversation:
     def _deliver(self, event: ConversationEvent) -> None:
         if isinstance(event, Interrupted):
             self.interruptions.append(event)
-        out, verdicts = self.echo_control.screen(event, self.session, self._clock())
+        out, verdicts = self.echo_control.screen(event)
+        if isinstance(out, EchoTranscriptDropped):
+            self.session.echo_item(out.item_id, self._clock())
         if self.recorder is not None:
             try:
                 self.recorder.record(out, verdicts=verdicts)

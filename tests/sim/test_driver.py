@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from realtalk import BargeIn, FalseInterruption, Interrupted, State, StateChanged
 from realtalk.server import ServerOptions
 from realtalk.sim import RoomConfig, Simulation, UserSpoke, Utterance, load_clip
+from realtalk.transcripts import SQLiteTranscriptStore
 from realtalk.vad import EnergyVAD
 
 
@@ -154,3 +157,18 @@ def test_the_default_detector_stops_the_ai_for_speech_only(sound: str | None,
     assert any(isinstance(e, StateChanged) and e.new is State.SPEAKING for e in result.timeline)
     expected = 1 if sound == "wait_stop" else 0
     assert len(result.interruptions) == expected
+
+
+def test_a_simulated_conversation_records_its_transcripts(tmp_path: Path) -> None:
+    """Transcript recording is the engine's, so the simulator has it as a conversation does:
+    the user's two turns, the assistant's (the interrupted one flagged) and the barge-in."""
+    with SQLiteTranscriptStore(tmp_path / "t.db") as store:
+        result = Simulation(_script(), room=_room(), transcripts=store).run(12.0)
+        records = store.records()
+        (summary,) = store.conversations()
+    assert len(result.interruptions) == 1
+    assert [r.role for r in records if r.role == "user"] == ["user", "user"]
+    assistant = [r for r in records if r.role == "assistant"]
+    assert assistant and assistant[0].interrupted
+    assert assistant[0].heard_ms == result.interruptions[0].truncate_ms
+    assert summary.interruptions == 1

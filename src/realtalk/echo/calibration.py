@@ -35,10 +35,12 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from ..audio.frame import AudioFrame
 from ..errors import AudioError, ConfigurationError
 
 __all__ = (
     "CalibrationProbe",
+    "CalibrationRecording",
     "EchoPathMeasurement",
     "measure_echo_path",
     "DelaySeedable",
@@ -345,3 +347,69 @@ def measure_echo_path(probe_played: npt.ArrayLike, mic_recorded: npt.ArrayLike,
     return EchoPathMeasurement(
         ok=ok, reason=reason, delay_ms=delay_ms, gain_db=gain_db, erl_db=-gain_db,
         confidence=confidence, noise_floor_dbfs=floor_dbfs, detection_limit_db=limit_db)
+
+
+class CalibrationRecording:
+    """The microphone frames (and their speaker references) captured while a probe plays, and
+    the measurement made from them once there are enough.
+
+    Feed it every captured frame (:meth:`add`) until :attr:`finished`; then :attr:`result`
+    holds the measurement, or :attr:`error` says why there is none. The frames must carry
+    what the speaker was sent (``AudioFrame.reference``): that is how the recording finds
+    when the probe really started, behind whatever playback was queued before it.
+
+    Args:
+        probe: the samples played (int16, at ``sample_rate``).
+        sample_rate: the rate of the probe and of the frames.
+        tail_s: how long to keep recording after the probe: the longest delay searched plus
+            the room's reverberation.
+        queued_s: how much earlier playback may delay the probe's start.
+    """
+
+    def __init__(self, probe: Int16Array, sample_rate: int, *, tail_s: float = 0.75,
+                 queued_s: float = 1.0) -> None:
+        self.probe = probe
+        self.sample_rate = sample_rate
+        self.needed = len(probe) + round((tail_s + queued_s) * sample_rate)
+        self.result: EchoPathMeasurement | None = None
+        self.error: ConfigurationError | None = None
+        self._mic: list[Int16Array] = []
+        self._reference: list[Int16Array] = []
+        self._samples = 0
+
+    @property
+    def finished(self) -> bool:
+        """Whether the measurement is made (or failed)."""
+        return self.result is not None or self.error is not None
+
+    @property
+    def timeout_s(self) -> float:
+        """Seconds of capture the recording needs, at the least."""
+        return self.needed / self.sample_rate
+
+    def add(self, frame: AudioFrame) -> None:
+        """One captured frame (ignored once finished)."""
+        if self.finished:
+            return
+        if frame.reference is None:
+            self.error = ConfigurationError(
+                "calibration needs microphone frames that carry what the speaker played "
+                "(AudioFrame.reference), as SoundDevice's do")
+            return
+        self._mic.append(frame.samples)
+        self._reference.append(frame.reference)
+        self._samples += len(frame.samples)
+        if self._samples >= self.needed:
+            mic = np.concatenate(self._mic)
+            start = find_probe(self.probe, np.concatenate(self._reference))
+            self.result = measure_echo_path(self.probe, mic[start:], self.sample_rate)
+            self._mic, self._reference = [], []
+
+
+def find_probe(probe: Int16Array, reference: Int16Array) -> int:
+    """Where ``probe`` starts in the recorded speaker reference (it is there sample for
+    sample: the reference is what the speaker was sent)."""
+    size = 1 << (len(reference) + len(probe)).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(reference.astype(np.float64), size)
+                        * np.conj(np.fft.rfft(probe.astype(np.float64), size)), size)
+    return int(np.argmax(corr[: len(reference) - len(probe) + 1]))

@@ -1,8 +1,9 @@
 """The client's echo defences in one place, sans-I/O: what a conversation does to every
 microphone frame and every user transcript so that the assistant never answers its own voice.
 
-A live :class:`~realtalk.Conversation` and the offline :class:`~realtalk.sim.Simulation` both
-run an :class:`EchoControl`, so what the simulator measures is what the SDK does:
+The conversation engine (:mod:`realtalk.engine`) runs one, under a live
+:class:`~realtalk.Conversation` and the offline :class:`~realtalk.sim.Simulation` alike, so what
+the simulator measures is what the SDK does:
 
 - **per microphone frame** (:meth:`EchoControl.microphone`): the audio-level filter (the
   canceller) cleans it; the echo-risk watch judges how much echo is left and, when the level
@@ -14,9 +15,8 @@ run an :class:`EchoControl`, so what the simulator measures is what the SDK does
 - **per conversation event** (:meth:`EchoControl.screen`): a user transcript is judged by the
   transcript filters, given the assistant speech the user heard and the audio's opinion on the
   utterance, and replaced by an :class:`~realtalk.echo.EchoTranscriptDropped` when it is echo;
-  the session then deletes that item upstream (``conversation.item.delete``) and cancels a
-  reply the server started for it that has not played yet
-  (:meth:`~realtalk.session.Session.echo_item`).
+  the engine then has the session delete that item upstream (``conversation.item.delete``) and
+  cancel a reply the server started for it that has not played yet.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import attrs
 
 from ..audio.frame import AudioFrame
 from ..audio.pcm import mean_square
-from ..session import ConversationEvent, Session, State, UserTranscript
+from ..session import ConversationEvent, State, UserTranscript
 from ..session.barge_in import BargeIn
 from ..vad.onset import OnsetDetector
 from .base import EchoOption
@@ -148,12 +148,12 @@ class EchoControl:
 
     # -- transcripts ---------------------------------------------------------------------------
 
-    def screen(self, event: ConversationEvent, session: Session, now: float
+    def screen(self, event: ConversationEvent
                ) -> tuple[ConversationEvent | EchoTranscriptDropped, tuple[TranscriptVerdict, ...]]:
         """Judge ``event`` if it is a user transcript: the event to deliver in its place (an
-        :class:`EchoTranscriptDropped` when it is echo, whose item ``session`` is then told
-        to forget upstream) and the filters' verdicts. Every event must pass through here, in
-        order: the assistant's speech is learnt from them."""
+        :class:`EchoTranscriptDropped` when it is echo, whose item the caller then has the
+        session forget upstream) and the filters' verdicts. Every event must pass through
+        here, in order: the assistant's speech is learnt from them."""
         out: ConversationEvent | EchoTranscriptDropped = event
         verdicts: tuple[TranscriptVerdict, ...] = ()
         if isinstance(event, UserTranscript) and self.transcript_filters is not None:
@@ -165,6 +165,5 @@ class EchoControl:
             verdicts = judgement.verdicts
             if dropped is not None:
                 out = dropped
-                session.echo_item(dropped.item_id, now)
         self.history.observe(out)
         return out, verdicts

@@ -1,11 +1,12 @@
 """The offline driver: a whole conversation on a virtual clock, faster than real time.
 
-It runs, block by block, the same pieces a live conversation uses -- the sans-I/O session core,
-the local onset detector, the device output with its exact played count -- against the embedded
-server's protocol logic (:class:`~realtalk.server.ServerSession`) in-process, with a virtual
-network between them (every frame goes through the JSON codec, as on a socket). The speaker and
-microphone stand in a :class:`~realtalk.sim.Room`, and a :class:`~realtalk.sim.ScriptedUser`
-talks. Nothing reads a real clock: the same inputs give the same timeline, every run.
+It is a thin loop over the same :class:`~realtalk.engine.ConversationEngine` a live
+:class:`~realtalk.Conversation` runs, fed block by block by a simulated sound card, against
+the embedded server's protocol logic (:class:`~realtalk.server.ServerSession`) in-process, with
+a virtual network between them (every frame goes through the JSON codec, as on a socket). The
+speaker and microphone stand in a :class:`~realtalk.sim.Room`, and a
+:class:`~realtalk.sim.ScriptedUser` talks. Nothing reads a real clock: the same inputs give the
+same timeline, every run.
 """
 
 from __future__ import annotations
@@ -19,24 +20,18 @@ from typing import Literal
 
 import attrs
 
-from ..audio.actions import perform_audio_action
-from ..audio.pcm import int16_to_bytes
 from ..echo import (
     EchoControl,
-    EchoGate,
     EchoOption,
-    EchoRiskChange,
     EchoRiskWatch,
-    EchoTranscriptDropped,
     TranscriptFilterChain,
 )
-from ..events import InputAudioBufferAppend, ResponseCreate, encode, parse_server_event
+from ..engine import AppEvent, ConversationEngine, Emit
+from ..events import encode
 from ..server import PlaceholderTranscriber, ScriptedResponder, ServerOptions, ServerSession
 from ..server.responder import Responder, Transcriber
 from ..server.voice import WordTiming
 from ..session import (
-    AUDIO_ACTIONS,
-    ConversationEvent,
     Interrupted,
     SendEvent,
     Session,
@@ -46,6 +41,7 @@ from ..session import (
 )
 from ..session.barge_in import BargeIn
 from ..session_config import SessionConfig
+from ..transcripts import TranscriptStore
 from ..vad import OnsetDetector, VoiceActivityDetector
 from .clock import VirtualClock
 from .device import SimulatedDevice
@@ -68,7 +64,7 @@ class UserSpoke:
     at: float
 
 
-TimelineEvent = ConversationEvent | EchoTranscriptDropped | EchoRiskChange | UserSpoke
+TimelineEvent = AppEvent | UserSpoke
 
 
 @attrs.frozen(kw_only=True)
@@ -133,6 +129,8 @@ class Simulation:
             echo-risk watch and its fallbacks, and the transcript-level echo filters (the
             timeline then holds :class:`~realtalk.echo.EchoRiskChange` and
             :class:`~realtalk.echo.EchoTranscriptDropped` events).
+        transcripts: a :class:`~realtalk.transcripts.TranscriptStore` to record every
+            transcript and interruption in, as a conversation does.
     """
 
     def __init__(
@@ -157,6 +155,7 @@ class Simulation:
         echo: EchoOption = "default",
         echo_watch: EchoRiskWatch | Literal["default"] | None = "default",
         transcript_filters: TranscriptFilterChain | Literal["default"] | None = "default",
+        transcripts: TranscriptStore | None = None,
     ) -> None:
         self.clock = VirtualClock()
         self.user = user if isinstance(user, ScriptedUser) else ScriptedUser(user)
@@ -164,15 +163,12 @@ class Simulation:
         self.device = SimulatedDevice(
             self.room, block_ms=block_ms, jitter_buffer_ms=jitter_buffer_ms,
             output_latency_ms=output_latency_ms, clock=self.clock, realtime=False)
-        self.session = Session.with_barge_in(config, barge_in, cancel_timeout=cancel_timeout)
-        self.detector = (OnsetDetector(barge_in, vad, EchoGate(),
-                                       sample_rate=self.room.sample_rate)
-                         if barge_in is not None
-                         else None)
-        self.echo_control = EchoControl(
-            echo=echo, sample_rate=self.room.sample_rate, detector=self.detector,
-            barge_in=barge_in,
-            watch=echo_watch, transcript_filters=transcript_filters)
+        self.engine = ConversationEngine(
+            output=self.device.output, sample_rate=self.room.sample_rate, config=config,
+            barge_in=barge_in, vad=vad, echo=echo, echo_watch=echo_watch,
+            transcript_filters=transcript_filters, transcripts=transcripts,
+            cancel_timeout=cancel_timeout)
+        """The conversation engine, as a live conversation runs it."""
         self.oracle: OracleTranscriber | None = None
         """The oracle transcriber, with every transcription it made and its source."""
         transcriber: Transcriber
@@ -189,8 +185,22 @@ class Simulation:
         self._wire: list[tuple[float, int, bool, str]] = []  # (due, seq, to_server, frame)
         self._seq = itertools.count()
         self._timeline: list[TimelineEvent] = []
-        self._interruptions: list[Interrupted] = []
         self._started = False
+
+    @property
+    def session(self) -> Session:
+        """The engine's session core."""
+        return self.engine.session
+
+    @property
+    def detector(self) -> OnsetDetector | None:
+        """The engine's barge-in onset detector (``None`` without local barge-in)."""
+        return self.engine.detector
+
+    @property
+    def echo_control(self) -> EchoControl:
+        """The engine's echo defences."""
+        return self.engine.echo_control
 
     def _item_words(self, item_id: str) -> tuple[WordTiming, ...]:
         item = self.server.conversation.get(item_id)
@@ -220,7 +230,7 @@ class Simulation:
                 if to_server:
                     self.server.receive(frame, now)
                 else:
-                    self.session.receive(parse_server_event(frame), now)
+                    self.engine.server_frame(frame, now)
                     self._perform(now)
             self.server.advance(now)
             self._collect_server(now)
@@ -228,21 +238,20 @@ class Simulation:
     # -- the client ----------------------------------------------------------------------------
 
     def _perform(self, now: float) -> None:
-        while outputs := self.session.outputs():
-            for out in outputs:
-                if isinstance(out, AUDIO_ACTIONS):
-                    perform_audio_action(out, self.device.output, self.session, now)
-                elif isinstance(out, SendEvent):
-                    self._send(True, encode(out.event), now)
-                    self.session.event_sent(out.event, now)
+        while effects := self.engine.effects():
+            for effect in effects:
+                if isinstance(effect, SendEvent):
+                    self._send(True, encode(effect.event), now)
+                    self.engine.sent(effect, now)
                 else:
-                    screened, _ = self.echo_control.screen(out, self.session, now)
-                    self._timeline.append(screened)
-                    if isinstance(out, Interrupted):
-                        self._interruptions.append(out)
-                    elif isinstance(out, StateChanged) and out.new is State.SPEAKING \
-                            and out.old is State.LISTENING:
-                        self.user.assistant_started(out.at)
+                    self._observe(effect)
+
+    def _observe(self, effect: Emit) -> None:
+        event = effect.event
+        self._timeline.append(event)
+        if isinstance(event, StateChanged) and event.new is State.SPEAKING \
+                and event.old is State.LISTENING:
+            self.user.assistant_started(event.at)
 
     def _block(self) -> None:
         start = self.clock.now
@@ -258,45 +267,34 @@ class Simulation:
         end = start + captured.duration
         self._run_until(end)
         now = self.clock.advance_to(end)
-        captured_at = captured.timestamp if captured.timestamp is not None else start
-        frame, change = self.echo_control.microphone(captured, captured_at, self.session.state)
-        if change is not None:
-            self._timeline.append(change)
-        if frame is not None:
-            if self.detector is not None:
-                self.detector.inform(self.session, frame, captured_at, now,
-                                     self.device.output.played_samples)
-                self._perform(now)
-            self._send(True, encode(InputAudioBufferAppend(
-                audio=int16_to_bytes(frame.samples))), now)
-            self.session.audio_sent(len(frame.samples), captured_at)
-            self.echo_control.sent(frame, captured_at)
-            if self.oracle is not None:
-                self.oracle.uplinked(frame.samples, round(captured_at * self.room.sample_rate))
-        self.session.playback_progress(self.device.output.played_samples(), now)
+        self.engine.uplinked = None
+        self.engine.microphone(captured, now)
+        if self.oracle is not None and self.engine.uplinked is not None:
+            frame, captured_at = self.engine.uplinked
+            self.oracle.uplinked(frame.samples, round(captured_at * self.room.sample_rate))
+        self._perform(now)
+        self.engine.tick(now)
         if self.oracle is not None:
-            key = self.session.tracker.playing()
-            self.oracle.speaker(self.room.mic_position, key,
-                                self.session.tracker.heard_ms(key) if key is not None else 0.0)
-        self.session.tick(now)
+            self.oracle.speaker(self.room.mic_position, *self.engine.playing())
         self._perform(now)
 
     def request_response(self) -> None:
         """Ask the model to speak now (``response.create`` over the virtual network), as an
         app does to start with a greeting or after a text message."""
-        self._send(True, encode(ResponseCreate()), self.clock.now)
+        self.engine.request_response()
+        self._perform(self.clock.now)
 
     def run(self, duration_s: float) -> SimulationResult:
         """Simulate ``duration_s`` seconds (continuing where a previous run stopped)."""
         wall = time.perf_counter()
         if not self._started:
             self._started = True
-            self.session.open(self.clock.now)
+            self.engine.open(self.clock.now)
             self._perform(self.clock.now)
         end = self.clock.now + duration_s
         while self.clock.now + 1e-9 < end:
             self._block()
         return SimulationResult(
-            timeline=tuple(self._timeline), interruptions=tuple(self._interruptions),
+            timeline=tuple(self._timeline), interruptions=tuple(self.engine.interruptions),
             simulated_s=self.clock.now, wall_s=time.perf_counter() - wall,
-            stats=attrs.evolve(self.session.stats))
+            stats=attrs.evolve(self.engine.session.stats))

@@ -1,0 +1,391 @@
+"""The conversation engine: everything a conversation decides, in one fixed order, without I/O.
+
+A live :class:`~realtalk.Conversation` (anyio tasks, a real clock, a socket) and the offline
+:class:`~realtalk.sim.Simulation` (a virtual clock, a virtual room) are thin loops over one
+:class:`ConversationEngine`: they feed it inputs and perform what it hands back, so they
+behave the same by construction. Inputs, each with the caller's monotonic ``now``:
+
+- :meth:`~ConversationEngine.microphone` -- a captured frame: converted at the edge (mono,
+  the engine's rate), recorded if a calibration runs, cleaned by the echo defences, run
+  through the barge-in detector (**detection first**: a barge-in's stop and cancel never wait
+  behind the audio upload), then queued upstream;
+- :meth:`~ConversationEngine.server_frame` -- a frame from the server, parsed here (a malformed
+  one is an :class:`~realtalk.ErrorOccurred` event, and the conversation goes on);
+- :meth:`~ConversationEngine.tick` -- at :meth:`~ConversationEngine.next_deadline`, and
+  whenever playback may have moved;
+- :meth:`~ConversationEngine.sent` -- an event the shell put on the wire;
+- the app's requests (:meth:`~ConversationEngine.user_text`,
+  :meth:`~ConversationEngine.interrupt`, :meth:`~ConversationEngine.calibrate`, ...).
+
+What comes back from :meth:`~ConversationEngine.effects`, to perform in order:
+:class:`~realtalk.session.SendEvent` (write the event to the server, then call
+:meth:`~ConversationEngine.sent`) and :class:`Emit` (hand the event to the app). The engine
+plays, stops and ducks audio on the :class:`~realtalk.audio.AudioOutput` itself: that protocol
+never blocks, and a stop must read the output's final played count in the same step, so the
+truncate is exactly what the user heard. A transcript store, when given, is written to
+synchronously as events are emitted (a failed write is an error event).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal, TypeAlias
+
+import attrs
+
+from .audio.base import AudioOutput
+from .audio.edge import MicrophoneEdge
+from .audio.frame import AudioFrame
+from .audio.pcm import bytes_to_int16, int16_to_bytes
+from .echo import (
+    EchoCanceller,
+    EchoControl,
+    EchoFilter,
+    EchoFilterChain,
+    EchoGate,
+    EchoOption,
+    EchoPathMeasurement,
+    EchoRiskChange,
+    EchoRiskWatch,
+    EchoTranscriptDropped,
+    TranscriptFilterChain,
+    seed_canceller,
+    seed_gate,
+)
+from .echo.calibration import CalibrationProbe, CalibrationRecording
+from .errors import ConfigurationError, EventParseError
+from .events import (
+    ConversationItemCreate,
+    InputAudioBufferAppend,
+    ResponseCreate,
+    parse_server_event,
+)
+from .session import (
+    ConversationEvent,
+    DuckPlayback,
+    EndOfAudio,
+    ErrorOccurred,
+    Interrupted,
+    PlayAudio,
+    SendEvent,
+    Session,
+    State,
+    StopPlayback,
+)
+from .session.barge_in import BargeIn
+from .session.playback import ItemKey
+from .session_config import PCM_SAMPLE_RATE, SessionConfig, WireShape
+from .transcripts import TranscriptRecorder, TranscriptStore, TranscriptStoreError
+from .vad import OnsetDetector, VoiceActivityDetector
+
+__all__ = ("AppEvent", "ConversationEngine", "Effect", "Emit")
+
+logger = logging.getLogger("realtalk.engine")
+
+AppEvent: TypeAlias = (
+    ConversationEvent | EchoTranscriptDropped | EchoRiskChange | EchoPathMeasurement
+)
+"""Everything :meth:`realtalk.Conversation.events` yields."""
+
+
+@attrs.frozen
+class Emit:
+    """An effect: deliver ``event`` to the app."""
+
+    event: AppEvent
+
+
+Effect: TypeAlias = SendEvent | Emit
+"""What the engine asks its shell to do, in order."""
+
+
+class ConversationEngine:
+    """One conversation's decisions: the session core, the echo defences, the barge-in
+    detector, calibration and transcript recording, driven in one order.
+
+    Args:
+        output: the speaker (never blocks; the engine plays, stops and ducks it).
+        sample_rate: the rate microphone frames are converted to and processed at.
+        config, barge_in, vad, echo, echo_watch, transcript_filters, half_duplex,
+            transcripts: as in :class:`~realtalk.Conversation`.
+        wire_shape: ``"ga"`` or ``"beta"``, the protocol shape of the provider.
+        cancel_timeout: seconds to wait for upstream to confirm a cancel.
+    """
+
+    def __init__(
+        self,
+        *,
+        output: AudioOutput,
+        sample_rate: int = PCM_SAMPLE_RATE,
+        config: SessionConfig | None = None,
+        barge_in: BargeIn | None = None,
+        vad: VoiceActivityDetector | None = None,
+        echo: EchoOption = "default",
+        echo_watch: EchoRiskWatch | Literal["default"] | None = "default",
+        transcript_filters: TranscriptFilterChain | Literal["default"] | None = "default",
+        half_duplex: bool = False,
+        transcripts: TranscriptStore | None = None,
+        wire_shape: WireShape = "ga",
+        cancel_timeout: float = 2.0,
+    ) -> None:
+        self.output = output
+        self.sample_rate = sample_rate
+        self.session = Session.with_barge_in(config, barge_in, wire_shape=wire_shape,
+                                             cancel_timeout=cancel_timeout)
+        self.detector = (OnsetDetector(barge_in, vad, EchoGate(), sample_rate=sample_rate)
+                         if barge_in is not None else None)
+        self.echo_control = EchoControl(
+            echo=echo, sample_rate=sample_rate, detector=self.detector, barge_in=barge_in,
+            watch=echo_watch, transcript_filters=transcript_filters,
+            half_duplex=half_duplex)
+        self.recorder = TranscriptRecorder(transcripts) if transcripts is not None else None
+        self.interruptions: list[Interrupted] = []
+        self.echo_path: EchoPathMeasurement | None = None
+        """The last echo-path calibration's figures (``None`` before any)."""
+        self.calibration: CalibrationRecording | None = None
+        """The calibration under way, if any."""
+        self.uplinked: tuple[AudioFrame, float] | None = None
+        """The last frame queued upstream (as cleaned) and its capture time."""
+        self.closed = False
+        self._edge = MicrophoneEdge(sample_rate)
+        self._effects: list[Effect] = []
+
+    # -- what the shells read ------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The session state (idle / listening / speaking / cancelling)."""
+        return self.session.state
+
+    def effects(self) -> list[Effect]:
+        """Drain what to do, in order. Performing a :class:`SendEvent` (then :meth:`sent`)
+        can produce more: call again until empty."""
+        out, self._effects = self._effects, []
+        return out
+
+    def playing(self) -> tuple[ItemKey | None, float]:
+        """The assistant's item part at the play head (``None``: nothing queued) and how
+        many milliseconds of it have been heard."""
+        key = self.session.tracker.playing()
+        return key, self.session.tracker.heard_ms(key) if key is not None else 0.0
+
+    def next_deadline(self) -> float | None:
+        """The earliest ``now`` at which :meth:`tick` has work to do, if any."""
+        return self.session.next_deadline()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def open(self, now: float) -> None:
+        """The connection is up: configure the session."""
+        self.session.open(now)
+        self._drain(now)
+
+    def close(self, now: float) -> None:
+        """The conversation ends: nothing is sent or played after this, only the last events
+        are emitted."""
+        if self.closed:
+            return
+        self.closed = True
+        self.session.close(now)
+        self._drain(now)
+
+    def connection_lost(self, reason: str, now: float) -> None:
+        """The connection to the server is gone: a fatal error event, then :meth:`close`."""
+        if self.closed:
+            return
+        message = f"connection lost: {reason}"
+        logger.warning(message)
+        self._emit(ErrorOccurred(message=message, error=None, benign=False, fatal=True,
+                                 at=now))
+        self.close(now)
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def microphone(self, captured: AudioFrame, now: float) -> None:
+        """One frame from the microphone, captured at ``captured.timestamp`` (or ending at
+        ``now`` when it has none)."""
+        if self.closed:
+            return
+        frame = self._edge.convert(captured)
+        if frame is None:
+            return
+        captured_at = frame.timestamp if frame.timestamp is not None else now - frame.duration
+        if self.calibration is not None:
+            self._record_calibration(self.calibration, frame, now)
+            return
+        cleaned, change = self.echo_control.microphone(frame, captured_at, self.session.state)
+        if change is not None:
+            self._emit(change)
+        if cleaned is None:
+            return  # muted (half-duplex)
+        if self.detector is not None:
+            self._detect(self.detector, cleaned, captured_at, now)
+            self._drain(now)
+        self._effects.append(SendEvent(InputAudioBufferAppend(
+            audio=int16_to_bytes(cleaned.samples))))
+        self.session.audio_sent(len(cleaned.samples), captured_at)
+        self.echo_control.sent(cleaned, captured_at)
+        self.uplinked = (cleaned, captured_at)
+
+    def server_frame(self, frame: str | bytes, now: float) -> None:
+        """One frame from the server."""
+        if self.closed:
+            return
+        try:
+            event = parse_server_event(frame)
+        except EventParseError as exc:
+            logger.warning("malformed server event: %s", exc)
+            self._emit(ErrorOccurred(message=f"malformed server event: {exc}", error=None,
+                                     benign=False, fatal=False, at=now))
+            return
+        self.session.receive(event, now)
+        self._drain(now)
+
+    def tick(self, now: float) -> None:
+        """Time passed: read the playback position and handle the deadlines that are due."""
+        if self.closed:
+            return
+        self.session.playback_progress(self.output.played_samples(), now)
+        self.session.tick(now)
+        self._drain(now)
+
+    def sent(self, event: SendEvent, now: float) -> None:
+        """The shell wrote ``event`` to the server at ``now`` (for the latency marks)."""
+        self.session.event_sent(event.event, now)
+        self._drain(now)
+
+    def user_text(self, text: str, *, respond: bool = True) -> None:
+        """The app adds a user text message, and by default asks for a response."""
+        self._effects.append(SendEvent(ConversationItemCreate(item={
+            "type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": text}]})))
+        if respond:
+            self.request_response()
+
+    def request_response(self) -> None:
+        """The app asks the model to respond now."""
+        self._effects.append(SendEvent(ResponseCreate()))
+
+    def interrupt(self, now: float) -> bool:
+        """The app interrupts the assistant, as a barge-in would. Returns whether it was
+        speaking."""
+        if self.closed:
+            return False
+        self.session.playback_progress(self.output.played_samples(), now)
+        interrupted = self.session.interrupt(now)
+        self._drain(now)
+        return interrupted
+
+    def calibrate(self, probe: CalibrationProbe | None = None) -> CalibrationRecording:
+        """Start measuring the echo path: the probe is queued on the speaker, and the
+        microphone's frames are recorded (neither sent upstream nor given to the detector;
+        the canceller still learns from them) until the recording is :attr:`finished
+        <realtalk.echo.calibration.CalibrationRecording.finished>`. A trusted measurement
+        then seeds the canceller and the gate, and is emitted.
+
+        Raises:
+            ConfigurationError: a calibration is already under way, or the probe is not at
+                the engine's rate.
+        """
+        if self.calibration is not None:
+            raise ConfigurationError("a calibration is already under way")
+        probe = probe if probe is not None else CalibrationProbe(self.sample_rate)
+        if probe.sample_rate != self.sample_rate:
+            raise ConfigurationError(f"the probe must be at {self.sample_rate} Hz, "
+                                     f"got {probe.sample_rate}")
+        played = probe.samples()
+        self.calibration = CalibrationRecording(played, self.sample_rate)
+        self.output.write(played)
+        return self.calibration
+
+    def cancel_calibration(self) -> None:
+        """Stop recording for a calibration that will not finish (the shell gave up)."""
+        self.calibration = None
+
+    # -- the steps -----------------------------------------------------------------------------
+
+    def _detect(self, detector: OnsetDetector, frame: AudioFrame, captured_at: float,
+                now: float) -> None:
+        onset = detector.process(frame, captured_at)
+        if onset is not None:
+            # The play position read just before the stop: the truncate is what was heard.
+            self.session.playback_progress(self.output.played_samples(), now)
+            self.session.user_speech(now, onset=onset, source="local")
+        # After the confirmation, which stops playback: a duck is kept in its latency.
+        self.session.speech_probable(now, detector.probable)
+
+    def _record_calibration(self, recording: CalibrationRecording, frame: AudioFrame,
+                            now: float) -> None:
+        # The probe's echo is measured, not sent or taken for the user.
+        recording.add(frame)
+        echo = self.echo_control.echo
+        if echo is not None:
+            echo.process(frame)
+        if not recording.finished:
+            return
+        self.calibration = None
+        measurement = recording.result
+        if measurement is None:
+            return
+        for stage in _stages(echo):
+            if isinstance(stage, EchoCanceller):
+                seed_canceller(stage, measurement, self.sample_rate)
+        gate = self.detector.gate if self.detector is not None else None
+        if isinstance(gate, EchoGate):
+            seed_gate(gate, measurement)
+        logger.info("echo path: delay %.1f ms, gain %.1f dB, ok=%s %s", measurement.delay_ms,
+                    measurement.gain_db, measurement.ok, measurement.reason or "")
+        self.echo_path = measurement
+        self._emit(measurement)
+
+    def _drain(self, now: float) -> None:
+        # Performing an output can produce more (stopping playback releases the truncate).
+        while outputs := self.session.outputs():
+            for out in outputs:
+                if isinstance(out, SendEvent):
+                    if not self.closed:
+                        self._effects.append(out)
+                elif isinstance(out, PlayAudio | StopPlayback | DuckPlayback | EndOfAudio):
+                    if not self.closed:
+                        self._play(out, now)
+                else:
+                    self._deliver(out, now)
+
+    def _play(self, action: PlayAudio | StopPlayback | DuckPlayback | EndOfAudio,
+              now: float) -> None:
+        match action:
+            case PlayAudio(pcm=pcm):
+                self.output.write(bytes_to_int16(pcm))
+            case StopPlayback():
+                # clear() returns the final played count: the truncate is computed from it.
+                self.session.playback_stopped(now, self.output.clear())
+            case DuckPlayback(gain=gain, ramp_ms=ramp_ms):
+                self.output.set_gain(gain, ramp_ms)
+            case EndOfAudio():
+                self.output.mark_end()
+
+    def _deliver(self, event: ConversationEvent, now: float) -> None:
+        if isinstance(event, Interrupted):
+            self.interruptions.append(event)
+        out, verdicts = self.echo_control.screen(event)
+        if isinstance(out, EchoTranscriptDropped):
+            self.session.echo_item(out.item_id, now)
+        if self.recorder is not None:
+            try:
+                self.recorder.record(out, verdicts=verdicts)
+            except TranscriptStoreError as exc:
+                self._emit(ErrorOccurred(message=f"transcript store: {exc}", error=None,
+                                         benign=False, fatal=False, at=now))
+        self._emit(out)
+
+    def _emit(self, event: AppEvent) -> None:
+        self._effects.append(Emit(event))
+
+
+def _stages(echo: EchoFilter | None) -> list[EchoFilter]:
+    """The stages of an echo filter (a chain's, or the filter itself)."""
+    if echo is None:
+        return []
+    if isinstance(echo, EchoFilterChain):
+        return list(echo.filters)
+    return [echo]
