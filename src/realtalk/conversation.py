@@ -28,6 +28,15 @@ import anyio.lowlevel
 import numpy as np
 import numpy.typing as npt
 
+from ._args import (
+    check_choice,
+    check_clock,
+    check_flag,
+    check_methods,
+    check_number,
+    check_sample_rate,
+    check_type,
+)
 from .audio.actions import perform_audio_action
 from .audio.base import AudioInput, AudioOutput
 from .audio.frame import AudioFrame
@@ -54,7 +63,6 @@ from .echo import (
     seed_gate,
 )
 from .errors import (
-    AudioError,
     ConfigurationError,
     ConnectionClosed,
     ConversationClosed,
@@ -143,6 +151,10 @@ class Conversation:
             probe at -40 dBFS is played), before anything else is played or sent. Off by
             default because it makes a sound; the microphone must carry its speaker reference
             (:class:`~realtalk.audio.SoundDevice` does).
+
+    Raises:
+        ConfigurationError: an argument of the wrong type or out of range, named in the
+            message.
     """
 
     def __init__(
@@ -164,6 +176,11 @@ class Conversation:
         echo_watch: EchoRiskWatch | Literal["default"] | None = "default",
         calibrate_at_start: bool = False,
     ) -> None:
+        _check_arguments(provider=provider, config=config, input=input, output=output,
+                         barge_in=barge_in, vad=vad, cancel_timeout=cancel_timeout, clock=clock,
+                         event_buffer=event_buffer, half_duplex=half_duplex, echo=echo,
+                         transcript_filters=transcript_filters, transcripts=transcripts,
+                         echo_watch=echo_watch, calibrate_at_start=calibrate_at_start)
         if calibrate_at_start and input is None:
             raise ConfigurationError("calibrate_at_start needs a microphone (input=...)")
         self.calibrate_at_start = calibrate_at_start
@@ -175,11 +192,11 @@ class Conversation:
         self.input = input
         self.output: AudioOutput = output if output is not None else MemoryOutput(
             PCM_SAMPLE_RATE, clock=clock)
-        if self.output.sample_rate != PCM_SAMPLE_RATE:
-            raise AudioError(
-                f"output sample_rate={self.output.sample_rate} is not supported: the realtime "
-                f"protocol plays PCM16 at {PCM_SAMPLE_RATE} Hz"
-            )
+        output_rate = getattr(self.output, "sample_rate", None)
+        if output_rate != PCM_SAMPLE_RATE:
+            raise ConfigurationError(
+                f"expected an output at {PCM_SAMPLE_RATE} Hz (the realtime protocol's PCM16 "
+                f"rate) for output, got {type(self.output).__name__} at {output_rate!r} Hz")
         self.barge_in = barge_in
         self.session = Session.with_barge_in(config, barge_in, wire_shape=provider.shape,
                                              cancel_timeout=cancel_timeout)
@@ -394,6 +411,7 @@ class Conversation:
 
     async def send_text(self, text: str, *, respond: bool = True) -> None:
         """Add a user text message, and by default ask for a spoken response."""
+        check_type("text", text, str, "a string")
         item = {"type": "message", "role": "user",
                 "content": [{"type": "input_text", "text": text}]}
         await self._send_client(ConversationItemCreate(item=item))
@@ -587,6 +605,54 @@ class Conversation:
                                self.dropped_events)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
+
+
+def _check_arguments(
+    *, provider: object, config: object, input: object, output: object, barge_in: object,
+    vad: object, cancel_timeout: object, clock: object, event_buffer: object,
+    half_duplex: object, echo: object, transcript_filters: object, transcripts: object,
+    echo_watch: object, calibrate_at_start: object,
+) -> None:
+    """Conversation's arguments, each checked here rather than found wrong in a task."""
+    check_methods("provider", provider, ("connect",),
+                  "a provider (realtalk.providers.openai(), azure(), local() or endpoint())")
+    check_choice("provider.shape", getattr(provider, "shape", None), ("ga", "beta"))
+    check_type("config", config, (SessionConfig, type(None)), "a SessionConfig or None")
+    check_methods("input", input, ("frames",), "an AudioInput (with frames() and "
+                  "sample_rate) or None", optional=True)
+    if input is not None:
+        check_sample_rate(getattr(input, "sample_rate", None), "input.sample_rate")
+    check_methods("output", output, _OUTPUT_METHODS, "an AudioOutput (with "
+                  f"{', '.join(m + '()' for m in _OUTPUT_METHODS)}) or None", optional=True)
+    check_type("barge_in", barge_in, (BargeIn, type(None)), "a BargeIn or None")
+    check_methods("vad", vad, ("is_speech", "reset"), "a VoiceActivityDetector (with "
+                  "is_speech() and reset()) or None", optional=True)
+    check_number("cancel_timeout", cancel_timeout, positive=True)
+    check_clock(clock)
+    check_number("event_buffer", event_buffer, integer=True, minimum=1)
+    check_flag("half_duplex", half_duplex)
+    check_flag("calibrate_at_start", calibrate_at_start)
+    if not _is_default(echo):
+        check_methods("echo", echo, ("process", "reset"), "'default', an EchoFilter (with "
+                      "process() and reset()) or None", optional=True)
+    if not _is_default(transcript_filters):
+        check_type("transcript_filters", transcript_filters,
+                   (TranscriptFilterChain, type(None)),
+                   "'default', a TranscriptFilterChain or None")
+    if not _is_default(echo_watch):
+        check_type("echo_watch", echo_watch, (EchoRiskWatch, type(None)),
+                   "'default', an EchoRiskWatch or None")
+    check_methods("transcripts", transcripts, ("append",), "a TranscriptStore (such as "
+                  "realtalk.transcripts.open_store(path)) or None", optional=True)
+
+
+_OUTPUT_METHODS = ("write", "clear", "set_gain", "mark_end", "played_samples",
+                   "buffered_samples")
+
+
+def _is_default(option: object) -> bool:
+    # Compared as a string only: a filter object's own == is none of our business.
+    return isinstance(option, str) and option == "default"
 
 
 class _Recording:

@@ -49,7 +49,16 @@ class RealtalkError(Exception):
 
 
 class ConfigurationError(RealtalkError, ValueError):
-    """An argument or environment setting is missing or invalid."""
+    """An argument or environment setting is missing or invalid.
+
+    Attributes:
+        argument: the name of the argument to blame (``"cancel_timeout"``), when there is
+            one.
+    """
+
+    def __init__(self, message: str, *, argument: str | None = None):
+        super().__init__(message)
+        self.argument = argument
 
 
 class ProtocolError(RealtalkError):

@@ -14,12 +14,14 @@ on exit.
 from __future__ import annotations
 
 import contextlib
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio.to_thread
 import attrs
 
+from ._args import bad_argument, check_choice, check_methods, check_number, check_type, validator
 from .session_config import WireShape
 from .transport import Endpoint, Transport, azure_endpoint, connect_websocket, openai_endpoint
 
@@ -44,10 +46,13 @@ class Provider(Protocol):
 
 @attrs.frozen
 class RemoteProvider:
-    """A realtime server reached over WebSocket at :attr:`endpoint`."""
+    """A realtime server reached over WebSocket at :attr:`endpoint`, opened within
+    :attr:`open_timeout` seconds."""
 
-    endpoint: Endpoint
-    open_timeout: float = 10.0
+    endpoint: Endpoint = attrs.field(validator=validator(
+        check_type, Endpoint, "an Endpoint (see realtalk.transport)"))
+    open_timeout: float = attrs.field(default=10.0,
+                                      validator=validator(check_number, positive=True))
 
     @property
     def shape(self) -> WireShape:
@@ -101,7 +106,14 @@ class LocalProvider:
 def openai(
     *, model: str = "gpt-realtime", api_key: str | None = None, base_url: str | None = None
 ) -> RemoteProvider:
-    """OpenAI Realtime. See :func:`~realtalk.transport.openai_endpoint` for the arguments."""
+    """OpenAI Realtime. See :func:`~realtalk.transport.openai_endpoint` for the arguments.
+
+    Raises:
+        ConfigurationError: an argument of the wrong type, no key, or a malformed URL.
+    """
+    _check_name("model", model)
+    _check_optional_strings(base_url=base_url)
+    _check_optional_strings(api_key=api_key, secret=True)
     return RemoteProvider(openai_endpoint(model=model, api_key=api_key, base_url=base_url))
 
 
@@ -114,7 +126,15 @@ def azure(
     api_version: str | None = None,
     base_url: str | None = None,
 ) -> RemoteProvider:
-    """Azure OpenAI Realtime. See :func:`~realtalk.transport.azure_endpoint`."""
+    """Azure OpenAI Realtime. See :func:`~realtalk.transport.azure_endpoint`.
+
+    Raises:
+        ConfigurationError: an argument of the wrong type, no endpoint or credential, both a
+            key and a token, or a malformed URL.
+    """
+    _check_name("deployment", deployment)
+    _check_optional_strings(endpoint=endpoint, api_version=api_version, base_url=base_url)
+    _check_optional_strings(api_key=api_key, token=token, secret=True)
     return RemoteProvider(azure_endpoint(
         deployment=deployment, endpoint=endpoint, api_key=api_key, token=token,
         api_version=api_version, base_url=base_url,
@@ -141,8 +161,19 @@ def local(
             states the length of the user's speech; the server has no speech recognition).
         on_client_event: called with ``(time.perf_counter(), type)`` for each client event
             the server receives (benchmarks use it).
+
+    Raises:
+        ConfigurationError: an argument of the wrong type or out of range.
     """
     from .server import ServerOptions
+
+    check_number("first_audio_latency_ms", first_audio_latency_ms, minimum=0.0)
+    check_number("generation_speed", generation_speed, positive=True)
+    check_number("chunk_ms", chunk_ms, integer=True, positive=True)
+    for name, function in (("responder_factory", responder_factory),
+                           ("transcriber_factory", transcriber_factory),
+                           ("on_client_event", on_client_event)):
+        check_methods(name, function, ("__call__",), "a callable or None", optional=True)
 
     options: dict[str, Any] = {
         "options": ServerOptions(first_audio_latency_ms=first_audio_latency_ms,
@@ -158,5 +189,33 @@ def local(
 
 def endpoint(url: str, *, headers: Mapping[str, str] | None = None,
              shape: WireShape = "ga") -> RemoteProvider:
-    """Any compatible realtime server at ``url``."""
+    """Any compatible realtime server at ``url`` (``ws://`` or ``wss://``), with ``headers``
+    on the upgrade request (authentication goes there) and speaking the ``shape`` protocol.
+
+    Raises:
+        ConfigurationError: a URL that is not ``ws(s)://host...``, headers that are not a
+            mapping of strings to strings, or an unknown shape.
+    """
+    check_type("url", url, str, "a ws:// or wss:// URL")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.netloc:
+        # Shown with its credential-looking query parameters masked.
+        raise bad_argument("url", "a ws:// or wss:// URL with a host", Endpoint(url=url).safe_url)
+    check_type("headers", headers, (Mapping, type(None)), "a mapping of header names to "
+               "values, or None")
+    for name, value in (headers or {}).items():
+        check_type("headers", name, str, "header names that are strings")
+        check_type(f"headers[{name!r}]", value, str, "a string", secret=True)
+    check_choice("shape", shape, ("ga", "beta"))
     return RemoteProvider(Endpoint(url=url, headers=dict(headers or {}), shape=shape))
+
+
+def _check_name(name: str, value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise bad_argument(name, "a non-empty string", value)
+
+
+def _check_optional_strings(*, secret: bool = False, **arguments: object) -> None:
+    # A credential's value never goes into the message, only its type.
+    for name, value in arguments.items():
+        check_type(name, value, (str, type(None)), "a string or None", secret=secret)

@@ -10,10 +10,11 @@ endpoint still speaks, keeps them flat (``turn_detection``, ``input_audio_format
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import attrs
 
+from ._args import bad_argument, check_choice, check_flag, check_number, check_type, validator
 from .errors import ConfigurationError, EventParseError
 
 __all__ = ("PCM_SAMPLE_RATE", "SessionConfig", "TurnDetection", "WireShape")
@@ -27,6 +28,12 @@ _TURN_TYPES = ("server_vad", "semantic_vad")
 _EAGERNESS = ("low", "medium", "high", "auto")
 _NOISE = ("near_field", "far_field")
 
+_Built = TypeVar("_Built")
+
+
+_OPTIONAL_STRING = validator(check_type, (str, type(None)), "a string or None")
+_OPTIONAL_MS = validator(check_number, integer=True, minimum=0, optional=True)
+
 
 def _check_rate(_: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
     if value is not None and value != PCM_SAMPLE_RATE:
@@ -34,6 +41,15 @@ def _check_rate(_: object, attribute: attrs.Attribute[Any], value: int | None) -
             f"{attribute.name}={value!r} is not supported: the realtime protocol's audio/pcm "
             f"format is {PCM_SAMPLE_RATE} Hz PCM16 mono; resample your audio at the edge"
         )
+
+
+def _tuple_of_strings(value: object) -> tuple[str, ...]:
+    # A lone string is a sequence of characters: ("a", "u", "d", ...) is never meant.
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(
+            isinstance(item, str) for item in value):
+        raise bad_argument("output_modalities", "a tuple of strings such as ('audio',), or "
+                           "None", value)
+    return tuple(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -46,17 +62,19 @@ class TurnDetection:
     """
 
     type: Literal["server_vad", "semantic_vad"] = attrs.field(
-        default="server_vad", validator=attrs.validators.in_(_TURN_TYPES)
+        default="server_vad", validator=validator(check_choice, _TURN_TYPES)
     )
-    threshold: float | None = None
-    prefix_padding_ms: int | None = None
-    silence_duration_ms: int | None = None
-    idle_timeout_ms: int | None = None
+    threshold: float | None = attrs.field(
+        default=None, validator=validator(check_number, minimum=0.0, maximum=1.0, optional=True)
+    )
+    prefix_padding_ms: int | None = attrs.field(default=None, validator=_OPTIONAL_MS)
+    silence_duration_ms: int | None = attrs.field(default=None, validator=_OPTIONAL_MS)
+    idle_timeout_ms: int | None = attrs.field(default=None, validator=_OPTIONAL_MS)
     eagerness: Literal["low", "medium", "high", "auto"] | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.in_(_EAGERNESS))
+        default=None, validator=validator(check_choice, _EAGERNESS, optional=True)
     )
-    create_response: bool = True
-    interrupt_response: bool = True
+    create_response: bool = attrs.field(default=True, validator=validator(check_flag))
+    interrupt_response: bool = attrs.field(default=True, validator=validator(check_flag))
 
     def to_dict(self) -> dict[str, Any]:
         """Render as the protocol's JSON object, leaving out unset options."""
@@ -86,7 +104,7 @@ class TurnDetection:
                 f"{path}.eagerness must be one of {_EAGERNESS}, got {eagerness!r}",
                 field=f"{path}.eagerness",
             )
-        return cls(
+        return _build(cls, path, fields_on_wire=True,
             type=kind,
             threshold=_opt_number(obj, "threshold", path),
             prefix_padding_ms=_opt_int(obj, "prefix_padding_ms", path),
@@ -115,18 +133,26 @@ class SessionConfig:
         extra: more top-level session fields (``tools``, ``tool_choice``, ...) merged in as is.
     """
 
-    instructions: str | None = None
-    voice: str | None = None
-    turn_detection: TurnDetection | Literal[False] | None = None
-    transcription_model: str | None = None
+    instructions: str | None = attrs.field(default=None, validator=_OPTIONAL_STRING)
+    voice: str | None = attrs.field(default=None, validator=_OPTIONAL_STRING)
+    turn_detection: TurnDetection | Literal[False] | None = attrs.field(default=None)
+    transcription_model: str | None = attrs.field(default=None, validator=_OPTIONAL_STRING)
     noise_reduction: Literal["near_field", "far_field"] | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.in_(_NOISE))
+        default=None, validator=validator(check_choice, _NOISE, optional=True)
     )
     input_rate: int | None = attrs.field(default=PCM_SAMPLE_RATE, validator=_check_rate)
     output_rate: int | None = attrs.field(default=PCM_SAMPLE_RATE, validator=_check_rate)
-    output_modalities: tuple[str, ...] | None = None
-    model: str | None = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict)
+    output_modalities: tuple[str, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(_tuple_of_strings))
+    model: str | None = attrs.field(default=None, validator=_OPTIONAL_STRING)
+    extra: Mapping[str, Any] = attrs.field(factory=dict, validator=validator(
+        check_type, Mapping, "a mapping of more session fields"))
+
+    @turn_detection.validator
+    def _check_turn_detection(self, _: attrs.Attribute[Any], value: object) -> None:
+        if not (value is None or value is False or isinstance(value, TurnDetection)):
+            raise bad_argument("turn_detection", "a TurnDetection, False (off) or None",
+                               value)
 
     def merged(self, update: SessionConfig) -> SessionConfig:
         """Apply a partial update: every field the update sets wins."""
@@ -292,10 +318,17 @@ class SessionConfig:
                     field=f"{noise_path}.type",
                 )
             kwargs["noise_reduction"] = noise_type
-        try:
-            return cls(**kwargs)
-        except ConfigurationError as exc:
-            raise EventParseError(str(exc), field=path) from exc
+        return _build(cls, path, fields_on_wire=False, **kwargs)
+
+
+def _build(cls: type[_Built], path: str, *, fields_on_wire: bool, **kwargs: Any) -> _Built:
+    """``cls(**kwargs)`` for a parser: a setting out of range is the peer's bad field, named
+    down to the field when ``cls``'s arguments are named as on the wire."""
+    try:
+        return cls(**kwargs)
+    except ConfigurationError as exc:
+        field = f"{path}.{exc.argument}" if fields_on_wire and exc.argument else path
+        raise EventParseError(str(exc), field=field) from exc
 
 
 def _mapping(value: object, path: str) -> Mapping[str, Any]:

@@ -40,6 +40,15 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from .._args import (
+    bad_argument,
+    check_choice,
+    check_clock,
+    check_methods,
+    check_number,
+    check_sample_rate,
+    check_type,
+)
 from ..errors import AudioError
 from .frame import AudioFrame
 from .gain import GainRamp
@@ -137,10 +146,9 @@ class DeviceOutput:
 
     def __init__(self, sample_rate: int = 24_000, *, jitter_buffer_ms: float = 200.0,
                  clock: Clock | None = None) -> None:
-        if sample_rate <= 0:
-            raise AudioError(f"sample_rate must be positive, got {sample_rate}")
-        if jitter_buffer_ms < 0:
-            raise AudioError(f"jitter_buffer_ms must be >= 0, got {jitter_buffer_ms}")
+        check_sample_rate(sample_rate)
+        check_number("jitter_buffer_ms", jitter_buffer_ms, minimum=0.0)
+        check_clock(clock)
         self.sample_rate = sample_rate
         self.jitter_buffer_ms = jitter_buffer_ms
         self._jitter_samples = math.ceil(jitter_buffer_ms * sample_rate / 1000)
@@ -336,8 +344,10 @@ class DeviceInput:
     def __init__(self, sample_rate: int = 24_000, *, max_queued_ms: float = 2000.0,
                  clock: Clock | None = None,
                  on_start: Callable[[], None] | None = None) -> None:
-        if sample_rate <= 0:
-            raise AudioError(f"sample_rate must be positive, got {sample_rate}")
+        check_sample_rate(sample_rate)
+        check_number("max_queued_ms", max_queued_ms, positive=True)
+        check_clock(clock)
+        check_methods("on_start", on_start, ("__call__",), "a callable or None", optional=True)
         self.sample_rate = sample_rate
         self._max_queued = max(1, math.ceil(max_queued_ms * sample_rate / 1000))
         self._on_start = on_start
@@ -583,25 +593,35 @@ class SoundDevice:
         clock: see :class:`DuplexEngine`.
 
     Raises:
-        AudioError: sounddevice missing (with the install hint) or bad settings.
+        ConfigurationError: a bad setting, named in the message.
+        AudioError: sounddevice missing (with the install hint).
     """
 
     def __init__(self, *, input_device: int | str | None = None,
                  output_device: int | str | None = None, sample_rate: int = 24_000,
                  block_ms: float = 20, jitter_buffer_ms: float = 200,
                  latency: str | float = "low", clock: Clock | None = None) -> None:
-        self._sd = _import_sounddevice()
-        if sample_rate <= 0:
-            raise AudioError(f"sample_rate must be positive, got {sample_rate}")
+        for name, device in (("input_device", input_device), ("output_device", output_device)):
+            check_type(name, device, (int, str, type(None)),
+                       "a PortAudio device index (int), (part of) a name, or None")
+        check_sample_rate(sample_rate)
+        check_number("block_ms", block_ms, positive=True)
         self.block_size = round(sample_rate * block_ms / 1000)
         if self.block_size <= 0:
-            raise AudioError(f"block_ms must give at least one sample, got {block_ms}")
+            raise bad_argument("block_ms", f"at least one sample at {sample_rate} Hz "
+                               f"(>= {1000 / sample_rate:.3g} ms)", block_ms)
+        if isinstance(latency, str):
+            check_choice("latency", latency, ("low", "high"))
+        else:
+            check_number("latency", latency, positive=True)
         self.sample_rate = sample_rate
         self.input_device = input_device
         self.output_device = output_device
         self.latency_setting = latency
         self.engine = DuplexEngine(sample_rate, jitter_buffer_ms=jitter_buffer_ms, clock=clock,
                                    on_start=self.start)
+        # After every check: bad settings are reported even where PortAudio is missing.
+        self._sd = _import_sounddevice()
         self.input = self.engine.input
         self.output = self.engine.output
         self._stream: Any = None

@@ -20,7 +20,7 @@ import anyio.lowlevel
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import AudioError
+from .._args import check_clock, check_flag, check_number, check_sample_rate
 from .frame import AudioFrame
 from .gain import GainRamp
 from .pcm import mono_int16
@@ -39,8 +39,8 @@ class MemoryOutput:
     """
 
     def __init__(self, sample_rate: int = 24_000, *, clock: Clock | None = None) -> None:
-        if sample_rate <= 0:
-            raise AudioError(f"sample_rate must be positive, got {sample_rate}")
+        check_sample_rate(sample_rate)
+        check_clock(clock)
         self.sample_rate = sample_rate
         self._clock: Clock = clock if clock is not None else anyio.current_time
         self._queue: collections.deque[npt.NDArray[np.int16]] = collections.deque()
@@ -146,9 +146,12 @@ class MemoryInput:
         noise_dbfs: float | None = None,
         seed: int = 0,
     ) -> None:
-        if sample_rate <= 0 or frame_ms <= 0:
-            raise AudioError(f"sample_rate and frame_ms must be positive, got {sample_rate}, "
-                             f"{frame_ms}")
+        check_sample_rate(sample_rate)
+        check_number("frame_ms", frame_ms, integer=True, positive=True)
+        check_clock(clock)
+        check_flag("realtime", realtime)
+        check_number("noise_dbfs", noise_dbfs, maximum=0.0, optional=True)
+        check_number("seed", seed, integer=True, minimum=0)
         self.sample_rate = sample_rate
         self.frame_samples = sample_rate * frame_ms // 1000
         self._clock: Clock = clock if clock is not None else anyio.current_time

@@ -23,6 +23,7 @@ import anyio.lowlevel
 import numpy as np
 import numpy.typing as npt
 
+from .._args import check_clock, check_flag, check_number, check_path
 from ..errors import AudioError
 from .frame import AudioFrame
 from .memory import Clock, MemoryOutput
@@ -176,13 +177,17 @@ class WavInput:
             (an empty file yields nothing).
 
     Raises:
-        AudioError: see :func:`read_wav`; also for a non-positive ``frame_ms``.
+        AudioError: see :func:`read_wav`.
+        ConfigurationError: a bad argument (a non-positive ``frame_ms``, ...), named.
     """
 
     def __init__(self, path: StrPath, *, frame_ms: int = 20, realtime: bool = False,
                  clock: Clock | None = None, loop: bool = False) -> None:
-        if frame_ms <= 0:
-            raise AudioError(f"frame_ms must be positive, got {frame_ms}")
+        check_path(path)
+        check_number("frame_ms", frame_ms, integer=True, positive=True)
+        check_flag("realtime", realtime)
+        check_clock(clock)
+        check_flag("loop", loop)
         self.path = path
         self.samples, self.sample_rate = read_wav(path)
         self.frame_samples = max(1, self.sample_rate * frame_ms // 1000)
@@ -236,6 +241,7 @@ class WavOutput(MemoryOutput):
 
     def __init__(self, path: StrPath, sample_rate: int = 24_000, *,
                  clock: Clock | None = None) -> None:
+        check_path(path)
         super().__init__(sample_rate, clock=clock)
         self.path = path
         self.closed = False

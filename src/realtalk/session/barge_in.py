@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import attrs
 
+from .._args import check_flag, check_number, validator
+
 __all__ = ("BargeIn", "BargeInPolicy")
+
+_MILLISECONDS = validator(check_number, minimum=0.0)
+_FLAG = validator(check_flag)
 
 
 @attrs.frozen(kw_only=True)
@@ -43,22 +48,21 @@ class BargeIn:
             once, long enough not to click.
     """
 
-    min_speech_ms: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
-    max_gap_ms: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
-    rearm_silence_ms: float = attrs.field(default=300.0, validator=attrs.validators.ge(0))
-    use_server_vad: bool = False
-    cooldown_ms: float = attrs.field(default=0.0, validator=attrs.validators.ge(0))
-    notify_model: bool = True
-    false_interruption_s: float | None = attrs.field(default=2.5)
-    resume_after_false: bool = True
-    min_words: int = attrs.field(default=1, validator=attrs.validators.ge(1))
-    duck_gain_db: float | None = -18.0
-    duck_ramp_ms: float = attrs.field(default=8.0, validator=attrs.validators.ge(0))
-
-    @false_interruption_s.validator
-    def _check_window(self, _: attrs.Attribute[float | None], value: float | None) -> None:
-        if value is not None and not value > 0:
-            raise ValueError(f"false_interruption_s must be > 0 or None, got {value!r}")
+    min_speech_ms: float = attrs.field(default=120.0, validator=_MILLISECONDS)
+    max_gap_ms: float = attrs.field(default=60.0, validator=_MILLISECONDS)
+    rearm_silence_ms: float = attrs.field(default=300.0, validator=_MILLISECONDS)
+    use_server_vad: bool = attrs.field(default=False, validator=_FLAG)
+    cooldown_ms: float = attrs.field(default=0.0, validator=_MILLISECONDS)
+    notify_model: bool = attrs.field(default=True, validator=_FLAG)
+    false_interruption_s: float | None = attrs.field(
+        default=2.5, validator=validator(check_number, positive=True, optional=True))
+    resume_after_false: bool = attrs.field(default=True, validator=_FLAG)
+    min_words: int = attrs.field(
+        default=1, validator=validator(check_number, integer=True, minimum=1))
+    # A duck lowers the assistant's voice: a gain above 0 dB would raise it.
+    duck_gain_db: float | None = attrs.field(
+        default=-18.0, validator=validator(check_number, maximum=0.0, optional=True))
+    duck_ramp_ms: float = attrs.field(default=8.0, validator=_MILLISECONDS)
 
 
 class BargeInPolicy:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from .._args import check_path
 from .records import ConversationSummary, Entry, TranscriptRecord, TranscriptStoreError
 
 if TYPE_CHECKING:
@@ -60,12 +61,14 @@ def open_store(path: str | Path, *, readonly: bool = False
     Both stores are context managers that close on exit.
 
     Raises:
+        ConfigurationError: ``path`` is not a file path (a non-empty str or os.PathLike).
         TranscriptStoreError: ``readonly`` and the file does not exist, or the file is
             neither kind.
     """
     from .jsonl import JSONLTranscriptStore
     from .sqlite import SQLiteTranscriptStore
 
+    check_path(path)
     path = Path(path)
     if readonly and not path.exists():
         raise TranscriptStoreError(f"no transcript store at {str(path)!r}")

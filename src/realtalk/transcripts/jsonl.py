@@ -26,6 +26,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .._args import check_flag, check_path
 from .records import (
     ConversationSummary,
     Entry,
@@ -53,10 +54,14 @@ class JSONLTranscriptStore:
         readonly: only read (the command line): the file is not created or opened for writing.
 
     Raises:
+        ConfigurationError: ``path`` is not a file path, or a flag is not a bool.
         TranscriptStoreError: the file cannot be opened for appending.
     """
 
     def __init__(self, path: str | Path, *, fsync: bool = False, readonly: bool = False) -> None:
+        check_path(path)
+        check_flag("fsync", fsync)
+        check_flag("readonly", readonly)
         self.path = Path(path)
         self.fsync = fsync
         self.readonly = readonly

@@ -35,6 +35,7 @@ import threading
 from pathlib import Path
 from typing import Any, Literal
 
+from .._args import check_flag, check_number, check_path
 from .records import (
     ConversationSummary,
     Entry,
@@ -115,12 +116,17 @@ class SQLiteTranscriptStore:
         readonly: open an existing database for reading only (the command line).
 
     Raises:
+        ConfigurationError: ``path`` is not a file path, or ``timeout`` or ``readonly`` is
+            of the wrong type or out of range.
         TranscriptStoreError: the file cannot be opened, is not a transcript database, or
             has a newer schema.
     """
 
     def __init__(self, path: str | Path, *, durability: Durability = "process",
                  timeout: float = 5.0, readonly: bool = False) -> None:
+        check_path(path)
+        check_number("timeout", timeout, minimum=0.0)
+        check_flag("readonly", readonly)
         if durability not in ("process", "power"):
             raise TranscriptStoreError(
                 f"durability={durability!r}: expected 'process' or 'power'")
