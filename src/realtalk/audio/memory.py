@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._args import check_clock, check_flag, check_number, check_sample_rate
+from ..errors import AudioError
 from .frame import AudioFrame
 from .gain import GainRamp
 from .pcm import mono_int16
@@ -162,9 +163,39 @@ class MemoryInput:
         self._closed = False
         self.frames_yielded = 0
 
-    def push(self, samples: npt.NDArray[np.int16]) -> None:
-        """Speak ``samples`` into the microphone, starting with the next frame."""
-        arr = mono_int16(samples)
+    def push(self, samples: npt.NDArray[np.int16] | AudioFrame, *,
+             sample_rate: int | None = None) -> None:
+        """Speak ``samples`` into the microphone, starting with the next frame.
+
+        Args:
+            samples: 1-D int16 PCM at this microphone's rate, or an :class:`AudioFrame`
+                (downmixed to mono; its rate must be this microphone's).
+            sample_rate: the rate of ``samples``, checked against this microphone's when
+                given.
+
+        Raises:
+            AudioError: audio that is not 1-D int16 or is at another rate, saying which
+                and what to do; nothing is pushed.
+        """
+        if isinstance(samples, AudioFrame):
+            sample_rate = samples.sample_rate if sample_rate is None else sample_rate
+            samples = samples.mono().samples
+        if sample_rate is not None and sample_rate != self.sample_rate:
+            raise AudioError(
+                f"MemoryInput.push: audio at {sample_rate!r} Hz pushed into a microphone at "
+                f"{self.sample_rate} Hz; resample it first "
+                f"(realtalk.audio.resample.resample(samples, {sample_rate!r}, "
+                f"{self.sample_rate})) or create MemoryInput({sample_rate!r})")
+        arr = np.asarray(samples)
+        if arr.dtype != np.int16:
+            hint = ("convert it with realtalk.audio.float_to_int16(samples)"
+                    if np.issubdtype(arr.dtype, np.floating) else "convert it to int16 PCM")
+            raise AudioError(f"MemoryInput.push: expected int16 PCM samples, got {arr.dtype}; "
+                             f"{hint}")
+        if arr.ndim != 1:
+            raise AudioError(
+                f"MemoryInput.push: expected mono samples of shape (n,), got shape "
+                f"{arr.shape}; downmix it first, e.g. AudioFrame(samples, rate).mono().samples")
         self._pending.append(arr)
 
     def close(self) -> None:
