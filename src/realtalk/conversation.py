@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Literal
@@ -68,6 +69,7 @@ from .errors import (
     ConversationClosed,
     EventParseError,
     RealtalkError,
+    unwrap_group,
 )
 from .events import (
     ConversationItemCreate,
@@ -92,6 +94,9 @@ from .session_config import PCM_SAMPLE_RATE, SessionConfig
 from .transcripts import TranscriptRecorder, TranscriptStore, TranscriptStoreError
 from .transport import Transport
 from .vad import OnsetDetector, VoiceActivityDetector
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
 
 __all__ = ("Conversation", "AppEvent")
 
@@ -155,6 +160,11 @@ class Conversation:
     Raises:
         ConfigurationError: an argument of the wrong type or out of range, named in the
             message.
+
+    An exception raised in the body of ``async with``, or by one of the conversation's tasks
+    (an output whose ``write`` fails, say), comes out of the block as itself, not wrapped in
+    an exception group; when several are raised together, the first realtalk error comes
+    out with the others named in its notes (:func:`realtalk.errors.unwrap_group`).
     """
 
     def __init__(
@@ -216,6 +226,7 @@ class Conversation:
         self._transport: Transport | None = None
         self._closed = False
         self.closed_reason: str | None = None
+        """Why the conversation closed (``None`` while it runs)."""
         self.interruptions: list[Interrupted] = []
         self.dropped_events = 0
 
@@ -253,7 +264,8 @@ class Conversation:
 
     async def __aenter__(self) -> Conversation:
         if self._stack is not None or self._closed:
-            raise ConversationClosed("a Conversation can be entered only once")
+            raise ConversationClosed("a Conversation can be entered only once: create a new "
+                                     "one for the next conversation")
         # Created here, not in __init__: anyio primitives need the running event loop.
         self._lock = anyio.Lock()
         self._wake = anyio.Event()
@@ -271,21 +283,21 @@ class Conversation:
             await stack.aclose()
             raise
         self._stack = stack
-        async with self._lock:
-            self.session.open(self._clock())
-            await self._perform()
-        self._spawn(self._reader, transport)
-        self._spawn(self._timer)
-        if self.input is not None:
-            self._spawn(self._microphone, self.input)
-        if self.calibrate_at_start:
-            try:
+        try:
+            async with self._lock:
+                self.session.open(self._clock())
+                await self._perform()
+            self._spawn(self._reader, transport)
+            self._spawn(self._timer)
+            if self.input is not None:
+                self._spawn(self._microphone, self.input)
+            if self.calibrate_at_start:
                 await self.calibrate()
-            except BaseException:
-                # Closed as if the app had left the block, then the error as it was raised
-                # (passing it through the task group would wrap it in an exception group).
-                await self.__aexit__(None, None, None)
-                raise
+        except BaseException:
+            # Closed as if the app had left the block, then the error as it was raised
+            # (passing it through the task group would wrap it in an exception group).
+            await self.__aexit__(None, None, None)
+            raise
         return self
 
     def _spawn(self, task: Callable[..., Awaitable[None]], *args: object) -> None:
@@ -307,13 +319,27 @@ class Conversation:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        self._shutdown("conversation closed")
+        self._shutdown("its async with block ended")
         stack, self._stack = self._stack, None
         if stack is None:
             return None
         # The stack also closes the event streams: events can be read until the ``async with``
         # block ends, not after.
-        return await stack.__aexit__(exc_type, exc, tb)
+        try:
+            return await stack.__aexit__(exc_type, exc, tb)
+        except BaseExceptionGroup as group:
+            # The task groups wrap whatever crosses them, the app's own error included; the
+            # app gets the error itself, as if there were no task group.
+            error = unwrap_group(group, own=exc, cancelled=anyio.get_cancelled_exc_class())
+            if error is None:
+                raise
+            context = error.__context__
+            try:
+                raise error
+            finally:
+                # Raising here would chain the group in as the context: keep the error's own.
+                error.__context__ = context
+                del error, group
 
     def _shutdown(self, reason: str) -> None:
         if self._closed:
@@ -346,12 +372,16 @@ class Conversation:
     def events(self) -> AsyncIterator[AppEvent]:
         """The stream of conversation events; it ends when the conversation closes.
 
+        Events can be read inside the conversation's ``async with`` block, also after the
+        conversation closed on its own (connection lost) until the buffered ones are read.
+
         Raises:
-            ConversationClosed: the conversation was not entered yet.
+            ConversationClosed: the conversation was not entered yet, or its ``async with``
+                block has ended (also when iterating a stream taken before).
         """
-        if self._stack is None and not self._closed:
-            raise ConversationClosed("enter the conversation (async with) before reading events")
-        return self._recv_events.__aiter__()
+        if self._stack is None:
+            raise self._not_open("events()")
+        return _EventStream(self)
 
     async def calibrate(self, probe: CalibrationProbe | None = None) -> EchoPathMeasurement:
         """Measure the echo path: play a short, quiet probe, record the microphone, and start
@@ -372,7 +402,7 @@ class Conversation:
                 probe and its echo need.
         """
         if self._stack is None or self._closed:
-            raise ConversationClosed("calibrate() needs a running conversation")
+            raise self._not_open("calibrate()")
         if self.input is None:
             raise ConfigurationError("calibrate() needs a microphone (input=...)")
         probe = probe if probe is not None else CalibrationProbe(PCM_SAMPLE_RATE)
@@ -410,21 +440,33 @@ class Conversation:
         return measurement
 
     async def send_text(self, text: str, *, respond: bool = True) -> None:
-        """Add a user text message, and by default ask for a spoken response."""
+        """Add a user text message, and by default ask for a spoken response.
+
+        Raises:
+            ConversationClosed: the conversation is not running.
+        """
         check_type("text", text, str, "a string")
         item = {"type": "message", "role": "user",
                 "content": [{"type": "input_text", "text": text}]}
-        await self._send_client(ConversationItemCreate(item=item))
+        await self._send_client(ConversationItemCreate(item=item), "send_text()")
         if respond:
-            await self._send_client(ResponseCreate())
+            await self._send_client(ResponseCreate(), "send_text()")
 
     async def create_response(self) -> None:
-        """Ask the model to respond now (manual turns)."""
-        await self._send_client(ResponseCreate())
+        """Ask the model to respond now (manual turns).
+
+        Raises:
+            ConversationClosed: the conversation is not running.
+        """
+        await self._send_client(ResponseCreate(), "create_response()")
 
     async def interrupt(self) -> bool:
-        """Interrupt the assistant as a barge-in would. Returns whether it was speaking."""
-        self._check_open()
+        """Interrupt the assistant as a barge-in would. Returns whether it was speaking.
+
+        Raises:
+            ConversationClosed: the conversation is not running.
+        """
+        self._check_open("interrupt()")
         async with self._lock:
             now = self._clock()
             self.session.playback_progress(self.output.played_samples(), now)
@@ -433,15 +475,23 @@ class Conversation:
         return interrupted
 
     async def _send_client(self, event: InputAudioBufferAppend | ConversationItemCreate
-                           | ResponseCreate) -> None:
-        self._check_open()
+                           | ResponseCreate, what: str) -> None:
+        self._check_open(what)
         async with self._lock:
             await self._send_text(encode(event))
 
-    def _check_open(self) -> None:
+    def _check_open(self, what: str) -> None:
         if self._closed or self._stack is None:
-            raise ConversationClosed(
-                f"the conversation is not open ({self.closed_reason or 'not entered'})")
+            raise self._not_open(what)
+
+    def _not_open(self, what: str) -> ConversationClosed:
+        if not self._closed:
+            return ConversationClosed(
+                f"{what} needs a running conversation: call it inside "
+                "`async with realtalk.Conversation(...) as conv:`")
+        return ConversationClosed(
+            f"{what}: the conversation is closed ({self.closed_reason}); it cannot be used "
+            "again: start a new Conversation")
 
     # -- tasks ---------------------------------------------------------------------------------
 
@@ -605,6 +655,26 @@ class Conversation:
                                self.dropped_events)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
+
+
+class _EventStream:
+    """What :meth:`Conversation.events` returns: the conversation's event stream, which ends
+    when the conversation closes and says so if read after its ``async with`` block."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        self._conversation = conversation
+        self._stream = conversation._recv_events
+
+    def __aiter__(self) -> _EventStream:
+        return self
+
+    async def __anext__(self) -> AppEvent:
+        try:
+            return await self._stream.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+        except anyio.ClosedResourceError:
+            raise self._conversation._not_open("reading events") from None
 
 
 def _check_arguments(

@@ -24,10 +24,21 @@ The last two branches live in their own modules, which only load when used.
 Lower-layer exceptions (websockets, anyio, OSError) are mapped at the boundary with
 ``raise ... from exc``; none of them escapes the public API.
 
+Nor does an exception group: what fails inside a conversation's tasks (or in the body of its
+``async with``) reaches the app as the exception itself, so ``except realtalk.AudioError``
+works. When several fail together, the first realtalk error is raised and the others are
+listed in its ``__notes__`` (:func:`unwrap_group` has the rule).
+
 Messages name the bad value and what was expected, and never contain credentials.
 """
 
 from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
 
 __all__ = (
     "RealtalkError",
@@ -116,3 +127,43 @@ class AudioError(RealtalkError, ValueError):
 
 class ConversationClosed(RealtalkError):
     """The conversation was used after it was closed (by your code)."""
+
+
+def unwrap_group(group: BaseExceptionGroup[BaseException], *, own: BaseException | None = None,
+                 cancelled: type[BaseException] | None = None) -> BaseException | None:
+    """The one exception to raise in place of ``group``, an exception group out of a task
+    group; ``None`` when the group holds only cancellations (re-raise it as it is, so the
+    cancel scope it belongs to can absorb it).
+
+    The group's leaves are read through nested groups, except ``own`` (what the app's own
+    code raised, an exception group of its own included), which is kept whole; cancellations
+    (``cancelled``, the event loop's class) are left out, as a cancel scope drops them when
+    a real error travels with them. Of the rest, a ``KeyboardInterrupt`` or ``SystemExit``
+    comes first, then the first :class:`RealtalkError`, then the first leaf; every other
+    leaf is named in a note on it (``also raised: TypeName: message``).
+    """
+    leaves = list(dict.fromkeys(_leaves(group, own, cancelled)))
+    if not leaves:
+        return None
+    primary = next((e for e in leaves if not isinstance(e, Exception)),
+                   next((e for e in leaves if isinstance(e, RealtalkError)), leaves[0]))
+    for other in leaves:
+        if other is not primary:
+            _add_note(primary, f"also raised: {type(other).__name__}: {other}")
+    return primary
+
+
+def _leaves(error: BaseException, own: BaseException | None,
+            cancelled: type[BaseException] | None) -> Iterator[BaseException]:
+    if isinstance(error, BaseExceptionGroup) and error is not own:
+        for inner in error.exceptions:
+            yield from _leaves(inner, own, cancelled)
+    elif cancelled is None or not isinstance(error, cancelled):
+        yield error
+
+
+def _add_note(error: BaseException, note: str) -> None:
+    if sys.version_info >= (3, 11):
+        error.add_note(note)
+    else:  # the exceptiongroup backport prints __notes__ the same way
+        error.__notes__ = [*getattr(error, "__notes__", ()), note]
