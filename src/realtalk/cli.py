@@ -6,9 +6,13 @@ import argparse
 import contextlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import anyio
+
+from ._args import check_number
+from .errors import ConfigurationError
 
 __all__ = ("main",)
 
@@ -36,16 +40,16 @@ def _demo(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
 
+    from .errors import RealtalkError
     from .server import RealtimeServer, ServerOptions
 
-    server = RealtimeServer(
-        host=args.host,
-        port=args.port,
-        options=ServerOptions(first_audio_latency_ms=args.first_audio_latency_ms,
-                              generation_speed=args.generation_speed),
-    )
-
     async def serve() -> None:
+        server = RealtimeServer(
+            host=args.host,
+            port=args.port,
+            options=ServerOptions(first_audio_latency_ms=args.first_audio_latency_ms,
+                                  generation_speed=args.generation_speed),
+        )
         await server.start()
         print(f"realtalk server listening on {server.url}", flush=True)
         print(f"  openai client: AsyncOpenAI(base_url={server.http_base_url!r}, api_key='any')",
@@ -56,6 +60,9 @@ def _serve(args: argparse.Namespace) -> int:
         asyncio.run(serve())
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
+    except RealtalkError as exc:  # the port is taken, a setting is out of range, ...
+        print(f"realtalk serve: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -69,6 +76,33 @@ def _devices(args: argparse.Namespace) -> int:
         print(f"realtalk devices: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
+    return port
+
+
+def _number(**bounds: Any) -> Callable[[str], float]:
+    """An argparse type: a float within ``bounds`` (as :func:`~realtalk._args.check_number`
+    takes them), the message naming what was expected."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+            check_number("this option", value, **bounds)
+        except ValueError as exc:  # ConfigurationError is a ValueError
+            message = str(exc) if isinstance(exc, ConfigurationError) else (
+                f"expected a number, got {text!r}")
+            raise argparse.ArgumentTypeError(message) from exc
+        return value
+
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,9 +124,9 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the embedded realtime server until Ctrl-C")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument("--first-audio-latency-ms", type=float, default=250.0)
-    serve.add_argument("--generation-speed", type=float, default=4.0,
+    serve.add_argument("--port", type=_port, default=8765)
+    serve.add_argument("--first-audio-latency-ms", type=_number(minimum=0.0), default=250.0)
+    serve.add_argument("--generation-speed", type=_number(positive=True), default=4.0,
                        help="how much faster than real time audio is generated (default 4)")
     serve.set_defaults(run=_serve)
 

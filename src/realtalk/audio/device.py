@@ -20,7 +20,9 @@ complete. After an underrun it waits to refill the same amount. :func:`measure_j
 puts numbers on the trade-off (added start latency versus underruns).
 
 sounddevice is imported only when a device is opened or listed; without it, an
-:class:`~realtalk.errors.AudioError` says to ``pip install 'realtalk[audio]'``.
+:class:`~realtalk.errors.AudioError` says to ``pip install 'realtalk[audio]'``, and when it is
+installed but the PortAudio library is missing, how to install that
+(``apt-get install libportaudio2``, ``brew install portaudio``).
 """
 
 from __future__ import annotations
@@ -72,18 +74,29 @@ logger = logging.getLogger("realtalk.audio.device")
 Clock = Callable[[], float]
 
 _INSTALL_HINT = "the sounddevice back end needs the 'audio' extra: pip install 'realtalk[audio]'"
+_PORTAUDIO_HINT = ("sounddevice is installed but cannot load the PortAudio system library "
+                   "({}): install it with `apt-get install libportaudio2` (Debian, Ubuntu) or "
+                   "`brew install portaudio` (macOS)")
 # A frame's DAC time is trusted within this much of "now"; beyond it the host API is lying.
 _MAX_DEVICE_LATENCY_S = 2.0
 
 
 def _import_sounddevice() -> ModuleType:
-    """The sounddevice module, or an AudioError that says how to install it."""
+    """The sounddevice module, or an AudioError that says what to install: the Python
+    package (the extra) when it is absent, the PortAudio library when sounddevice is there
+    but cannot load it."""
     try:
         import sounddevice
-    except ImportError as exc:  # missing package, or PortAudio library not found (OSError
-        raise AudioError(_INSTALL_HINT) from exc  # is wrapped as ImportError by sounddevice)
-    except OSError as exc:
-        raise AudioError(f"{_INSTALL_HINT} (PortAudio could not be loaded: {exc})") from exc
+    except ModuleNotFoundError as exc:
+        if exc.name == "sounddevice":
+            raise AudioError(_INSTALL_HINT) from exc
+        # On macOS and Windows sounddevice falls back to the PortAudio its wheel bundles.
+        if exc.name == "_sounddevice_data":
+            raise AudioError(_PORTAUDIO_HINT.format(exc)) from exc
+        raise AudioError(f"sounddevice could not be imported ({exc}); reinstall it: "
+                         "pip install --force-reinstall 'realtalk[audio]'") from exc
+    except OSError as exc:  # sounddevice raises "PortAudio library not found" on import
+        raise AudioError(_PORTAUDIO_HINT.format(exc)) from exc
     module: ModuleType = sounddevice
     return module
 
@@ -594,7 +607,8 @@ class SoundDevice:
 
     Raises:
         ConfigurationError: a bad setting, named in the message.
-        AudioError: sounddevice missing (with the install hint).
+        AudioError: the sounddevice package (the ``audio`` extra) or the PortAudio library
+            is missing; the message says which to install, and how.
     """
 
     def __init__(self, *, input_device: int | str | None = None,
