@@ -38,6 +38,7 @@ import sys
 from collections.abc import Iterator
 
 if sys.version_info < (3, 11):
+    # The backport anyio itself depends on before Python 3.11: no dependency of realtalk's own.
     from exceptiongroup import BaseExceptionGroup
 
 __all__ = (
