@@ -16,10 +16,10 @@ LONG_REPLY = ("This is a long answer with many words, so that the user can talk 
               "before it ends, and the truncation lands in the middle of a sentence.")
 
 
-def _fast_local(**kwargs: object) -> providers.LocalProvider:
+def _fast_local(generation_speed: float = 20.0, **kwargs: object) -> providers.LocalProvider:
     return providers.local(
         first_audio_latency_ms=20.0,
-        generation_speed=20.0,
+        generation_speed=generation_speed,
         responder_factory=lambda: ScriptedResponder([LONG_REPLY, "Short answer."]),
         **kwargs,  # type: ignore[arg-type]
     )
@@ -38,7 +38,9 @@ async def test_voice_barge_in_stops_cancels_and_truncates_to_what_was_heard() ->
     truncate equals the audio actually played."""
     mic = realtalk.audio.MemoryInput(noise_dbfs=-70.0)
     speaker = realtalk.audio.MemoryOutput()
-    provider = _fast_local()
+    # Generated at 5x real time, the reply is still being generated when the user talks
+    # (at 20x it could finish first, and then there is nothing to cancel).
+    provider = _fast_local(generation_speed=5.0)
     config = realtalk.SessionConfig(turn_detection=realtalk.TurnDetection(
         silence_duration_ms=300, interrupt_response=False))
     # 40 ms of speech confirms locally, one frame before the server's VAD can see 60 ms.

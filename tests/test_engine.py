@@ -149,8 +149,8 @@ def test_a_lost_connection_is_one_fatal_error_then_closed() -> None:
     engine = _engine(clock)
     engine.open(0.0)
     _perform(engine, 0.0)
-    engine.connection_lost("peer went away", 1.0)
-    engine.connection_lost("again", 1.1)
+    engine.fail("connection lost: peer went away", 1.0)
+    engine.fail("connection lost: again", 1.1)
     errors = [e for e in _emitted(_perform(engine, 1.1)) if isinstance(e, ErrorOccurred)]
     assert [(e.fatal, e.message) for e in errors] == [(True, "connection lost: peer went away")]
     assert engine.closed

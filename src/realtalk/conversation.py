@@ -1,12 +1,15 @@
-"""``Conversation``: the async context manager that wires transport, session core and audio.
+"""``Conversation``: the async context manager, a thin anyio shell over the conversation engine.
 
-Three tasks run inside the conversation's task group, and share the session core under one
-lock, so each core step and the actions it returns are performed atomically and in order:
+Everything the conversation decides is the :class:`~realtalk.engine.ConversationEngine`'s (the
+same engine the simulator runs). Three tasks run inside the conversation's task group and feed
+it under one lock, so each step and the effects it returns are performed atomically and in
+order:
 
-- the *reader* parses server frames and feeds them to the core;
-- the *microphone pump* runs the local detector on each frame (barge-in fast path), then sends
-  the frame upstream;
-- the *timer* wakes at the core's next deadline (end of playback, cancel timeout).
+- the *reader* hands it each server frame;
+- the *microphone pump* hands it each captured frame (it detects first, then queues the frame
+  upstream);
+- the *timer* wakes at its next deadline (end of playback, cancel timeout) and when playback
+  may have moved.
 
 Conversation events go to a buffered stream read with :meth:`Conversation.events`. The hot path
 never waits on the app: if the app stops reading and the buffer fills, events are dropped and
@@ -26,8 +29,6 @@ from typing import Literal
 import anyio
 import anyio.abc
 import anyio.lowlevel
-import numpy as np
-import numpy.typing as npt
 
 from ._args import (
     check_choice,
@@ -38,60 +39,33 @@ from ._args import (
     check_sample_rate,
     check_type,
 )
-from .audio.actions import perform_audio_action
 from .audio.base import AudioInput, AudioOutput
-from .audio.frame import AudioFrame
 from .audio.memory import MemoryOutput
-from .audio.pcm import int16_to_bytes
-from .audio.resample import StreamingResampler
 from .echo import (
     CalibrationProbe,
-    EchoCanceller,
     EchoControl,
     EchoFilter,
-    EchoFilterChain,
-    EchoGate,
     EchoOption,
     EchoPathMeasurement,
-    EchoRiskChange,
     EchoRiskLevel,
     EchoRiskWatch,
-    EchoTranscriptDropped,
     NearEndLog,
     TranscriptFilterChain,
-    measure_echo_path,
-    seed_canceller,
-    seed_gate,
 )
+from .engine import AppEvent, ConversationEngine, Emit
 from .errors import (
     ConfigurationError,
     ConnectionClosed,
     ConversationClosed,
-    EventParseError,
     RealtalkError,
     unwrap_group,
 )
-from .events import (
-    ConversationItemCreate,
-    InputAudioBufferAppend,
-    ResponseCreate,
-    encode,
-    parse_server_event,
-)
+from .events import encode
 from .providers import Provider
-from .session import (
-    AUDIO_ACTIONS,
-    ConversationEvent,
-    ErrorOccurred,
-    Interrupted,
-    Output,
-    SendEvent,
-    Session,
-    State,
-)
+from .session import Interrupted, Session, State
 from .session.barge_in import BargeIn
 from .session_config import PCM_SAMPLE_RATE, SessionConfig
-from .transcripts import TranscriptRecorder, TranscriptStore, TranscriptStoreError
+from .transcripts import TranscriptRecorder, TranscriptStore
 from .transport import Transport
 from .vad import OnsetDetector, VoiceActivityDetector
 
@@ -104,12 +78,6 @@ logger = logging.getLogger("realtalk.conversation")
 
 _DEFAULT_EVENT_BUFFER = 10_000
 _DEFAULT_BARGE_IN = BargeIn()
-
-
-AppEvent = ConversationEvent | EchoTranscriptDropped | EchoRiskChange | EchoPathMeasurement
-"""What :meth:`Conversation.events` yields: the session's events, the user transcripts the
-transcript echo filters dropped (in place of the :class:`~realtalk.UserTranscript`), the
-echo-risk watch's changes of level, and each echo-path calibration's figures."""
 
 
 class Conversation:
@@ -194,11 +162,7 @@ class Conversation:
         if calibrate_at_start and input is None:
             raise ConfigurationError("calibrate_at_start needs a microphone (input=...)")
         self.calibrate_at_start = calibrate_at_start
-        self.echo_path: EchoPathMeasurement | None = None
-        """The last echo-path calibration's figures (``None`` before any)."""
         self.provider = provider
-        self._recording: _Recording | None = None
-        self.recorder = TranscriptRecorder(transcripts) if transcripts is not None else None
         self.input = input
         self.output: AudioOutput = output if output is not None else MemoryOutput(
             PCM_SAMPLE_RATE, clock=clock)
@@ -208,16 +172,13 @@ class Conversation:
                 f"expected an output at {PCM_SAMPLE_RATE} Hz (the realtime protocol's PCM16 "
                 f"rate) for output, got {type(self.output).__name__} at {output_rate!r} Hz")
         self.barge_in = barge_in
-        self.session = Session.with_barge_in(config, barge_in, wire_shape=provider.shape,
-                                             cancel_timeout=cancel_timeout)
-        self._detector = (OnsetDetector(barge_in, vad, EchoGate()) if barge_in is not None
-                          else None)
-        self.echo_control = EchoControl(
-            echo=echo, sample_rate=PCM_SAMPLE_RATE, detector=self._detector,
-            barge_in=barge_in,
-            watch=echo_watch, transcript_filters=transcript_filters,
-            half_duplex=half_duplex)
-        """The echo defences run on every microphone frame and user transcript."""
+        self.engine = ConversationEngine(
+            output=self.output, sample_rate=PCM_SAMPLE_RATE, config=config, barge_in=barge_in,
+            vad=vad, echo=echo, echo_watch=echo_watch, transcript_filters=transcript_filters,
+            half_duplex=half_duplex, transcripts=transcripts, wire_shape=provider.shape,
+            cancel_timeout=cancel_timeout)
+        """Everything the conversation decides; this class feeds it and performs its
+        effects."""
         self._clock: Callable[[], float] = clock if clock is not None else anyio.current_time
         self._event_buffer = event_buffer
         self._stack: contextlib.AsyncExitStack | None = None
@@ -227,8 +188,37 @@ class Conversation:
         self._closed = False
         self.closed_reason: str | None = None
         """Why the conversation closed (``None`` while it runs)."""
-        self.interruptions: list[Interrupted] = []
         self.dropped_events = 0
+        self._calibration_done: anyio.Event | None = None
+
+    @property
+    def session(self) -> Session:
+        """The engine's sans-I/O session core."""
+        return self.engine.session
+
+    @property
+    def echo_control(self) -> EchoControl:
+        """The echo defences run on every microphone frame and user transcript."""
+        return self.engine.echo_control
+
+    @property
+    def recorder(self) -> TranscriptRecorder | None:
+        """The recorder writing to the ``transcripts`` store (``None`` without one)."""
+        return self.engine.recorder
+
+    @property
+    def interruptions(self) -> list[Interrupted]:
+        """Every :class:`~realtalk.Interrupted` so far."""
+        return self.engine.interruptions
+
+    @property
+    def echo_path(self) -> EchoPathMeasurement | None:
+        """The last echo-path calibration's figures (``None`` before any)."""
+        return self.engine.echo_path
+
+    @property
+    def _detector(self) -> OnsetDetector | None:
+        return self.engine.detector
 
     @property
     def echo(self) -> EchoFilter | None:
@@ -285,7 +275,7 @@ class Conversation:
         self._stack = stack
         try:
             async with self._lock:
-                self.session.open(self._clock())
+                self.engine.open(self._clock())
                 await self._perform()
             self._spawn(self._reader, transport)
             self._spawn(self._timer)
@@ -346,16 +336,13 @@ class Conversation:
             return
         self._closed = True
         self.closed_reason = reason
-        self.session.close(self._clock())
-        self._emit_outputs_without_io()
+        self.engine.close(self._clock())
+        for effect in self.engine.effects():
+            if isinstance(effect, Emit):
+                self._emit(effect.event)  # no I/O after close: only the events remain
         self._send_events.close()
         for scope in self._task_scopes:
             scope.cancel()
-
-    def _emit_outputs_without_io(self) -> None:
-        for out in self.session.outputs():
-            if not isinstance(out, (SendEvent, *AUDIO_ACTIONS)):
-                self._deliver(out)  # no I/O after close: only the events remain
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -405,39 +392,22 @@ class Conversation:
             raise self._not_open("calibrate()")
         if self.input is None:
             raise ConfigurationError("calibrate() needs a microphone (input=...)")
-        probe = probe if probe is not None else CalibrationProbe(PCM_SAMPLE_RATE)
-        if probe.sample_rate != PCM_SAMPLE_RATE:
-            raise ConfigurationError(f"the probe must be at {PCM_SAMPLE_RATE} Hz, "
-                                     f"got {probe.sample_rate}")
-        played = probe.samples()
-        tail = PCM_SAMPLE_RATE * 3 // 4  # the longest delay searched plus the room's tail
-        recording = _Recording(len(played) + tail)
-        self._recording = recording
+        async with self._lock:
+            recording = self.engine.calibrate(probe)
+        self._calibration_done = done = anyio.Event()
         try:
-            self.output.write(played)
-            with anyio.fail_after(recording.needed / PCM_SAMPLE_RATE + 6.0):
-                await recording.done.wait()
+            # The probe and its echo, plus playback queued before it, plus slack for a
+            # microphone that starts late.
+            with anyio.fail_after(recording.timeout_s + 5.0):
+                await done.wait()
         finally:
-            self._recording = None
-        if recording.without_reference:
-            raise ConfigurationError(
-                "calibrate() needs microphone frames that carry what the speaker played "
-                "(AudioFrame.reference), as SoundDevice's do")
-        mic, reference = recording.signals()
-        start = _find(played, reference)
-        measurement: EchoPathMeasurement = measure_echo_path(played, mic[start:],
-                                                             PCM_SAMPLE_RATE)
-        for stage in _filters(self.echo):
-            if isinstance(stage, EchoCanceller):
-                seed_canceller(stage, measurement, PCM_SAMPLE_RATE)
-        gate = self._detector.gate if self._detector is not None else None
-        if isinstance(gate, EchoGate):
-            seed_gate(gate, measurement)
-        logger.info("echo path: delay %.1f ms, gain %.1f dB, ok=%s %s", measurement.delay_ms,
-                    measurement.gain_db, measurement.ok, measurement.reason or "")
-        self.echo_path = measurement
-        self._emit(measurement)
-        return measurement
+            self._calibration_done = None
+            if not recording.finished:
+                self.engine.cancel_calibration()
+        if recording.error is not None:
+            raise recording.error
+        assert recording.result is not None
+        return recording.result
 
     async def send_text(self, text: str, *, respond: bool = True) -> None:
         """Add a user text message, and by default ask for a spoken response.
@@ -446,11 +416,10 @@ class Conversation:
             ConversationClosed: the conversation is not running.
         """
         check_type("text", text, str, "a string")
-        item = {"type": "message", "role": "user",
-                "content": [{"type": "input_text", "text": text}]}
-        await self._send_client(ConversationItemCreate(item=item), "send_text()")
-        if respond:
-            await self._send_client(ResponseCreate(), "send_text()")
+        self._check_open("send_text()")
+        async with self._lock:
+            self.engine.user_text(text, respond=respond)
+            await self._perform()
 
     async def create_response(self) -> None:
         """Ask the model to respond now (manual turns).
@@ -458,7 +427,10 @@ class Conversation:
         Raises:
             ConversationClosed: the conversation is not running.
         """
-        await self._send_client(ResponseCreate(), "create_response()")
+        self._check_open("create_response()")
+        async with self._lock:
+            self.engine.request_response()
+            await self._perform()
 
     async def interrupt(self) -> bool:
         """Interrupt the assistant as a barge-in would. Returns whether it was speaking.
@@ -468,17 +440,9 @@ class Conversation:
         """
         self._check_open("interrupt()")
         async with self._lock:
-            now = self._clock()
-            self.session.playback_progress(self.output.played_samples(), now)
-            interrupted = self.session.interrupt(now)
+            interrupted = self.engine.interrupt(self._clock())
             await self._perform()
         return interrupted
-
-    async def _send_client(self, event: InputAudioBufferAppend | ConversationItemCreate
-                           | ResponseCreate, what: str) -> None:
-        self._check_open(what)
-        async with self._lock:
-            await self._send_text(encode(event))
 
     def _check_open(self, what: str) -> None:
         if self._closed or self._stack is None:
@@ -502,50 +466,24 @@ class Conversation:
             except ConnectionClosed as exc:
                 await self._connection_lost(exc)
                 return
-            now = self._clock()
-            try:
-                event = parse_server_event(text)
-            except EventParseError as exc:
-                logger.warning("malformed server event: %s", exc)
-                self._emit(ErrorOccurred(message=f"malformed server event: {exc}", error=None,
-                                         benign=False, fatal=False, at=now))
-                continue
             async with self._lock:
-                self.session.receive(event, now)
+                self.engine.server_frame(text, self._clock())
                 await self._perform()
 
     async def _microphone(self, source: AudioInput) -> None:
         frames = source.frames()
-        resampler: StreamingResampler | None = None
-        ref_resampler: StreamingResampler | None = None
         try:
             async for captured in frames:
-                # The edge: whatever the microphone gives becomes 24 kHz mono PCM16 here,
-                # and its echo reference with it (resampled alike, so they stay aligned).
-                frame = captured.mono()
-                if frame.sample_rate != PCM_SAMPLE_RATE:
-                    if resampler is None or resampler.src_rate != frame.sample_rate:
-                        resampler = StreamingResampler(frame.sample_rate, PCM_SAMPLE_RATE)
-                        ref_resampler = StreamingResampler(frame.sample_rate, PCM_SAMPLE_RATE)
-                    samples = resampler.process(frame.samples)
-                    reference = None
-                    if frame.reference is not None and ref_resampler is not None:
-                        reference = ref_resampler.process(frame.reference)
-                        if len(reference) != len(samples):
-                            reference = None  # a reference that appeared mid-stream: skip it
-                    if not len(samples):
-                        continue
-                    frame = AudioFrame(samples, PCM_SAMPLE_RATE, frame.timestamp,
-                                       reference=reference)
                 async with self._lock:
-                    await self._on_mic_frame(frame)
+                    self.engine.microphone(captured, self._clock())
+                    await self._perform()
+                done = self._calibration_done
+                if done is not None and self.engine.calibration is None:
+                    done.set()
         except RealtalkError as exc:
             # A device that fails (unplugged, bad format) ends the conversation with a reason,
             # not with an exception out of a background task.
-            message = f"microphone failed: {exc}"
-            self._emit(ErrorOccurred(message=message, error=None, benign=False, fatal=True,
-                                     at=self._clock()))
-            self._shutdown(message)
+            self._fail(f"microphone failed: {exc}")
         finally:
             # Close an async generator source now, not when it is garbage collected.
             aclose = getattr(frames, "aclose", None)
@@ -553,66 +491,33 @@ class Conversation:
                 with anyio.CancelScope(shield=True):
                     await aclose()
 
-    async def _on_mic_frame(self, frame: AudioFrame) -> None:
-        now = self._clock()
-        captured_at = frame.timestamp if frame.timestamp is not None else now - frame.duration
-        recording = self._recording
-        if recording is not None:
-            # Calibrating: the probe's echo is measured, not sent or taken for the user.
-            recording.add(frame)
-            if self.echo is not None:
-                self.echo.process(frame)
-            return
-        cleaned, change = self.echo_control.microphone(frame, captured_at, self.session.state)
-        if change is not None:
-            self._emit(change)
-        if cleaned is None:
-            return  # muted (half-duplex)
-        frame = cleaned
-        # Detection first: a barge-in's stop and cancel must not wait behind the audio upload.
-        if self._detector is not None:
-            self._detector.inform(self.session, frame, captured_at, now,
-                                  self.output.played_samples)
-            await self._perform()
-        await self._send_text(encode(InputAudioBufferAppend(audio=int16_to_bytes(
-            frame.samples))))
-        self.session.audio_sent(len(frame.samples), captured_at)
-        self.echo_control.sent(frame, captured_at)
-
     async def _timer(self) -> None:
         while True:
-            deadline = self.session.next_deadline()
+            deadline = self.engine.next_deadline()
             delay = math.inf if deadline is None else max(0.0, deadline - self._clock())
             with anyio.move_on_after(delay):
                 await self._wake.wait()
             self._wake = anyio.Event()
             async with self._lock:
-                now = self._clock()
-                self.session.playback_progress(self.output.played_samples(), now)
-                self.session.tick(now)
+                self.engine.tick(self._clock())
                 await self._perform()
 
-    # -- performing the core's outputs ---------------------------------------------------------
+    # -- performing the engine's effects -------------------------------------------------------
 
     async def _perform(self) -> None:
-        """Perform the core's outputs in order. Call with the lock held."""
+        """Perform the engine's effects in order. Call with the lock held."""
         performed = False
-        # Performing an output can produce more (stopping playback releases the truncate).
-        while outputs := self.session.outputs():
+        # Sending can produce more (the session's latency marks, what follows them).
+        while effects := self.engine.effects():
             performed = True
-            await self._perform_batch(outputs)
+            for effect in effects:
+                if isinstance(effect, Emit):
+                    self._emit(effect.event)
+                elif not self._closed:
+                    await self._send_text(encode(effect.event))
+                    self.engine.sent(effect, self._clock())
         if performed:
             self._wake.set()
-
-    async def _perform_batch(self, outputs: list[Output]) -> None:
-        for out in outputs:
-            if isinstance(out, AUDIO_ACTIONS):
-                perform_audio_action(out, self.output, self.session, self._clock())
-            elif isinstance(out, SendEvent):
-                await self._send_text(encode(out.event))
-                self.session.event_sent(out.event, self._clock())
-            else:
-                self._deliver(out)
 
     async def _send_text(self, text: str) -> None:
         try:
@@ -622,28 +527,15 @@ class Conversation:
             await self._connection_lost(exc)
 
     async def _connection_lost(self, exc: ConnectionClosed) -> None:
-        if self._closed:
-            return
-        message = f"connection lost: {exc}"
-        logger.warning(message)
-        self._emit(ErrorOccurred(message=message, error=None, benign=False, fatal=True,
-                                 at=self._clock()))
-        self._shutdown(message)
+        self._fail(f"connection lost: {exc}")
         await anyio.lowlevel.checkpoint()
 
-    def _deliver(self, event: ConversationEvent) -> None:
-        if isinstance(event, Interrupted):
-            self.interruptions.append(event)
-        out, verdicts = self.echo_control.screen(event)
-        if isinstance(out, EchoTranscriptDropped):
-            self.session.echo_item(out.item_id, self._clock())
-        if self.recorder is not None:
-            try:
-                self.recorder.record(out, verdicts=verdicts)
-            except TranscriptStoreError as exc:
-                self._emit(ErrorOccurred(message=f"transcript store: {exc}", error=None,
-                                         benign=False, fatal=False, at=self._clock()))
-        self._emit(out)
+    def _fail(self, message: str) -> None:
+        """End the conversation with a fatal error event saying why."""
+        if self._closed:
+            return
+        self.engine.fail(message, self._clock())
+        self._shutdown(message)
 
     def _emit(self, event: AppEvent) -> None:
         try:
@@ -723,48 +615,3 @@ _OUTPUT_METHODS = ("write", "clear", "set_gain", "mark_end", "played_samples",
 def _is_default(option: object) -> bool:
     # Compared as a string only: a filter object's own == is none of our business.
     return isinstance(option, str) and option == "default"
-
-
-class _Recording:
-    """Microphone frames and their references, collected while the calibration probe plays."""
-
-    def __init__(self, needed: int) -> None:
-        self.needed = needed
-        self.mic: list[npt.NDArray[np.int16]] = []
-        self.reference: list[npt.NDArray[np.int16]] = []
-        self.samples = 0
-        self.without_reference = False
-        self.done = anyio.Event()
-
-    def add(self, frame: AudioFrame) -> None:
-        if frame.reference is None:
-            self.without_reference = True
-            self.done.set()
-            return
-        self.mic.append(frame.samples)
-        self.reference.append(frame.reference)
-        self.samples += len(frame.samples)
-        # Enough once the probe can have started late by a second of queued playback too.
-        if self.samples >= self.needed + PCM_SAMPLE_RATE:
-            self.done.set()
-
-    def signals(self) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
-        return np.concatenate(self.mic), np.concatenate(self.reference)
-
-
-def _find(probe: npt.NDArray[np.int16], reference: npt.NDArray[np.int16]) -> int:
-    """Where the probe starts in the recorded speaker reference (it is there sample for
-    sample: the reference is what the speaker was sent)."""
-    size = 1 << (len(reference) + len(probe)).bit_length()
-    corr = np.fft.irfft(np.fft.rfft(reference.astype(np.float64), size)
-                        * np.conj(np.fft.rfft(probe.astype(np.float64), size)), size)
-    return int(np.argmax(corr[: len(reference) - len(probe) + 1]))
-
-
-def _filters(echo: EchoFilter | None) -> list[EchoFilter]:
-    """The stages of an echo filter (a chain's, or the filter itself)."""
-    if echo is None:
-        return []
-    if isinstance(echo, EchoFilterChain):
-        return list(echo.filters)
-    return [echo]

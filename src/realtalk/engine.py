@@ -14,6 +14,7 @@ behave the same by construction. Inputs, each with the caller's monotonic ``now`
 - :meth:`~ConversationEngine.tick` -- at :meth:`~ConversationEngine.next_deadline`, and
   whenever playback may have moved;
 - :meth:`~ConversationEngine.sent` -- an event the shell put on the wire;
+- :meth:`~ConversationEngine.fail` -- the connection or the microphone is gone;
 - the app's requests (:meth:`~ConversationEngine.user_text`,
   :meth:`~ConversationEngine.interrupt`, :meth:`~ConversationEngine.calibrate`, ...).
 
@@ -85,7 +86,10 @@ logger = logging.getLogger("realtalk.engine")
 AppEvent: TypeAlias = (
     ConversationEvent | EchoTranscriptDropped | EchoRiskChange | EchoPathMeasurement
 )
-"""Everything :meth:`realtalk.Conversation.events` yields."""
+"""What :meth:`realtalk.Conversation.events` yields: the session's events, the user
+transcripts the transcript echo filters dropped (in place of the
+:class:`~realtalk.UserTranscript`), the echo-risk watch's changes of level, and each echo-path
+calibration's figures."""
 
 
 @attrs.frozen
@@ -189,11 +193,11 @@ class ConversationEngine:
         self.session.close(now)
         self._drain(now)
 
-    def connection_lost(self, reason: str, now: float) -> None:
-        """The connection to the server is gone: a fatal error event, then :meth:`close`."""
+    def fail(self, message: str, now: float) -> None:
+        """The conversation cannot go on (the connection is gone, the microphone failed): a
+        fatal error event saying why, then :meth:`close`."""
         if self.closed:
             return
-        message = f"connection lost: {reason}"
         logger.warning(message)
         self._emit(ErrorOccurred(message=message, error=None, benign=False, fatal=True,
                                  at=now))

@@ -86,7 +86,7 @@ class EndOfAudio:
 
 
 AudioAction: TypeAlias = PlayAudio | StopPlayback | DuckPlayback | EndOfAudio
-"""The actions performed on the audio output (see ``realtalk.audio.actions``)."""
+"""The actions performed on the audio output (the engine performs them: ``realtalk.engine``)."""
 AUDIO_ACTIONS = (PlayAudio, StopPlayback, DuckPlayback, EndOfAudio)
 
 Action: TypeAlias = SendEvent | AudioAction

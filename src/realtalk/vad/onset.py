@@ -1,18 +1,17 @@
 """Local speech-onset detection: a voice activity detector followed by the barge-in policy.
 
-The same pipeline serves a live :class:`~realtalk.Conversation` and the offline simulator:
-each microphone frame goes through the detector, and the policy turns per-frame decisions into
-a confirmed onset (the capture time of the first speech frame).
+The conversation engine (:mod:`realtalk.engine`) runs it on each microphone frame, live and in
+the simulator alike: the detector judges the frame, and the policy turns per-frame decisions
+into a confirmed onset (the capture time of the first speech frame), which the engine reports
+to the session.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
 from ..audio.frame import AudioFrame
 from ..session.barge_in import BargeIn, BargeInPolicy
-from ..session.core import Session
 from .base import VoiceActivityDetector
 from .combined import AllOf, Held
 from .energy import EnergyVAD
@@ -68,18 +67,6 @@ class OnsetDetector:
         passes = self.gate.passes(frame) if self.gate is not None else True
         self.heard = speech and passes
         return self.policy.update(self.heard, captured_at, frame.duration * 1000.0)
-
-    def inform(self, session: Session, frame: AudioFrame, captured_at: float, now: float,
-               played_samples: Callable[[], int]) -> None:
-        """Run ``frame`` through the detector and tell ``session``: a confirmed onset is a
-        barge-in (with the play position read just before), then whether speech is still
-        probable (duck or restore). The caller performs the session's outputs afterwards."""
-        onset = self.process(frame, captured_at)
-        if onset is not None:
-            session.playback_progress(played_samples(), now)
-            session.user_speech(now, onset=onset, source="local")
-        # After the confirmation, which stops playback: a duck is kept in its latency.
-        session.speech_probable(now, self.probable)
 
     @property
     def probable(self) -> bool:
