@@ -1,4 +1,5 @@
-"""Tests for realtalk.relay.frames: cheap recognition of audio frames, and error events."""
+"""Tests for realtalk.relay.frames: parsing client frames, cheap recognition of audio frames,
+and error events."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 
 import pytest
 
+from realtalk.errors import EventParseError
 from realtalk.events import (
     InputAudioBufferAppend,
     ResponseOutputAudioDelta,
@@ -14,7 +16,70 @@ from realtalk.events import (
     encode,
     parse_server_event,
 )
-from realtalk.relay.frames import Refusal, audio_delta, error_frame, is_plain_append
+from realtalk.relay.frames import (
+    ClientFrame,
+    Refusal,
+    audio_delta,
+    decode_json,
+    error_frame,
+    is_plain_append,
+    parse_client_frame,
+)
+from realtalk.relay.tokens import SessionClaims
+
+CLAIMS = SessionClaims(session_id="s1")
+
+
+def _nested(depth: int) -> str:
+    return '{"type":"session.update","session":' + "[" * depth + "]" * depth + "}"
+
+
+@pytest.mark.parametrize(
+    ("frame", "words"),
+    [
+        ("[" * 200_000, "nests too deeply"),
+        ('{"type":"response.create","response":' + '{"a":' * 100_000, "nests too deeply"),
+        (_nested(64), "more than 64 levels"),  # 65 with the frame's own object
+        ("{oops", "not valid JSON"),
+        ("", "not valid JSON"),
+        ('{"type":"response.cancel"} {"type":"response.cancel"}', "not valid JSON"),
+        ('{"type":"response.cancel","x":NaN}', "NaN is not a JSON number"),
+        ('{"type":"response.cancel","x":-Infinity}', "-Infinity is not a JSON number"),
+        ('{"type":"response.cancel","x":1e999}', "1e999 is out of range"),
+        ('{"type":"response.cancel","x":' + "9" * 400 + "}", "400 digits is out of range"),
+        ('{"type":"conversation.item.create","item":"\\ud800"}', "lone surrogate"),
+        ("[]", "a JSON object with a string 'type'"),
+        ('"response.cancel"', "a JSON object with a string 'type'"),
+        ('{"type":["response.cancel"]}', "a JSON object with a string 'type'"),
+        ('{"type":"response.cancel","event_id":5}', "a string 'event_id', got int"),
+        (b'{"type":"response.cancel"}', "binary frame of 26 bytes"),
+        (b"\xff\xfe", "binary frame of 2 bytes"),
+    ],
+)
+def test_bad_client_frames_are_refused_not_raised(frame: str | bytes, words: str) -> None:
+    """Each kind of unreadable frame is an invalid_json refusal saying what is wrong."""
+    refusal = parse_client_frame(frame, CLAIMS)
+    assert isinstance(refusal, Refusal), refusal
+    assert refusal.code == "invalid_json"
+    assert words in refusal.message
+
+
+def test_frames_are_forwarded_re_encoded_as_checked() -> None:
+    """A decoded frame is forwarded as the relay read it: the last of duplicate keys, compact;
+    JSON nesting up to the limit passes."""
+    frame = parse_client_frame('{"type": "response.create", "type": "response.cancel"}', CLAIMS)
+    assert isinstance(frame, ClientFrame)
+    assert (frame.type, frame.text) == ("response.cancel", '{"type":"response.cancel"}')
+    assert isinstance(parse_client_frame(_nested(63), CLAIMS), ClientFrame)
+    assert isinstance(parse_client_frame(_nested(9), CLAIMS, max_depth=10), ClientFrame)
+    assert isinstance(parse_client_frame(_nested(10), CLAIMS, max_depth=10), Refusal)
+
+
+def test_upstream_json_is_decoded_at_any_depth_the_parser_allows() -> None:
+    """Without a depth limit decode_json takes what it can and fails cleanly past that."""
+    assert decode_json("[" * 500 + "]" * 500) is not None
+    with pytest.raises(EventParseError, match="nests too deeply"):
+        decode_json("[" * 200_000)
 
 
 def test_appends_as_clients_encode_them_take_the_fast_path() -> None:

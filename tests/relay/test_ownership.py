@@ -90,6 +90,17 @@ def test_events_naming_nothing_pass() -> None:
     assert own.check("response.cancel", {"response_id": 7}) is not None  # not even a string
 
 
+@pytest.mark.parametrize("value", [["sess_A"], {"id": "sess_A"}, 7, list(range(10_000))])
+def test_ids_of_the_wrong_type_are_refused_not_raised(value: object) -> None:
+    """A session id or item id that is a list, an object or a number is refused; the refusal
+    shows it cut short."""
+    own = SessionOwnership("alice")
+    for field in ("session_id", "item_id"):
+        violation = own.check("conversation.item.delete", {field: value})
+        assert violation is not None and violation.refusal.code == "session_not_owned"
+        assert violation.field == field and len(violation.refusal.message) < 300
+
+
 def test_client_chosen_item_ids_become_its_own() -> None:
     """An item id the client gave in conversation.item.create may be named afterwards."""
     own = SessionOwnership("s1")

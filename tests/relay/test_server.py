@@ -437,6 +437,68 @@ async def test_invalid_json_and_oversized_frames() -> None:
     assert relay.metrics.snapshot().refusals == {"invalid_json": 2, "message_too_large": 1}
 
 
+UNREADABLE: list[str | bytes] = [
+    "[" * 200_000,  # under the size limit, deep enough to exhaust a recursive parser
+    '{"type":"response.create","response":' + '{"a":' * 100_000,
+    '{"type":"response.cancel","x":1e999}',
+    '{"type":"response.cancel","x":' + "9" * 5000 + "}",
+    '{"type":"conversation.item.create","item":{"id":"\\udc00"}}',
+    '{"type":"response.cancel","event_id":["e1"]}',
+    b'{"type":"response.cancel"}',
+    b"\xff",
+]
+
+
+async def test_unreadable_frames_get_an_error_event_and_the_session_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Deep nesting, numbers out of range, a lone surrogate, a wrong event_id type, binary
+    frames: each gets invalid_json from the relay itself, nothing reaches the upstream, and
+    nothing is logged as an error."""
+    caplog.set_level(logging.INFO)
+    async with _upstream() as upstream, _relay(_provider(upstream)) as relay, \
+            _connect(relay, "s1") as ws:
+        await ws.next()
+        for frame in UNREADABLE:
+            await ws.ws.send(frame)
+            error = await ws.next()
+            assert error["error"]["code"] == "invalid_json", frame[:40]
+        await ws.event(type="session.update", session={"type": "realtime", "voice": "cedar"})
+        assert (await ws.next())["type"] == "session.updated"
+        received = upstream.sessions[0].stats.events_received
+    assert received == {"session.update": 1}
+    assert relay.metrics.snapshot().refusals == {"invalid_json": len(UNREADABLE)}
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_unreadable_upstream_frames_are_passed_on(caplog: pytest.LogCaptureFixture) -> None:
+    """An upstream frame the relay cannot decode (here nested too deeply for any recursive
+    parser) reaches the client as it came, and the session goes on."""
+    deep = '{"type":"response.done","response":' + "[" * 200_000
+
+    async def odd(connection: ServerConnection) -> None:
+        await connection.send(json.dumps({"type": "session.created",
+                                          "session": {"id": "sess_odd"}}))
+        async for message in connection:
+            if json.loads(message)["type"] == "response.create":
+                await connection.send(deep)
+                await connection.send(json.dumps({"type": "response.created",
+                                                  "response": {"id": "resp_1"}}))
+
+    caplog.set_level(logging.INFO)
+    async with serve(odd, "127.0.0.1", 0, max_size=None) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        provider = providers.endpoint(f"ws://127.0.0.1:{port}/v1/realtime")
+        async with _relay(provider) as relay, _connect(relay, "s1") as ws:
+            assert (await ws.next())["type"] == "session.created"
+            await ws.event(type="response.create")
+            with anyio.fail_after(5):
+                assert await ws.ws.recv() == deep
+            assert (await ws.next())["type"] == "response.created"
+            assert relay.session("s1") is not None
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 async def test_rate_limits_refuse_then_recover() -> None:
     """Past the burst, frames are refused with rate_limit_exceeded; within it they pass."""
     limits = RelayLimits(events_per_second=1e-6, event_burst=3, max_violations=0)

@@ -1,4 +1,10 @@
-"""Recognising frames cheaply, and the relay's own ``error`` events.
+"""Reading client and upstream frames safely and cheaply, and the relay's own ``error`` events.
+
+Every client frame is parsed by :func:`parse_client_frame` into a :class:`ClientFrame` (or a
+:class:`Refusal`) before the policy and the ownership check see it. Whatever a client sends
+(binary, invalid UTF-8 or JSON, nesting deep enough to exhaust a recursive parser, numbers out
+of range, the wrong JSON types), the answer is a refusal, never an exception.
+:func:`decode_json` is the same guarded decoding for upstream frames.
 
 Audio dominates the traffic: ``input_audio_buffer.append`` from clients and
 ``response.output_audio.delta`` from the upstream. The relay forwards those without decoding
@@ -8,7 +14,8 @@ A client frame takes the fast path only when it *provably* is an append: it star
 ``{"type":"input_audio_buffer.append"``, holds no other ``"type"`` key and no backslash. The
 last two rule out a second ``type`` key, plain or written with escapes (``"typ\\u0065"``),
 which a JSON parser upstream might read instead of the first. A frame that fails the test is
-simply decoded.
+simply decoded, and forwarded re-encoded, so a frame with a duplicate key cannot mean one
+thing to the relay and another to the upstream's parser.
 
 Errors the relay sends look like the hosted service's: ``{"type": "error", "event_id": ...,
 "error": {"type", "code", "message", "param", "event_id"}}``, where ``error.event_id`` is the
@@ -17,19 +24,29 @@ offending client event's own ``event_id``.
 
 from __future__ import annotations
 
+import json
+import math
 import secrets
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 import attrs
 
+from ..errors import EventParseError
 from ..events import ErrorInfo, ServerError, encode
+from .tokens import SessionClaims
 
 __all__ = (
+    "ClientFrame",
     "Refusal",
+    "parse_client_frame",
+    "decode_json",
     "error_frame",
     "is_plain_append",
     "audio_delta",
+    "APPEND",
     "AUDIO_DELTA_TYPES",
+    "DEFAULT_MAX_JSON_DEPTH",
     "INVALID_JSON",
     "EVENT_NOT_ALLOWED",
     "FIELD_NOT_ALLOWED",
@@ -59,9 +76,18 @@ UPSTREAM_TIMEOUT: Final = "upstream_timeout"
 SESSION_ALREADY_CONNECTED: Final = "session_already_connected"
 RELAY_AT_CAPACITY: Final = "relay_at_capacity"
 
+APPEND: Final = "input_audio_buffer.append"
 AUDIO_DELTA_TYPES: Final = ("response.output_audio.delta", "response.audio.delta")
 
-_APPEND_PREFIX = '{"type":"input_audio_buffer.append"'
+#: How deep a client frame's JSON may nest by default: the protocol's own events need under
+#: ten levels, a tool's JSON schema a few more.
+DEFAULT_MAX_JSON_DEPTH: Final = 64
+# The longest integer literal (sign included) within a double's range (about 1.8e308): past
+# it, JSON parsers disagree on what the number is.
+_MAX_INT_CHARS = 310
+
+_APPEND_PREFIX = '{"type":"' + APPEND + '"'
+_APPEND_KEY = '"type":"' + APPEND + '"'
 _DELTA_PREFIXES = tuple('{"type":"' + name + '"' for name in AUDIO_DELTA_TYPES)
 _ITEM_ID = '"item_id":"'
 _DELTA = '"delta":"'
@@ -82,6 +108,122 @@ class Refusal:
     message: str
     param: str | None = None
     error_type: str = "invalid_request_error"
+
+
+@attrs.frozen(kw_only=True)
+class ClientFrame:
+    """One client frame, parsed, as the policy and the ownership check see it.
+
+    Attributes:
+        type: the event ``type``.
+        payload: the decoded JSON object; ``None`` for an ``input_audio_buffer.append``
+            recognised without decoding (decode ``text`` yourself if a policy needs it).
+        text: the frame as it is forwarded.
+        claims: who sent it (session id, subject).
+    """
+
+    type: str
+    payload: Mapping[str, Any] | None
+    text: str
+    claims: SessionClaims
+
+    @property
+    def size(self) -> int:
+        """The frame's length in characters (bytes, for the usual ASCII frames)."""
+        return len(self.text)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {literal[:40]} is out of range")
+    return value
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal) > _MAX_INT_CHARS:
+        raise ValueError(f"an integer of {len(literal)} digits is out of range")
+    return int(literal)
+
+
+# Built once: json.loads(text, parse_int=...) would build a decoder per call.
+_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_int=_bounded_int,
+                            parse_constant=_no_constants)
+
+
+def _deeper_than(value: dict[str, Any] | list[Any], limit: int) -> bool:
+    """Whether JSON ``value`` nests containers more than ``limit`` levels (without recursion)."""
+    stack: list[tuple[dict[str, Any] | list[Any], int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
+
+
+def decode_json(text: str, max_depth: int | None = None) -> Any:
+    """Decode one JSON text, or raise :class:`EventParseError` (never any other error).
+
+    Numbers must be finite and within a double's range (``NaN``, ``Infinity``, ``1e999`` and
+    400-digit integers are refused), and objects and arrays may nest at most ``max_depth``
+    levels (``None``: any depth the parser's stack allows; past that, an error too).
+
+    Raises:
+        EventParseError: ``text`` is not such JSON; the message says why.
+    """
+    try:
+        value = _DECODER.decode(text)
+    except RecursionError:
+        limit = "" if max_depth is None else f" (more than {max_depth} levels)"
+        raise EventParseError(f"the JSON nests too deeply{limit}") from None
+    except ValueError as exc:  # JSONDecodeError, and the number hooks' errors
+        raise EventParseError(f"not valid JSON ({exc})") from exc
+    if max_depth is not None and isinstance(value, dict | list) and _deeper_than(value, max_depth):
+        raise EventParseError(f"the JSON nests too deeply (more than {max_depth} levels)")
+    return value
+
+
+def parse_client_frame(message: str | bytes, claims: SessionClaims, *,
+                       max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> ClientFrame | Refusal:
+    """Parse one client frame, or say why it cannot be forwarded; never raises.
+
+    A frame must be a text frame holding a JSON object (within :func:`decode_json`'s rules,
+    nesting at most ``max_depth`` levels) with a string ``type`` and, if it has one, a string
+    ``event_id``. Refusals are ``invalid_json``.
+    """
+    if isinstance(message, bytes):
+        return Refusal(INVALID_JSON, "Expected a text frame holding a JSON object; got a "
+                       f"binary frame of {len(message)} bytes.")
+    if is_plain_append(message) or (
+        "\\" not in message and message.count('"type"') == 1 and _APPEND_KEY in message
+    ):
+        return ClientFrame(type=APPEND, payload=None, text=message, claims=claims)
+    try:
+        decoded = decode_json(message, max_depth)
+    except EventParseError as exc:
+        return Refusal(INVALID_JSON, f"The frame cannot be read: {exc}.")
+    event_type = decoded.get("type") if isinstance(decoded, dict) else None
+    if not isinstance(event_type, str):
+        return Refusal(INVALID_JSON, "Expected a JSON object with a string 'type'.",
+                       param="type")
+    if not isinstance(decoded.get("event_id", ""), str):
+        return Refusal(INVALID_JSON, f"Expected a string 'event_id', got "
+                       f"{type(decoded['event_id']).__name__}.", param="event_id")
+    text = json.dumps(decoded, separators=(",", ":"), ensure_ascii=False)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, written as a \\u escape
+            return Refusal(INVALID_JSON, "The frame cannot be read: a string in it is not "
+                           "valid Unicode (a lone surrogate).")
+    return ClientFrame(type=event_type, payload=decoded, text=text, claims=claims)
 
 
 def error_frame(refusal: Refusal, client_event_id: str | None = None) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from ..errors import ConfigurationError
-from .frames import MESSAGE_TOO_LARGE, RATE_LIMIT_EXCEEDED, Refusal
+from .frames import DEFAULT_MAX_JSON_DEPTH, MESSAGE_TOO_LARGE, RATE_LIMIT_EXCEEDED, Refusal
 
 __all__ = ("RelayLimits", "RateLimiter", "positive")
 
@@ -39,6 +39,8 @@ class RelayLimits:
         bytes_per_second, byte_burst: a token bucket on client bytes.
         max_violations: refusals (of any kind) after which the client is disconnected;
             0 never disconnects.
+        max_json_depth: how deep a client frame's JSON may nest (objects and arrays);
+            deeper frames are refused as ``invalid_json``.
 
     Raises:
         ConfigurationError: a limit that is not positive, an event burst under one frame, or
@@ -52,6 +54,7 @@ class RelayLimits:
     bytes_per_second: float = attrs.field(default=512_000.0, validator=positive)
     byte_burst: float = attrs.field(default=2_000_000.0, validator=positive)
     max_violations: int = attrs.field(default=50, validator=attrs.validators.ge(0))
+    max_json_depth: int = attrs.field(default=DEFAULT_MAX_JSON_DEPTH, validator=positive)
 
     def __attrs_post_init__(self) -> None:
         if self.event_burst < 1:

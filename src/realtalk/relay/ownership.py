@@ -23,6 +23,7 @@ so a ``conversation.item.truncate`` can be compared with what the client can hav
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -37,6 +38,9 @@ _ITEM_ID_EVENTS = frozenset({"conversation.item.truncate", "conversation.item.de
 _G711_FORMATS = frozenset({"audio/pcmu", "audio/pcma", "g711_ulaw", "g711_alaw"})
 _PCM16_BYTES_PER_MS = 48  # 24 kHz, 2 bytes a sample
 _G711_BYTES_PER_MS = 8  # 8 kHz, 1 byte a sample
+_MAX_SHOWN = 128
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = _MAX_SHOWN
 
 
 class IdRegistry:
@@ -70,8 +74,8 @@ class OwnershipViolation:
     Attributes:
         refusal: what the client is told.
         field: the field naming it (``response_id``, ``item_id``, ...).
-        value: the id named.
-        owner: the other live session that holds ``value``, or ``None`` if no session does.
+        value: the id named (a short repr instead if it is not a string or is very long).
+        owner: the other live session that holds the id, or ``None`` if no session does.
     """
 
     refusal: Refusal
@@ -226,14 +230,16 @@ class SessionOwnership:
 
     def _check_session(self, event_type: str, ident: object,
                        field: str) -> OwnershipViolation | None:
-        if ident is None or ident == self.session_id or ident in self._upstream_sessions:
+        if ident is None or (isinstance(ident, str) and (
+                ident == self.session_id or ident in self._upstream_sessions)):
             return None
         return self._violation(event_type, ident, field, "is not this client's session")
 
     def _violation(self, event_type: str, ident: object, field: str,
                    why: str) -> OwnershipViolation:
-        value = ident if isinstance(ident, str) else repr(ident)
-        owner = self._registry.owner_of(value) if isinstance(ident, str) else None
+        # What the client sent is shown cut short: it goes into an error event and a log line.
+        value = ident if isinstance(ident, str) and len(ident) <= _MAX_SHOWN else _SHOWN.repr(ident)
+        owner = self._registry.owner_of(ident) if isinstance(ident, str) else None
         refusal = Refusal(SESSION_NOT_OWNED, f"{event_type}: {field} {value!r} {why}.",
                           param=field)
         return OwnershipViolation(refusal=refusal, field=field, value=value, owner=owner)

@@ -29,14 +29,13 @@ Compose your own by wrapping it::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 import attrs
 
 from ..server.session import SUPPORTED_CLIENT_EVENTS
 from ..session.core import INTERRUPTION_NOTE, RESUME_NOTE
-from .frames import EVENT_NOT_ALLOWED, FIELD_NOT_ALLOWED, Refusal
-from .tokens import SessionClaims
+from .frames import EVENT_NOT_ALLOWED, FIELD_NOT_ALLOWED, ClientFrame, Refusal
 
 __all__ = ("ClientFrame", "Policy", "EventPolicy", "CLIENT_EVENT_TYPES", "APP_OWNED_FIELDS",
            "REALTALK_NOTES")
@@ -53,29 +52,6 @@ REALTALK_NOTES: frozenset[str] = frozenset({INTERRUPTION_NOTE, RESUME_NOTE})
 APP_OWNED_FIELDS: frozenset[str] = frozenset(
     {"instructions", "tools", "tool_choice", "prompt", "model"}
 )
-
-
-@attrs.frozen(kw_only=True)
-class ClientFrame:
-    """One client frame, as a policy sees it.
-
-    Attributes:
-        type: the event ``type``.
-        payload: the decoded JSON object; ``None`` for an ``input_audio_buffer.append``
-            recognised without decoding (decode ``text`` yourself if a policy needs it).
-        text: the frame as received.
-        claims: who sent it (session id, subject).
-    """
-
-    type: str
-    payload: Mapping[str, Any] | None
-    text: str
-    claims: SessionClaims
-
-    @property
-    def size(self) -> int:
-        """The frame's length in characters (bytes, for the usual ASCII frames)."""
-        return len(self.text)
 
 
 class Policy(Protocol):
@@ -154,4 +130,5 @@ class EventPolicy:
         if not isinstance(content, list) or not content:
             return False
         return all(isinstance(part, Mapping) and part.get("type") == "input_text"
-                   and part.get("text") in self.allowed_system_texts for part in content)
+                   and isinstance(text := part.get("text"), str)
+                   and text in self.allowed_system_texts for part in content)

@@ -24,36 +24,35 @@ server's connections fit.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import anyio
 import attrs
 from websockets.exceptions import ConnectionClosed as ClientConnectionClosed
 
-from ..errors import ConnectError, ConnectionClosed
+from ..errors import ConnectError, ConnectionClosed, EventParseError
 from ..providers import Provider
 from ..transport import Transport
 from .frames import (
+    APPEND,
     AUDIO_DELTA_TYPES,
-    INVALID_JSON,
     TOO_MANY_VIOLATIONS,
     UPSTREAM_DISCONNECTED,
     UPSTREAM_TIMEOUT,
     UPSTREAM_UNAVAILABLE,
     Refusal,
     audio_delta,
+    decode_json,
     error_frame,
-    is_plain_append,
+    parse_client_frame,
 )
 from .limits import RateLimiter
 from .metrics import RelayedEvent, RelayMetrics
 from .options import RelayOptions
 from .ownership import IdRegistry, OwnershipViolation, SessionOwnership
-from .policy import ClientFrame
 from .tokens import SessionClaims
 
 __all__ = ("ClientConnection", "RelaySession", "EventHook", "UpstreamFailure")
@@ -63,8 +62,6 @@ logger = logging.getLogger("realtalk.relay.session")
 #: Called with each control frame the relay forwards (never for audio), on the relay's loop.
 EventHook = Callable[[RelayedEvent], None]
 
-_APPEND = "input_audio_buffer.append"
-_APPEND_KEY = '"type":"input_audio_buffer.append"'
 _POLICY_VIOLATION = 1008
 _INTERNAL_ERROR = 1011
 
@@ -108,10 +105,6 @@ _UPSTREAM_WORDS = {
     "dropped": "The upstream realtime service closed the session.",
     "timeout": "The upstream realtime service did not respond in time.",
 }
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 async def _drain(upstream: Transport) -> None:
@@ -241,40 +234,17 @@ class RelaySession:
             session_scope.cancel()
 
     async def _from_client(self, message: str | bytes, received: int) -> None:
-        if isinstance(message, bytes):
-            try:
-                message = message.decode("utf-8")
-            except UnicodeDecodeError:
-                await self._refuse(Refusal(INVALID_JSON, "The frame is not UTF-8 JSON text."),
-                                   None, "(binary)")
-                return
         refusal = self._limiter.admit(len(message), received / 1e9)
         if refusal is not None:
             await self._refuse(refusal, None, "(any)")
             return
-        payload: dict[str, Any] | None = None
-        if is_plain_append(message) or (
-            "\\" not in message and message.count('"type"') == 1 and _APPEND_KEY in message
-        ):
-            event_type = _APPEND
-        else:
-            try:
-                decoded = json.loads(message, parse_constant=_no_constants)
-            except ValueError as exc:
-                await self._refuse(Refusal(INVALID_JSON, f"The frame is not valid JSON ({exc})."),
-                                   None, "(invalid)")
-                return
-            decoded_type = decoded.get("type") if isinstance(decoded, dict) else None
-            if not isinstance(decoded_type, str):
-                await self._refuse(Refusal(INVALID_JSON, "Expected a JSON object with a string "
-                                           "'type'.", param="type"), None, "(invalid)")
-                return
-            event_type, payload = decoded_type, decoded
-            # Forward exactly what was checked: a frame with a duplicate key would otherwise
-            # mean one thing to this relay and maybe another to the upstream's parser.
-            message = json.dumps(decoded, separators=(",", ":"), ensure_ascii=False)
-        refusal = self._options.policy.check(ClientFrame(type=event_type, payload=payload,
-                                                         text=message, claims=self.claims))
+        frame = parse_client_frame(message, self.claims,
+                                   max_depth=self._options.limits.max_json_depth)
+        if isinstance(frame, Refusal):
+            await self._refuse(frame, None, "(invalid)")
+            return
+        event_type, payload, message = frame.type, frame.payload, frame.text
+        refusal = self._options.policy.check(frame)
         client_event_id = payload.get("event_id") if payload is not None else None
         if refusal is not None:
             await self._refuse(refusal, client_event_id, event_type)
@@ -291,7 +261,7 @@ class RelaySession:
         if payload is None:
             self._hop_up_audio.add(received, forwarded)
             return
-        if event_type == _APPEND:
+        if event_type == APPEND:
             self._hop_up_audio.add(received, forwarded)
         else:
             self._hop_up_control.add(received, forwarded)
@@ -443,8 +413,8 @@ class RelaySession:
             self._hop_down_audio.add(received, time.perf_counter_ns())
             return
         try:
-            payload = json.loads(message)
-        except ValueError:
+            payload = decode_json(message)
+        except EventParseError:
             payload = None  # the upstream's problem; the client sees the frame as it came
         if not isinstance(payload, dict):
             await self._send_client(message)
