@@ -22,7 +22,6 @@ from realtalk.relay.frames import (
     audio_delta,
     decode_json,
     error_frame,
-    is_plain_append,
     parse_client_frame,
 )
 from realtalk.relay.tokens import SessionClaims
@@ -82,33 +81,50 @@ def test_upstream_json_is_decoded_at_any_depth_the_parser_allows() -> None:
         decode_json("[" * 200_000)
 
 
-def test_appends_as_clients_encode_them_take_the_fast_path() -> None:
-    """realtalk's and a browser's compact JSON.stringify layout are recognised."""
+def test_appends_as_clients_encode_them_are_forwarded_as_received() -> None:
+    """realtalk's and a browser's compact JSON.stringify layout need no re-encoding; the
+    policy still gets the decoded frame."""
     pcm = bytes(range(256)) * 10
-    assert is_plain_append(encode(InputAudioBufferAppend(audio=pcm)))
     b64 = base64.b64encode(pcm).decode()
-    assert is_plain_append('{"type":"input_audio_buffer.append","audio":"' + b64 + '"}')
-    assert is_plain_append('{"type":"input_audio_buffer.append","audio":"","event_id":"e"}')
+    for text in (
+        encode(InputAudioBufferAppend(audio=pcm)),
+        encode(InputAudioBufferAppend(audio=pcm, event_id="e1")),
+        '{"type":"input_audio_buffer.append","audio":"' + b64 + '"}',
+        '{"audio":"","event_id":"é","type":"input_audio_buffer.append"}',
+    ):
+        frame = parse_client_frame(text, CLAIMS)
+        assert isinstance(frame, ClientFrame)
+        assert frame.text is text
+        assert frame.type == "input_audio_buffer.append"
+        assert frame.payload == json.loads(text)
 
 
 @pytest.mark.parametrize(
-    "frame",
+    ("text", "forwarded"),
     [
-        # not an append at all
-        '{"type":"session.update","session":{}}',
-        '{"type":"input_audio_buffer.appendix","audio":""}',
         # a second type key, plain or escaped, which an upstream parser might read instead
-        '{"type":"input_audio_buffer.append","type":"session.update","session":{}}',
-        '{"type":"input_audio_buffer.append","typ\\u0065":"session.update"}',
-        '{"type":"input_audio_buffer.append","x":{"type":"nested"}}',
-        # other layouts: decoded instead (still correct, just slower)
-        '{"type": "input_audio_buffer.append", "audio": ""}',
-        '{"audio":"","type":"input_audio_buffer.append"}',
+        ('{"type":"input_audio_buffer.append","type":"session.update","session":{}}',
+         '{"type":"session.update","session":{}}'),
+        ('{"type":"input_audio_buffer.append","typ\\u0065":"session.update"}',
+         '{"type":"session.update"}'),
+        ('{"type":"input_audio_buffer.append","audio":"A","audio":"B"}',
+         '{"type":"input_audio_buffer.append","audio":"B"}'),
+        # other layouts and values
+        ('{"type": "input_audio_buffer.append", "audio": ""}',
+         '{"type":"input_audio_buffer.append","audio":""}'),
+        ('{"type":"input_audio_buffer.append","audio":"\\u0041"}',
+         '{"type":"input_audio_buffer.append","audio":"A"}'),
+        ('{"type":"input_audio_buffer.append","x":{"type":"nested"}}',
+         '{"type":"input_audio_buffer.append","x":{"type":"nested"}}'),
+        ('{"type":"response.cancel","n":1.50}', '{"type":"response.cancel","n":1.5}'),
     ],
 )
-def test_anything_else_is_decoded(frame: str) -> None:
-    """Only a frame that provably is an append skips decoding."""
-    assert not is_plain_append(frame)
+def test_anything_else_is_forwarded_re_encoded(text: str, forwarded: str) -> None:
+    """What is forwarded is what the relay decoded (and checked), in one compact layout."""
+    frame = parse_client_frame(text, CLAIMS)
+    assert isinstance(frame, ClientFrame)
+    assert frame.text == forwarded
+    assert frame.payload == json.loads(forwarded)
 
 
 @pytest.mark.parametrize("n_bytes", [0, 1, 2, 3, 4, 4800, 4801, 4802])

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from realtalk.errors import EventParseError
 from realtalk.relay.frames import (
+    APPEND,
     AUDIO_DELTA_TYPES,
     INVALID_JSON,
     ClientFrame,
@@ -108,11 +109,21 @@ def _mutated(draw: st.DrawFn) -> dict[str, Any]:
 
 PAYLOADS = _mutated() | st.builds(lambda event_type, rest: {**rest, "type": event_type},
                                   EVENT_TYPES, st.dictionaries(KEYS, JSON, max_size=6))
-# Text that is JSON, nearly JSON (a frame with text spliced in), or anything.
-FRAMES = (st.builds(json.dumps, JSON) | st.builds(json.dumps, PAYLOADS)
-          | st.builds(lambda payload, at, junk: (text := json.dumps(payload))[:at] + junk
-                      + text[at:], PAYLOADS, st.integers(0, 200), st.text(max_size=5))
-          | st.text())
+def _compact(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+ENCODED = (st.builds(json.dumps, JSON) | st.builds(json.dumps, PAYLOADS)
+           | st.builds(_compact, PAYLOADS))
+# Audio appends as clients send them (what the relay forwards without re-encoding)...
+APPENDS = st.builds(lambda audio, extra: _compact({"type": APPEND, "audio": audio, **extra}),
+                    st.text(), st.dictionaries(KEYS, st.text(max_size=5), max_size=2))
+# ...and frames that are nearly JSON or nearly such an append: text spliced in anywhere.
+SPLICED = st.builds(
+    lambda text, at, junk: text[:at] + junk + text[at:], ENCODED | APPENDS, st.integers(0, 200),
+    st.text(max_size=8) | st.sampled_from([',"audio":"x"', ',"type":"session.update"', " ",
+                                           "\\u0041", '"', "}", ',"session_id":"s2"']))
+FRAMES = ENCODED | APPENDS | SPLICED | st.text()
 NESTED = st.builds(lambda opener, depth, closed: (
     '{"type":"session.update","session":' + opener * depth
     + ("" if not closed else "".join("]" if o == "[" else "}" for o in opener * depth)) + "}"),
@@ -120,16 +131,21 @@ NESTED = st.builds(lambda opener, depth, closed: (
 
 
 def _check(result: ClientFrame | Refusal) -> None:
+    """A refusal is invalid_json; a frame is forwarded exactly as the relay decoded it."""
     if isinstance(result, Refusal):
         assert result.code == INVALID_JSON
         return
+    assert result.text == json.dumps(result.payload, separators=(",", ":"), ensure_ascii=False)
+    assert decode_json(result.text) == result.payload
     result.text.encode("utf-8")  # what the upstream connection will do with it
 
 
 @FUZZ
 @given(FRAMES | NESTED)
 def test_no_text_frame_makes_the_client_parser_raise(text: str) -> None:
-    """Any text gives a frame or an invalid_json refusal."""
+    """Any text gives an invalid_json refusal, or a frame whose forwarded text is the compact
+    encoding of what the relay decoded: the fast path for audio never forwards anything else
+    (invalid JSON, a second key, a layout another parser could read differently)."""
     _check(parse_client_frame(text, CLAIMS))
 
 

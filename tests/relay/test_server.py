@@ -24,7 +24,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from realtalk import providers
 from realtalk.relay import (
     CallbackAuthenticator,
+    ClientFrame,
     HandshakeRequest,
+    Refusal,
     RelayedEvent,
     RelayLimits,
     RelayOptions,
@@ -374,6 +376,70 @@ async def test_a_client_can_name_its_own_ids() -> None:
         await ws.event(type="conversation.item.retrieve", item_id=item_id)
         assert (await ws.next())["error"]["code"] == "session_not_owned"
     assert relay.metrics.snapshot().refusals == {"session_not_owned": 1}
+
+
+@pytest.mark.parametrize("field", ["session_id", "upstream_session_id", "item_id"])
+@pytest.mark.parametrize("first", [False, True])
+async def test_audio_appends_are_checked_like_any_event(
+    field: str, first: bool, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An append naming another session (its relay or upstream session id, or one of its
+    items), in the compact layout audio uses or with the id first, is refused and logged."""
+    caplog.set_level(logging.INFO)
+    async with _upstream() as upstream, _relay(_provider(upstream)) as relay, \
+            _connect(relay, "alice") as alice, _connect(relay, "mallory") as mallory:
+        _, item_id = await _speaking(alice)
+        own_upstream = (await mallory.next())["session"]["id"]
+        alice_session = relay.session("alice")
+        assert alice_session is not None
+        (alice_upstream,) = alice_session.ownership.upstream_session_ids
+        value = {"session_id": "alice", "upstream_session_id": alice_upstream,
+                 "item_id": item_id}[field]
+        key = "item_id" if field == "item_id" else "session_id"
+        members = [f'"{key}":"{value}"', '"type":"input_audio_buffer.append"', '"audio":"AAAA"']
+        if not first:
+            members.insert(2, members.pop(0))
+        await mallory.ws.send("{" + ",".join(members) + "}")
+        error = await mallory.next()
+        assert (error["error"]["code"], error["error"]["param"]) == ("session_not_owned", key)
+        await mallory.event(type="input_audio_buffer.commit")  # only its own audio went up
+        assert (await mallory.next())["error"]["code"] == "input_audio_buffer_commit_empty"
+        (own,) = [session for session in upstream.sessions if session.id == own_upstream]
+        assert own.stats.events_received.get("input_audio_buffer.append") is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("session mallory: refused input_audio_buffer.append" in w
+               and "belongs to session alice" in w for w in warnings)
+
+
+async def test_a_custom_policy_sees_every_append_decoded() -> None:
+    """The policy gets each append with its payload, whatever its layout, and can refuse it;
+    on_event still never sees audio."""
+    seen: list[ClientFrame] = []
+    events: list[RelayedEvent] = []
+
+    class SmallChunksOnly:
+        def check(self, frame: ClientFrame) -> Refusal | None:
+            seen.append(frame)
+            if frame.type == "input_audio_buffer.append" and len(frame.payload["audio"]) > 8:
+                return Refusal("event_not_allowed", "audio chunks of 6 bytes at most")
+            return None
+
+    async with _upstream() as upstream, _relay(_provider(upstream), policy=SmallChunksOnly(),
+                                               on_event=events.append) as relay, \
+            _connect(relay, "s1") as ws:
+        await ws.next()
+        await ws.ws.send('{"type":"input_audio_buffer.append","audio":"AAAAAAAA"}')
+        await ws.ws.send('{"audio": "AAAA", "type": "input_audio_buffer.append"}')
+        await ws.ws.send('{"type":"input_audio_buffer.append","audio":"AAAAAAAAAAAA",'
+                         '"event_id":"big"}')
+        error = await ws.next()
+        assert (error["error"]["code"], error["error"]["event_id"]) == ("event_not_allowed",
+                                                                         "big")
+        received = upstream.sessions[0].stats.events_received
+    assert [f.payload.get("audio") for f in seen] == ["AAAAAAAA", "AAAA", "AAAAAAAAAAAA"]
+    assert received.get("input_audio_buffer.append") == 2
+    assert not [e for e in events if e.direction == "client_to_upstream"]
+    assert relay.metrics.snapshot().hops["client_to_upstream/audio"].count == 2
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,20 +2,17 @@
 
 Every client frame is parsed by :func:`parse_client_frame` into a :class:`ClientFrame` (or a
 :class:`Refusal`) before the policy and the ownership check see it. Whatever a client sends
-(binary, invalid UTF-8 or JSON, nesting deep enough to exhaust a recursive parser, numbers out
+(a binary frame, invalid JSON, nesting deep enough to exhaust a recursive parser, numbers out
 of range, the wrong JSON types), the answer is a refusal, never an exception.
 :func:`decode_json` is the same guarded decoding for upstream frames.
 
-Audio dominates the traffic: ``input_audio_buffer.append`` from clients and
-``response.output_audio.delta`` from the upstream. The relay forwards those without decoding
-their JSON; every other frame is decoded (policy and ownership need its fields).
-
-A client frame takes the fast path only when it *provably* is an append: it starts with
-``{"type":"input_audio_buffer.append"``, holds no other ``"type"`` key and no backslash. The
-last two rule out a second ``type`` key, plain or written with escapes (``"typ\\u0065"``),
-which a JSON parser upstream might read instead of the first. A frame that fails the test is
-simply decoded, and forwarded re-encoded, so a frame with a duplicate key cannot mean one
-thing to the relay and another to the upstream's parser.
+Every client frame is decoded, audio included, so the policy and the ownership check apply to
+every frame alike. What is saved on the audio path (``input_audio_buffer.append``, most of the
+traffic) is the re-encoding: a frame that is a flat object of strings, compact, without
+escapes or duplicate keys, already is exactly what re-encoding would give, and is forwarded
+as received. Any other frame is forwarded re-encoded, so a frame with a duplicate key or an
+escaped key (``"typ\\u0065"``) cannot mean one thing to the relay and another to the
+upstream's parser. Upstream audio deltas are read without decoding (:func:`audio_delta`).
 
 Errors the relay sends look like the hosted service's: ``{"type": "error", "event_id": ...,
 "error": {"type", "code", "message", "param", "event_id"}}``, where ``error.event_id`` is the
@@ -42,7 +39,6 @@ __all__ = (
     "parse_client_frame",
     "decode_json",
     "error_frame",
-    "is_plain_append",
     "audio_delta",
     "APPEND",
     "AUDIO_DELTA_TYPES",
@@ -86,8 +82,6 @@ DEFAULT_MAX_JSON_DEPTH: Final = 64
 # it, JSON parsers disagree on what the number is.
 _MAX_INT_CHARS = 310
 
-_APPEND_PREFIX = '{"type":"' + APPEND + '"'
-_APPEND_KEY = '"type":"' + APPEND + '"'
 _DELTA_PREFIXES = tuple('{"type":"' + name + '"' for name in AUDIO_DELTA_TYPES)
 _ITEM_ID = '"item_id":"'
 _DELTA = '"delta":"'
@@ -116,14 +110,13 @@ class ClientFrame:
 
     Attributes:
         type: the event ``type``.
-        payload: the decoded JSON object; ``None`` for an ``input_audio_buffer.append``
-            recognised without decoding (decode ``text`` yourself if a policy needs it).
-        text: the frame as it is forwarded.
+        payload: the decoded JSON object.
+        text: the frame as it is forwarded: the compact JSON encoding of ``payload``.
         claims: who sent it (session id, subject).
     """
 
     type: str
-    payload: Mapping[str, Any] | None
+    payload: Mapping[str, Any]
     text: str
     claims: SessionClaims
 
@@ -190,6 +183,24 @@ def decode_json(text: str, max_depth: int | None = None) -> Any:
     return value
 
 
+def _as_received(text: str, payload: dict[str, Any]) -> bool:
+    """Whether ``text`` already is the compact encoding of ``payload``, its decoding.
+
+    It is when ``payload`` is a flat object of strings and ``text`` has no backslash and the
+    length of that encoding: without escapes, each decoded string appears in ``text`` as it
+    is, so ``text`` holds every final key-value pair; any whitespace, any earlier duplicate
+    of a key or any other member would make it longer.
+    """
+    if "\\" in text:
+        return False
+    size = 1 + len(payload)  # the braces and the commas
+    for key, value in payload.items():
+        if not isinstance(value, str):
+            return False
+        size += len(key) + len(value) + 5  # "key":"value"
+    return size == len(text)
+
+
 def parse_client_frame(message: str | bytes, claims: SessionClaims, *,
                        max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> ClientFrame | Refusal:
     """Parse one client frame, or say why it cannot be forwarded; never raises.
@@ -201,10 +212,6 @@ def parse_client_frame(message: str | bytes, claims: SessionClaims, *,
     if isinstance(message, bytes):
         return Refusal(INVALID_JSON, "Expected a text frame holding a JSON object; got a "
                        f"binary frame of {len(message)} bytes.")
-    if is_plain_append(message) or (
-        "\\" not in message and message.count('"type"') == 1 and _APPEND_KEY in message
-    ):
-        return ClientFrame(type=APPEND, payload=None, text=message, claims=claims)
     try:
         decoded = decode_json(message, max_depth)
     except EventParseError as exc:
@@ -216,11 +223,13 @@ def parse_client_frame(message: str | bytes, claims: SessionClaims, *,
     if not isinstance(decoded.get("event_id", ""), str):
         return Refusal(INVALID_JSON, f"Expected a string 'event_id', got "
                        f"{type(decoded['event_id']).__name__}.", param="event_id")
-    text = json.dumps(decoded, separators=(",", ":"), ensure_ascii=False)
+    text = message
+    if not _as_received(message, decoded):
+        text = json.dumps(decoded, separators=(",", ":"), ensure_ascii=False)
     if not text.isascii():
         try:
             text.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate, written as a \\u escape
+        except UnicodeEncodeError:  # a lone surrogate, written as a \u escape
             return Refusal(INVALID_JSON, "The frame cannot be read: a string in it is not "
                            "valid Unicode (a lone surrogate).")
     return ClientFrame(type=event_type, payload=decoded, text=text, claims=claims)
@@ -231,13 +240,6 @@ def error_frame(refusal: Refusal, client_event_id: str | None = None) -> str:
     error = ErrorInfo(type=refusal.error_type, code=refusal.code, message=refusal.message,
                       param=refusal.param, event_id=client_event_id)
     return encode(ServerError(error=error, event_id="event_" + secrets.token_hex(11)))
-
-
-def is_plain_append(text: str) -> bool:
-    """Whether a client frame is certainly an ``input_audio_buffer.append`` (see the module
-    docstring); ``False`` means "decode it", not "it is not an append"."""
-    return (text.startswith(_APPEND_PREFIX) and "\\" not in text
-            and text.find('"type"', len(_APPEND_PREFIX)) < 0)
 
 
 def audio_delta(text: str) -> tuple[str, int] | None:

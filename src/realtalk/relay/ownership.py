@@ -13,7 +13,9 @@ references in ``response.create``'s ``input``), or the session itself (``session
   ``conversation.item.create``.
 
 A client frame naming anything else is refused (``session_not_owned``): the client cannot
-learn or guess its way into another session's responses or items. A process-wide
+learn or guess its way into another session's responses or items. The top-level
+``session_id``, ``response_id``, ``item_id`` and ``previous_item_id`` are checked on every
+frame, audio appends included, whatever its type. A process-wide
 :class:`IdRegistry` remembers which live session each id belongs to, so the log can say when
 a refused id is another session's rather than merely unknown.
 
@@ -33,8 +35,6 @@ from .frames import SESSION_NOT_OWNED, Refusal
 
 __all__ = ("IdRegistry", "SessionOwnership", "OwnershipViolation")
 
-_ITEM_ID_EVENTS = frozenset({"conversation.item.truncate", "conversation.item.delete",
-                             "conversation.item.retrieve"})
 _G711_FORMATS = frozenset({"audio/pcmu", "audio/pcma", "g711_ulaw", "g711_alaw"})
 _PCM16_BYTES_PER_MS = 48  # 24 kHz, 2 bytes a sample
 _G711_BYTES_PER_MS = 8  # 8 kHz, 1 byte a sample
@@ -192,22 +192,27 @@ class SessionOwnership:
 
     def check(self, event_type: str, payload: Mapping[str, Any]) -> OwnershipViolation | None:
         """``None`` if every id the client frame names is this session's, else the first one
-        that is not."""
-        violation = self._check_session(event_type, payload.get("session_id"), "session_id")
+        that is not.
+
+        The top-level id fields are checked on every event, whatever its type: an event that
+        does not use a field upstream gains nothing from naming another session's id in it.
+        """
+        violation = (
+            self._check_session(event_type, payload.get("session_id"), "session_id")
+            or self._check_id(event_type, payload.get("response_id"), "response_id")
+            or self._check_id(event_type, payload.get("item_id"), "item_id")
+        )
         if violation is not None:
             return violation
+        previous = payload.get("previous_item_id")
+        if previous != "root":  # "root": insert at the start, names no item
+            violation = self._check_id(event_type, previous, "previous_item_id")
+            if violation is not None:
+                return violation
         if event_type == "session.update":
             session = payload.get("session")
             if isinstance(session, Mapping):
                 return self._check_session(event_type, session.get("id"), "session.id")
-        elif event_type == "response.cancel":
-            return self._check_id(event_type, payload.get("response_id"), "response_id")
-        elif event_type in _ITEM_ID_EVENTS:
-            return self._check_id(event_type, payload.get("item_id"), "item_id")
-        elif event_type == "conversation.item.create":
-            previous = payload.get("previous_item_id")
-            if previous != "root":  # "root": insert at the start, names no item
-                return self._check_id(event_type, previous, "previous_item_id")
         elif event_type == "response.create":
             return self._check_references(event_type, payload.get("response"))
         return None

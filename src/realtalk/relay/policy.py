@@ -60,8 +60,8 @@ class Policy(Protocol):
     def check(self, frame: ClientFrame) -> Refusal | None:
         """``None`` to forward ``frame``, or why not (sent to the client as an error event).
 
-        Called on the relay's event loop for every frame, audio included: keep it quick and
-        never block.
+        Called on the relay's event loop for every frame, audio included (``frame.payload`` is
+        always the decoded frame): keep it quick and never block.
         """
         ...
 
@@ -92,8 +92,6 @@ class EventPolicy:
                            f"Client events of type {frame.type!r} are not allowed by this relay.",
                            param="type")
         payload = frame.payload
-        if payload is None:
-            return None
         if frame.type == "session.update":
             return self._owned_field(payload.get("session"), "session", frame.type)
         if frame.type == "response.create":

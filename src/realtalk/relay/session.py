@@ -243,31 +243,27 @@ class RelaySession:
         if isinstance(frame, Refusal):
             await self._refuse(frame, None, "(invalid)")
             return
-        event_type, payload, message = frame.type, frame.payload, frame.text
+        event_type, payload = frame.type, frame.payload
+        client_event_id = payload.get("event_id")
         refusal = self._options.policy.check(frame)
-        client_event_id = payload.get("event_id") if payload is not None else None
         if refusal is not None:
             await self._refuse(refusal, client_event_id, event_type)
             return
-        if payload is not None:
-            violation = self.ownership.check(event_type, payload)
-            if violation is not None:
-                self._log_violation(event_type, violation)
-                await self._refuse(violation.refusal, client_event_id, event_type)
-                return
-        forwarded = await self._to_upstream(message)
-        if forwarded is None:
+        violation = self.ownership.check(event_type, payload)
+        if violation is not None:
+            self._log_violation(event_type, violation)
+            await self._refuse(violation.refusal, client_event_id, event_type)
             return
-        if payload is None:
-            self._hop_up_audio.add(received, forwarded)
+        forwarded = await self._to_upstream(frame.text)
+        if forwarded is None:
             return
         if event_type == APPEND:
             self._hop_up_audio.add(received, forwarded)
-        else:
-            self._hop_up_control.add(received, forwarded)
+            return
+        self._hop_up_control.add(received, forwarded)
         self.ownership.observe_client(payload)
         if event_type == "session.update":
-            self._last_session_update = message  # replayed to a replacement upstream
+            self._last_session_update = frame.text  # replayed to a replacement upstream
         if self._on_event is not None:
             audio_ms = None
             if event_type == "conversation.item.truncate":
