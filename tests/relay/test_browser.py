@@ -1,4 +1,4 @@
-"""The browser example, for real: headless Chromium with a fake microphone, through the relay.
+"""The browser client, for real: headless Chromium with a fake microphone, through the relay.
 
 Chromium's fake capture device plays a WAV file as the microphone: silence, then a short
 spoken phrase. The page connects to the relay (token as a subprotocol), asks a question, the
@@ -39,12 +39,12 @@ from realtalk.relay import (
     TokenAuthenticator,
     TokenSigner,
 )
+from realtalk.relay.web import browser_client
 from realtalk.server import RealtimeServer, ServerOptions
 
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
-WEB = ROOT / "examples" / "web"
 SPEECH = ROOT / "src" / "realtalk" / "sim" / "speech" / "wait_stop_24k.wav"
 CHROMIUM = next((path for name in ("chromium", "chromium-browser", "google-chrome")
                  if (path := shutil.which(name))), None)
@@ -150,10 +150,11 @@ async def test_the_browser_example_barges_in_through_the_relay(tmp_path: Path) -
     session_id = "browser-1"
     token = SIGNER.mint(session_id)
     async with upstream:
-        relay = RelayServer(providers.endpoint(f"{upstream.url}?model=gpt-realtime"),
-                            TokenAuthenticator(SIGNER),
-                            options=RelayOptions(web_root=WEB, loop_lag_interval=None),
-                            on_event=on_event)
+        with browser_client() as web_root:
+            relay = RelayServer(providers.endpoint(f"{upstream.url}?model=gpt-realtime"),
+                                TokenAuthenticator(SIGNER),
+                                options=RelayOptions(web_root=web_root, loop_lag_interval=None),
+                                on_event=on_event)
         async with relay, _chromium(tmp_path / "profile",
                                     _microphone(tmp_path / "mic.wav")) as browser:
             target = await browser.call("Target.createTarget", url="about:blank")

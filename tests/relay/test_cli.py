@@ -8,6 +8,8 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
+from pathlib import Path
 
 import anyio
 import pytest
@@ -15,6 +17,7 @@ from websockets.asyncio.client import connect
 
 from realtalk.relay import cli
 from realtalk.relay.tokens import TokenSigner
+from realtalk.relay.web import browser_client
 
 SECRET = "cli-test-secret-0123456789abcdef!"
 # Runs the subcommand the way realtalk.cli does once it is wired in.
@@ -76,6 +79,40 @@ def test_a_missing_web_directory_is_reported(
     monkeypatch.setenv("REALTALK_RELAY_SECRET", SECRET)
     assert cli.run(_args("--web", "/no/such/dir")) == 2
     assert "'/no/such/dir'" in capsys.readouterr().err
+
+
+@pytest.mark.anyio
+async def test_web_serves_the_browser_client_built_into_the_package(tmp_path: Path) -> None:
+    """`relay --web`, run anywhere but a source checkout and without a secret, serves the
+    browser client from the package and prints a URL with a token for it."""
+    env = {name: value for name, value in os.environ.items()
+           if name != "REALTALK_RELAY_SECRET"}
+    command = [sys.executable, "-c", RUNNER, "relay", "--web", "--port", "0"]
+    async with await anyio.open_process(command, env=env, cwd=tmp_path,
+                                        stderr=subprocess.STDOUT) as process:
+        assert process.stdout is not None
+        output = ""
+        with anyio.fail_after(20):
+            while "  open " not in output or not output.endswith("\n"):
+                output += (await process.stdout.receive()).decode()
+        url = output.split("  open ")[1].split()[0]
+        base = url.split("/#")[0]
+
+        def get(path: str) -> tuple[str, bytes]:
+            with urllib.request.urlopen(base + path, timeout=5) as response:
+                return str(response.headers["Content-Type"]), bytes(response.read())
+
+        index = await anyio.to_thread.run_sync(get, "/")
+        script = await anyio.to_thread.run_sync(get, "/app.js")
+        process.send_signal(signal.SIGINT)
+        with anyio.fail_after(10):
+            assert await process.wait() == 0
+    with browser_client() as root:
+        assert index == ("text/html; charset=utf-8", (root / "index.html").read_bytes())
+        assert script[1] == (root / "app.js").read_bytes()
+    token = url.split("token=")[1]
+    session_id = url.split("session_id=")[1].split("&")[0]
+    assert token.startswith("rt1.") and session_id
 
 
 @pytest.mark.anyio

@@ -1,4 +1,4 @@
-"""Tests for realtalk.relay.web: static files for the browser example."""
+"""Tests for realtalk.relay.web: static files, and the browser client in the package."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+import realtalk.relay
 from realtalk.errors import ConfigurationError
-from realtalk.relay.web import StaticSite
+from realtalk.relay.web import StaticSite, browser_client
 
 
 def test_files_under_the_root_are_served_with_their_type(tmp_path: Path) -> None:
@@ -41,3 +42,17 @@ def test_the_root_must_be_a_directory(tmp_path: Path) -> None:
     """A missing root is a configuration error naming it."""
     with pytest.raises(ConfigurationError, match="nowhere"):
         StaticSite(tmp_path / "nowhere")
+
+
+def test_the_browser_client_ships_inside_the_package() -> None:
+    """The page, its script and its worklets are package files (so a wheel has them), and
+    browser_client() gives their directory."""
+    package = Path(realtalk.relay.__file__).resolve().parent
+    with browser_client() as root:
+        assert root.resolve() == package / "browser"
+        site = StaticSite(root)
+        for name in ("index.html", "app.js", "worklets.js"):
+            found = site.get("/" + name)
+            assert found is not None and found.body == (package / "browser" / name).read_bytes()
+        index = site.get("/")
+        assert index is not None and b'<script src="app.js"' in index.body

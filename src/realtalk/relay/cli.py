@@ -6,6 +6,8 @@ by ``--upstream-key-env`` for ``--upstream url``; and the token signing secret f
 ``REALTALK_RELAY_SECRET`` (or ``--secret-env``). On loopback with the local upstream, a missing
 secret is replaced by a random one for the process (tokens are then minted by this process
 only: ``--demo-tokens`` or the URL it prints).
+
+``--web`` serves the browser client that ships inside the package (or ``--web DIR``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import contextlib
 import os
 import secrets
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +30,12 @@ from .limits import RelayLimits
 from .options import RelayOptions
 from .server import RelayServer
 from .tokens import TokenSigner, new_session_id
+from .web import browser_client
 
 __all__ = ("add_parser", "run")
 
-_DEFAULT_WEB = "examples/web"
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+_BUILT_IN = ""  # --web without a directory: the browser client in the package
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -59,8 +62,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
                        help="print a token for SESSION_ID and exit")
     relay.add_argument("--max-sessions", type=int, default=1000)
     relay.add_argument("--on-upstream-loss", choices=("close", "reconnect"), default="close")
-    relay.add_argument("--web", nargs="?", const=_DEFAULT_WEB, default=None, metavar="DIR",
-                       help=f"serve the browser example (default directory {_DEFAULT_WEB})")
+    relay.add_argument("--web", nargs="?", const=_BUILT_IN, default=None, metavar="DIR",
+                       help="serve the browser client (the one built in, or the files in DIR)")
     relay.add_argument("--demo-tokens", action="store_true",
                        help="serve GET /demo-token (loopback only: anyone reaching it gets a "
                             "session)")
@@ -78,12 +81,12 @@ def run(args: argparse.Namespace) -> int:
         if args.demo_tokens and args.host not in _LOOPBACK:
             raise ConfigurationError(
                 f"--demo-tokens hands a session to anyone who asks; refusing on {args.host!r}")
-        web_root = _web_root(args.web) if args.web is not None else None
-        options = RelayOptions(host=args.host, port=args.port,
-                               limits=RelayLimits(max_sessions=args.max_sessions),
-                               on_upstream_loss=args.on_upstream_loss, web_root=web_root,
-                               demo_tokens=args.demo_tokens)
-        asyncio.run(_serve(args, signer, options))
+        with _web_root(args.web) as web_root:
+            options = RelayOptions(host=args.host, port=args.port,
+                                   limits=RelayLimits(max_sessions=args.max_sessions),
+                                   on_upstream_loss=args.on_upstream_loss, web_root=web_root,
+                                   demo_tokens=args.demo_tokens)
+            asyncio.run(_serve(args, signer, options))
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
     except RealtalkError as exc:
@@ -105,14 +108,18 @@ def _signer(args: argparse.Namespace) -> TokenSigner:
         "the backend that mints the tokens")
 
 
-def _web_root(value: str) -> Path:
-    candidates = [Path(value)]
-    if value == _DEFAULT_WEB:  # from a source checkout, wherever the command runs
-        candidates.append(Path(__file__).resolve().parents[3] / _DEFAULT_WEB)
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    raise ConfigurationError(f"no web directory at {value!r}; pass --web DIR")
+@contextlib.contextmanager
+def _web_root(value: str | None) -> Iterator[Path | None]:
+    if value is None:
+        yield None
+    elif value == _BUILT_IN:
+        with browser_client() as root:
+            yield root
+    elif Path(value).is_dir():
+        yield Path(value)
+    else:
+        raise ConfigurationError(f"no web directory at {value!r}; pass --web DIR, or --web "
+                                 "alone for the built-in browser client")
 
 
 @contextlib.asynccontextmanager

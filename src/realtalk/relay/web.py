@@ -1,19 +1,25 @@
-"""Serving a directory of static files (the browser example) from the relay's port.
+"""Serving a directory of static files (the browser client) from the relay's port.
 
 Only ``GET`` of files inside the directory: ``/`` is ``index.html``, paths that resolve outside
 the directory (``..``, symlinks) are 404, and every response says ``no-store`` and ``nosniff``.
+
+The browser client (plain HTML and JavaScript) ships inside the package, in
+``realtalk/relay/browser/``: :func:`browser_client` gives its directory.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.resources
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 
 from ..errors import ConfigurationError
 
-__all__ = ("StaticFile", "StaticSite", "CONTENT_TYPES")
+__all__ = ("StaticFile", "StaticSite", "CONTENT_TYPES", "browser_client")
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -62,3 +68,14 @@ class StaticSite:
             return None
         content_type = CONTENT_TYPES.get(candidate.suffix.lower(), "application/octet-stream")
         return StaticFile(candidate.read_bytes(), content_type)
+
+
+@contextlib.contextmanager
+def browser_client() -> Iterator[Path]:
+    """The browser client shipped with realtalk, as a directory for ``RelayOptions.web_root``
+    (``with browser_client() as root: ...``; from an ordinary install it is the package's own
+    directory, from a zipped one a temporary copy that lasts as long as the ``with``)."""
+    with importlib.resources.as_file(
+        importlib.resources.files("realtalk.relay") / "browser"
+    ) as root:
+        yield root
