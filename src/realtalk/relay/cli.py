@@ -3,9 +3,9 @@
 Credentials come only from the environment, never from flags (flags show up in ``ps``):
 ``OPENAI_API_KEY``; ``AZURE_OPENAI_API_KEY`` or ``AZURE_OPENAI_ENDPOINT``; the variable named
 by ``--upstream-key-env`` for ``--upstream url``; and the token signing secret from
-``REALTALK_RELAY_SECRET`` (or ``--secret-env``). On loopback with the local upstream, a missing
-secret is replaced by a random one for the process (tokens are then minted by this process
-only: ``--demo-tokens`` or the URL it prints).
+``REALTALK_RELAY_SECRET`` (or ``--secret-env``). Without a secret the command says how to set
+one and how clients get tokens, and exits; only a demo that hands out its own tokens (``--web``
+or ``--demo-tokens``, on loopback with the local upstream) runs with a random secret instead.
 
 ``--web`` serves the browser client that ships inside the package (or ``--web DIR``).
 """
@@ -95,17 +95,36 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _how_to_set_a_secret(variable: str) -> str:
+    return (
+        "  Set it (or another variable, named with --secret-env VAR) to 32 or more random\n"
+        "  bytes, the same for the relay and for the backend that gives clients their tokens:\n"
+        f"    export {variable}=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')\n"
+        "  A client connects with a token for its session, minted with that secret:\n"
+        "    realtalk relay --mint-token SESSION_ID\n"
+        "    (in Python: realtalk.relay.TokenSigner(secret).mint(session_id))\n"
+        "  To try the relay on this machine first: realtalk relay --web (a made-up secret,\n"
+        "  and a token for the browser client in the URL it prints)"
+    )
+
+
 def _signer(args: argparse.Namespace) -> TokenSigner:
-    secret = os.environ.get(args.secret_env)
+    variable = args.secret_env
+    secret = os.environ.get(variable)
     if secret:
-        return TokenSigner(secret)
-    if args.mint_token is None and args.upstream == "local" and args.host in _LOOPBACK:
-        print(f"${args.secret_env} is not set: using a random secret for this process",
-              file=sys.stderr)
+        try:
+            return TokenSigner(secret)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"${variable} cannot sign tokens: {exc}.\n"
+                                     f"{_how_to_set_a_secret(variable)}") from None
+    hands_out_tokens = args.web is not None or args.demo_tokens
+    if (args.mint_token is None and hands_out_tokens and args.upstream == "local"
+            and args.host in _LOOPBACK):
+        print(f"${variable} is not set: using a random secret; tokens come from this process "
+              "only", file=sys.stderr)
         return TokenSigner(secrets.token_urlsafe(32))
-    raise ConfigurationError(
-        f"set ${args.secret_env} to the token signing secret (at least 32 bytes), shared with "
-        "the backend that mints the tokens")
+    raise ConfigurationError(f"no token signing secret: ${variable} is not set.\n"
+                             f"{_how_to_set_a_secret(variable)}")
 
 
 @contextlib.contextmanager
