@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import anyio
+import anyio.abc
 import pytest
 from websockets.asyncio.client import connect
 
@@ -27,6 +28,21 @@ RUNNER = ("import argparse, sys\n"
           "cli.add_parser(parser.add_subparsers())\n"
           "args = parser.parse_args(sys.argv[1:])\n"
           "sys.exit(args.run(args))\n")
+
+
+def _without_secret() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items()
+            if name != "REALTALK_RELAY_SECRET"}
+
+
+async def _output_until(process: anyio.abc.Process, marker: str) -> str:
+    """What the process printed, up to the end of the line holding ``marker``."""
+    assert process.stdout is not None
+    output = ""
+    with anyio.fail_after(20):
+        while marker not in output or not output.endswith("\n"):
+            output += (await process.stdout.receive()).decode()
+    return output
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -84,9 +100,7 @@ def test_a_short_secret_is_refused_with_the_same_advice(
 
 def test_the_command_without_a_secret_exits_with_one_message() -> None:
     """`realtalk relay` as a user first types it: exit status 2, the advice, no traceback."""
-    env = {name: value for name, value in os.environ.items()
-           if name != "REALTALK_RELAY_SECRET"}
-    result = subprocess.run([sys.executable, "-m", "realtalk.cli", "relay"], env=env,
+    result = subprocess.run([sys.executable, "-m", "realtalk.cli", "relay"], env=_without_secret(),
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
@@ -116,16 +130,10 @@ def test_a_missing_web_directory_is_reported(
 async def test_web_serves_the_browser_client_built_into_the_package(tmp_path: Path) -> None:
     """`relay --web`, run anywhere but a source checkout and without a secret, serves the
     browser client from the package and prints a URL with a token for it."""
-    env = {name: value for name, value in os.environ.items()
-           if name != "REALTALK_RELAY_SECRET"}
     command = [sys.executable, "-c", RUNNER, "relay", "--web", "--port", "0"]
-    async with await anyio.open_process(command, env=env, cwd=tmp_path,
+    async with await anyio.open_process(command, env=_without_secret(), cwd=tmp_path,
                                         stderr=subprocess.STDOUT) as process:
-        assert process.stdout is not None
-        output = ""
-        with anyio.fail_after(20):
-            while "  open " not in output or not output.endswith("\n"):
-                output += (await process.stdout.receive()).decode()
+        output = await _output_until(process, "  open ")
         url = output.split("  open ")[1].split()[0]
         base = url.split("/#")[0]
 
@@ -153,11 +161,7 @@ async def test_the_relay_runs_from_the_command_line() -> None:
     env = {**os.environ, "REALTALK_RELAY_SECRET": SECRET}
     command = [sys.executable, "-c", RUNNER, "relay", "--port", "0"]
     async with await anyio.open_process(command, env=env, stderr=subprocess.STDOUT) as process:
-        assert process.stdout is not None
-        output = ""
-        with anyio.fail_after(20):
-            while "realtalk relay listening on " not in output or not output.endswith("\n"):
-                output += (await process.stdout.receive()).decode()
+        output = await _output_until(process, "realtalk relay listening on ")
         url = output.split("realtalk relay listening on ")[1].split()[0]
         token = TokenSigner(SECRET).mint("cli-1")
         async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:

@@ -144,7 +144,7 @@ def _check(result: ClientFrame | Refusal) -> None:
 @given(FRAMES | NESTED)
 def test_no_text_frame_makes_the_client_parser_raise(text: str) -> None:
     """Any text gives an invalid_json refusal, or a frame whose forwarded text is the compact
-    encoding of what the relay decoded: the fast path for audio never forwards anything else
+    encoding of what the relay decoded: a frame forwarded as received never is anything else
     (invalid JSON, a second key, a layout another parser could read differently)."""
     _check(parse_client_frame(text, CLAIMS))
 

@@ -179,8 +179,8 @@ async def test_barge_in_is_forwarded_and_stamped() -> None:
     assert relay.metrics.snapshot().hops["client_to_upstream/control"].count == 3
 
 
-async def test_audio_appends_take_the_fast_path_and_reach_the_upstream() -> None:
-    """Appends are forwarded undecoded (counted as audio) and the upstream hears them."""
+async def test_audio_appends_are_forwarded_as_audio_and_reach_the_upstream() -> None:
+    """Appends are forwarded as received (counted as audio) and the upstream hears them."""
     async with _upstream() as upstream, _relay(_provider(upstream)) as relay, \
             _connect(relay, "s1") as ws:
         await ws.next()

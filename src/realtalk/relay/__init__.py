@@ -24,9 +24,9 @@ realtime protocol on both sides, so any realtime client can use it::
 - every hop is stamped, and the metrics are served as JSON (:mod:`.metrics`).
 
 The modules: :mod:`.server` (the WebSocket server and its handshake), :mod:`.session` (one
-client's pumps), :mod:`.frames` (cheap frame recognition, error events), :mod:`.redact` (log
-scrubbing), :mod:`.web` (static files for the browser example), :mod:`.cli`
-(``realtalk relay``).
+client's pumps), :mod:`.frames` (parsing frames safely, error events), :mod:`.web` (static
+files, and the browser client), :mod:`.cli` (``realtalk relay``); log scrubbing is
+:mod:`realtalk.transport.redact`.
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ class RelayOptions:
         upstream_close_timeout: seconds allowed for an upstream connection's closing
             handshake (a stalled upstream may never answer it).
         allowed_origins: if set, browsers' ``Origin`` must be one of these.
-        web_root: a directory served over plain HTTP on the same port (the browser example).
+        web_root: a directory served over plain HTTP on the same port (the browser client:
+            see :func:`~.web.browser_client`).
         demo_tokens: serve ``GET /demo-token``, minting a token for a fresh session. Only
             for demos on loopback: anyone who can reach it gets a session.
         metrics_path: where ``GET`` serves the metrics as JSON; ``None`` turns it off.

@@ -21,7 +21,7 @@ upstream, never sends the provider's to a client, and keeps them out of log reco
 :class:`~.redact.RedactingFilter` scrubs websockets' DEBUG handshake logs on both sides).
 
 Plain HTTP ``GET`` on the same port serves a health check (``/healthz``), the metrics as JSON
-(``/metrics``), optionally a directory of static files (the browser example) and, for demos
+(``/metrics``), optionally a directory of static files (the browser client) and, for demos
 on loopback only, ``/demo-token``.
 
 The server runs on asyncio (websockets' asyncio server); its sessions use anyio internally.
