@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import queue
+import signal
+import subprocess
 import tarfile
+import threading
+import urllib.request
 import zipfile
 from typing import TYPE_CHECKING
 
@@ -16,6 +22,7 @@ def test_the_wheel_ships_what_the_public_api_reads(installed_wheel: InstalledWhe
     assert "realtalk/py.typed" in names
     assert "realtalk/sim/speech/manifest.json" in names
     assert "realtalk/sim/speech/wait_stop_24k.wav" in names
+    assert "realtalk/relay/browser/index.html" in names
     assert not any(name.startswith(("tests/", "docs/", "examples/")) for name in names)
 
 
@@ -53,3 +60,37 @@ def test_the_cli_answers_help_from_the_wheel(installed_wheel: InstalledWheel) ->
                     ["relay", "--help"], ["transcripts", "--help"], ["devices", "--help"]):
         done = installed_wheel.run(["realtalk", *command])
         assert done.returncode == 0, (command, done.stderr)
+
+
+def test_the_relay_serves_the_packaged_browser_client(installed_wheel: InstalledWheel) -> None:
+    """`realtalk relay --web` from the wheel serves the browser client shipped in it."""
+    names = zipfile.ZipFile(installed_wheel.wheel).namelist()
+    index_name = next(n for n in names if n.endswith("relay/browser/index.html"))
+    packaged = zipfile.ZipFile(installed_wheel.wheel).read(index_name)
+    env = {k: v for k, v in os.environ.items() if k != "REALTALK_RELAY_SECRET"}
+    process = subprocess.Popen([str(installed_wheel.bin / "realtalk"), "relay", "--web",
+                                "--port", "0"], cwd=installed_wheel.workdir, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    stdout = process.stdout
+    assert stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:  # a thread, so that a command that prints nothing fails, not hangs
+        for line in stdout:
+            lines.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        printed = ""
+        while "  open " not in printed:
+            printed += lines.get(timeout=30)
+        base = printed.split("  open ")[1].split()[0].split("/#")[0]
+        with urllib.request.urlopen(base + "/", timeout=10) as response:
+            served = response.read()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+        reader.join(timeout=10)
+        stdout.close()
+    assert served == packaged
