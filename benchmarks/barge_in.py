@@ -116,7 +116,7 @@ from realtalk import (
 )
 from realtalk.audio import AudioFrame
 from realtalk.audio.pcm import float_to_int16
-from realtalk.echo import EchoFilter, EchoResult, EchoTranscriptDropped
+from realtalk.echo import EchoDefences, EchoFilter, EchoResult, EchoTranscriptDropped
 from realtalk.errors import ConfigurationError
 from realtalk.server import DEFAULT_REPLIES, ScriptedResponder, ServerOptions
 from realtalk.server.voice import SyntheticVoice
@@ -438,6 +438,7 @@ class NaiveVAD:
         """Stateless: nothing to forget."""
 
 
+NO_CANCELLER = EchoDefences(canceller=None)  # the naive rule and server VAD run without one
 NAIVE_BARGE_IN = BargeIn(min_speech_ms=0.0, max_gap_ms=0.0, rearm_silence_ms=0.0,
                          duck_gain_db=None)
 
@@ -499,14 +500,15 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
     elif method == "energy":
         sim = Simulation(utterances, vad=EnergyVAD(), **common)
     elif method == "naive":
-        sim = Simulation(utterances, barge_in=NAIVE_BARGE_IN, vad=naive, echo=None, **common)
+        sim = Simulation(utterances, barge_in=NAIVE_BARGE_IN, vad=naive, echo=NO_CANCELLER,
+                         **common)
     elif method == "realtalk_no_aec":
         # The canceller off: what the gate, the detector and the transcript filters do
         # against the raw echo (the server then hears it, and transcribes it).
-        sim = Simulation(utterances, echo=None, **common)
+        sim = Simulation(utterances, echo=NO_CANCELLER, **common)
     elif method == "server_vad":
         # The peers' setup: the raw microphone goes upstream, the server's VAD decides.
-        sim = Simulation(utterances, barge_in=None, echo=None, **common)
+        sim = Simulation(utterances, barge_in=None, echo=NO_CANCELLER, **common)
     elif method == "webrtcvad":
         factory = _webrtc_factory()
         if factory is None:

@@ -12,7 +12,7 @@ Run: python examples/echo_transcripts.py
 from __future__ import annotations
 
 from realtalk import AssistantTranscript, ResponseFinished, UserTranscript
-from realtalk.echo import EchoTranscriptDropped
+from realtalk.echo import EchoDefences, EchoTranscriptDropped
 from realtalk.server import ScriptedResponder
 from realtalk.sim import EchoPath, RoomConfig, Simulation, UserSpoke, Utterance, load_clip
 
@@ -27,7 +27,7 @@ def main() -> None:
         [Utterance(samples=question, text="What's the weather like tomorrow?", at=10.0)],
         room=RoomConfig(echo=EchoPath(delay_ms=10.0, gain_db=-3.0, rt60_s=0.3, seed=4),
                         noise_dbfs=-60.0),
-        echo=None,  # no canceller: the server hears the echo
+        echo=EchoDefences(canceller=None),  # no canceller: the server hears the echo
         transcriber_factory="oracle",
         responder_factory=lambda: ScriptedResponder(REPLIES),
     )

@@ -69,7 +69,7 @@ async def test_calibrating_at_start_measures_before_anything_else() -> None:
                            noise_dbfs=-65.0))
     device = SimulatedDevice(room)
     conv = realtalk.Conversation(providers.local(), input=device.input, output=device.output,
-                                 calibrate_at_start=True)
+                                 echo=realtalk.EchoDefences(calibrate_at_start=True))
     async with conv:
         assert conv.echo_path is not None and conv.echo_path.ok, conv.echo_path
         assert conv.echo_path.delay_ms == pytest.approx(30.0, abs=1.0)
@@ -83,7 +83,8 @@ async def test_calibrating_at_start_measures_before_anything_else() -> None:
 
 async def test_calibrating_at_start_without_a_reference_fails_cleanly() -> None:
     mic = realtalk.audio.MemoryInput(noise_dbfs=-70.0)
-    conv = realtalk.Conversation(providers.local(), input=mic, calibrate_at_start=True)
+    conv = realtalk.Conversation(providers.local(), input=mic,
+                                 echo=realtalk.EchoDefences(calibrate_at_start=True))
     with anyio.fail_after(15), pytest.raises(realtalk.ConfigurationError,
                                              match=r"AudioFrame\.reference"):
         async with conv:
@@ -93,4 +94,5 @@ async def test_calibrating_at_start_without_a_reference_fails_cleanly() -> None:
 
 def test_calibrating_at_start_needs_a_microphone() -> None:
     with pytest.raises(realtalk.ConfigurationError, match="microphone"):
-        realtalk.Conversation(providers.local(), calibrate_at_start=True)
+        realtalk.Conversation(providers.local(),
+                              echo=realtalk.EchoDefences(calibrate_at_start=True))

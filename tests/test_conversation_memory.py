@@ -193,7 +193,7 @@ async def test_the_echo_canceller_cleans_what_goes_upstream(echo: str | None) ->
                 await anyio.lowlevel.checkpoint()
 
     conv = realtalk.Conversation(MemoryProvider(server), input=EchoingMic(), barge_in=None,
-                                 echo=echo)  # type: ignore[arg-type]
+                                 echo=realtalk.EchoDefences(canceller=echo))  # type: ignore[arg-type]
     async with conv:
         with anyio.fail_after(10):
             await got_enough.wait()
@@ -250,7 +250,7 @@ async def test_half_duplex_mutes_the_microphone_while_speaking() -> None:
     mic = realtalk.audio.MemoryInput()
     loud = (np.sin(np.arange(24_000) * 0.05) * 12_000).astype(np.int16)
     async with realtalk.Conversation(MemoryProvider(server), input=mic,
-                                     half_duplex=True) as conv:
+                                     echo=realtalk.EchoDefences(half_duplex=True)) as conv:
         with anyio.fail_after(5):
             async for event in conv.events():
                 if isinstance(event, realtalk.StateChanged):
@@ -297,7 +297,8 @@ async def test_echo_the_canceller_cannot_remove_raises_the_bar_then_mutes_then_r
     # The linear canceller alone: the default chain's suppressor would take the unrelated
     # sound for echo and suppress it, which keeps the echo risk low by other means.
     conv = realtalk.Conversation(MemoryProvider(server), input=Mic(), barge_in=barge_in,
-                                 echo=realtalk.echo.EchoCanceller(rate))
+                                 echo=realtalk.EchoDefences(
+                                     canceller=realtalk.echo.EchoCanceller(rate)))
     seen: list[tuple[str, float]] = []
     async with conv:
         with anyio.fail_after(20):

@@ -108,7 +108,8 @@ async def _short_transcript_in_a_room(user_says: bool) -> tuple[list[object], bo
                              room.mic_position + room.sample_rate, level_dbfs=-20.0)
 
     async with realtalk.Conversation(provider, config=config, input=device.input,
-                                     output=device.output, echo_watch=None) as conv:
+                                     output=device.output,
+                                     echo=realtalk.EchoDefences(watch=None)) as conv:
         seen = await _until_transcript(conv, say_sunny if user_says else None)
         device.close()
     transcript = seen[-1]

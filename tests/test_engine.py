@@ -8,7 +8,7 @@ import numpy.typing as npt
 from realtalk import events as ev
 from realtalk.audio import AudioFrame, MemoryOutput
 from realtalk.audio.pcm import int16_to_bytes
-from realtalk.echo import EchoPathMeasurement
+from realtalk.echo import EchoDefences, EchoPathMeasurement
 from realtalk.engine import ConversationEngine, Effect, Emit
 from realtalk.server import SyntheticVoice
 from realtalk.session import ErrorOccurred, Interrupted, SendEvent, State
@@ -29,8 +29,9 @@ class Clock:
 
 
 def _engine(clock: Clock, **kwargs: object) -> ConversationEngine:
-    options: dict[str, object] = {"echo": None, "echo_watch": None,
-                                  "transcript_filters": None, "barge_in": BargeIn()}
+    options: dict[str, object] = {
+        "echo": EchoDefences(canceller=None, watch=None, transcript_filters=None),
+        "barge_in": BargeIn()}
     options.update(kwargs)
     return ConversationEngine(output=MemoryOutput(RATE, clock=clock), **options)  # type: ignore[arg-type]
 
@@ -192,7 +193,7 @@ def test_calibration_measures_the_path_from_the_probes_echo() -> None:
     """Frames that carry the speaker's samples, with the probe's echo 40 ms later and 12 dB
     down, give a trusted measurement; it is emitted and kept."""
     clock = Clock()
-    engine = _engine(clock, echo="default")
+    engine = _engine(clock, echo=EchoDefences(watch=None, transcript_filters=None))
     engine.open(0.0)
     _perform(engine, 0.0)
     recording = engine.calibrate()

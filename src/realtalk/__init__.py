@@ -14,7 +14,7 @@
 
 from . import audio, echo, events, providers, session, transcripts, transport, vad
 from .conversation import AppEvent, Conversation
-from .echo import EchoRiskChange, EchoTranscriptDropped
+from .echo import EchoDefences, EchoRiskChange, EchoTranscriptDropped
 from .errors import (
     AudioError,
     ConfigurationError,
@@ -67,6 +67,7 @@ __all__ = (
     # the conversation
     "Conversation",
     "AppEvent",
+    "EchoDefences",
     "EchoTranscriptDropped",
     "EchoRiskChange",
     "BargeIn",

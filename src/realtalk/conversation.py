@@ -33,7 +33,6 @@ import anyio.lowlevel
 from ._args import (
     check_choice,
     check_clock,
-    check_flag,
     check_methods,
     check_number,
     check_sample_rate,
@@ -44,6 +43,7 @@ from .audio.memory import MemoryOutput
 from .echo import (
     CalibrationProbe,
     EchoControl,
+    EchoDefences,
     EchoFilter,
     EchoOption,
     EchoPathMeasurement,
@@ -52,6 +52,8 @@ from .echo import (
     NearEndLog,
     TranscriptFilterChain,
 )
+from .echo.calibration import CalibrationRecording
+from .echo.defences import UNSET, defences_from_keywords
 from .engine import AppEvent, ConversationEngine, Emit
 from .errors import (
     ConfigurationError,
@@ -97,33 +99,16 @@ class Conversation:
         cancel_timeout: seconds to wait for upstream to confirm a cancel.
         clock: monotonic seconds; default ``anyio.current_time``.
         event_buffer: conversation events buffered for the app before new ones are dropped.
-        half_duplex: mute the microphone while the assistant speaks (no echo, and no barge-in
-            by voice): the last-resort mode for devices where nothing else works.
-        echo: the audio-level echo filter run on every microphone frame that carries its
-            speaker reference, before the detector and before the audio goes upstream:
-            ``"default"`` (:func:`realtalk.echo.default`, the adaptive canceller), any
-            :class:`~realtalk.echo.EchoFilter`, or ``None``. Frames without a reference
-            (an input that cannot know what the speaker played) pass unchanged.
-        transcript_filters: the transcript-level echo filters every user transcript is judged
-            by, against the assistant speech the user heard: ``"default"``
-            (:func:`realtalk.echo.default_transcript_filters`), a chain, or ``None``. A
-            transcript judged to be the assistant's own voice is replaced in the event stream
-            by :class:`~realtalk.echo.EchoTranscriptDropped`, carrying every verdict.
+        echo: the echo defences (:class:`~realtalk.echo.EchoDefences`: the canceller, the
+            echo-risk watch, the transcript filters, half-duplex, calibration at start), all
+            on by default but half-duplex and calibration. The keywords ``half_duplex``,
+            ``transcript_filters``, ``echo_watch`` and ``calibrate_at_start``, and an echo
+            filter or ``None`` passed as ``echo``, still work for one release, with a
+            :class:`DeprecationWarning`: they are fields of ``EchoDefences`` now.
         transcripts: a :class:`~realtalk.transcripts.TranscriptStore` to record every user and
             assistant transcript in (with the filters' verdicts, dropped ones flagged) and
             every interruption; see :attr:`recorder`. A failed write is an
             :class:`~realtalk.ErrorOccurred` event, not the end of the conversation.
-        echo_watch: the echo-risk watch (``"default"``: :class:`~realtalk.echo.EchoRiskWatch`
-            with its defaults; ``None``: off), fed every frame the echo filter cleaned. When
-            the echo left after cancelling stays high it moves to ``"raised"`` (barge-in needs
-            twice ``min_speech_ms`` and the gate a 6 dB wider margin) or ``"half_duplex"``
-            (the microphone is muted while the assistant speaks), and back to ``"normal"``
-            once the echo is under control; each change is an
-            :class:`~realtalk.echo.EchoRiskChange` event, and :attr:`echo_risk` is the level.
-        calibrate_at_start: measure the echo path on entering (:meth:`calibrate`: a 0.6 s
-            probe at -40 dBFS is played), before anything else is played or sent. Off by
-            default because it makes a sound; the microphone must carry its speaker reference
-            (:class:`~realtalk.audio.SoundDevice` does).
 
     Raises:
         ConfigurationError: an argument of the wrong type or out of range, named in the
@@ -147,21 +132,23 @@ class Conversation:
         cancel_timeout: float = 2.0,
         clock: Callable[[], float] | None = None,
         event_buffer: int = _DEFAULT_EVENT_BUFFER,
-        half_duplex: bool = False,
-        echo: EchoOption = "default",
-        transcript_filters: TranscriptFilterChain | Literal["default"] | None = "default",
+        echo: EchoDefences | EchoOption = "default",
         transcripts: TranscriptStore | None = None,
-        echo_watch: EchoRiskWatch | Literal["default"] | None = "default",
-        calibrate_at_start: bool = False,
+        # Deprecated: fields of EchoDefences now.
+        half_duplex: bool = UNSET,
+        transcript_filters: TranscriptFilterChain | Literal["default"] | None = UNSET,
+        echo_watch: EchoRiskWatch | Literal["default"] | None = UNSET,
+        calibrate_at_start: bool = UNSET,
     ) -> None:
         _check_arguments(provider=provider, config=config, input=input, output=output,
                          barge_in=barge_in, vad=vad, cancel_timeout=cancel_timeout, clock=clock,
-                         event_buffer=event_buffer, half_duplex=half_duplex, echo=echo,
-                         transcript_filters=transcript_filters, transcripts=transcripts,
-                         echo_watch=echo_watch, calibrate_at_start=calibrate_at_start)
-        if calibrate_at_start and input is None:
-            raise ConfigurationError("calibrate_at_start needs a microphone (input=...)")
-        self.calibrate_at_start = calibrate_at_start
+                         event_buffer=event_buffer, transcripts=transcripts)
+        defences = defences_from_keywords(
+            "Conversation", echo, half_duplex=half_duplex, transcript_filters=transcript_filters,
+            echo_watch=echo_watch, calibrate_at_start=calibrate_at_start)
+        if defences.calibrate_at_start and input is None:
+            raise ConfigurationError("calibrate_at_start needs a microphone (input=...)",
+                                     argument="input")
         self.provider = provider
         self.input = input
         self.output: AudioOutput = output if output is not None else MemoryOutput(
@@ -174,8 +161,7 @@ class Conversation:
         self.barge_in = barge_in
         self.engine = ConversationEngine(
             output=self.output, sample_rate=PCM_SAMPLE_RATE, config=config, barge_in=barge_in,
-            vad=vad, echo=echo, echo_watch=echo_watch, transcript_filters=transcript_filters,
-            half_duplex=half_duplex, transcripts=transcripts, wire_shape=provider.shape,
+            vad=vad, echo=defences, transcripts=transcripts, wire_shape=provider.shape,
             cancel_timeout=cancel_timeout)
         """Everything the conversation decides; this class feeds it and performs its
         effects."""
@@ -281,8 +267,8 @@ class Conversation:
             self._spawn(self._timer)
             if self.input is not None:
                 self._spawn(self._microphone, self.input)
-            if self.calibrate_at_start:
-                await self.calibrate()
+            if self.engine.calibration is not None:  # calibrate_at_start
+                await self._calibrated(self.engine.calibration)
         except BaseException:
             # Closed as if the app had left the block, then the error as it was raised
             # (passing it through the task group would wrap it in an exception group).
@@ -394,12 +380,17 @@ class Conversation:
             raise ConfigurationError("calibrate() needs a microphone (input=...)")
         async with self._lock:
             recording = self.engine.calibrate(probe)
+        return await self._calibrated(recording)
+
+    async def _calibrated(self, recording: CalibrationRecording) -> EchoPathMeasurement:
+        """Wait for the microphone task to finish ``recording`` (the engine measures)."""
         self._calibration_done = done = anyio.Event()
         try:
             # The probe and its echo, plus playback queued before it, plus slack for a
             # microphone that starts late.
             with anyio.fail_after(recording.timeout_s + 5.0):
-                await done.wait()
+                if not recording.finished:
+                    await done.wait()
         finally:
             self._calibration_done = None
             if not recording.finished:
@@ -572,8 +563,7 @@ class _EventStream:
 def _check_arguments(
     *, provider: object, config: object, input: object, output: object, barge_in: object,
     vad: object, cancel_timeout: object, clock: object, event_buffer: object,
-    half_duplex: object, echo: object, transcript_filters: object, transcripts: object,
-    echo_watch: object, calibrate_at_start: object,
+    transcripts: object,
 ) -> None:
     """Conversation's arguments, each checked here rather than found wrong in a task."""
     check_methods("provider", provider, ("connect",),
@@ -592,18 +582,6 @@ def _check_arguments(
     check_number("cancel_timeout", cancel_timeout, positive=True)
     check_clock(clock)
     check_number("event_buffer", event_buffer, integer=True, minimum=1)
-    check_flag("half_duplex", half_duplex)
-    check_flag("calibrate_at_start", calibrate_at_start)
-    if not _is_default(echo):
-        check_methods("echo", echo, ("process", "reset"), "'default', an EchoFilter (with "
-                      "process() and reset()) or None", optional=True)
-    if not _is_default(transcript_filters):
-        check_type("transcript_filters", transcript_filters,
-                   (TranscriptFilterChain, type(None)),
-                   "'default', a TranscriptFilterChain or None")
-    if not _is_default(echo_watch):
-        check_type("echo_watch", echo_watch, (EchoRiskWatch, type(None)),
-                   "'default', an EchoRiskWatch or None")
     check_methods("transcripts", transcripts, ("append",), "a TranscriptStore (such as "
                   "realtalk.transcripts.open_store(path)) or None", optional=True)
 
@@ -611,7 +589,3 @@ def _check_arguments(
 _OUTPUT_METHODS = ("write", "clear", "set_gain", "mark_end", "played_samples",
                    "buffered_samples")
 
-
-def _is_default(option: object) -> bool:
-    # Compared as a string only: a filter object's own == is none of our business.
-    return isinstance(option, str) and option == "default"

@@ -30,7 +30,7 @@ synchronously as events are emitted (a failed write is an error event).
 from __future__ import annotations
 
 import logging
-from typing import Literal, TypeAlias
+from typing import TypeAlias
 
 import attrs
 
@@ -41,15 +41,13 @@ from .audio.pcm import bytes_to_int16, int16_to_bytes
 from .echo import (
     EchoCanceller,
     EchoControl,
+    EchoDefences,
     EchoFilter,
     EchoFilterChain,
     EchoGate,
-    EchoOption,
     EchoPathMeasurement,
     EchoRiskChange,
-    EchoRiskWatch,
     EchoTranscriptDropped,
-    TranscriptFilterChain,
     seed_canceller,
     seed_gate,
 )
@@ -83,6 +81,8 @@ __all__ = ("AppEvent", "ConversationEngine", "Effect", "Emit")
 
 logger = logging.getLogger("realtalk.engine")
 
+_DEFAULT_ECHO = EchoDefences()
+
 AppEvent: TypeAlias = (
     ConversationEvent | EchoTranscriptDropped | EchoRiskChange | EchoPathMeasurement
 )
@@ -110,8 +110,8 @@ class ConversationEngine:
     Args:
         output: the speaker (never blocks; the engine plays, stops and ducks it).
         sample_rate: the rate microphone frames are converted to and processed at.
-        config, barge_in, vad, echo, echo_watch, transcript_filters, half_duplex,
-            transcripts: as in :class:`~realtalk.Conversation`.
+        config, barge_in, vad, echo, transcripts: as in :class:`~realtalk.Conversation`
+            (``echo.calibrate_at_start`` starts a calibration in :meth:`open`).
         wire_shape: ``"ga"`` or ``"beta"``, the protocol shape of the provider.
         cancel_timeout: seconds to wait for upstream to confirm a cancel.
     """
@@ -124,10 +124,7 @@ class ConversationEngine:
         config: SessionConfig | None = None,
         barge_in: BargeIn | None = None,
         vad: VoiceActivityDetector | None = None,
-        echo: EchoOption = "default",
-        echo_watch: EchoRiskWatch | Literal["default"] | None = "default",
-        transcript_filters: TranscriptFilterChain | Literal["default"] | None = "default",
-        half_duplex: bool = False,
+        echo: EchoDefences = _DEFAULT_ECHO,
         transcripts: TranscriptStore | None = None,
         wire_shape: WireShape = "ga",
         cancel_timeout: float = 2.0,
@@ -138,10 +135,8 @@ class ConversationEngine:
                                              cancel_timeout=cancel_timeout)
         self.detector = (OnsetDetector(barge_in, vad, EchoGate(), sample_rate=sample_rate)
                          if barge_in is not None else None)
-        self.echo_control = EchoControl(
-            echo=echo, sample_rate=sample_rate, detector=self.detector, barge_in=barge_in,
-            watch=echo_watch, transcript_filters=transcript_filters,
-            half_duplex=half_duplex)
+        self.echo_control = EchoControl(echo, sample_rate=sample_rate, detector=self.detector,
+                                        barge_in=barge_in)
         self.recorder = TranscriptRecorder(transcripts) if transcripts is not None else None
         self.interruptions: list[Interrupted] = []
         self.echo_path: EchoPathMeasurement | None = None
@@ -180,9 +175,12 @@ class ConversationEngine:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def open(self, now: float) -> None:
-        """The connection is up: configure the session."""
+        """The connection is up: configure the session, and start measuring the echo path if
+        the echo defences ask for it (see :attr:`calibration`)."""
         self.session.open(now)
         self._drain(now)
+        if self.echo_control.defences.calibrate_at_start:
+            self.calibrate()
 
     def close(self, now: float) -> None:
         """The conversation ends: nothing is sent or played after this, only the last events

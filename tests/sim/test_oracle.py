@@ -8,7 +8,13 @@ import numpy as np
 
 from realtalk import SessionConfig, State, StateChanged, TurnDetection, UserTranscript
 from realtalk.audio import AudioFrame
-from realtalk.echo import EchoResult, EchoRiskChange, EchoRiskWatch, EchoTranscriptDropped
+from realtalk.echo import (
+    EchoDefences,
+    EchoResult,
+    EchoRiskChange,
+    EchoRiskWatch,
+    EchoTranscriptDropped,
+)
 from realtalk.server import ScriptedResponder
 from realtalk.server.voice import WordTiming
 from realtalk.sim import (
@@ -23,6 +29,7 @@ from realtalk.sim import (
 REPLY = ("The forecast for Saturday is sunny with a high of twenty four degrees and a light "
          "breeze from the west.")
 RATE = 24_000
+NO_CANCELLER = EchoDefences(canceller=None)
 
 
 def _loud_room() -> RoomConfig:
@@ -37,7 +44,7 @@ def _transcripts(result_timeline: tuple[object, ...]) -> list[object]:
 def test_echo_committed_by_the_server_is_transcribed_as_the_assistant_and_dropped() -> None:
     """No canceller: the server's VAD hears the raw echo and commits it when the reply ends.
     The oracle hears the assistant's words in it; the filters drop it."""
-    sim = Simulation([], room=_loud_room(), echo=None, transcriber_factory="oracle",
+    sim = Simulation([], room=_loud_room(), echo=NO_CANCELLER, transcriber_factory="oracle",
                      responder_factory=lambda: ScriptedResponder([REPLY]),
                      config=SessionConfig(turn_detection=TurnDetection(create_response=False)))
     sim.request_response()
@@ -55,7 +62,7 @@ def test_echo_committed_by_the_server_is_transcribed_as_the_assistant_and_droppe
 def test_a_dropped_echo_turn_is_deleted_upstream_and_not_answered() -> None:
     """The server commits the echo at the end of the reply and starts answering it; once the
     filters drop its transcript, the item is deleted and the answer cancelled before it plays."""
-    sim = Simulation([], room=_loud_room(), echo=None, transcriber_factory="oracle",
+    sim = Simulation([], room=_loud_room(), echo=NO_CANCELLER, transcriber_factory="oracle",
                      responder_factory=lambda: ScriptedResponder([REPLY, "An answer to echo."]))
     sim.request_response()
     result = sim.run(14.0)
@@ -127,7 +134,8 @@ def test_the_echo_risk_watch_runs_in_the_simulator() -> None:
     falls back to half-duplex, as a conversation's would, and the microphone is muted while
     the assistant speaks."""
 
-    sim = Simulation([], room=_loud_room(), echo=_PassThrough(), echo_watch=EchoRiskWatch(),
+    sim = Simulation([], room=_loud_room(),
+                     echo=EchoDefences(canceller=_PassThrough(), watch=EchoRiskWatch()),
                      responder_factory=lambda: ScriptedResponder([REPLY * 3]))
     sim.request_response()
     result = sim.run(15.0)

@@ -18,8 +18,9 @@
   :func:`default_transcript_filters` is the sensible chain, and every drop is reported as an
   :class:`EchoTranscriptDropped` event. :class:`NearEndLog` gives them the audio's opinion on
   each utterance (was the user heard in it, or could it only be echo?).
-- :class:`EchoControl`: all of the above as a conversation runs them, per microphone frame and
-  per event (shared by :class:`~realtalk.Conversation` and :class:`~realtalk.sim.Simulation`).
+- :class:`EchoDefences`: the settings of all of the above for one conversation
+  (``Conversation(echo=...)``, ``Simulation(echo=...)``); :class:`EchoControl` runs them, per
+  microphone frame and per event, inside the conversation engine.
 """
 
 from .base import EchoFilter, EchoFilterChain, EchoOption, EchoResult
@@ -33,6 +34,7 @@ from .calibration import (
 from .canceller import EchoCanceller
 from .control import EchoControl
 from .defaults import default, resolve
+from .defences import EchoDefences
 from .delay import DelayEstimator
 from .gate import EchoGate
 from .near_end import NearEndLog
@@ -54,7 +56,7 @@ from .transcript import (
 from .watch import EchoRiskChange, EchoRiskLevel, EchoRiskWatch
 
 __all__ = (
-    "EchoFilter", "EchoFilterChain", "EchoOption", "EchoResult", "EchoCanceller",
+    "EchoDefences", "EchoFilter", "EchoFilterChain", "EchoOption", "EchoResult", "EchoCanceller",
     "DelayEstimator", "EchoGate", "ResidualEchoSuppressor", "default", "resolve",
     "AssistantSpeech", "AssistantSpeechHistory", "TranscriptContext", "TranscriptVerdict",
     "TranscriptFilter", "TimingFilter", "SimilarityFilter", "TranscriptFilterChain",

@@ -22,7 +22,6 @@ the simulator measures is what the SDK does:
 from __future__ import annotations
 
 import logging
-from typing import Literal
 
 import attrs
 
@@ -31,14 +30,13 @@ from ..audio.pcm import mean_square
 from ..session import ConversationEvent, State, UserTranscript
 from ..session.barge_in import BargeIn
 from ..vad.onset import OnsetDetector
-from .base import EchoOption
 from .defaults import resolve
+from .defences import EchoDefences
 from .gate import EchoGate
 from .near_end import NearEndLog
 from .transcript import (
     AssistantSpeechHistory,
     EchoTranscriptDropped,
-    TranscriptFilterChain,
     TranscriptVerdict,
     default_transcript_filters,
 )
@@ -61,29 +59,24 @@ class EchoControl:
     """The echo defences of one conversation.
 
     Args:
-        echo: the audio-level filter (``"default"``: :func:`realtalk.echo.default` at
-            ``sample_rate``; ``None``: frames pass as captured).
+        defences: the settings (each ``"default"`` is built here, at ``sample_rate``).
         sample_rate: the microphone frames' rate.
         detector: the barge-in onset detector, whose settings and gate the watch adjusts.
         barge_in: the app's barge-in settings, restored when the echo risk is back to normal.
-        watch: the echo-risk watch (``"default"``: :class:`EchoRiskWatch` with its defaults;
-            ``None``: no automatic fallback).
-        transcript_filters: the transcript-level filters (``"default"``:
-            :func:`~realtalk.echo.default_transcript_filters`; ``None``: transcripts pass).
-        half_duplex: mute the microphone while the assistant speaks, always.
     """
 
-    def __init__(self, *, echo: EchoOption, sample_rate: int, detector: OnsetDetector | None,
-                 barge_in: BargeIn | None, watch: EchoRiskWatch | Literal["default"] | None,
-                 transcript_filters: TranscriptFilterChain | Literal["default"] | None,
-                 half_duplex: bool = False) -> None:
-        self.echo = resolve(echo, sample_rate)
+    def __init__(self, defences: EchoDefences, *, sample_rate: int,
+                 detector: OnsetDetector | None, barge_in: BargeIn | None) -> None:
+        self.defences = defences
+        self.echo = resolve(defences.canceller, sample_rate)
         self.detector = detector
         self.barge_in = barge_in
-        self.watch = EchoRiskWatch() if watch == "default" else watch
-        self.transcript_filters = (default_transcript_filters()
-                                   if transcript_filters == "default" else transcript_filters)
-        self.half_duplex = half_duplex
+        watch = defences.watch
+        self.watch = EchoRiskWatch() if isinstance(watch, str) else watch
+        filters = defences.transcript_filters
+        self.transcript_filters = (default_transcript_filters() if isinstance(filters, str)
+                                   else filters)
+        self.half_duplex = defences.half_duplex
         self.level: EchoRiskLevel = "normal"
         self.history = AssistantSpeechHistory()
         self.near_end = NearEndLog()

@@ -22,10 +22,12 @@ import attrs
 
 from ..echo import (
     EchoControl,
+    EchoDefences,
     EchoOption,
     EchoRiskWatch,
     TranscriptFilterChain,
 )
+from ..echo.defences import UNSET, defences_from_keywords
 from ..engine import AppEvent, ConversationEngine, Emit
 from ..events import encode
 from ..server import PlaceholderTranscriber, ScriptedResponder, ServerOptions, ServerSession
@@ -123,12 +125,12 @@ class Simulation:
         block_ms, jitter_buffer_ms, output_latency_ms: the sound card.
         cancel_timeout: the core's cancel timeout.
         seed: seeds the server's ids and voice.
-        echo: the audio-level echo filter on the microphone (as in
-            :class:`~realtalk.Conversation`; ``"default"`` is built at the room's rate).
-        echo_watch, transcript_filters: as in :class:`~realtalk.Conversation`: the
-            echo-risk watch and its fallbacks, and the transcript-level echo filters (the
-            timeline then holds :class:`~realtalk.echo.EchoRiskChange` and
-            :class:`~realtalk.echo.EchoTranscriptDropped` events).
+        echo: the echo defences, as in :class:`~realtalk.Conversation` (each ``"default"`` is
+            built at the room's rate; the timeline holds their
+            :class:`~realtalk.echo.EchoRiskChange`, :class:`~realtalk.echo.EchoTranscriptDropped`
+            and :class:`~realtalk.echo.EchoPathMeasurement` events). ``echo_watch`` and
+            ``transcript_filters``, and a filter or ``None`` as ``echo``, are deprecated as
+            for ``Conversation``.
         transcripts: a :class:`~realtalk.transcripts.TranscriptStore` to record every
             transcript and interruption in, as a conversation does.
     """
@@ -152,10 +154,11 @@ class Simulation:
         output_latency_ms: float = 0.0,
         cancel_timeout: float = 2.0,
         seed: int = 0,
-        echo: EchoOption = "default",
-        echo_watch: EchoRiskWatch | Literal["default"] | None = "default",
-        transcript_filters: TranscriptFilterChain | Literal["default"] | None = "default",
+        echo: EchoDefences | EchoOption = "default",
         transcripts: TranscriptStore | None = None,
+        # Deprecated: fields of EchoDefences now.
+        echo_watch: EchoRiskWatch | Literal["default"] | None = UNSET,
+        transcript_filters: TranscriptFilterChain | Literal["default"] | None = UNSET,
     ) -> None:
         self.clock = VirtualClock()
         self.user = user if isinstance(user, ScriptedUser) else ScriptedUser(user)
@@ -165,9 +168,9 @@ class Simulation:
             output_latency_ms=output_latency_ms, clock=self.clock, realtime=False)
         self.engine = ConversationEngine(
             output=self.device.output, sample_rate=self.room.sample_rate, config=config,
-            barge_in=barge_in, vad=vad, echo=echo, echo_watch=echo_watch,
-            transcript_filters=transcript_filters, transcripts=transcripts,
-            cancel_timeout=cancel_timeout)
+            barge_in=barge_in, vad=vad, transcripts=transcripts, cancel_timeout=cancel_timeout,
+            echo=defences_from_keywords("Simulation", echo, echo_watch=echo_watch,
+                                        transcript_filters=transcript_filters))
         """The conversation engine, as a live conversation runs it."""
         self.oracle: OracleTranscriber | None = None
         """The oracle transcriber, with every transcription it made and its source."""
