@@ -235,11 +235,26 @@ def test_bad_frames_become_error_events(frame: str, code: str, param: str | None
 def test_unknown_type_lists_the_supported_ones() -> None:
     """An unknown event type names itself and what is supported."""
     session = _session()
-    (error,) = _send(session, 0.0, type="output_audio_buffer.clear", event_id="e7")
+    (error,) = _send(session, 0.0, type="response.explode", event_id="e7")
     assert isinstance(error, ServerError)
-    assert "'output_audio_buffer.clear'" in error.error.message
+    assert "'response.explode'" in error.error.message
     assert "'response.cancel'" in error.error.message
     assert error.error.event_id == "e7"
+
+
+@pytest.mark.parametrize(("frame_type", "why"), [
+    ("output_audio_buffer.clear", "WebRTC and SIP"),
+    ("transcription_session.update", "not transcription sessions"),
+])
+def test_protocol_events_the_server_refuses_say_why(frame_type: str, why: str) -> None:
+    """WebRTC-only and transcription-session events are refused with the reason."""
+    session = _session()
+    (error,) = _send(session, 0.0, type=frame_type, session={}, event_id="e8")
+    assert isinstance(error, ServerError)
+    assert error.error.code == "invalid_value"
+    assert frame_type in error.error.message
+    assert why in error.error.message
+    assert error.error.event_id == "e8"
 
 
 def test_receive_returns_the_frame_type() -> None:

@@ -13,6 +13,7 @@ from realtalk.session import (
     ErrorOccurred,
     FalseInterruption,
     Interrupted,
+    OtherServerEvent,
     Output,
     PlayAudio,
     PlaybackPosition,
@@ -583,3 +584,19 @@ def test_with_a_local_detector_the_server_does_not_interrupt_on_its_own() -> Non
     assert Session.with_barge_in(mine, BargeIn()).config.turn_detection == \
         TurnDetection(interrupt_response=True)
     assert Session.with_barge_in(None, None).config.turn_detection is None
+
+
+def test_server_events_the_core_does_not_use_pass_through() -> None:
+    """Typed events the core has no use for, and unknown ones, reach the app untouched."""
+    s = Session()
+    s.open(0.0)
+    s.outputs()
+    passed: list[ev.ServerEvent] = [
+        ev.ResponseOutputTextDelta(response_id="r", item_id="i", delta="hi"),
+        ev.RateLimitsUpdated(rate_limits=({"name": "tokens", "remaining": 9},)),
+        ev.UnknownServerEvent(type="response.hologram.delta", payload={"type": "x"}),
+    ]
+    for event in passed:
+        s.receive(event, 0.1)
+    others = [o for o in s.outputs() if isinstance(o, OtherServerEvent)]
+    assert [o.event for o in others] == passed

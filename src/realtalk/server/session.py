@@ -51,7 +51,9 @@ from ..events import (
     ClientEvent,
     ConversationItemAdded,
     ConversationItemCreate,
+    ConversationItemDelete,
     ConversationItemDone,
+    ConversationItemRetrieve,
     ConversationItemTruncate,
     ConversationItemTruncated,
     ErrorInfo,
@@ -63,6 +65,7 @@ from ..events import (
     InputAudioBufferSpeechStarted,
     InputAudioBufferSpeechStopped,
     InputAudioTranscriptionCompleted,
+    OutputAudioBufferClear,
     ResponseCancel,
     ResponseCreate,
     ResponseCreated,
@@ -80,6 +83,7 @@ from ..events import (
     SessionUpdate,
     SessionUpdated,
     StatusDetails,
+    TranscriptionSessionUpdate,
     UnknownServerEvent,
     parse_client_event,
 )
@@ -94,6 +98,15 @@ __all__ = ("DEFAULT_TURN_DETECTION", "SUPPORTED_CLIENT_EVENTS", "ServerOptions",
            "SessionStats")
 
 logger = logging.getLogger("realtalk.server.session")
+
+# Client events of the protocol that this server refuses, and why.
+_REFUSED: dict[type[ClientEvent], str] = {
+    TranscriptionSessionUpdate: "this server runs realtime (speech-to-speech) sessions only, "
+    "not transcription sessions",
+    OutputAudioBufferClear: "it is for WebRTC and SIP connections, where the server plays the "
+    "audio; on a WebSocket the client plays it, so stop playback locally and send "
+    "response.cancel",
+}
 
 #: The client event types the server understands (others get an ``invalid_value`` error).
 SUPPORTED_CLIENT_EVENTS: tuple[str, ...] = (
@@ -384,8 +397,14 @@ class ServerSession:
                 self._start_response(now)
         elif isinstance(event, ResponseCancel):
             self._on_cancel(event)
-        else:  # a parsed conversation.item.delete (_handle answers raw ones the same way)
-            self._on_item_delete({"item_id": event.item_id})
+        elif isinstance(event, ConversationItemDelete | ConversationItemRetrieve):
+            # _handle answers the raw frames before parsing; these are for completeness.
+            handle = (self._on_item_delete if isinstance(event, ConversationItemDelete)
+                      else self._on_item_retrieve)
+            handle({"type": event.type, "item_id": event.item_id})
+        else:
+            self._error("invalid_value", f"{event.type} is not supported by this server: "
+                        f"{_REFUSED[type(event)]}.", param="type")
 
     def _reject(self, exc: EventParseError, payload: Mapping[str, Any], event_type: str) -> None:
         if exc.field == "type" and event_type not in SUPPORTED_CLIENT_EVENTS:

@@ -62,7 +62,6 @@ from ..events import (
     ServerEvent,
     SessionCreated,
     SessionUpdate,
-    UnknownServerEvent,
 )
 from ..session_config import PCM_SAMPLE_RATE, SessionConfig, TurnDetection, WireShape
 from .barge_in import BargeIn
@@ -587,10 +586,10 @@ class Session:
                 self._on_error(event, now)
             case SessionCreated():
                 self._server_session = event
-            case UnknownServerEvent():
-                self._out.append(OtherServerEvent(event=event, at=now))
             case _:
-                pass
+                # The rest (text deltas, content parts, rate limits, events newer than
+                # realtalk) reach the app untouched.
+                self._out.append(OtherServerEvent(event=event, at=now))
 
     def _on_audio_delta(self, event: ResponseOutputAudioDelta, now: float) -> None:
         self.stats.audio_deltas += 1

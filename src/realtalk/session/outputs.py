@@ -10,7 +10,7 @@ from typing import TypeAlias
 
 import attrs
 
-from ..events import ClientEvent, ErrorInfo, ResponseStatus, UnknownServerEvent
+from ..events import ClientEvent, ErrorInfo, ResponseStatus, ServerEvent
 from .latency import DetectionSource, InterruptionLatency
 from .state import State
 
@@ -276,9 +276,11 @@ class ErrorOccurred:
 
 @attrs.frozen(kw_only=True)
 class OtherServerEvent:
-    """A server event realtalk has no class for, passed through untouched."""
+    """A server event the conversation does not turn into one of its own events (text
+    deltas, content parts, rate limits, item bookkeeping, types newer than realtalk as
+    :class:`~realtalk.events.UnknownServerEvent`), passed through untouched."""
 
-    event: UnknownServerEvent
+    event: ServerEvent
     at: float
 
 

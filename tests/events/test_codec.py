@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+import attrs
 import pytest
 
 from realtalk import events as ev
@@ -25,12 +26,14 @@ B64 = base64.b64encode(PCM).decode()
         ("response.output_audio_transcript.done", "response.audio_transcript.done",
          ev.ResponseOutputAudioTranscriptDone),
         ("conversation.item.added", "conversation.item.created", ev.ConversationItemAdded),
+        ("response.output_text.delta", "response.text.delta", ev.ResponseOutputTextDelta),
+        ("response.output_text.done", "response.text.done", ev.ResponseOutputTextDone),
     ],
 )
 def test_beta_names_parse_to_the_ga_class(ga: str, beta: str, cls: type) -> None:
     """A beta-named frame and its GA twin parse to the same class and fields."""
     body = {"response_id": "r", "item_id": "i", "delta": B64, "transcript": "hi",
-            "item": {"id": "i"}}
+            "text": "hi", "item": {"id": "i"}}
     a = ev.parse_server_event({"type": ga, **body})
     b = ev.parse_server_event({"type": beta, **body})
     assert type(a) is type(b) is cls
@@ -125,9 +128,10 @@ def test_turn_detection_false_is_sent_as_null() -> None:
 
 def test_unknown_event_keeps_payload() -> None:
     """An unknown server type becomes UnknownServerEvent with the whole frame."""
-    event = ev.parse_server_event('{"type":"rate_limits.updated","rate_limits":[1]}')
+    event = ev.parse_server_event('{"type":"response.hologram.delta","frames":[1]}')
     assert isinstance(event, ev.UnknownServerEvent)
-    assert event.payload["rate_limits"] == [1]
+    assert event.payload["frames"] == [1]
+    assert ev.to_dict(event) == {"type": "response.hologram.delta", "frames": [1]}
 
 
 @pytest.mark.parametrize(
@@ -171,3 +175,66 @@ def test_bad_session_rate_names_the_field() -> None:
         ev.parse_client_event(frame)
     assert info.value.field == "session.audio.input.format.rate"
     assert "24000" in str(info.value)
+
+
+def test_response_object_renders_in_each_shape() -> None:
+    """One ResponseInfo: GA nests voice and format under audio.output; beta keeps them flat,
+    names the format pcm16 and the modalities "modalities"; both parse back to the same value."""
+    info = ev.ResponseInfo(
+        id="resp_1", status="completed", conversation_id="conv_1", output_modalities=("audio",),
+        max_output_tokens="inf", metadata={"client_event_id": "c1"}, voice="marin",
+        output_audio_format={"type": "audio/pcm", "rate": 24000},
+        usage=ev.ResponseUsage(total_tokens=30, input_tokens=10, output_tokens=20,
+                               output_token_details={"audio_tokens": 18, "text_tokens": 2}))
+    ga = ev.to_dict(ev.ResponseDone(response=info))["response"]
+    assert ga["audio"] == {"output": {"format": {"type": "audio/pcm", "rate": 24000},
+                                      "voice": "marin"}}
+    assert ga["output_modalities"] == ["audio"]
+    assert ga["usage"] == {"total_tokens": 30, "input_tokens": 10, "output_tokens": 20,
+                           "output_token_details": {"audio_tokens": 18, "text_tokens": 2}}
+    beta = ev.to_dict(ev.ResponseDone(response=attrs.evolve(info, temperature=0.8)),
+                      "beta")["response"]
+    assert (beta["voice"], beta["output_audio_format"], beta["modalities"]) == (
+        "marin", "pcm16", ["audio"])
+    assert beta["temperature"] == 0.8
+    assert "audio" not in beta
+    for frame in (ga, beta):
+        parsed = ev.parse_server_event({"type": "response.done", "response": frame})
+        assert isinstance(parsed, ev.ResponseDone)
+        assert attrs.evolve(parsed.response, temperature=None) == info
+
+
+def test_beta_audio_formats_map_to_ga_ones() -> None:
+    """g711 formats and unknown names survive a beta round trip."""
+    for name, ga in (("g711_ulaw", {"type": "audio/pcmu"}), ("g711_alaw", {"type": "audio/pcma"}),
+                     ("opus_future", {"type": "opus_future"})):
+        event = ev.parse_server_event({"type": "response.created", "response": {
+            "id": "r", "output_audio_format": name}})
+        assert isinstance(event, ev.ResponseCreated)
+        assert event.response.output_audio_format == ga
+        assert ev.to_dict(event, "beta")["response"]["output_audio_format"] == name
+
+
+@pytest.mark.parametrize(("response", "field"), [
+    ({"id": "r", "metadata": {"k": 1}}, "response.metadata"),
+    ({"id": "r", "max_output_tokens": "lots"}, "response.max_output_tokens"),
+    ({"id": "r", "output_modalities": "audio"}, "response.output_modalities"),
+    ({"id": "r", "audio": {"output": "marin"}}, "response.audio"),
+    ({"id": "r", "audio": {"output": {"format": "pcm16"}}}, "response.audio.output.format"),
+    ({"id": "r", "usage": 5}, "response.usage"),
+    ({"id": "r", "conversation_id": 5}, "response.conversation_id"),
+])
+def test_bad_response_fields_name_the_field(response: dict[str, object], field: str) -> None:
+    """A mistyped response field is an EventParseError naming it."""
+    with pytest.raises(EventParseError) as info:
+        ev.parse_server_event({"type": "response.done", "response": response})
+    assert info.value.field == field
+
+
+def test_wire_type_names_each_shape() -> None:
+    """wire_type gives the GA or beta name of an event class."""
+    assert ev.wire_type(ev.ResponseOutputAudioDelta) == "response.output_audio.delta"
+    assert ev.wire_type(ev.ResponseOutputAudioDelta, "beta") == "response.audio.delta"
+    assert ev.wire_type(ev.ResponseContentPartAdded, "beta") == "response.content_part.added"
+    with pytest.raises(TypeError, match="UnknownServerEvent"):
+        ev.wire_type(ev.UnknownServerEvent)
