@@ -110,7 +110,7 @@ async def test_truncate_over_the_wire() -> None:
         frames = await _recv_until(ws, "response.output_audio.delta")
         item_id = next(f["item"]["id"] for f in frames if f["type"] == "conversation.item.added")
         await _send(ws, type="response.cancel")
-        frames = await _recv_until(ws, "response.done")
+        await _recv_until(ws, "response.done")
         await _send(ws, type="conversation.item.truncate", item_id=item_id, content_index=0,
                     audio_end_ms=50)
         truncated = await _recv(ws)
@@ -209,7 +209,7 @@ async def test_azure_preview_path_speaks_beta() -> None:
         "&deployment=my-dep"
     ) as ws:
         created = await _recv(ws)
-        assert created["session"]["model"] == "my-dep"
+        assert created["session"]["model"] == "gpt-realtime"  # the model, not the deployment
         assert created["session"]["input_audio_format"] == "pcm16"
         await _send(ws, type="response.create")
         types = {f["type"] for f in await _recv_until(ws, "response.done")}

@@ -8,7 +8,7 @@ from realtalk.server.items import (
     ContentPart,
     Conversation,
     Item,
-    ItemError,
+    RequestError,
     item_from_client,
     render_item,
 )
@@ -48,8 +48,8 @@ def test_function_items_keep_their_fields() -> None:
 
 
 def test_bad_client_item_names_the_field() -> None:
-    """A bad content list is an ItemError with the field's path."""
-    with pytest.raises(ItemError) as info:
+    """A bad content list is an RequestError with the field's path."""
+    with pytest.raises(RequestError) as info:
         item_from_client({"type": "message", "role": "user", "content": "hi"}, "item_x")
     assert info.value.param == "item.content"
 

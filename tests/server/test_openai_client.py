@@ -15,8 +15,10 @@ from openai.types.realtime import (
     RealtimeSessionCreateRequest,
     ResponseAudioDeltaEvent,
     ResponseAudioTranscriptDeltaEvent,
+    ResponseContentPartDoneEvent,
     ResponseCreatedEvent,
     ResponseDoneEvent,
+    ResponseTextDeltaEvent,
     SessionCreatedEvent,
     SessionUpdatedEvent,
 )
@@ -113,6 +115,41 @@ async def _cancel_with(client: AsyncOpenAI) -> None:
         assert isinstance(error, RealtimeErrorEvent)
         assert error.error.code == "response_cancel_not_active"
         assert error.error.event_id == "again"
+
+
+async def test_openai_client_gets_its_metadata_back(server: RealtimeServer) -> None:
+    """As LiveKit Agents does: a response.create's metadata.client_event_id comes back on the
+    response's created and done events, which also carry the token usage."""
+    client = AsyncOpenAI(api_key=KEY, base_url=server.http_base_url)
+    async with client.realtime.connect(model="gpt-realtime") as conn:
+        await _next(conn)
+        await conn.response.create(event_id="response_create_1", response={
+            "metadata": {"client_event_id": "response_create_1"}})
+        events = await _until(conn, "response.done")
+    (created,) = [e for e in events if isinstance(e, ResponseCreatedEvent)]
+    done = events[-1]
+    assert isinstance(done, ResponseDoneEvent)
+    for response in (created.response, done.response):
+        assert response.metadata == {"client_event_id": "response_create_1"}
+        assert response.conversation_id is not None
+        assert response.output_modalities == ["audio"]
+    assert done.response.usage is not None
+    assert done.response.usage.output_tokens
+    assert done.response.usage.output_token_details is not None
+    assert done.response.usage.output_token_details.audio_tokens
+
+
+async def test_openai_client_text_only_response(server: RealtimeServer) -> None:
+    """output_modalities ["text"]: the client receives text events and no audio."""
+    client = AsyncOpenAI(api_key=KEY, base_url=server.http_base_url)
+    async with client.realtime.connect(model="gpt-realtime") as conn:
+        await _next(conn)
+        await conn.response.create(response={"output_modalities": ["text"]})
+        events = await _until(conn, "response.done")
+    assert "".join(e.delta for e in events if isinstance(e, ResponseTextDeltaEvent)) == REPLY
+    assert not [e for e in events if "audio" in e.type]
+    (part,) = [e.part for e in events if isinstance(e, ResponseContentPartDoneEvent)]
+    assert (part.type, part.text) == ("text", REPLY)
 
 
 async def test_openai_client_with_wrong_key_is_rejected(server: RealtimeServer) -> None:

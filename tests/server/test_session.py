@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import math
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,22 +17,29 @@ import pytest
 
 from realtalk.events import (
     ConversationItemAdded,
+    ConversationItemDeleted,
     ConversationItemDone,
+    ConversationItemRetrieved,
     ConversationItemTruncated,
     InputAudioBufferCleared,
     InputAudioBufferCommitted,
     InputAudioBufferSpeechStarted,
     InputAudioBufferSpeechStopped,
     InputAudioTranscriptionCompleted,
+    RateLimitsUpdated,
+    ResponseContentPartAdded,
+    ResponseContentPartDone,
     ResponseCreated,
     ResponseDone,
     ResponseOutputAudioDelta,
     ResponseOutputAudioTranscriptDelta,
+    ResponseOutputTextDelta,
+    ResponseOutputTextDone,
     ServerError,
     ServerEvent,
     SessionCreated,
     SessionUpdated,
-    UnknownServerEvent,
+    StatusDetails,
     encode,
     to_dict,
 )
@@ -92,8 +100,15 @@ def _user_speech() -> npt.NDArray[np.int16]:
     return SyntheticVoice(seed=9, pitch_hz=200).synthesize("what is the weather like").samples
 
 
-def _full_response(session: ServerSession, now: float = 0.0) -> list[ServerEvent]:
-    events = _send(session, now, type="response.create")
+def _done(events: Sequence[ServerEvent]) -> ResponseDone:
+    (done,) = [event for event in events if isinstance(event, ResponseDone)]
+    return done
+
+
+def _full_response(session: ServerSession, now: float = 0.0,
+                   response: dict[str, Any] | None = None) -> list[ServerEvent]:
+    frame: dict[str, Any] = {} if response is None else {"response": response}
+    events = _send(session, now, type="response.create", **frame)
     session.advance(now + 1000.0)
     return events + session.events_to_send()
 
@@ -219,17 +234,52 @@ def test_update_with_a_bad_value_is_an_invalid_value_error(
          "invalid_value", "item_id"),
         ('{"type": "input_audio_buffer.append", "audio": "%%%"}', "invalid_value", "audio"),
         ('{"type": "input_audio_buffer.append", "audio": "AA=="}', "invalid_value", "audio"),
+        ("[" * 200_000, "invalid_json", None),
+        ('{"type": "response.create", "response": ' + "[" * 2_000 + "]" * 2_000 + "}",
+         "invalid_json", None),
+        ('{"type": 7}', "invalid_value", "type"),
+        ('{"type": "conversation.item.delete"}', "missing_required_parameter", "item_id"),
+        ('{"type": "conversation.item.retrieve", "item_id": ["x"]}', "invalid_value",
+         "item_id"),
+        ('{"type": "conversation.item.create", "item": {"type": "message", "role": "user", '
+         '"content": [{"type": ["input_text"]}]}}', "invalid_value", "item.content[0].type"),
+        ('{"type": "response.create", "response": 3}', "invalid_value", "response"),
+        ('"just a string"', "invalid_json", None),
+        ("null", "invalid_json", None),
     ],
 )
-def test_bad_frames_become_error_events(frame: str, code: str, param: str | None) -> None:
-    """Malformed, unknown and bad-field frames give an error event, never an exception."""
+def test_bad_frames_become_error_events(frame: str, code: str, param: str | None,
+                                        caplog: pytest.LogCaptureFixture) -> None:
+    """Malformed, unknown and bad-field frames give an error event, never an exception, and
+    log nothing at ERROR."""
     session = _session()
     session.receive(frame, 0.0)
     (error,) = session.events_to_send()
     assert isinstance(error, ServerError)
+    assert error.error.type == "invalid_request_error"
     assert error.error.code == code
     assert error.error.param == param
     assert error.error.message
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert _send(session, 0.0, type="input_audio_buffer.clear")[0].type == \
+        "input_audio_buffer.cleared"  # and the session goes on
+
+
+@pytest.mark.parametrize(("frame", "says"), [
+    ("[" * 200_000, "nested more than 128 levels"),
+    ("{not json", "not valid JSON"),
+    (b'{"type": "input_audio_buffer.clear"}', "Binary WebSocket frames are not supported"),
+    ("[1, 2]", "got an array"),
+    ('{"type": null}', "Missing required parameter: 'type'"),
+    ('{"type": false}', "expected a string, but got a boolean"),
+])
+def test_frame_errors_name_what_was_wrong(frame: str | bytes, says: str) -> None:
+    """The error message says what was wrong with the frame."""
+    session = _session()
+    session.receive(frame, 0.0)
+    (error,) = session.events_to_send()
+    assert isinstance(error, ServerError)
+    assert says in error.error.message
 
 
 def test_unknown_type_lists_the_supported_ones() -> None:
@@ -386,11 +436,11 @@ def test_item_delete_and_retrieve() -> None:
         "id": "item_x", "type": "message", "role": "user",
         "content": [{"type": "input_text", "text": "hi"}]})
     (retrieved,) = _send(session, 0.0, type="conversation.item.retrieve", item_id="item_x")
-    assert isinstance(retrieved, UnknownServerEvent)
-    assert retrieved.payload["item"]["id"] == "item_x"
+    assert isinstance(retrieved, ConversationItemRetrieved)
+    assert retrieved.item["id"] == "item_x"
     (deleted,) = _send(session, 0.0, type="conversation.item.delete", item_id="item_x")
-    assert isinstance(deleted, UnknownServerEvent)
-    assert deleted.type == "conversation.item.deleted"
+    assert isinstance(deleted, ConversationItemDeleted)
+    assert deleted.item_id == "item_x"
     assert len(session.conversation) == 0
     (error,) = _send(session, 0.0, type="conversation.item.delete", item_id="item_x")
     assert isinstance(error, ServerError)
@@ -407,6 +457,7 @@ _RESPONSE_TAIL = [
     "response.content_part.done",
     "response.output_item.done",
     "conversation.item.done",
+    "rate_limits.updated",
     "response.done",
 ]
 
@@ -439,14 +490,13 @@ def test_full_response_event_sequence() -> None:
     types = _types(events)
     assert types[:4] == ["response.created", "response.output_item.added",
                          "conversation.item.added", "response.content_part.added"]
-    assert types[-6:] == _RESPONSE_TAIL
+    assert types[-len(_RESPONSE_TAIL):] == _RESPONSE_TAIL
     audio = b"".join(e.delta for e in events if isinstance(e, ResponseOutputAudioDelta))
     speech = SyntheticVoice().synthesize(REPLY)
     assert len(audio) == len(speech.pcm())
     text = "".join(e.delta for e in events if isinstance(e, ResponseOutputAudioTranscriptDelta))
     assert text == REPLY
-    done = events[-1]
-    assert isinstance(done, ResponseDone)
+    done = _done(events)
     assert done.response.status == "completed"
     assert done.response.status_details is None
     assert done.response.output[0]["content"][0]["transcript"] == REPLY
@@ -487,8 +537,7 @@ def test_cancel_stops_the_response_at_once() -> None:
     session.events_to_send()
     events = _send(session, 0.36, type="response.cancel")
     assert _types(events) == _RESPONSE_TAIL
-    done = events[-1]
-    assert isinstance(done, ResponseDone)
+    done = _done(events)
     assert done.response.status == "cancelled"
     assert done.response.status_details is not None
     assert done.response.status_details.type == "cancelled"
@@ -517,7 +566,7 @@ def test_cancel_checks_the_response_id() -> None:
     assert "resp_other" in error.error.message
     active = session.active_response_id
     events = _send(session, 0.0, type="response.cancel", response_id=active)
-    assert _types(events)[-1] == "response.done"
+    assert _done(events).response.id == active
 
 
 def test_cancel_after_completion_is_the_benign_error() -> None:
@@ -545,9 +594,7 @@ def test_responder_sees_the_conversation() -> None:
         "type": "message", "role": "user", "content": [{"type": "input_text", "text": "ping"}]})
     events = _full_response(session)
     assert seen == [[ConversationTurn("user", "ping")]]
-    done = events[-1]
-    assert isinstance(done, ResponseDone)
-    assert done.response.output[0]["content"][0]["transcript"] == "You said: ping"
+    assert _done(events).response.output[0]["content"][0]["transcript"] == "You said: ping"
 
 
 def test_failing_responder_is_a_server_error_event() -> None:
@@ -566,6 +613,263 @@ def test_failing_responder_is_a_server_error_event() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# The response object: metadata, modalities, limits, usage, rate limits
+# ---------------------------------------------------------------------------------------------
+
+
+def _created(events: Sequence[ServerEvent]) -> ResponseCreated:
+    (created,) = [event for event in events if isinstance(event, ResponseCreated)]
+    return created
+
+
+def test_response_object_carries_every_field_the_service_sends() -> None:
+    """created and done report conversation, modalities, voice, format, limit and metadata;
+    the metadata is the request's, as LiveKit Agents matches replies by it."""
+    session = _session(first_audio_latency_ms=0, generation_speed=math.inf)
+    metadata = {"client_event_id": "response_create_7"}
+    events = _full_response(session, response={"metadata": metadata})
+    created, done = _created(events).response, _done(events).response
+    for response in (created, done):
+        assert response.metadata == metadata
+        assert response.conversation_id is not None
+        assert response.conversation_id == "conv_" + session.id.removeprefix("sess_")
+        assert response.output_modalities == ("audio",)
+        assert response.max_output_tokens == "inf"
+        assert response.voice == "marin"
+        assert response.output_audio_format == {"type": "audio/pcm", "rate": 24000}
+        assert response.id == created.id
+    assert (created.status, created.usage, created.output) == ("in_progress", None, ())
+    assert done.status == "completed"
+    ga = to_dict(_done(events))["response"]
+    assert ga["audio"] == {"output": {"format": {"type": "audio/pcm", "rate": 24000},
+                                      "voice": "marin"}}
+    assert ga["metadata"] == metadata
+    assert ga["usage"]["total_tokens"] > 0
+
+
+def test_beta_response_object_uses_beta_fields() -> None:
+    """A beta session's responses report modalities, voice, output_audio_format, temperature."""
+    session = _session(shape="beta", first_audio_latency_ms=0, generation_speed=math.inf)
+    events = _full_response(session, response={"metadata": {"k": "v"}, "temperature": 0.7,
+                                               "max_response_output_tokens": 4096})
+    beta = to_dict(_done(events), "beta")["response"]
+    assert beta["modalities"] == ["audio"]
+    assert beta["voice"] == "marin"
+    assert beta["output_audio_format"] == "pcm16"
+    assert beta["temperature"] == 0.7
+    assert beta["max_output_tokens"] == 4096
+    assert beta["metadata"] == {"k": "v"}
+    assert beta["conversation_id"].startswith("conv_")
+    assert "audio" not in beta and "output_modalities" not in beta
+
+
+def test_usage_counts_what_was_heard_and_said() -> None:
+    """Output tokens are the reply's text and audio; input tokens grow with the conversation."""
+    session = _session(first_audio_latency_ms=0, generation_speed=math.inf)
+    _send(session, 0.0, type="conversation.item.create", item={
+        "type": "message", "role": "user",
+        "content": [{"type": "input_text", "text": "What is the weather like?"}]})
+    first = _done(_full_response(session)).response.usage
+    speech_ms = SyntheticVoice().synthesize(REPLY).duration_ms
+    assert first is not None
+    assert first.output_token_details == {"text_tokens": math.ceil(len(REPLY) / 4),
+                                          "audio_tokens": math.ceil(speech_ms / 50)}
+    assert first.output_tokens == math.ceil(len(REPLY) / 4) + math.ceil(speech_ms / 50)
+    assert first.input_tokens is not None and first.output_tokens is not None
+    assert first.total_tokens == first.input_tokens + first.output_tokens
+    instructions = ServerOptions().instructions
+    assert first.input_token_details is not None
+    assert first.input_token_details["text_tokens"] == math.ceil(len(instructions) / 4) + \
+        math.ceil(len("What is the weather like?") / 4)
+    second = _done(_full_response(session, now=10.0)).response.usage
+    assert second is not None and second.input_tokens is not None
+    # The first reply is now context: its audio (a spoken reply is read back as audio).
+    assert second.input_tokens == first.input_tokens + math.ceil(speech_ms / 50)
+
+
+def test_cancelled_response_counts_only_what_was_generated() -> None:
+    """A response cancelled early reports fewer output tokens than a whole one."""
+    session = _session(first_audio_latency_ms=0, chunk_ms=100, generation_speed=1.0)
+    _send(session, 0.0, type="response.create")
+    session.advance(0.35)
+    usage = _done(_send(session, 0.36, type="response.cancel")).response.usage
+    assert usage is not None and usage.output_token_details is not None
+    assert usage.output_token_details["audio_tokens"] == 8  # 400 ms generated, 50 ms a token
+
+
+def test_rate_limits_follow_each_response_and_refill() -> None:
+    """rate_limits.updated comes just before response.done, with the response's tokens
+    taken; the bucket refills at the per-minute rate."""
+    session = _session(first_audio_latency_ms=0, generation_speed=math.inf,
+                       tokens_per_minute=6_000)
+
+    def respond(now: float) -> tuple[list[ServerEvent], int]:
+        events = _send(session, now, type="response.create")  # done at once: infinite speed
+        usage = _done(events).response.usage
+        assert usage is not None and usage.total_tokens is not None
+        return events, usage.total_tokens
+
+    events, first = respond(0.0)
+    assert _types(events)[-2:] == ["rate_limits.updated", "response.done"]
+    assert _tokens_limit(events) == {"name": "tokens", "limit": 6_000,
+                                     "remaining": 6_000 - first,
+                                     "reset_seconds": pytest.approx(first / 100)}
+    events, second = respond(1.0)  # a second on: 100 tokens came back
+    assert _tokens_limit(events)["remaining"] == 6_000 - (first - 100) - second
+    events, third = respond(200.0)  # minutes on: the bucket was full again
+    assert _tokens_limit(events)["remaining"] == 6_000 - third
+
+
+def _tokens_limit(events: Sequence[ServerEvent]) -> Mapping[str, Any]:
+    (limits,) = [event for event in events if isinstance(event, RateLimitsUpdated)]
+    (tokens,) = limits.rate_limits
+    return tokens
+
+
+@pytest.mark.parametrize("shape", ["ga", "beta"])
+def test_text_only_session_sends_text_events_only(shape: str) -> None:
+    """output_modalities ["text"] on the session: text deltas and a text part, no audio."""
+    session = _session(shape=shape, first_audio_latency_ms=0, generation_speed=math.inf)
+    key = "output_modalities" if shape == "ga" else "modalities"
+    session_obj: dict[str, Any] = {key: ["text"]}
+    if shape == "ga":
+        session_obj["type"] = "realtime"
+    (updated,) = _send(session, 0.0, type="session.update", session=session_obj)
+    assert updated.session[key] == ["text"]  # type: ignore[union-attr]
+    events = _full_response(session)
+    _assert_text_response(events, shape)
+
+
+def test_text_only_response_then_audio_again() -> None:
+    """output_modalities ["text"] on one response.create affects that response only."""
+    session = _session(first_audio_latency_ms=0, generation_speed=math.inf)
+    _assert_text_response(_full_response(session, response={"output_modalities": ["text"]}),
+                          "ga")
+    audio = _full_response(session, now=10.0)
+    assert "response.output_audio.delta" in _types(audio)
+    assert _done(audio).response.output_modalities == ("audio",)
+
+
+def _assert_text_response(events: Sequence[ServerEvent], shape: str) -> None:
+    names = [to_dict(e, "beta" if shape == "beta" else "ga")["type"] for e in events]
+    text_delta = "response.output_text.delta" if shape == "ga" else "response.text.delta"
+    assert text_delta in names
+    assert not [n for n in names if "audio" in n], names
+    text = "".join(e.delta for e in events if isinstance(e, ResponseOutputTextDelta))
+    assert text == REPLY
+    (text_done,) = [e for e in events if isinstance(e, ResponseOutputTextDone)]
+    assert text_done.text == REPLY
+    parts = [e.part for e in events if isinstance(e, ResponseContentPartAdded |
+                                                  ResponseContentPartDone)]
+    assert parts == [{"type": "text", "text": ""}, {"type": "text", "text": REPLY}]
+    done = _done(events).response
+    assert done.output_modalities == ("text",)
+    content_type = "output_text" if shape == "ga" else "text"
+    assert done.output[0]["content"] == [{"type": content_type, "text": REPLY}]
+    assert done.usage is not None and done.usage.output_token_details is not None
+    assert done.usage.output_token_details["audio_tokens"] == 0
+
+
+def test_max_output_tokens_cuts_the_reply_short() -> None:
+    """A reply longer than max_output_tokens stops there, as an incomplete response."""
+    session = _session(first_audio_latency_ms=0, generation_speed=math.inf)
+    events = _full_response(session, response={"max_output_tokens": 40})
+    done = _done(events).response
+    assert done.status == "incomplete"
+    assert done.status_details == StatusDetails(type="incomplete", reason="max_output_tokens")
+    assert done.max_output_tokens == 40
+    assert done.usage is not None and done.usage.output_tokens is not None
+    assert 0 < done.usage.output_tokens <= 40
+    transcript = done.output[0]["content"][0]["transcript"]
+    assert transcript and REPLY.startswith(transcript) and transcript != REPLY
+    assert done.output[0]["status"] == "incomplete"
+
+
+def test_out_of_band_response_stays_out_of_the_conversation() -> None:
+    """conversation: "none" gives a response with no conversation id and no items added."""
+    session = _session(first_audio_latency_ms=0, generation_speed=math.inf)
+    events = _full_response(session, response={"conversation": "none"})
+    assert not any(isinstance(e, ConversationItemAdded | ConversationItemDone) for e in events)
+    assert _done(events).response.conversation_id is None
+    assert len(session.conversation) == 0
+
+
+@pytest.mark.parametrize(("response", "code", "param"), [
+    ({"metadata": {"k": 1}}, "invalid_value", "response.metadata.k"),
+    ({"metadata": {f"k{i}": "v" for i in range(17)}}, "invalid_value", "response.metadata"),
+    ({"metadata": "m"}, "invalid_value", "response.metadata"),
+    ({"max_output_tokens": 0}, "invalid_value", "response.max_output_tokens"),
+    ({"max_output_tokens": 4097}, "invalid_value", "response.max_output_tokens"),
+    ({"output_modalities": ["video"]}, "invalid_value", "response.output_modalities"),
+    ({"output_modalities": "text"}, "invalid_value", "response.output_modalities"),
+    ({"conversation": "conv_other"}, "invalid_value", "response.conversation"),
+    ({"audio": {"output": {"format": {"type": "audio/pcmu"}}}}, "invalid_value",
+     "response.audio.output.format.type"),
+])
+def test_bad_response_params_are_errors(response: dict[str, Any], code: str,
+                                        param: str) -> None:
+    """A bad per-response setting is an error naming it, and no response starts."""
+    session = _session()
+    (error,) = _send(session, 0.0, type="response.create", response=response, event_id="rc")
+    assert isinstance(error, ServerError)
+    assert (error.error.code, error.error.param, error.error.event_id) == (code, param, "rc")
+    assert session.active_response_id is None
+
+
+@pytest.mark.parametrize(("session_obj", "code", "param"), [
+    ({"type": "realtime", "tracks": 2}, "unknown_parameter", "session.tracks"),
+    ({"type": "realtime", "temperature": 0.8}, "unknown_parameter", "session.temperature"),
+    ({"type": "realtime", "tools": {}}, "invalid_value", "session.tools"),
+    ({"type": "realtime", "tools": [{"type": "function", "name": 3}]}, "invalid_value",
+     "session.tools[0].name"),
+    ({"type": "realtime", "tools": [{"type": "function", "strict": True}]},
+     "unknown_parameter", "session.tools[0].strict"),
+    ({"type": "realtime", "tool_choice": {"type": "function"}}, "invalid_value",
+     "session.tool_choice"),
+    ({"type": "realtime", "max_output_tokens": "lots"}, "invalid_value",
+     "session.max_output_tokens"),
+    ({"type": "realtime", "output_modalities": []}, "invalid_value",
+     "session.output_modalities"),
+    ({"type": "realtime", "truncation": {"type": "retention_ratio"}},
+     "invalid_value", "session.truncation"),
+])
+def test_bad_session_fields_are_errors(session_obj: dict[str, Any], code: str,
+                                       param: str) -> None:
+    """Unknown session fields and bad values of the stored ones are refused, naming them."""
+    session = _session()
+    before = session.config
+    (error,) = _send(session, 0.0, type="session.update", session=session_obj)
+    assert isinstance(error, ServerError)
+    assert (error.error.code, error.error.param) == (code, param)
+    assert session.config == before
+
+
+def test_stored_session_fields_are_echoed() -> None:
+    """Valid tools, tool_choice, tracing and truncation are kept and reported back."""
+    session = _session()
+    tools = [{"type": "function", "name": "weather", "description": "Weather",
+              "parameters": {"type": "object", "properties": {}}}]
+    (updated,) = _send(session, 0.0, type="session.update", session={
+        "type": "realtime", "tools": tools, "tool_choice": "required", "tracing": "auto",
+        "truncation": {"type": "retention_ratio", "retention_ratio": 0.5}})
+    assert isinstance(updated, SessionUpdated)
+    assert updated.session["tools"] == tools
+    assert updated.session["tool_choice"] == "required"
+    assert updated.session["truncation"]["retention_ratio"] == 0.5
+
+
+def test_transcription_reports_its_usage() -> None:
+    """The transcript carries token usage: audio in at 10 tokens a second, text out."""
+    session = _session()
+    _append(session, 0.0, _silence(1000), chunk_ms=1000)
+    (transcript,) = [e for e in _send(session, 1.0, type="input_audio_buffer.commit")
+                     if isinstance(e, InputAudioTranscriptionCompleted)]
+    assert transcript.usage == {
+        "type": "tokens", "input_tokens": 10, "output_tokens": 6, "total_tokens": 16,
+        "input_token_details": {"text_tokens": 0, "audio_tokens": 10}}
+
+
+# ---------------------------------------------------------------------------------------------
 # Truncation
 # ---------------------------------------------------------------------------------------------
 
@@ -575,8 +879,7 @@ def _cancelled_item(session: ServerSession, heard_until: float) -> str:
     events = _send(session, 0.0, type="response.create")
     session.advance(heard_until)
     _send(session, heard_until, type="response.cancel")
-    added = events[2]
-    assert isinstance(added, ConversationItemAdded)
+    (added,) = [e for e in events if isinstance(e, ConversationItemAdded)]
     return str(added.item["id"])
 
 
@@ -639,8 +942,7 @@ def test_truncate_during_generation_cancels_first() -> None:
     """Truncating the item of a response still generating cancels it, then truncates."""
     session = _session(first_audio_latency_ms=0, chunk_ms=100, generation_speed=1.0)
     events = _send(session, 0.0, type="response.create")
-    added = events[2]
-    assert isinstance(added, ConversationItemAdded)
+    (added,) = [e for e in events if isinstance(e, ConversationItemAdded)]
     session.advance(1.0)
     session.events_to_send()
     events = _send(session, 1.0, type="conversation.item.truncate", item_id=added.item["id"],
@@ -729,7 +1031,7 @@ def test_beta_session_uses_beta_names() -> None:
     assert "response.audio.delta" in names
     assert "response.audio_transcript.delta" in names
     assert "conversation.item.created" in names
-    item = to_dict(events[-1], "beta")["response"]["output"][0]
+    item = to_dict(_done(events), "beta")["response"]["output"][0]
     assert item["content"][0]["type"] == "audio"
 
 

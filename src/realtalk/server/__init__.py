@@ -24,10 +24,12 @@ from .responder import (
 )
 from .session import (
     DEFAULT_TURN_DETECTION,
+    SENT_SERVER_EVENTS,
     SUPPORTED_CLIENT_EVENTS,
     ServerOptions,
     ServerSession,
     SessionStats,
+    sent_event_types,
 )
 from .vad import ServerVad, VadEvent, VadSpeechStarted, VadSpeechStopped, threshold_to_dbfs
 from .voice import SpeechAudio, SyntheticVoice, WordTiming
@@ -45,6 +47,8 @@ __all__ = (
     "SessionStats",
     "DEFAULT_TURN_DETECTION",
     "SUPPORTED_CLIENT_EVENTS",
+    "SENT_SERVER_EVENTS",
+    "sent_event_types",
     # what it says and hears
     "Responder",
     "ScriptedResponder",

@@ -7,7 +7,8 @@ real clients build:
   ``base_url="http://HOST:PORT/v1"``);
 - ``/openai/v1/realtime?model=...``: Azure GA;
 - ``/openai/realtime?api-version=...&deployment=...``: Azure preview, which speaks the beta
-  event names and session layout.
+  event names and session layout, and reports the model it runs (``options.model``) rather
+  than the deployment's name.
 
 Anything else gets HTTP 404, a missing ``model`` / ``deployment`` / ``api-version`` HTTP 400,
 and, when ``api_key`` is set, a missing or wrong key HTTP 401 (``Authorization: Bearer <key>``,
@@ -352,7 +353,9 @@ class RealtimeServer:
             options=self.options,
             responder=self._responder_factory(),
             transcriber=self._transcriber_factory(),
-            model=route.model,
+            # A preview deployment reports the model it runs (the beta protocol knows only
+            # OpenAI's model names), not the deployment's name.
+            model=route.model if route.shape == "ga" else None,
         )
         self._sessions.append(session)
         logger.info("session %s opened (%s shape, model %s)", session.id, route.shape,

@@ -17,7 +17,7 @@ from ..session_config import WireShape
 from .responder import ConversationTurn
 from .voice import WordTiming
 
-__all__ = ("Conversation", "ContentPart", "Item", "ItemError", "item_from_client", "render_item")
+__all__ = ("Conversation", "ContentPart", "Item", "RequestError", "item_from_client", "render_item")
 
 _ITEM_TYPES = ("message", "function_call", "function_call_output")
 _ROLES = ("user", "assistant", "system")
@@ -29,15 +29,24 @@ _PART_TYPES = {
 }
 _BETA_TO_GA = {"text": "output_text", "audio": "output_audio"}
 _GA_TO_BETA = {"output_text": "text", "output_audio": "audio"}
-_FUNCTION_FIELDS = ("call_id", "name", "arguments", "output")
+# The fields of function items: (required, optional).
+_FUNCTION_FIELDS = {
+    "function_call": (("name", "arguments"), ("call_id",)),
+    "function_call_output": (("call_id", "output"), ()),
+}
 
 
-class ItemError(ValueError):
-    """A client item is invalid; ``param`` is the dotted path of the bad field."""
+class RequestError(ValueError):
+    """A field of a client event is invalid; ``param`` is its dotted path (e.g. ``item.role``).
 
-    def __init__(self, message: str, param: str) -> None:
+    The session turns it into an error event with ``code`` (``invalid_value``, or
+    ``missing_required_parameter``); it never leaves the server.
+    """
+
+    def __init__(self, message: str, param: str, code: str = "invalid_value") -> None:
         super().__init__(message)
         self.param = param
+        self.code = code
 
 
 @attrs.define
@@ -103,45 +112,63 @@ def item_from_client(data: Mapping[str, Any], item_id: str) -> Item:
     """Validate a ``conversation.item.create`` item and build it (with ``item_id`` if it has none).
 
     Raises:
-        ItemError: an unknown item type or role, or a content part that does not fit the role.
+        RequestError: an unknown item type or role, a content part that does not fit the
+            role, or a field of the wrong type.
     """
     kind = data.get("type", "message")
     if kind not in _ITEM_TYPES:
-        raise ItemError(f"Invalid value: {kind!r}. Supported values are: {_ITEM_TYPES}.",
-                        "item.type")
+        raise RequestError(f"Invalid value: {kind!r}. Supported values are: {_ITEM_TYPES}.",
+                           "item.type")
     given_id = data.get("id")
     if given_id is not None and not isinstance(given_id, str):
-        raise ItemError(f"item.id must be a string, got {given_id!r}", "item.id")
+        raise RequestError(f"item.id must be a string, got {given_id!r}", "item.id")
     item = Item(id=given_id or item_id, type=kind)
     if kind != "message":
-        item.fields = {k: data[k] for k in _FUNCTION_FIELDS if k in data}
+        required, optional = _FUNCTION_FIELDS[kind]
+        for key in required:
+            if data.get(key) is None:
+                raise RequestError(f"Missing required parameter: 'item.{key}' (a {kind} item "
+                                   f"needs {' and '.join(required)}).", f"item.{key}",
+                                   "missing_required_parameter")
+        for key in (*required, *optional):
+            value = data.get(key)
+            if value is not None and not isinstance(value, str):
+                raise RequestError(f"item.{key} must be a string, got {type(value).__name__}",
+                                   f"item.{key}")
+            if value is not None:
+                item.fields[key] = value
         return item
     role = data.get("role")
     if role not in _ROLES:
-        raise ItemError(f"Invalid value: {role!r}. Supported values are: {_ROLES}.", "item.role")
+        raise RequestError(f"Invalid value: {role!r}. Supported values are: {_ROLES}.",
+                           "item.role")
     item.role = role
     content = data.get("content", [])
     if not isinstance(content, list):
-        raise ItemError(f"item.content must be a list, got {type(content).__name__}",
-                        "item.content")
+        raise RequestError(f"item.content must be a list, got {type(content).__name__}",
+                           "item.content")
     for index, raw in enumerate(content):
         param = f"item.content[{index}]"
         if not isinstance(raw, Mapping):
-            raise ItemError(f"{param} must be an object, got {type(raw).__name__}", param)
-        part_type = _BETA_TO_GA.get(raw.get("type", ""), raw.get("type"))
+            raise RequestError(f"{param} must be an object, got {type(raw).__name__}", param)
+        raw_type = raw.get("type")
+        if not isinstance(raw_type, str):
+            raise RequestError(f"{param}.type must be a string, got {raw_type!r}",
+                               f"{param}.type")
+        part_type = _BETA_TO_GA.get(raw_type, raw_type)
         allowed = _PART_TYPES[role]
         if part_type not in allowed:
-            raise ItemError(
+            raise RequestError(
                 f"Invalid value: {raw.get('type')!r}. A {role} message's content type must be "
                 f"one of {allowed}.",
                 f"{param}.type",
             )
         text, transcript = raw.get("text"), raw.get("transcript")
         if part_type.endswith("text") and not isinstance(text, str):
-            raise ItemError(f"{param}.text must be a string, got {text!r}", f"{param}.text")
+            raise RequestError(f"{param}.text must be a string, got {text!r}", f"{param}.text")
         if transcript is not None and not isinstance(transcript, str):
-            raise ItemError(f"{param}.transcript must be a string, got {transcript!r}",
-                            f"{param}.transcript")
+            raise RequestError(f"{param}.transcript must be a string, got {transcript!r}",
+                               f"{param}.transcript")
         item.parts.append(ContentPart(type=part_type, text=text if part_type.endswith("text")
                                       else None, transcript=transcript))
     return item

@@ -15,26 +15,36 @@ Behaviour follows the hosted service (see ``research/protocol.md``):
   ``create_response``, starts a response; a start during a response cancels it when
   ``interrupt_response`` is set (``reason: turn_detected``).
 - Every commit is followed by ``conversation.item.input_audio_transcription.completed`` from the
-  :class:`~.responder.Transcriber`, whether or not the session configured transcription, so
-  clients always see the user's words (the hosted service sends it only when configured).
+  :class:`~.responder.Transcriber` (with its token ``usage``), whether or not the session
+  configured transcription, so clients always see the user's words (the hosted service sends it
+  only when configured).
 - A response plays out on the schedule of :class:`~.playout.Playout`; a cancel stops it at once
-  and nothing of it is sent after its ``response.done``.
+  and nothing of it is sent after its ``response.done``. ``response.created`` and
+  ``response.done`` carry the whole response object: ``conversation_id``, modalities, voice and
+  format, ``max_output_tokens``, the request's ``metadata``, and on done the token ``usage``
+  (:mod:`.usage`). Just before each ``response.done``, ``rate_limits.updated`` reports the
+  token bucket (refilling at ``tokens_per_minute``) after the response's tokens were taken.
+- ``output_modalities: ["text"]`` (beta ``modalities``), for the session or one response, gives
+  a text-only response: ``response.output_text.*`` events and a text content part, no audio.
+  ``max_output_tokens`` cuts a longer reply short (``status: incomplete``), and
+  ``conversation: "none"`` makes an out-of-band response, left out of the conversation.
 - ``conversation.item.truncate`` cuts an assistant audio item and its transcript to the words
   whose audio ended by ``audio_end_ms``. Truncating the item of a response still generating
   cancels that response first (``client_cancelled``): the item cannot keep growing past a cut.
 - ``semantic_vad`` is accepted and approximated by the energy VAD with the default numbers.
-- Not modelled: text-only output modalities, tools and function calls (function items are
-  stored, never produced), ``idle_timeout_ms``, usage and rate limits.
-- Bad input never raises: it becomes an ``error`` event whose ``error.event_id`` is the client
-  event's ``event_id``. Error codes: ``invalid_json``, ``invalid_value``,
-  ``missing_required_parameter``, ``input_audio_buffer_commit_empty``,
-  ``conversation_already_has_active_response``, ``response_cancel_not_active``, and
-  ``server_error`` (a user-supplied responder raised).
+- Not modelled: tools and function calls (function items are stored, never produced),
+  ``idle_timeout_ms``, a response's own ``instructions`` and ``input``, and WebRTC/SIP-only
+  events (``output_audio_buffer.*``); beta transcription sessions are refused.
+- Bad input never raises: a frame that is not one JSON object (binary, invalid or too deeply
+  nested JSON, another JSON value), an unknown type or a bad field becomes an ``error`` event
+  whose ``error.event_id`` is the client event's ``event_id``, and the session goes on. Error
+  codes: ``invalid_json``, ``invalid_value``, ``missing_required_parameter``,
+  ``input_audio_buffer_commit_empty``, ``conversation_already_has_active_response``,
+  ``response_cancel_not_active``, and ``server_error`` (a user-supplied responder raised).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import string
@@ -46,14 +56,17 @@ from typing import Any, Literal
 import attrs
 
 from ..audio.pcm import bytes_to_int16
-from ..errors import EventParseError
+from ..errors import EventParseError, LocalProtocolError
 from ..events import (
+    CLIENT_EVENT_CLASSES,
     ClientEvent,
     ConversationItemAdded,
     ConversationItemCreate,
     ConversationItemDelete,
+    ConversationItemDeleted,
     ConversationItemDone,
     ConversationItemRetrieve,
+    ConversationItemRetrieved,
     ConversationItemTruncate,
     ConversationItemTruncated,
     ErrorInfo,
@@ -65,8 +78,12 @@ from ..events import (
     InputAudioBufferSpeechStarted,
     InputAudioBufferSpeechStopped,
     InputAudioTranscriptionCompleted,
+    InputAudioTranscriptionFailed,
     OutputAudioBufferClear,
+    RateLimitsUpdated,
     ResponseCancel,
+    ResponseContentPartAdded,
+    ResponseContentPartDone,
     ResponseCreate,
     ResponseCreated,
     ResponseDone,
@@ -77,6 +94,8 @@ from ..events import (
     ResponseOutputAudioTranscriptDone,
     ResponseOutputItemAdded,
     ResponseOutputItemDone,
+    ResponseOutputTextDelta,
+    ResponseOutputTextDone,
     ServerError,
     ServerEvent,
     SessionCreated,
@@ -85,17 +104,28 @@ from ..events import (
     StatusDetails,
     TranscriptionSessionUpdate,
     UnknownServerEvent,
+    load_json,
     parse_client_event,
+    wire_type,
 )
 from ..session_config import PCM_SAMPLE_RATE, SessionConfig, TurnDetection, WireShape
 from .input_buffer import InputBuffer, TurnStarted
-from .items import ContentPart, Conversation, Item, ItemError, item_from_client, render_item
+from .items import ContentPart, Conversation, Item, RequestError, item_from_client, render_item
+from .params import ResponseParams, check_session, max_tokens_key, response_params
 from .playout import Playout
 from .responder import PlaceholderTranscriber, Responder, ScriptedResponder, Transcriber
-from .voice import SyntheticVoice
+from .usage import (
+    TokenCount,
+    audio_tokens,
+    prompt_tokens,
+    response_usage,
+    text_tokens,
+    transcription_usage,
+)
+from .voice import SpeechAudio, SyntheticVoice
 
-__all__ = ("DEFAULT_TURN_DETECTION", "SUPPORTED_CLIENT_EVENTS", "ServerOptions", "ServerSession",
-           "SessionStats")
+__all__ = ("DEFAULT_TURN_DETECTION", "SENT_SERVER_EVENTS", "SUPPORTED_CLIENT_EVENTS",
+           "ServerOptions", "ServerSession", "SessionStats", "sent_event_types")
 
 logger = logging.getLogger("realtalk.server.session")
 
@@ -109,18 +139,50 @@ _REFUSED: dict[type[ClientEvent], str] = {
 }
 
 #: The client event types the server understands (others get an ``invalid_value`` error).
-SUPPORTED_CLIENT_EVENTS: tuple[str, ...] = (
-    "session.update",
-    "input_audio_buffer.append",
-    "input_audio_buffer.commit",
-    "input_audio_buffer.clear",
-    "conversation.item.create",
-    "conversation.item.retrieve",
-    "conversation.item.truncate",
-    "conversation.item.delete",
-    "response.create",
-    "response.cancel",
+SUPPORTED_CLIENT_EVENTS: tuple[str, ...] = tuple(
+    wire_type(cls) for cls in CLIENT_EVENT_CLASSES if cls not in _REFUSED
 )
+
+#: Every server event class a session can send. A session refuses to queue any other (a bug);
+#: the tests drive the server until each of these was sent, on both protocol shapes.
+SENT_SERVER_EVENTS: tuple[type[ServerEvent], ...] = (
+    SessionCreated,
+    SessionUpdated,
+    InputAudioBufferSpeechStarted,
+    InputAudioBufferSpeechStopped,
+    InputAudioBufferCommitted,
+    InputAudioBufferCleared,
+    ConversationItemAdded,
+    ConversationItemDone,
+    ConversationItemRetrieved,
+    ConversationItemTruncated,
+    ConversationItemDeleted,
+    InputAudioTranscriptionCompleted,
+    InputAudioTranscriptionFailed,
+    ResponseCreated,
+    ResponseOutputItemAdded,
+    ResponseOutputItemDone,
+    ResponseContentPartAdded,
+    ResponseContentPartDone,
+    ResponseOutputTextDelta,
+    ResponseOutputTextDone,
+    ResponseOutputAudioDelta,
+    ResponseOutputAudioDone,
+    ResponseOutputAudioTranscriptDelta,
+    ResponseOutputAudioTranscriptDone,
+    ResponseDone,
+    RateLimitsUpdated,
+    ServerError,
+)
+# The beta protocol has no conversation.item.done.
+_NOT_IN_BETA: tuple[type[ServerEvent], ...] = (ConversationItemDone,)
+
+
+def sent_event_types(shape: WireShape) -> frozenset[str]:
+    """The wire types of the events a session speaking ``shape`` can send."""
+    return frozenset(wire_type(cls, shape) for cls in SENT_SERVER_EVENTS
+                     if shape == "ga" or cls not in _NOT_IN_BETA)
+
 
 #: The hosted service's ``server_vad`` defaults.
 DEFAULT_TURN_DETECTION = TurnDetection(
@@ -149,6 +211,8 @@ class ServerOptions:
             ``speech_started``. The default, 200 ms, stands in for the hosted service, whose
             speech_started reaches a client a few hundred ms after the user starts talking
             (so a client's local detector is the faster barge-in path, as in production).
+        tokens_per_minute: the token rate limit ``rate_limits.updated`` reports (a bucket that
+            refills at this rate; reported, not enforced).
 
     Raises:
         ValueError: a negative latency, or a chunk size or speed that is not positive.
@@ -162,6 +226,7 @@ class ServerOptions:
     generation_speed: float = attrs.field(default=4.0, validator=attrs.validators.gt(0))
     turn_detection: TurnDetection | Literal[False] = DEFAULT_TURN_DETECTION
     vad_min_speech_ms: int = attrs.field(default=200, validator=attrs.validators.gt(0))
+    tokens_per_minute: int = attrs.field(default=40_000, validator=attrs.validators.gt(0))
 
 
 @attrs.frozen(kw_only=True)
@@ -181,6 +246,10 @@ class _ActiveResponse:
     id: str
     item: Item
     playout: Playout
+    params: ResponseParams
+    info: ResponseInfo  # the response object as response.created reported it
+    prompt: TokenCount  # what the model read to produce it
+    cut_short: bool = False  # by max_output_tokens
     words_sent: int = 0
 
 
@@ -219,13 +288,17 @@ class ServerSession:
         self._voices: dict[str, SyntheticVoice] = {}
         self._rng = random.Random(seed)
         self._id = self._new_id("sess")
+        # The hosted service's defaults, named as each shape names them.
+        extra: dict[str, Any] = {"tools": [], "tool_choice": "auto", max_tokens_key(shape): "inf"}
+        if shape == "beta":
+            extra["temperature"] = 0.8
         self._config = SessionConfig(
             model=model or self._options.model,
             voice=self._options.voice,
             instructions=self._options.instructions,
             output_modalities=("audio",),
             turn_detection=self._options.turn_detection,
-            extra={"tools": [], "tool_choice": "auto", "max_output_tokens": "inf"},
+            extra=extra,
         )
         self._conversation = Conversation()
         self._outbox: list[ServerEvent] = []
@@ -238,6 +311,9 @@ class ServerSession:
         self._received: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
         self._created = self._completed = self._cancelled = self._truncations = 0
+        self._conversation_id = "conv_" + self._id.removeprefix("sess_")
+        self._now = self._bucket_checked = now
+        self._tokens_in_bucket = 0.0  # spent tokens the rate-limit bucket has not refilled yet
         self._emit(SessionCreated(session=self._session_dict()))
 
     # -----------------------------------------------------------------------------------------
@@ -290,12 +366,16 @@ class ServerSession:
         if self._closed:
             return None
         self.advance(now)
+        if not isinstance(frame, str):
+            self._received["(binary frame)"] += 1
+            self._error("invalid_json", f"Binary WebSocket frames are not supported (got "
+                        f"{len(frame)} bytes); send each client event as one JSON text frame.")
+            return None
         try:
-            payload = json.loads(frame)
-        except (ValueError, UnicodeDecodeError) as exc:
+            payload = load_json(frame)
+        except EventParseError as exc:
             self._received["(invalid json)"] += 1
-            self._error("invalid_json", f"The frame is not valid JSON ({exc}); expected one JSON "
-                        "object per message.")
+            self._error("invalid_json", f"The {exc}; expected one JSON object per message.")
             return None
         event_type = payload.get("type") if isinstance(payload, dict) else None
         self._received[event_type if isinstance(event_type, str) else "(no type)"] += 1
@@ -309,22 +389,33 @@ class ServerSession:
 
     def advance(self, now: float) -> None:
         """Release everything due by ``now`` (audio chunks, the end of a response)."""
+        self._now = max(self._now, now)
         response = self._response
         if response is None:
             return
+        rid, iid = response.id, response.item.id
+        part = response.item.parts[0]
         for chunk in response.playout.release(now):
-            response.item.audio += chunk.audio
-            rid, iid = response.id, response.item.id
-            self._emit(ResponseOutputAudioDelta(response_id=rid, item_id=iid, delta=chunk.audio))
+            if response.params.audio:
+                response.item.audio += chunk.audio
+                self._emit(ResponseOutputAudioDelta(response_id=rid, item_id=iid,
+                                                    delta=chunk.audio))
             for word in chunk.words:
                 delta = word.word if response.words_sent == 0 else " " + word.word
                 response.words_sent += 1
-                part = response.item.parts[0]
-                part.transcript = (part.transcript or "") + delta
-                self._emit(ResponseOutputAudioTranscriptDelta(response_id=rid, item_id=iid,
-                                                              delta=delta))
+                if response.params.audio:
+                    part.transcript = (part.transcript or "") + delta
+                    self._emit(ResponseOutputAudioTranscriptDelta(response_id=rid, item_id=iid,
+                                                                  delta=delta))
+                else:
+                    part.text = (part.text or "") + delta
+                    self._emit(ResponseOutputTextDelta(response_id=rid, item_id=iid,
+                                                       delta=delta))
         if response.playout.finished and now >= response.playout.finish_time():
-            self._finish_response("completed", None)
+            if response.cut_short:
+                self._finish_response("incomplete", "max_output_tokens")
+            else:
+                self._finish_response("completed", None)
 
     def next_deadline(self) -> float | None:
         """When :meth:`advance` next has something to release, or ``None``."""
@@ -352,18 +443,16 @@ class ServerSession:
 
     def _handle(self, payload: object, now: float) -> None:
         if not isinstance(payload, dict):
-            self._error("invalid_json", f"Expected a JSON object, got {type(payload).__name__}.")
+            self._error("invalid_json", f"Expected a JSON object, got {_json_name(payload)}.")
             return
         event_type = payload.get("type")
-        if not isinstance(event_type, str):
+        if event_type is None:
             self._error("missing_required_parameter", "Missing required parameter: 'type'.",
                         param="type")
             return
-        if event_type == "conversation.item.delete":
-            self._on_item_delete(payload)
-            return
-        if event_type == "conversation.item.retrieve":
-            self._on_item_retrieve(payload)
+        if not isinstance(event_type, str):
+            self._error("invalid_value", f"Invalid type for 'type': expected a string, but got "
+                        f"{_json_name(event_type)}.", param="type")
             return
         try:
             event = parse_client_event(payload)
@@ -386,22 +475,13 @@ class ServerSession:
         elif isinstance(event, ConversationItemTruncate):
             self._on_truncate(event)
         elif isinstance(event, ResponseCreate):
-            if self._response is not None:
-                self._error(
-                    "conversation_already_has_active_response",
-                    f"Conversation already has an active response in progress: "
-                    f"{self._response.id}. Wait until the response is finished before creating "
-                    "a new one.",
-                )
-            else:
-                self._start_response(now)
+            self._on_response_create(event, now)
         elif isinstance(event, ResponseCancel):
             self._on_cancel(event)
-        elif isinstance(event, ConversationItemDelete | ConversationItemRetrieve):
-            # _handle answers the raw frames before parsing; these are for completeness.
-            handle = (self._on_item_delete if isinstance(event, ConversationItemDelete)
-                      else self._on_item_retrieve)
-            handle({"type": event.type, "item_id": event.item_id})
+        elif isinstance(event, ConversationItemDelete):
+            self._on_item_delete(event)
+        elif isinstance(event, ConversationItemRetrieve):
+            self._on_item_retrieve(event)
         else:
             self._error("invalid_value", f"{event.type} is not supported by this server: "
                         f"{_REFUSED[type(event)]}.", param="type")
@@ -426,6 +506,11 @@ class ServerSession:
         if update.model is not None and update.model != self._config.model:
             self._error("invalid_value", f"Cannot update a session's model: it is "
                         f"{self._config.model!r}, got {update.model!r}.", param="session.model")
+            return
+        try:
+            check_session(self._config.merged(update), self.shape)
+        except RequestError as exc:
+            self._error(exc.code, str(exc), param=exc.param)
             return
         turn = update.turn_detection
         if isinstance(turn, TurnDetection):
@@ -511,13 +596,15 @@ class ServerSession:
             transcript = self._transcriber.transcribe(bytes_to_int16(pcm), PCM_SAMPLE_RATE)
         except Exception:
             logger.exception("transcriber failed on item %s", item_id)
-            self._emit(self._unknown("conversation.item.input_audio_transcription.failed",
-                                     item_id=item_id, content_index=0,
-                                     error={"type": "server_error", "code": "transcriber_failed",
-                                            "message": "the transcriber raised"}))
+            self._emit(InputAudioTranscriptionFailed(
+                item_id=item_id,
+                error={"type": "server_error", "code": "transcriber_failed",
+                       "message": "the transcriber raised", "param": None}))
             return
         item.parts[0].transcript = transcript
-        self._emit(InputAudioTranscriptionCompleted(item_id=item_id, transcript=transcript))
+        self._emit(InputAudioTranscriptionCompleted(
+            item_id=item_id, transcript=transcript,
+            usage=transcription_usage(item.audio_ms, transcript)))
 
     # -----------------------------------------------------------------------------------------
     # Conversation items
@@ -526,8 +613,8 @@ class ServerSession:
     def _on_item_create(self, event: ConversationItemCreate) -> None:
         try:
             item = item_from_client(event.item, self._new_id("item"))
-        except ItemError as exc:
-            self._error("invalid_value", str(exc), param=exc.param)
+        except RequestError as exc:
+            self._error(exc.code, str(exc), param=exc.param)
             return
         if self._conversation.get(item.id) is not None:
             self._error("invalid_value", f"Item with id {item.id!r} already exists.",
@@ -541,28 +628,22 @@ class ServerSession:
             return
         self._emit_item_added_done(item, previous)
 
-    def _on_item_delete(self, payload: Mapping[str, Any]) -> None:
-        item = self._item_named(payload)
+    def _on_item_delete(self, event: ConversationItemDelete) -> None:
+        item = self._item_named(event.item_id)
         if item is None:
             return
         if self._response is not None and self._response.item is item:
             self._finish_response("cancelled", "client_cancelled")
         self._conversation.delete(item.id)
-        self._emit(self._unknown("conversation.item.deleted", item_id=item.id))
+        self._emit(ConversationItemDeleted(item_id=item.id))
 
-    def _on_item_retrieve(self, payload: Mapping[str, Any]) -> None:
-        item = self._item_named(payload)
+    def _on_item_retrieve(self, event: ConversationItemRetrieve) -> None:
+        item = self._item_named(event.item_id)
         if item is not None:
-            self._emit(self._unknown("conversation.item.retrieved",
-                                     item=render_item(item, self.shape, with_audio=True)))
+            self._emit(ConversationItemRetrieved(
+                item=render_item(item, self.shape, with_audio=True)))
 
-    def _item_named(self, payload: Mapping[str, Any]) -> Item | None:
-        item_id = payload.get("item_id")
-        if not isinstance(item_id, str):
-            self._error("missing_required_parameter" if item_id is None else "invalid_value",
-                        f"{payload.get('type')}: item_id must be a string, got {item_id!r}.",
-                        param="item_id")
-            return None
+    def _item_named(self, item_id: str) -> Item | None:
         item = self._conversation.get(item_id)
         if item is None:
             self._error("invalid_value", f"Item with item_id {item_id!r} not found.",
@@ -570,10 +651,8 @@ class ServerSession:
         return item
 
     def _on_truncate(self, event: ConversationItemTruncate) -> None:
-        item = self._conversation.get(event.item_id)
+        item = self._item_named(event.item_id)
         if item is None:
-            self._error("invalid_value", f"Item with item_id {event.item_id!r} not found.",
-                        param="item_id")
             return
         if not item.is_assistant_audio():
             self._error("invalid_value", f"Only model output audio messages can be truncated; "
@@ -610,7 +689,25 @@ class ServerSession:
     # Responses
     # -----------------------------------------------------------------------------------------
 
-    def _start_response(self, now: float) -> None:
+    def _on_response_create(self, event: ResponseCreate, now: float) -> None:
+        if self._response is not None:
+            self._error(
+                "conversation_already_has_active_response",
+                f"Conversation already has an active response in progress: "
+                f"{self._response.id}. Wait until the response is finished before creating "
+                "a new one.",
+            )
+            return
+        try:
+            params = response_params(event.response, self._config, self.shape)
+        except RequestError as exc:
+            self._error(exc.code, str(exc), param=exc.param)
+            return
+        self._start_response(now, params)
+
+    def _start_response(self, now: float, params: ResponseParams | None = None) -> None:
+        if params is None:  # a turn's automatic response: the session's settings
+            params = response_params(None, self._config, self.shape)
         try:
             text = self._responder.reply(self._conversation.turns())
         except Exception:
@@ -618,19 +715,37 @@ class ServerSession:
             self._error("server_error", "The responder raised while producing a reply.",
                         error_type="server_error")
             return
-        speech = self._voice().synthesize(text)
+        speech = self._voice(params.voice).synthesize(text)
+        kept = _words_within(speech, params)
+        cut_short = kept < len(speech.words)
+        if cut_short:
+            speech = _first_words(speech, kept)
         response_id = self._new_id("resp")
         item = Item(id=self._new_id("item"), role="assistant", status="in_progress",
                     words=speech.words)
-        previous = self._conversation.insert(item)
+        prompt = prompt_tokens(self._config.instructions or "", self._conversation)
+        info = ResponseInfo(
+            id=response_id,
+            conversation_id=self._conversation_id if params.in_conversation else None,
+            output_modalities=params.modalities,
+            max_output_tokens=params.max_output_tokens,
+            metadata=params.metadata,
+            voice=params.voice,
+            output_audio_format={"type": "audio/pcm", "rate": PCM_SAMPLE_RATE},
+            temperature=params.temperature,
+        )
         self._created += 1
-        self._emit(ResponseCreated(response=ResponseInfo(id=response_id)))
+        self._emit(ResponseCreated(response=info))
         self._emit(ResponseOutputItemAdded(response_id=response_id,
                                            item=render_item(item, self.shape)))
-        self._emit(ConversationItemAdded(item=render_item(item, self.shape),
-                                         previous_item_id=previous))
-        item.parts.append(ContentPart("output_audio", transcript=""))
-        self._emit(self._content_part("response.content_part.added", response_id, item))
+        if params.in_conversation:
+            previous = self._conversation.insert(item)
+            self._emit(ConversationItemAdded(item=render_item(item, self.shape),
+                                             previous_item_id=previous))
+        item.parts.append(ContentPart("output_audio", transcript="") if params.audio
+                          else ContentPart("output_text", text=""))
+        self._emit(ResponseContentPartAdded(response_id=response_id, item_id=item.id,
+                                            part=_part_json(item.parts[0])))
         self._response = _ActiveResponse(
             id=response_id,
             item=item,
@@ -641,6 +756,10 @@ class ServerSession:
                 chunk_ms=self._options.chunk_ms,
                 generation_speed=self._options.generation_speed,
             ),
+            params=params,
+            info=info,
+            prompt=prompt,
+            cut_short=cut_short,
         )
         self.advance(now)
 
@@ -655,7 +774,7 @@ class ServerSession:
         else:
             self._finish_response("cancelled", "client_cancelled")
 
-    def _finish_response(self, status: Literal["completed", "cancelled"],
+    def _finish_response(self, status: Literal["completed", "cancelled", "incomplete"],
                          reason: str | None) -> None:
         """End the active response: part, item and response done events, in that order."""
         response = self._response
@@ -663,28 +782,53 @@ class ServerSession:
         self._response = None  # nothing of this response is released after this point
         item = response.item
         item.status = "completed" if status == "completed" else "incomplete"
-        transcript = item.parts[0].transcript or ""
-        self._emit(ResponseOutputAudioDone(response_id=response.id, item_id=item.id))
-        self._emit(ResponseOutputAudioTranscriptDone(response_id=response.id, item_id=item.id,
-                                                     transcript=transcript))
-        self._emit(self._content_part("response.content_part.done", response.id, item))
+        part = item.parts[0]
+        if response.params.audio:
+            self._emit(ResponseOutputAudioDone(response_id=response.id, item_id=item.id))
+            self._emit(ResponseOutputAudioTranscriptDone(
+                response_id=response.id, item_id=item.id, transcript=part.transcript or ""))
+        else:
+            self._emit(ResponseOutputTextDone(response_id=response.id, item_id=item.id,
+                                              text=part.text or ""))
+        self._emit(ResponseContentPartDone(response_id=response.id, item_id=item.id,
+                                           part=_part_json(part)))
         rendered = render_item(item, self.shape)
         self._emit(ResponseOutputItemDone(response_id=response.id, item=rendered))
-        self._emit(ConversationItemDone(item=rendered,
-                                        previous_item_id=self._conversation.previous_id(item.id)))
+        if response.params.in_conversation:
+            self._emit(ConversationItemDone(
+                item=rendered, previous_item_id=self._conversation.previous_id(item.id)))
+        output = TokenCount(text=text_tokens(item.text()),
+                            audio=audio_tokens(item.audio_ms, assistant=True))
+        usage = response_usage(response.prompt, output, self.shape)
         details = None if reason is None else StatusDetails(type=status, reason=reason)
-        self._emit(ResponseDone(response=ResponseInfo(
-            id=response.id, status=status, status_details=details, output=(rendered,))))
-        if status == "completed":
-            self._completed += 1
-        else:
+        self._emit(self._spend_tokens(usage.total_tokens or 0))
+        self._emit(ResponseDone(response=attrs.evolve(
+            response.info, status=status, status_details=details, output=(rendered,),
+            usage=usage)))
+        if status == "cancelled":
             self._cancelled += 1
+        else:
+            self._completed += 1
         logger.debug("response %s %s (%s)", response.id, status, reason or "done")
 
-    def _voice(self) -> SyntheticVoice:
+    def _spend_tokens(self, spent: int) -> RateLimitsUpdated:
+        """Take ``spent`` tokens from the rate-limit bucket (it refills at the per-minute rate)
+        and report what is left."""
+        per_second = self._options.tokens_per_minute / 60.0
+        refilled = (self._now - self._bucket_checked) * per_second
+        self._bucket_checked = self._now
+        self._tokens_in_bucket = max(0.0, self._tokens_in_bucket - refilled) + spent
+        limit = self._options.tokens_per_minute
+        return RateLimitsUpdated(rate_limits=({
+            "name": "tokens",
+            "limit": limit,
+            "remaining": max(0, limit - round(self._tokens_in_bucket)),
+            "reset_seconds": round(self._tokens_in_bucket / per_second, 3),
+        },))
+
+    def _voice(self, name: str) -> SyntheticVoice:
         if self._fixed_voice is not None:
             return self._fixed_voice
-        name = self._config.voice or "marin"
         voice = self._voices.get(name)
         if voice is None:
             # Each voice name gets its own stable pitch and seed, so voices sound different.
@@ -697,26 +841,15 @@ class ServerSession:
     # Output helpers
     # -----------------------------------------------------------------------------------------
 
-    def _content_part(self, kind: str, response_id: str, item: Item) -> UnknownServerEvent:
-        # realtalk.events has no class for content parts; both shapes call the part "audio".
-        part = {"type": "audio", "transcript": item.parts[0].transcript or ""}
-        return self._unknown(kind, response_id=response_id, item_id=item.id, output_index=0,
-                             content_index=0, part=part)
-
-    def _unknown(self, kind: str, **fields: Any) -> UnknownServerEvent:
-        return UnknownServerEvent(type=kind, payload={"type": kind, "event_id": None, **fields})
-
     def _emit(self, event: ServerEvent) -> None:
+        if isinstance(event, UnknownServerEvent) or type(event) not in SENT_SERVER_EVENTS:
+            raise LocalProtocolError(f"the server sent a {type(event).__name__}, which is not in "
+                                     "SENT_SERVER_EVENTS; add it there (and to the tests)")
         if self._closed:
             return
-        if self.shape == "beta" and isinstance(event, ConversationItemDone):
+        if self.shape == "beta" and isinstance(event, _NOT_IN_BETA):
             return
-        event_id = self._new_id("event")
-        if isinstance(event, UnknownServerEvent):
-            event = attrs.evolve(event, payload={**event.payload, "event_id": event_id})
-        else:
-            event = attrs.evolve(event, event_id=event_id)
-        self._outbox.append(event)
+        self._outbox.append(attrs.evolve(event, event_id=self._new_id("event")))
 
     def _error(self, code: str, message: str, *, param: str | None = None,
                error_type: str = "invalid_request_error") -> None:
@@ -727,6 +860,49 @@ class ServerSession:
 
     def _new_id(self, prefix: str) -> str:
         return prefix + "_" + "".join(self._rng.choices(_ID_ALPHABET, k=22))
+
+
+def _part_json(part: ContentPart) -> dict[str, Any]:
+    """A content part as ``response.content_part.*`` carry it: type ``audio`` or ``text`` in
+    both shapes."""
+    if part.type == "output_text":
+        return {"type": "text", "text": part.text or ""}
+    return {"type": "audio", "transcript": part.transcript or ""}
+
+
+def _words_within(speech: SpeechAudio, params: ResponseParams) -> int:
+    """How many of the reply's words fit in the response's ``max_output_tokens``."""
+    limit = params.max_output_tokens
+    if limit == "inf":
+        return len(speech.words)
+    for count in range(len(speech.words)):
+        words = speech.words[: count + 1]
+        tokens = text_tokens(" ".join(w.word for w in words))
+        if params.audio:
+            tokens += audio_tokens(words[-1].end_ms, assistant=True)
+        if tokens > limit:
+            return count
+    return len(speech.words)
+
+
+def _first_words(speech: SpeechAudio, count: int) -> SpeechAudio:
+    """The speech up to the end of its first ``count`` words."""
+    end_ms = speech.words[count - 1].end_ms if count else 0.0
+    end = int(end_ms * speech.sample_rate / 1000)
+    return SpeechAudio(speech.samples[:end], speech.words[:count], speech.sample_rate)
+
+
+def _json_name(value: object) -> str:
+    """The JSON name of a decoded value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
 
 
 def _or(value: int | None, default: int | None) -> int:
