@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal, TypeAlias, TypeVar
 
@@ -1047,31 +1048,58 @@ def wire_type(cls: type[ClientEvent | ServerEvent], shape: WireShape = "ga") -> 
     return cls.BETA_TYPE if shape == "beta" and cls.BETA_TYPE else cls.TYPE
 
 
-def load_json(frame: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+def load_json(frame: str | bytes, *, max_depth: int | None = MAX_JSON_DEPTH) -> Any:
     """Decode one JSON frame from a peer; the value may be any JSON value.
 
-    Strict JSON only (``NaN`` and ``Infinity`` are refused), nested at most ``max_depth``
-    levels of arrays and objects.
+    Strict JSON only: ``NaN`` and ``Infinity`` are refused, and so are numbers out of a
+    double's range (``1e999``, an integer of hundreds of digits), which no peer means; arrays
+    and objects may nest at most ``max_depth`` levels (``None``: as deep as the parser's
+    stack allows, and an error past that, not a crash). The one decoder every peer's frames go
+    through: the client's, the embedded server's and the relay's.
 
     Raises:
         EventParseError: the frame is not valid JSON (or not UTF-8), or nests too deeply.
             Nothing else, whatever the frame holds.
     """
     try:
-        value = json.loads(frame, parse_constant=_refuse_constant)
+        text = frame.decode("utf-8") if isinstance(frame, bytes) else frame
+        value = _DECODER.decode(text)
     except RecursionError as exc:
-        raise EventParseError(
-            f"frame is not valid JSON: nested more than {max_depth} levels deep"
-        ) from exc
+        deep = (f"nested more than {max_depth} levels deep" if max_depth is not None
+                else "nested too deeply for the parser")
+        raise EventParseError(f"frame is not valid JSON: {deep}") from exc
     except (ValueError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
         raise EventParseError(f"frame is not valid JSON: {exc}") from exc
-    if _nests_deeper_than(value, max_depth):
+    if max_depth is not None and _nests_deeper_than(value, max_depth):
         raise EventParseError(f"frame is not valid JSON: nested more than {max_depth} levels deep")
     return value
 
 
+# The longest integer literal (sign included) within a double's range (about 1.8e308): past
+# it, JSON parsers disagree on what the number is.
+_MAX_INT_CHARS = 310
+
+
 def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {literal[:40]} is out of range")
+    return value
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal) > _MAX_INT_CHARS:
+        raise ValueError(f"an integer of {len(literal)} digits is out of range")
+    return int(literal)
+
+
+# Built once: json.loads(text, parse_int=...) would build a decoder per call.
+_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_int=_bounded_int,
+                            parse_constant=_refuse_constant)
 
 
 def _nests_deeper_than(value: object, limit: int) -> bool:

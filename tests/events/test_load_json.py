@@ -35,8 +35,10 @@ def test_nesting_up_to_the_limit_is_fine() -> None:
 
 @pytest.mark.parametrize(("frame", "says"), [
     ("{not json", "not valid JSON"),
-    ('{"x": NaN}', "NaN is not a JSON value"),
-    ('{"x": -Infinity}', "-Infinity is not a JSON value"),
+    ('{"x": NaN}', "NaN is not a JSON number"),
+    ('{"x": -Infinity}', "-Infinity is not a JSON number"),
+    ('{"x": 1e999}', "1e999 is out of range"),
+    ('{"x": ' + "9" * 400 + "}", "400 digits is out of range"),
     (b"\xff\xfe\x00", "not valid JSON"),
     ("1" * 10_000, "not valid JSON"),
 ])

@@ -14,13 +14,13 @@ from realtalk.events import (
     ResponseOutputAudioDelta,
     ServerError,
     encode,
+    load_json,
     parse_server_event,
 )
 from realtalk.relay.frames import (
     ClientFrame,
     Refusal,
     audio_delta,
-    decode_json,
     error_frame,
     parse_client_frame,
 )
@@ -36,8 +36,9 @@ def _nested(depth: int) -> str:
 @pytest.mark.parametrize(
     ("frame", "words"),
     [
-        ("[" * 200_000, "nests too deeply"),
-        ('{"type":"response.create","response":' + '{"a":' * 100_000, "nests too deeply"),
+        ("[" * 200_000, "nested more than 64 levels deep"),
+        ('{"type":"response.create","response":' + '{"a":' * 100_000,
+         "nested more than 64 levels deep"),
         (_nested(64), "more than 64 levels"),  # 65 with the frame's own object
         ("{oops", "not valid JSON"),
         ("", "not valid JSON"),
@@ -75,10 +76,10 @@ def test_frames_are_forwarded_re_encoded_as_checked() -> None:
 
 
 def test_upstream_json_is_decoded_at_any_depth_the_parser_allows() -> None:
-    """Without a depth limit decode_json takes what it can and fails cleanly past that."""
-    assert decode_json("[" * 500 + "]" * 500) is not None
-    with pytest.raises(EventParseError, match="nests too deeply"):
-        decode_json("[" * 200_000)
+    """Without a depth limit load_json takes what it can and fails cleanly past that."""
+    assert load_json("[" * 500 + "]" * 500, max_depth=None) is not None
+    with pytest.raises(EventParseError, match="nested too deeply for the parser"):
+        load_json("[" * 200_000, max_depth=None)
 
 
 def test_appends_as_clients_encode_them_are_forwarded_as_received() -> None:

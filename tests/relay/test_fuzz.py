@@ -2,7 +2,7 @@
 
 The relay runs every client frame through :func:`~realtalk.relay.frames.parse_client_frame`,
 the policy and the ownership check, and every upstream frame through
-:func:`~realtalk.relay.frames.audio_delta` or :func:`~realtalk.relay.frames.decode_json` and
+:func:`~realtalk.relay.frames.audio_delta` or :func:`~realtalk.events.load_json` and
 ``SessionOwnership.observe_server``. An exception out of any of them would end the session
 without an ``error`` event, so each is fed arbitrary text, bytes and JSON, including shapes the
 protocol uses with the wrong types in every field.
@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from realtalk.errors import EventParseError
+from realtalk.events import load_json
 from realtalk.relay.frames import (
     APPEND,
     AUDIO_DELTA_TYPES,
@@ -26,7 +27,6 @@ from realtalk.relay.frames import (
     ClientFrame,
     Refusal,
     audio_delta,
-    decode_json,
     parse_client_frame,
 )
 from realtalk.relay.ownership import IdRegistry, SessionOwnership
@@ -136,7 +136,7 @@ def _check(result: ClientFrame | Refusal) -> None:
         assert result.code == INVALID_JSON
         return
     assert result.text == json.dumps(result.payload, separators=(",", ":"), ensure_ascii=False)
-    assert decode_json(result.text) == result.payload
+    assert load_json(result.text) == result.payload
     result.text.encode("utf-8")  # what the upstream connection will do with it
 
 
@@ -160,9 +160,9 @@ def test_binary_frames_are_refused(data: bytes) -> None:
 @FUZZ
 @given(FRAMES | NESTED, st.none() | st.integers(1, 100))
 def test_decoding_raises_only_event_parse_errors(text: str, max_depth: int | None) -> None:
-    """decode_json (used on upstream frames too) fails only with EventParseError."""
+    """load_json (used on upstream frames too) fails only with EventParseError."""
     with contextlib.suppress(EventParseError):
-        decode_json(text, max_depth)
+        load_json(text, max_depth=max_depth)
 
 
 @FUZZ

@@ -4,7 +4,7 @@ Every client frame is parsed by :func:`parse_client_frame` into a :class:`Client
 :class:`Refusal`) before the policy and the ownership check see it. Whatever a client sends
 (a binary frame, invalid JSON, nesting deep enough to exhaust a recursive parser, numbers out
 of range, the wrong JSON types), the answer is a refusal, never an exception.
-:func:`decode_json` is the same guarded decoding for upstream frames.
+Upstream frames are decoded the same guarded way (:func:`realtalk.events.load_json`).
 
 Every client frame is decoded, audio included, so the policy and the ownership check apply to
 every frame alike. What is saved on the audio path (``input_audio_buffer.append``, most of the
@@ -22,7 +22,6 @@ offending client event's own ``event_id``.
 from __future__ import annotations
 
 import json
-import math
 import secrets
 from collections.abc import Mapping
 from typing import Any, Final
@@ -30,14 +29,13 @@ from typing import Any, Final
 import attrs
 
 from ..errors import EventParseError
-from ..events import ErrorInfo, ServerError, encode
+from ..events import ErrorInfo, ServerError, encode, load_json
 from .tokens import SessionClaims
 
 __all__ = (
     "ClientFrame",
     "Refusal",
     "parse_client_frame",
-    "decode_json",
     "error_frame",
     "audio_delta",
     "APPEND",
@@ -78,9 +76,6 @@ AUDIO_DELTA_TYPES: Final = ("response.output_audio.delta", "response.audio.delta
 #: How deep a client frame's JSON may nest by default: the protocol's own events need under
 #: ten levels, a tool's JSON schema a few more.
 DEFAULT_MAX_JSON_DEPTH: Final = 64
-# The longest integer literal (sign included) within a double's range (about 1.8e308): past
-# it, JSON parsers disagree on what the number is.
-_MAX_INT_CHARS = 310
 
 _DELTA_PREFIXES = tuple('{"type":"' + name + '"' for name in AUDIO_DELTA_TYPES)
 _ITEM_ID = '"item_id":"'
@@ -126,63 +121,6 @@ class ClientFrame:
         return len(self.text)
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(literal: str) -> float:
-    value = float(literal)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {literal[:40]} is out of range")
-    return value
-
-
-def _bounded_int(literal: str) -> int:
-    if len(literal) > _MAX_INT_CHARS:
-        raise ValueError(f"an integer of {len(literal)} digits is out of range")
-    return int(literal)
-
-
-# Built once: json.loads(text, parse_int=...) would build a decoder per call.
-_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_int=_bounded_int,
-                            parse_constant=_no_constants)
-
-
-def _deeper_than(value: dict[str, Any] | list[Any], limit: int) -> bool:
-    """Whether JSON ``value`` nests containers more than ``limit`` levels (without recursion)."""
-    stack: list[tuple[dict[str, Any] | list[Any], int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        for child in node.values() if isinstance(node, dict) else node:
-            if isinstance(child, dict | list):
-                stack.append((child, depth + 1))
-    return False
-
-
-def decode_json(text: str, max_depth: int | None = None) -> Any:
-    """Decode one JSON text, or raise :class:`EventParseError` (never any other error).
-
-    Numbers must be finite and within a double's range (``NaN``, ``Infinity``, ``1e999`` and
-    400-digit integers are refused), and objects and arrays may nest at most ``max_depth``
-    levels (``None``: any depth the parser's stack allows; past that, an error too).
-
-    Raises:
-        EventParseError: ``text`` is not such JSON; the message says why.
-    """
-    try:
-        value = _DECODER.decode(text)
-    except RecursionError:
-        limit = "" if max_depth is None else f" (more than {max_depth} levels)"
-        raise EventParseError(f"the JSON nests too deeply{limit}") from None
-    except ValueError as exc:  # JSONDecodeError, and the number hooks' errors
-        raise EventParseError(f"not valid JSON ({exc})") from exc
-    if max_depth is not None and isinstance(value, dict | list) and _deeper_than(value, max_depth):
-        raise EventParseError(f"the JSON nests too deeply (more than {max_depth} levels)")
-    return value
-
-
 def _as_received(text: str, payload: dict[str, Any]) -> bool:
     """Whether ``text`` already is the compact encoding of ``payload``, its decoding.
 
@@ -205,7 +143,8 @@ def parse_client_frame(message: str | bytes, claims: SessionClaims, *,
                        max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> ClientFrame | Refusal:
     """Parse one client frame, or say why it cannot be forwarded; never raises.
 
-    A frame must be a text frame holding a JSON object (within :func:`decode_json`'s rules,
+    A frame must be a text frame holding a JSON object (within
+    :func:`realtalk.events.load_json`'s rules,
     nesting at most ``max_depth`` levels) with a string ``type`` and, if it has one, a string
     ``event_id``. Refusals are ``invalid_json``.
     """
@@ -213,7 +152,7 @@ def parse_client_frame(message: str | bytes, claims: SessionClaims, *,
         return Refusal(INVALID_JSON, "Expected a text frame holding a JSON object; got a "
                        f"binary frame of {len(message)} bytes.")
     try:
-        decoded = decode_json(message, max_depth)
+        decoded = load_json(message, max_depth=max_depth)
     except EventParseError as exc:
         return Refusal(INVALID_JSON, f"The frame cannot be read: {exc}.")
     event_type = decoded.get("type") if isinstance(decoded, dict) else None

@@ -34,6 +34,7 @@ import attrs
 from websockets.exceptions import ConnectionClosed as ClientConnectionClosed
 
 from ..errors import ConnectError, ConnectionClosed, EventParseError
+from ..events import load_json
 from ..providers import Provider
 from ..transport import Transport
 from .frames import (
@@ -45,7 +46,6 @@ from .frames import (
     UPSTREAM_UNAVAILABLE,
     Refusal,
     audio_delta,
-    decode_json,
     error_frame,
     parse_client_frame,
 )
@@ -409,7 +409,7 @@ class RelaySession:
             self._hop_down_audio.add(received, time.perf_counter_ns())
             return
         try:
-            payload = decode_json(message)
+            payload = load_json(message, max_depth=None)
         except EventParseError:
             payload = None  # the upstream's problem; the client sees the frame as it came
         if not isinstance(payload, dict):
