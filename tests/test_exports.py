@@ -10,7 +10,7 @@ MODULES = [
     "realtalk", "realtalk.audio", "realtalk.events", "realtalk.session", "realtalk.transport",
     "realtalk.vad", "realtalk.server", "realtalk.providers", "realtalk.testing",
     "realtalk.errors", "realtalk.session_config", "realtalk.echo", "realtalk.relay",
-    "realtalk.transcripts",
+    "realtalk.transcripts", "realtalk.tools",
 ]
 
 

@@ -12,7 +12,7 @@
                 case realtalk.Interrupted(latency=lat): print("stopped in", lat.stop_ms, "ms")
 """
 
-from . import audio, echo, events, providers, session, transcripts, transport, vad
+from . import audio, echo, events, providers, session, tools, transcripts, transport, vad
 from .conversation import AppEvent, Conversation
 from .echo import EchoDefences, EchoRiskChange, EchoTranscriptDropped
 from .errors import (
@@ -50,6 +50,7 @@ from .session import (
 )
 from .session.barge_in import BargeIn
 from .session_config import SessionConfig, TurnDetection
+from .tools import Tool, tool
 
 __version__ = "0.1.0.dev0"
 
@@ -61,6 +62,7 @@ __all__ = (
     "events",
     "providers",
     "session",
+    "tools",
     "transcripts",
     "transport",
     "vad",
@@ -73,6 +75,8 @@ __all__ = (
     "BargeIn",
     "SessionConfig",
     "TurnDetection",
+    "tool",
+    "Tool",
     "State",
     # conversation events
     "ConversationEvent",
