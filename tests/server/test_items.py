@@ -6,7 +6,7 @@ import pytest
 
 from realtalk.server.items import (
     ContentPart,
-    Conversation,
+    ConversationItems,
     Item,
     RequestError,
     item_from_client,
@@ -56,7 +56,7 @@ def test_bad_client_item_names_the_field() -> None:
 
 def test_conversation_order_and_turns() -> None:
     """Items insert at the end, after an id, or at the root; turns give role and text."""
-    conversation = Conversation()
+    conversation = ConversationItems()
     assert conversation.insert(_assistant("item_1")) is None
     user = item_from_client({"type": "message", "role": "user",
                              "content": [{"type": "input_text", "text": "yo"}]}, "item_2")

@@ -1102,3 +1102,12 @@ def test_closed_session_ignores_input() -> None:
     session.advance(100.0)
     assert session.events_to_send() == []
     assert session.next_deadline() is None
+
+
+def test_the_old_name_of_the_server_stats_still_works_with_a_warning() -> None:
+    """ServerStats was SessionStats, the name of the client core's counters too."""
+    import realtalk.server
+
+    with pytest.warns(DeprecationWarning, match="ServerStats"):
+        old = realtalk.server.SessionStats
+    assert old is realtalk.server.ServerStats

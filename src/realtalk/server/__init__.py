@@ -11,6 +11,7 @@ sans-I/O parts can be imported without them.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from .responder import (
@@ -28,7 +29,7 @@ from .session import (
     SUPPORTED_CLIENT_EVENTS,
     ServerOptions,
     ServerSession,
-    SessionStats,
+    ServerStats,
     sent_event_types,
 )
 from .vad import ServerVad, VadEvent, VadSpeechStarted, VadSpeechStopped, threshold_to_dbfs
@@ -44,7 +45,7 @@ __all__ = (
     # protocol logic
     "ServerSession",
     "ServerOptions",
-    "SessionStats",
+    "ServerStats",
     "DEFAULT_TURN_DETECTION",
     "SUPPORTED_CLIENT_EVENTS",
     "SENT_SERVER_EVENTS",
@@ -74,4 +75,10 @@ def __getattr__(name: str) -> Any:
         from . import app
 
         return getattr(app, name)
+    if name == "SessionStats":
+        # Renamed: "SessionStats" is the client session core's counters (realtalk.session).
+        warnings.warn("realtalk.server.SessionStats is deprecated and will be removed in the "
+                      "next release: use realtalk.server.ServerStats", DeprecationWarning,
+                      stacklevel=2)
+        return ServerStats
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

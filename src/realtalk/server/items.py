@@ -17,7 +17,8 @@ from ..session_config import WireShape
 from .responder import ConversationTurn
 from .voice import WordTiming
 
-__all__ = ("Conversation", "ContentPart", "Item", "RequestError", "item_from_client", "render_item")
+__all__ = ("ConversationItems", "ContentPart", "Item", "RequestError", "item_from_client",
+           "render_item")
 
 _ITEM_TYPES = ("message", "function_call", "function_call_output")
 _ROLES = ("user", "assistant", "system")
@@ -174,8 +175,9 @@ def item_from_client(data: Mapping[str, Any], item_id: str) -> Item:
     return item
 
 
-class Conversation:
-    """The ordered items of the default conversation."""
+class ConversationItems:
+    """The ordered items of the embedded server's default conversation (the server side of
+    what a client calls its conversation)."""
 
     def __init__(self) -> None:
         self._items: list[Item] = []

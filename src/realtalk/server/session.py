@@ -110,7 +110,7 @@ from ..events import (
 )
 from ..session_config import PCM_SAMPLE_RATE, SessionConfig, TurnDetection, WireShape
 from .input_buffer import InputBuffer, TurnStarted
-from .items import ContentPart, Conversation, Item, RequestError, item_from_client, render_item
+from .items import ContentPart, ConversationItems, Item, RequestError, item_from_client, render_item
 from .params import ResponseParams, check_session, max_tokens_key, response_params
 from .playout import Playout
 from .responder import PlaceholderTranscriber, Responder, ScriptedResponder, Transcriber
@@ -125,7 +125,7 @@ from .usage import (
 from .voice import SpeechAudio, SyntheticVoice
 
 __all__ = ("DEFAULT_TURN_DETECTION", "SENT_SERVER_EVENTS", "SUPPORTED_CLIENT_EVENTS",
-           "ServerOptions", "ServerSession", "SessionStats", "sent_event_types")
+           "ServerOptions", "ServerSession", "ServerStats", "sent_event_types")
 
 logger = logging.getLogger("realtalk.server.session")
 
@@ -230,8 +230,8 @@ class ServerOptions:
 
 
 @attrs.frozen(kw_only=True)
-class SessionStats:
-    """Counters of one session, for tests and benchmarks."""
+class ServerStats:
+    """Counters of one server session, for tests and benchmarks."""
 
     events_received: Mapping[str, int]
     errors_sent: Mapping[str, int]
@@ -300,7 +300,7 @@ class ServerSession:
             turn_detection=self._options.turn_detection,
             extra=extra,
         )
-        self._conversation = Conversation()
+        self._conversation = ConversationItems()
         self._outbox: list[ServerEvent] = []
         self._input = InputBuffer(min_speech_ms=self._options.vad_min_speech_ms)
         self._input.configure(self._turn_detection())
@@ -331,7 +331,7 @@ class ServerSession:
         return self._config
 
     @property
-    def conversation(self) -> Conversation:
+    def conversation(self) -> ConversationItems:
         """The conversation's items (read them; do not mutate)."""
         return self._conversation
 
@@ -346,9 +346,9 @@ class ServerSession:
         return self._response.id if self._response else None
 
     @property
-    def stats(self) -> SessionStats:
+    def stats(self) -> ServerStats:
         """A snapshot of this session's counters."""
-        return SessionStats(
+        return ServerStats(
             events_received=dict(self._received),
             errors_sent=dict(self._errors),
             responses_created=self._created,
