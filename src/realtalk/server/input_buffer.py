@@ -16,7 +16,7 @@ import attrs
 
 from ..audio.pcm import bytes_to_int16
 from ..session_config import PCM_SAMPLE_RATE, TurnDetection
-from .vad import ServerVad, VadSpeechStarted
+from .vad import DEFAULT_MIN_SPEECH_MS, ServerVad, VadSpeechStarted
 
 __all__ = ("InputBuffer", "TurnEnded", "TurnEvent", "TurnStarted")
 
@@ -46,7 +46,7 @@ TurnEvent = TurnStarted | TurnEnded
 class InputBuffer:
     """Uncommitted input audio plus the VAD that watches it (if turn detection is on)."""
 
-    def __init__(self, *, min_speech_ms: int = 60) -> None:
+    def __init__(self, *, min_speech_ms: int = DEFAULT_MIN_SPEECH_MS) -> None:
         self.min_speech_ms = min_speech_ms
         self._pcm = bytearray()
         self._start = 0  # session sample offset of the buffer's first sample

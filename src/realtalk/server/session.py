@@ -122,6 +122,7 @@ from .usage import (
     text_tokens,
     transcription_usage,
 )
+from .vad import DEFAULT_MIN_SPEECH_MS
 from .voice import SpeechAudio, SyntheticVoice
 
 __all__ = ("DEFAULT_TURN_DETECTION", "SENT_SERVER_EVENTS", "SUPPORTED_CLIENT_EVENTS",
@@ -208,7 +209,8 @@ class ServerOptions:
             at once.
         turn_detection: the initial turn detection; ``False`` for manual turns.
         vad_min_speech_ms: how long speech must last before server VAD reports
-            ``speech_started``. The default, 200 ms, stands in for the hosted service, whose
+            ``speech_started`` (:data:`~realtalk.server.vad.DEFAULT_MIN_SPEECH_MS`). The
+            default, 200 ms, stands in for the hosted service, whose
             speech_started reaches a client a few hundred ms after the user starts talking
             (so a client's local detector is the faster barge-in path, as in production).
         tokens_per_minute: the token rate limit ``rate_limits.updated`` reports (a bucket that
@@ -225,7 +227,8 @@ class ServerOptions:
     chunk_ms: int = attrs.field(default=100, validator=attrs.validators.gt(0))
     generation_speed: float = attrs.field(default=4.0, validator=attrs.validators.gt(0))
     turn_detection: TurnDetection | Literal[False] = DEFAULT_TURN_DETECTION
-    vad_min_speech_ms: int = attrs.field(default=200, validator=attrs.validators.gt(0))
+    vad_min_speech_ms: int = attrs.field(default=DEFAULT_MIN_SPEECH_MS,
+                                         validator=attrs.validators.gt(0))
     tokens_per_minute: int = attrs.field(default=40_000, validator=attrs.validators.gt(0))
 
 

@@ -9,11 +9,11 @@ so the default ``threshold=0.5`` means -40 dBFS, ``0.0`` means -70 dBFS (almost 
 -30 dBFS, a quiet room below -50 dBFS; as on the hosted service, a higher threshold is better in
 noise.
 
-- **Start.** Speech is confirmed after ``min_speech_ms`` (default 60 ms) of consecutive loud
-  frames, so a click does not count. ``audio_start_ms`` is the offset of the first loud frame:
-  where speech began, not where detection happened. ``prefix_padding_ms`` does not move that
-  offset; it says how much audio *before* it the committed user item keeps
-  (see :attr:`VadSpeechStarted.keep_from_sample`).
+- **Start.** Speech is confirmed after ``min_speech_ms`` (:data:`DEFAULT_MIN_SPEECH_MS`, 200 ms,
+  by default) of consecutive loud frames, so a click does not count. ``audio_start_ms`` is the
+  offset of the first loud frame: where speech began, not where detection happened.
+  ``prefix_padding_ms`` does not move that offset; it says how much audio *before* it the
+  committed user item keeps (see :attr:`VadSpeechStarted.keep_from_sample`).
 - **Stop.** After ``silence_duration_ms`` of consecutive quiet frames. ``audio_end_ms`` is the
   end of the last loud frame; the decision is taken ``silence_duration_ms`` later
   (:attr:`VadSpeechStopped.detected_sample`), which is where the committed audio ends.
@@ -31,8 +31,8 @@ import numpy.typing as npt
 
 from ..session_config import PCM_SAMPLE_RATE
 
-__all__ = ("FRAME_MS", "ServerVad", "VadEvent", "VadSpeechStarted", "VadSpeechStopped",
-           "threshold_to_dbfs")
+__all__ = ("FRAME_MS", "DEFAULT_MIN_SPEECH_MS", "ServerVad", "VadEvent", "VadSpeechStarted",
+           "VadSpeechStopped", "threshold_to_dbfs")
 
 FRAME_MS = 20
 
@@ -72,6 +72,12 @@ class VadSpeechStopped:
 VadEvent = VadSpeechStarted | VadSpeechStopped
 
 
+DEFAULT_MIN_SPEECH_MS = 200
+"""How long loud audio must last before the embedded server's VAD reports speech: like the
+hosted service's, which reports speech about 200 ms after it starts. The one default of the
+server's VAD, its input buffer and :attr:`~realtalk.server.ServerOptions.vad_min_speech_ms`."""
+
+
 class ServerVad:
     """Energy VAD over 20 ms frames; see the module docstring for the rules.
 
@@ -94,7 +100,7 @@ class ServerVad:
         threshold: float = 0.5,
         prefix_padding_ms: int = 300,
         silence_duration_ms: int = 500,
-        min_speech_ms: int = 60,
+        min_speech_ms: int = DEFAULT_MIN_SPEECH_MS,
         sample_rate: int = PCM_SAMPLE_RATE,
         origin_sample: int = 0,
     ) -> None:
