@@ -34,7 +34,7 @@ from .outputs import (
     UserTranscript,
 )
 from .playback import ItemKey, PlaybackTracker
-from .state import TRANSITIONS, State, StateMachine, Trigger
+from .state import HANDLING, TRANSITIONS, Handling, Input, State, StateMachine, Trigger
 
 __all__ = (
     "Session",
@@ -42,6 +42,9 @@ __all__ = (
     "State",
     "Trigger",
     "TRANSITIONS",
+    "Input",
+    "Handling",
+    "HANDLING",
     "StateMachine",
     "PlaybackTracker",
     "ItemKey",

@@ -90,7 +90,7 @@ from .outputs import (
     UserTranscript,
 )
 from .playback import ItemKey, PlaybackTracker
-from .state import State, StateMachine, Trigger
+from .state import Handling, Input, State, StateMachine, Trigger
 
 __all__ = ("INTERRUPTION_NOTE", "RESUME_NOTE", "Session", "SessionStats")
 
@@ -334,6 +334,11 @@ class Session:
                                  self._progress_deadline, self._judge_deadline) if d is not None]
         return min(deadlines) if deadlines else None
 
+    def _handling(self, input_: Input) -> Trigger | Handling:
+        """What the state machine's input table says to do with ``input_`` now (raises if
+        the input is refused in this state)."""
+        return self._machine.handling(input_)
+
     def _fire(self, trigger: Trigger, now: float) -> None:
         old = self._machine.state
         new = self._machine.fire(trigger)
@@ -349,21 +354,29 @@ class Session:
     # -- inputs from the I/O layer -------------------------------------------------------------
 
     def open(self, now: float) -> None:
-        """The transport is connected: go to ``listening`` and configure the session."""
-        self._fire(Trigger.OPENED, now)
+        """The transport is connected: go to ``listening`` and configure the session.
+
+        Raises:
+            LocalProtocolError: the session is already open.
+        """
+        handling = self._handling(Input.OPEN)
+        if not isinstance(handling, Trigger):
+            return
+        self._fire(handling, now)
         self._send(SessionUpdate(session=self.config, shape=self.wire_shape,
                                  event_id=self._next_id("session")))
 
     def close(self, now: float) -> None:
         """The conversation ended: go to ``idle`` (a no-op when already idle)."""
-        if self.state is State.IDLE:
+        handling = self._handling(Input.CLOSE)
+        if not isinstance(handling, Trigger):
             return
         self._settle_stop(now, None)
         if self._pending is not None:
             self._out.append(self._pending.finish(acknowledged=None, timed_out=True))
             self._pending = None
         self._cancel_deadline = self._drain_deadline = None
-        self._fire(Trigger.CLOSED, now)
+        self._fire(handling, now)
 
     def audio_sent(self, n_samples: int, captured_at: float) -> None:
         """A microphone frame of ``n_samples`` (captured starting at ``captured_at``) went
@@ -396,7 +409,8 @@ class Session:
         self._check_drained(now)
 
     def _report_position(self, now: float) -> None:
-        if self.state is not State.SPEAKING or self.progress_interval is None:
+        if (self._handling(Input.PLAYBACK_PROGRESS) is not Handling.REPORT
+                or self.progress_interval is None):
             self._progress_deadline = None
             return
         if self._progress_deadline is not None and now < self._progress_deadline:
@@ -437,9 +451,13 @@ class Session:
 
         While the assistant speaks this is a barge-in; otherwise it is only reported.
         """
-        if self.state is State.SPEAKING:
-            self._barge_in(now, onset=onset, source=source)
-        elif self.state is State.LISTENING:
+        self._user_speech(self._handling(Input.USER_SPEECH), now, onset=onset, source=source)
+
+    def _user_speech(self, handling: Trigger | Handling, now: float, *, onset: float | None,
+                     source: DetectionSource) -> None:
+        if isinstance(handling, Trigger):
+            self._barge_in(handling, now, onset=onset, source=source)
+        elif handling is Handling.REPORT:
             self._out.append(UserSpeechStarted(source=source, at=now))
 
     def speech_probable(self, now: float, probable: bool) -> None:
@@ -451,12 +469,14 @@ class Session:
             self._local_heard_at = now
         if self.duck_gain is None:
             return
-        if probable and self._ducked_at is None and self.state is State.SPEAKING:
-            self._ducked_at = now
-            self._out.append(DuckPlayback(gain=self.duck_gain, ramp_ms=self.duck_ramp_ms))
-        elif not probable and self._ducked_at is not None:
+        if probable:
+            if self._ducked_at is None and self._handling(Input.SPEECH_PROBABLE) is Handling.ACT:
+                self._ducked_at = now
+                self._out.append(DuckPlayback(gain=self.duck_gain, ramp_ms=self.duck_ramp_ms))
+        elif self._ducked_at is not None:
+            # Forgotten in every state: a duck left over from before a close restores nothing.
             self._ducked_at = None
-            if self.state is State.SPEAKING:
+            if self._handling(Input.SPEECH_WITHDRAWN) is Handling.ACT:
                 self.stats.ducks_restored += 1
                 self._out.append(DuckPlayback(gain=1.0, ramp_ms=self.duck_ramp_ms))
 
@@ -500,9 +520,10 @@ class Session:
 
     def interrupt(self, now: float) -> bool:
         """Interrupt the assistant on the app's request. Returns whether it was speaking."""
-        if self.state is not State.SPEAKING:
+        handling = self._handling(Input.INTERRUPT)
+        if not isinstance(handling, Trigger):
             return False
-        self._barge_in(now, onset=None, source="manual")
+        self._barge_in(handling, now, onset=None, source="manual")
         return True
 
     def tick(self, now: float) -> None:
@@ -512,11 +533,12 @@ class Session:
             self._judge_false(now)
         if self._cancel_deadline is not None and now >= self._cancel_deadline:
             self._cancel_deadline = None
-            if self.state is State.CANCELLING:
+            handling = self._handling(Input.CANCEL_TIMEOUT)
+            if isinstance(handling, Trigger):
                 logger.warning("upstream did not confirm the cancel within %.1f s",
                                self.cancel_timeout)
                 self._finish_interruption(now, acknowledged=None, timed_out=True)
-                self._fire(Trigger.CANCEL_TIMEOUT, now)
+                self._fire(handling, now)
         self._check_drained(now)
 
     # -- server events -------------------------------------------------------------------------
@@ -556,9 +578,10 @@ class Session:
             case InputAudioBufferSpeechStarted():
                 onset = self.input_time(event.audio_start_ms)
                 self._utterance(event.item_id)[0] = onset
-                barge_in = self.server_vad_barge_in and self._server_vad_corroborated(now)
-                if self.state is not State.SPEAKING or barge_in:
-                    self.user_speech(now, onset=onset, source="server_vad")
+                handling = self._handling(Input.SERVER_SPEECH)
+                if not isinstance(handling, Trigger) or (
+                        self.server_vad_barge_in and self._server_vad_corroborated(now)):
+                    self._user_speech(handling, now, onset=onset, source="server_vad")
                 elif self.server_vad_barge_in:
                     # The server heard speech the local detector did not: with a detector
                     # that knows the echo, that is the assistant's own voice coming back.
@@ -595,16 +618,18 @@ class Session:
         self.stats.audio_deltas += 1
         rid = event.response_id
         n_samples = len(event.delta) // 2
-        if self.state is State.IDLE:
+        late = rid in self._cancelled or rid in self._ended
+        handling = self._handling(Input.LATE_AUDIO_DELTA if late else Input.AUDIO_DELTA)
+        if handling is Handling.IGNORE:
             # Not open (or already closed): a frame that raced the close. Nothing can play it.
             logger.debug("audio delta of %s while idle; dropped", rid)
             self.stats.late_deltas_dropped += 1
             return
-        if rid in self._cancelled or rid in self._ended or self.state is State.CANCELLING:
+        if not isinstance(handling, Trigger):
             # Audio the user must never hear: generated before the cancel reached the server.
             self.stats.late_deltas_dropped += 1
             self.stats.late_audio_ms_dropped += n_samples * 1000.0 / self.sample_rate
-            if rid not in self._cancelled and rid not in self._ended:
+            if handling is Handling.REPORT:
                 self._out.append(ErrorOccurred(
                     message=f"audio of response {rid!r} arrived while cancelling another "
                             "response; dropped", error=None, benign=False, fatal=False, at=now))
@@ -626,7 +651,7 @@ class Session:
         self.tracker.enqueue(key, n_samples)
         self._out.append(PlayAudio(response_id=rid, item_id=event.item_id,
                                    content_index=event.content_index, pcm=event.delta))
-        self._fire(Trigger.AUDIO_QUEUED, now)
+        self._fire(handling, now)
 
     def _on_transcript_done(self, event: ResponseOutputAudioTranscriptDone, now: float) -> None:
         key = (event.item_id, event.content_index)
@@ -651,11 +676,16 @@ class Session:
                 message=f"response {info.id!r} failed", error=None, benign=False, fatal=False,
                 at=now))
         pending = self._pending
-        if (self.state is State.CANCELLING and pending is not None
-                and pending.response_id == info.id):
-            self._finish_interruption(now, acknowledged=now, timed_out=False)
-            self._fire(Trigger.CANCEL_CONFIRMED, now)
+        if pending is not None and pending.response_id == info.id:
+            self._cancel_confirmed(Input.CANCELLED_DONE, now)
         self._check_drained(now)
+
+    def _cancel_confirmed(self, input_: Input, now: float) -> None:
+        """Upstream confirmed the pending cancel (``input_`` says how)."""
+        handling = self._handling(input_)
+        if isinstance(handling, Trigger):
+            self._finish_interruption(now, acknowledged=now, timed_out=False)
+            self._fire(handling, now)
 
     def _on_error(self, event: ServerError, now: float) -> None:
         err = event.error
@@ -664,10 +694,8 @@ class Session:
         if err.code == _CANCEL_NOT_ACTIVE:
             # The response ended before our cancel arrived: nothing is left to cancel.
             benign = True
-            if (self.state is State.CANCELLING and pending is not None
-                    and err.event_id in (None, pending.cancel_event_id)):
-                self._finish_interruption(now, acknowledged=now, timed_out=False)
-                self._fire(Trigger.CANCEL_CONFIRMED, now)
+            if pending is not None and err.event_id in (None, pending.cancel_event_id):
+                self._cancel_confirmed(Input.CANCEL_NOT_ACTIVE, now)
         elif _TRUNCATE_OVERSHOOT in err.message:
             benign = True
         elif (err.code == _ALREADY_ACTIVE and err.event_id is not None
@@ -685,7 +713,8 @@ class Session:
 
     # -- barge-in ------------------------------------------------------------------------------
 
-    def _barge_in(self, now: float, *, onset: float | None, source: DetectionSource) -> None:
+    def _barge_in(self, trigger: Trigger, now: float, *, onset: float | None,
+                  source: DetectionSource) -> None:
         self._settle_stop(now, None)
         self.stats.interruptions += 1
         rid = self._playing_response
@@ -697,7 +726,7 @@ class Session:
         # Stop first: every other output of this step can wait microseconds, the user cannot.
         self._out.append(StopPlayback())
         self._drain_deadline = None
-        self._fire(Trigger.BARGE_IN, now)
+        self._fire(trigger, now)
         cancel_id = None
         if active and rid is not None:
             cancel_id = self._next_id("cancel")
@@ -782,9 +811,12 @@ class Session:
     def _judge_false(self, now: float) -> None:
         judged, self._judging = self._judging, None
         self._judge_deadline = None
-        if judged is None or self.state is State.IDLE:
+        if judged is None:
             return
-        resume = self.resume_after_false and self.state is State.LISTENING
+        handling = self._handling(Input.JUDGED_FALSE)
+        if handling is Handling.IGNORE:
+            return
+        resume = self.resume_after_false and handling is Handling.ACT
         if resume:
             # A note, then a plain response.create: response-level instructions would replace
             # the session's, and the model should keep its persona.
@@ -800,7 +832,8 @@ class Session:
     # -- end of playback -----------------------------------------------------------------------
 
     def _check_drained(self, now: float) -> None:
-        if self.state is not State.SPEAKING:
+        handling = self._handling(Input.DRAIN_CHECK)
+        if not isinstance(handling, Trigger):
             self._drain_deadline = None
             return
         rid = self._playing_response
@@ -813,7 +846,7 @@ class Session:
                     # The reply ended while ducked: the next one must start at full volume.
                     self._ducked_at = None
                     self._out.append(DuckPlayback(gain=1.0, ramp_ms=0.0))
-                self._fire(Trigger.PLAYBACK_DRAINED, now)
+                self._fire(handling, now)
             else:
                 self._drain_deadline = None  # underrun: wait for more audio
         else:
