@@ -131,8 +131,8 @@ class ConversationEngine:
     ) -> None:
         self.output = output
         self.sample_rate = sample_rate
-        self.session = Session.with_barge_in(config, barge_in, wire_shape=wire_shape,
-                                             cancel_timeout=cancel_timeout)
+        self.session = Session(config, barge_in=barge_in, wire_shape=wire_shape,
+                               cancel_timeout=cancel_timeout)
         self.detector = (OnsetDetector(barge_in, vad, EchoGate(), sample_rate=sample_rate)
                          if barge_in is not None else None)
         self.echo_control = EchoControl(echo, sample_rate=sample_rate, detector=self.detector,

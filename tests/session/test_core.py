@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from realtalk import BargeIn
 from realtalk import events as ev
+from realtalk.errors import ConfigurationError
 from realtalk.session import (
     DuckPlayback,
     EndOfAudio,
@@ -36,8 +38,8 @@ def _sends(outputs: list[Output]) -> list[ev.ClientEvent]:
 
 
 def _speaking(chunks: int = 5, response_id: str = "r1", item_id: str = "i1",
-              progress_interval: float | None = 0.1) -> Session:
-    s = Session(progress_interval=progress_interval)
+              progress_interval: float | None = 0.1, barge_in: BargeIn | None = None) -> Session:
+    s = Session(progress_interval=progress_interval, barge_in=barge_in)
     s.open(0.0)
     s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id=response_id)), 0.1)
     for _ in range(chunks):
@@ -422,7 +424,7 @@ def test_playback_position_is_reported_while_speaking() -> None:
 
 def test_model_is_told_it_was_interrupted_right_after_the_cut_item() -> None:
     """After the truncate, a system note goes in right after the truncated item; with
-    interruption_note=None, none is sent."""
+    BargeIn(notify_model=False), none is sent."""
     s = _speaking()
     s.playback_progress(2400, 0.3)
     _barge(s, 0.3)
@@ -434,7 +436,7 @@ def test_model_is_told_it_was_interrupted_right_after_the_cut_item() -> None:
     assert note.previous_item_id == "i1"
     assert note.item["role"] == "system"
     assert "interrupted" in note.item["content"][0]["text"]
-    quiet = Session(interruption_note=None)
+    quiet = Session(barge_in=BargeIn(notify_model=False))
     quiet.open(0.0)
     quiet.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 0.1)
     _barge(quiet, 0.2)
@@ -443,7 +445,7 @@ def test_model_is_told_it_was_interrupted_right_after_the_cut_item() -> None:
 
 def _cut(false_interruption_s: float = 2.0, min_words: int = 1) -> Session:
     """A session that was interrupted at 0.3 s and whose cancel was confirmed."""
-    s = Session(false_interruption_s=false_interruption_s, min_words=min_words,
+    s = Session(barge_in=BargeIn(false_interruption_s=false_interruption_s, min_words=min_words),
                 progress_interval=None)
     s.open(0.0)
     s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r1")), 0.1)
@@ -514,11 +516,10 @@ def test_a_new_response_makes_the_interruption_real() -> None:
 def test_probable_speech_ducks_and_restores() -> None:
     """While speaking, probable speech ducks playback at once; if it was not speech, the
     gain is restored."""
-    s = _speaking()
-    s.duck_gain = 0.125
+    s = _speaking(barge_in=BargeIn(duck_gain_db=-18.0, duck_ramp_ms=5.0))
     s.speech_probable(0.3, True)
     duck = [o for o in s.outputs() if isinstance(o, DuckPlayback)]
-    assert [d.gain for d in duck] == [0.125]
+    assert [(d.gain, d.ramp_ms) for d in duck] == [(pytest.approx(0.126, abs=1e-3), 5.0)]
     s.speech_probable(0.32, True)  # idempotent
     assert s.outputs() == []
     s.speech_probable(0.34, False)
@@ -528,8 +529,7 @@ def test_probable_speech_ducks_and_restores() -> None:
 
 def test_duck_then_confirm_marks_the_duck_time() -> None:
     """A confirmed barge-in after a duck carries the duck time in its latency."""
-    s = _speaking()
-    s.duck_gain = 0.125
+    s = _speaking(barge_in=BargeIn(duck_gain_db=-18.0))
     s.speech_probable(0.30, True)
     _barge(s, 0.42, onset=0.28)
     s.receive(_done(status="cancelled"), 0.45)
@@ -539,8 +539,8 @@ def test_duck_then_confirm_marks_the_duck_time() -> None:
 
 
 def test_no_ducking_without_a_duck_gain() -> None:
-    """With duck_gain None (plain stop-on-confirm mode) nothing ducks."""
-    s = _speaking()
+    """With duck_gain_db None (plain stop-on-confirm mode) nothing ducks."""
+    s = _speaking(barge_in=BargeIn(duck_gain_db=None))
     s.speech_probable(0.3, True)
     assert not any(isinstance(o, DuckPlayback) for o in s.outputs())
 
@@ -573,17 +573,18 @@ def test_server_vad_needs_the_local_detector_to_agree() -> None:
 
 
 def test_with_a_local_detector_the_server_does_not_interrupt_on_its_own() -> None:
-    """Session.with_barge_in turns the server's interrupt_response off when the app left turn
-    detection unset, and respects an explicit setting."""
-    from realtalk import BargeIn, SessionConfig, TurnDetection
+    """With barge-in settings (a local detector), the session turns the server's
+    interrupt_response off when the app left turn detection unset, and respects an explicit
+    setting."""
+    from realtalk import SessionConfig, TurnDetection
 
-    s = Session.with_barge_in(None, BargeIn())
+    s = Session(barge_in=BargeIn())
     assert isinstance(s.config.turn_detection, TurnDetection)
     assert s.config.turn_detection.interrupt_response is False
     mine = SessionConfig(turn_detection=TurnDetection(interrupt_response=True))
-    assert Session.with_barge_in(mine, BargeIn()).config.turn_detection == \
+    assert Session(mine, barge_in=BargeIn()).config.turn_detection == \
         TurnDetection(interrupt_response=True)
-    assert Session.with_barge_in(None, None).config.turn_detection is None
+    assert Session(barge_in=None).config.turn_detection is None
 
 
 def test_server_events_the_core_does_not_use_pass_through() -> None:
@@ -600,3 +601,53 @@ def test_server_events_the_core_does_not_use_pass_through() -> None:
         s.receive(event, 0.1)
     others = [o for o in s.outputs() if isinstance(o, OtherServerEvent)]
     assert [o.event for o in others] == passed
+
+
+def test_no_resume_after_a_false_interruption_when_the_settings_say_so() -> None:
+    """BargeIn(resume_after_false=False): the false interruption is only reported."""
+    s = Session(barge_in=BargeIn(false_interruption_s=2.0, resume_after_false=False))
+    s.open(0.0)
+    s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 0.1)
+    s.playback_progress(1200, 0.3)
+    _barge(s, 0.3)
+    s.receive(_done(status="cancelled"), 0.35)
+    s.outputs()
+    s.tick(2.3)
+    out = s.outputs()
+    assert [o.resumed for o in out if isinstance(o, FalseInterruption)] == [False]
+    assert _sends(out) == []
+
+
+@pytest.mark.parametrize(("barge_in", "stops"), [
+    (None, True),  # no local detector: the server's VAD is the barge-in
+    (BargeIn(), False),
+    (BargeIn(use_server_vad=True), True),
+])
+def test_server_vad_barge_in_follows_the_settings(barge_in: BargeIn | None, stops: bool) -> None:
+    """The server's speech_started stops the assistant without a local detector, and with
+    one only if BargeIn.use_server_vad."""
+    s = _speaking(barge_in=barge_in)
+    s.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=100, item_id="u1"), 0.5)
+    assert (s.state is State.CANCELLING) is stops
+
+
+def test_the_interruption_note_text_is_the_sessions() -> None:
+    """Session(interruption_note=...) is the note's text; BargeIn.notify_model says whether."""
+    s = Session(interruption_note="You were cut off.")
+    s.open(0.0)
+    s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 0.1)
+    _barge(s, 0.2)
+    note = next(e for e in _sends(s.outputs()) if isinstance(e, ev.ConversationItemCreate))
+    assert note.item["content"][0]["text"] == "You were cut off."
+
+
+@pytest.mark.parametrize(("kwargs", "argument"), [
+    ({"barge_in": {"min_speech_ms": 80}}, "barge_in"),
+    ({"interruption_note": None}, "interruption_note"),
+])
+def test_bad_session_arguments_are_named(kwargs: dict[str, object], argument: str) -> None:
+    """A settings dict for barge_in, or None for the note (notify_model turns it off), is a
+    ConfigurationError naming the argument."""
+    with pytest.raises(ConfigurationError, match=argument) as caught:
+        Session(**kwargs)  # type: ignore[arg-type]
+    assert caught.value.argument == argument

@@ -36,10 +36,10 @@ import collections
 import itertools
 import logging
 import math
-from typing import Any
 
 import attrs
 
+from .._args import check_type
 from ..events import (
     ClientEvent,
     ConversationItemCreate,
@@ -201,55 +201,63 @@ class Session:
 
     Args:
         config: the session configuration sent in ``session.update`` when opened.
+        barge_in: the barge-in settings (:class:`~realtalk.BargeIn`, where each is
+            documented); the session follows ``use_server_vad``, ``notify_model``,
+            ``false_interruption_s``, ``resume_after_false``, ``min_words``,
+            ``duck_gain_db`` and ``duck_ramp_ms``. ``None`` means no local detector: the
+            server's VAD is then the barge-in, and the rest keep ``BargeIn()``'s defaults.
+            With settings, a ``config`` that leaves turn detection unset gets server VAD with
+            ``interrupt_response`` off: the server still ends turns and starts replies, but
+            only the client (which can tell the user from the echo) stops the assistant.
         wire_shape: ``"ga"`` or ``"beta"`` (Azure's preview endpoint) for that update.
         sample_rate: the output sample rate (the protocol's 24 kHz).
         cancel_timeout: seconds to wait in ``cancelling`` for upstream to confirm.
-        server_vad_barge_in: treat the server's ``speech_started`` as a barge-in (the slow
-            path, and the fallback when no local detector runs).
         progress_interval: seconds between :class:`PlaybackPosition` events while speaking
             (``None``: none).
-        interruption_note: after a truncate, this system message is added right after the
-            cut item, so the model knows it was interrupted (``None``: no note).
-        false_interruption_s, resume_after_false, min_words: false-interruption recovery
-            (see :class:`~realtalk.BargeIn`).
-        duck_gain: playback gain while speech is probable but not confirmed (``None``: no
-            ducking); ``duck_ramp_ms`` its ramp.
+        interruption_note: the text of the system message added right after a truncated
+            item (when ``BargeIn.notify_model``), so the model knows it was interrupted.
+
+    Raises:
+        ConfigurationError: ``barge_in`` is not a :class:`~realtalk.BargeIn` or ``None``, or
+            ``interruption_note`` is not a string.
     """
 
     def __init__(
         self,
         config: SessionConfig | None = None,
         *,
+        barge_in: BargeIn | None = None,
         wire_shape: WireShape = "ga",
         sample_rate: int = PCM_SAMPLE_RATE,
         cancel_timeout: float = 2.0,
-        server_vad_barge_in: bool = True,
         progress_interval: float | None = 0.1,
-        interruption_note: str | None = INTERRUPTION_NOTE,
-        false_interruption_s: float | None = None,
-        resume_after_false: bool = True,
-        min_words: int = 1,
-        duck_gain: float | None = None,
-        duck_ramp_ms: float = 8.0,
+        interruption_note: str = INTERRUPTION_NOTE,
     ) -> None:
-        self.duck_gain = duck_gain
-        self.duck_ramp_ms = duck_ramp_ms
+        check_type("barge_in", barge_in, (BargeIn, type(None)), "a realtalk.BargeIn or None")
+        check_type("interruption_note", interruption_note, str,
+                   "a string, the note's text (BargeIn(notify_model=False) turns the note off)")
+        config = config if config is not None else SessionConfig()
+        if barge_in is not None and config.turn_detection is None:
+            # The client decides interruptions (it knows what was played and what is
+            # echo); the server's own VAD still ends the user's turns and starts replies.
+            config = attrs.evolve(config, turn_detection=TurnDetection(interrupt_response=False))
+        self.barge_in = barge_in if barge_in is not None else BargeIn()
+        """The barge-in settings the session follows."""
+        self.server_vad_barge_in = barge_in is None or barge_in.use_server_vad
+        """Whether the server's ``speech_started`` may stop the assistant (the slow path, and
+        the fallback when no local detector runs)."""
         self._ducked_at: float | None = None
         self._local_detector = False  # set once a local detector reports (speech_probable)
         self._local_heard_at: float | None = None
         self.interruption_note = interruption_note
-        self.false_interruption_s = false_interruption_s
-        self.resume_after_false = resume_after_false
-        self.min_words = min_words
         self._judging: _PendingInterruption | None = None
         self._judge_deadline: float | None = None
         # The judgement a user transcript ended, kept until the transcript filters have had
         # their say: a transcript that was echo says nothing about the user.
         self._judged_by: tuple[str, _PendingInterruption, float | None] | None = None
-        self.server_vad_barge_in = server_vad_barge_in
         self.progress_interval = progress_interval
         self._progress_deadline: float | None = None
-        self.config = config if config is not None else SessionConfig()
+        self.config = config
         self.wire_shape: WireShape = wire_shape
         self.sample_rate = sample_rate
         self.cancel_timeout = cancel_timeout
@@ -278,38 +286,6 @@ class Session:
             maxlen=_REMEMBERED_FRAMES
         )
         self._server_session: SessionCreated | None = None
-
-    @classmethod
-    def with_barge_in(cls, config: SessionConfig | None, barge_in: BargeIn | None,
-                      **options: Any) -> Session:
-        """A session whose barge-in behaviour follows ``barge_in``.
-
-        With a local detector, a config that leaves turn detection unset gets server VAD with
-        ``interrupt_response`` off: the server still ends turns and starts replies, but only
-        the client (which can tell the user from the echo) stops the assistant. ``None`` means
-        no local detector: the server's VAD is then the barge-in, and the other settings keep
-        their defaults. ``options`` go to the constructor.
-        """
-        settings = barge_in if barge_in is not None else BargeIn()
-        if barge_in is not None:
-            config = config if config is not None else SessionConfig()
-            if config.turn_detection is None:
-                # The client decides interruptions (it knows what was played and what is
-                # echo); the server's own VAD still ends the user's turns and starts replies.
-                config = attrs.evolve(
-                    config, turn_detection=TurnDetection(interrupt_response=False))
-        return cls(
-            config,
-            server_vad_barge_in=barge_in is None or settings.use_server_vad,
-            interruption_note=INTERRUPTION_NOTE if settings.notify_model else None,
-            false_interruption_s=settings.false_interruption_s,
-            resume_after_false=settings.resume_after_false,
-            min_words=settings.min_words,
-            duck_gain=(None if settings.duck_gain_db is None
-                       else 10 ** (settings.duck_gain_db / 20)),
-            duck_ramp_ms=settings.duck_ramp_ms,
-            **options,
-        )
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -467,18 +443,20 @@ class Session:
         self._local_detector = True
         if probable:
             self._local_heard_at = now
-        if self.duck_gain is None:
+        settings = self.barge_in
+        if settings.duck_gain_db is None:
             return
         if probable:
             if self._ducked_at is None and self._handling(Input.SPEECH_PROBABLE) is Handling.ACT:
                 self._ducked_at = now
-                self._out.append(DuckPlayback(gain=self.duck_gain, ramp_ms=self.duck_ramp_ms))
+                self._out.append(DuckPlayback(gain=10 ** (settings.duck_gain_db / 20),
+                                              ramp_ms=settings.duck_ramp_ms))
         elif self._ducked_at is not None:
             # Forgotten in every state: a duck left over from before a close restores nothing.
             self._ducked_at = None
             if self._handling(Input.SPEECH_WITHDRAWN) is Handling.ACT:
                 self.stats.ducks_restored += 1
-                self._out.append(DuckPlayback(gain=1.0, ramp_ms=self.duck_ramp_ms))
+                self._out.append(DuckPlayback(gain=1.0, ramp_ms=settings.duck_ramp_ms))
 
     def _server_vad_corroborated(self, now: float) -> bool:
         """Whether a server ``speech_started`` may stop the assistant: always without a local
@@ -594,7 +572,7 @@ class Session:
                 self._turn_ended_at = ended if ended is not None else now
                 self._out.append(UserSpeechStopped(at=now))
             case InputAudioTranscriptionCompleted():
-                if len(event.transcript.split()) >= self.min_words:
+                if len(event.transcript.split()) >= self.barge_in.min_words:
                     self._judged_real(event.item_id)
                 started, ended = self._utterances.pop(event.item_id, (None, None))
                 self._out.append(UserTranscript(item_id=event.item_id, text=event.transcript,
@@ -771,7 +749,7 @@ class Session:
             self.stats.truncates_sent += 1
             if pending is not None:
                 pending.truncate_event_id = truncate_id
-            if self.interruption_note is not None:
+            if self.barge_in.notify_model:
                 # Placed right after the cut item, so the model reads it where it stopped.
                 self._send(ConversationItemCreate(
                     previous_item_id=key[0], event_id=self._next_id("note"),
@@ -780,9 +758,10 @@ class Session:
         if pending is not None:
             pending.heard_ms, pending.received_ms = heard, received
             pending.truncate_ms = truncate_ms
-            if truncate_ms is not None and self.false_interruption_s is not None:
+            judge_after = self.barge_in.false_interruption_s
+            if truncate_ms is not None and judge_after is not None:
                 self._judging = pending
-                self._judge_deadline = pending.detected + self.false_interruption_s
+                self._judge_deadline = pending.detected + judge_after
             if pending.cancel_event_id is None:
                 # The response had already ended upstream: nothing to wait for.
                 self._finish_interruption(now, acknowledged=None, timed_out=False)
@@ -816,7 +795,7 @@ class Session:
         handling = self._handling(Input.JUDGED_FALSE)
         if handling is Handling.IGNORE:
             return
-        resume = self.resume_after_false and handling is Handling.ACT
+        resume = self.barge_in.resume_after_false and handling is Handling.ACT
         if resume:
             # A note, then a plain response.create: response-level instructions would replace
             # the session's, and the model should keep its persona.
