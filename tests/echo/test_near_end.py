@@ -35,7 +35,7 @@ def test_playback_and_no_user_heard_is_echo() -> None:
 
 def test_too_little_speech_does_not_make_it_the_user() -> None:
     """A click or a 40 ms blip the detector let through is not an utterance."""
-    log = NearEndLog(min_speech_ms=100.0)
+    log = NearEndLog(min_heard_ms=100.0)
     _feed(log, 0.0, 1.0, speech=False, reference=LOUD)
     _feed(log, 1.0, 0.04, speech=True, reference=LOUD)
     _feed(log, 1.04, 1.0, speech=False, reference=LOUD)
@@ -44,7 +44,7 @@ def test_too_little_speech_does_not_make_it_the_user() -> None:
 
 def test_scattered_frames_do_not_add_up_to_the_user() -> None:
     """Residual echo that slips through the gate a frame at a time, over a long utterance."""
-    log = NearEndLog(min_speech_ms=100.0)
+    log = NearEndLog(min_heard_ms=100.0)
     for i in range(100):
         log.record(i * FRAME, FRAME, speech=i % 4 == 0, reference_mean_square=LOUD)
     assert log.opinion(0.0, 2.0) is False
@@ -94,5 +94,18 @@ def test_old_frames_are_forgotten() -> None:
 
 
 def test_negative_settings_are_refused() -> None:
-    with pytest.raises(ConfigurationError, match="min_speech_ms"):
+    with pytest.raises(ConfigurationError, match="min_heard_ms"):
+        NearEndLog(min_heard_ms=-1.0)
+
+
+def test_the_old_keyword_still_works_with_a_deprecation_warning() -> None:
+    """min_speech_ms is min_heard_ms's old name: same meaning, for one more release."""
+    with pytest.warns(DeprecationWarning, match="min_heard_ms"):
+        log = NearEndLog(min_speech_ms=200.0)
+    assert log.min_heard_s == pytest.approx(0.2)
+    with pytest.warns(DeprecationWarning, match="min_speech_ms"), \
+            pytest.raises(ConfigurationError, match="min_speech_ms must be >= 0"):
         NearEndLog(min_speech_ms=-1.0)
+    with pytest.warns(DeprecationWarning, match="min_speech_ms"), \
+            pytest.raises(ConfigurationError, match="both"):
+        NearEndLog(min_heard_ms=150.0, min_speech_ms=200.0)

@@ -9,7 +9,7 @@ audio) took the frame for the user, and whether the speaker was playing then (or
 the room's delay and reverberation). When a transcript arrives with the capture times of its
 audio (the server VAD's turn), :meth:`NearEndLog.opinion` says:
 
-- ``True``: the detector heard the user for at least ``min_speech_ms`` without a break in it,
+- ``True``: the detector heard the user for at least ``min_heard_ms`` without a break in it,
   or nothing was playing, so it cannot be echo;
 - ``False``: something was playing and the detector heard no user: echo is the likely source;
 - ``None``: unknown (no detector; frames without a speaker reference, where the detector
@@ -19,6 +19,7 @@ audio (the server VAD's turn), :meth:`NearEndLog.opinion` says:
 from __future__ import annotations
 
 import collections
+import warnings
 
 import attrs
 
@@ -28,6 +29,7 @@ __all__ = ("NearEndLog",)
 
 # A reference frame louder than this (mean square in full scale 1: -60 dBFS) is playing.
 _PLAYING_MEAN_SQUARE = 1e-6
+_MIN_HEARD_MS = 100.0
 
 
 @attrs.frozen
@@ -42,22 +44,42 @@ class NearEndLog:
     """Per-frame notes on the uplinked microphone audio, and the opinion on a span of it.
 
     Args:
-        min_speech_ms: how long an unbroken stretch of the utterance the detector must have
-            taken for the user for the audio to say "the user".
+        min_heard_ms: how long an unbroken stretch of the utterance the detector must have
+            taken for the user for the audio to say "the user" (not
+            :attr:`BargeIn.min_speech_ms <realtalk.BargeIn.min_speech_ms>`, the speech that
+            confirms a barge-in onset).
         echo_tail_ms: how long after the speaker stops its echo may still arrive (the path's
             delay plus the room's reverberation).
         margin_ms: how far the span is widened on each side (the server's VAD and the local
             detector place an utterance's edges a little differently).
         keep_s: how much audio is remembered (transcripts arrive a few seconds late).
+        min_speech_ms: the old name of ``min_heard_ms``, deprecated (a
+            :class:`DeprecationWarning`): it read as ``BargeIn.min_speech_ms``, which is
+            another length.
+
+    Raises:
+        ConfigurationError: a negative length, or both ``min_heard_ms`` and
+            ``min_speech_ms``.
     """
 
-    def __init__(self, *, min_speech_ms: float = 100.0, echo_tail_ms: float = 300.0,
-                 margin_ms: float = 100.0, keep_s: float = 60.0) -> None:
-        for name, value in (("min_speech_ms", min_speech_ms), ("echo_tail_ms", echo_tail_ms),
+    def __init__(self, *, min_heard_ms: float = _MIN_HEARD_MS, echo_tail_ms: float = 300.0,
+                 margin_ms: float = 100.0, keep_s: float = 60.0,
+                 min_speech_ms: float | None = None) -> None:
+        heard_name = "min_heard_ms"
+        if min_speech_ms is not None:
+            # Deprecated in 0.1 (2026-12): remove the keyword in the release after.
+            warnings.warn("NearEndLog(min_speech_ms=...) is deprecated; use min_heard_ms=... "
+                          "(the same value)", DeprecationWarning, stacklevel=2)
+            if min_heard_ms != _MIN_HEARD_MS:
+                raise ConfigurationError(
+                    f"got both min_heard_ms={min_heard_ms} and its deprecated old name "
+                    f"min_speech_ms={min_speech_ms}; pass min_heard_ms only")
+            heard_name, min_heard_ms = "min_speech_ms", min_speech_ms
+        for name, value in ((heard_name, min_heard_ms), ("echo_tail_ms", echo_tail_ms),
                             ("margin_ms", margin_ms), ("keep_s", keep_s)):
             if value < 0:
                 raise ConfigurationError(f"{name} must be >= 0, got {value}")
-        self.min_speech_s = min_speech_ms / 1000.0
+        self.min_heard_s = min_heard_ms / 1000.0
         self.echo_tail_s = echo_tail_ms / 1000.0
         self.margin_s = margin_ms / 1000.0
         self.keep_s = keep_s
@@ -104,7 +126,7 @@ class NearEndLog:
         for n in notes:
             run = run + (n.end - n.start) if n.speech else 0.0
             longest = max(longest, run)
-        if longest >= self.min_speech_s - 1e-9:
+        if longest >= self.min_heard_s - 1e-9:
             return True
         # Nothing playing: whatever the server heard, it was not the assistant.
         return not any(n.echo_possible for n in notes)
