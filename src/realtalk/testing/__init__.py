@@ -14,17 +14,33 @@ Virtual time (:mod:`realtalk.testing.virtual_time`):
   :func:`virtual_backend` -- the same for anyio's pytest plugin; :class:`VirtualTimeEventLoop`
   -- the asyncio event loop it uses.
 
-Fakes:
+A fake for every interface (each records what it was given):
 
-- :class:`MemoryInput` (a scripted microphone), :class:`MemoryOutput` (a speaker that records
-  what it played).
+- audio: :class:`MemoryInput` (a scripted microphone), :class:`MemoryOutput` (a speaker that
+  records what it played);
+- detection: :class:`ScriptedVAD` (a :class:`~realtalk.vad.VoiceActivityDetector`),
+  :class:`ScriptedGate` (a :class:`~realtalk.vad.SpeechGate`);
+- echo: :class:`RecordingEchoFilter` (an :class:`~realtalk.echo.EchoFilter`),
+  :class:`ScriptedTranscriptFilter` (a :class:`~realtalk.echo.TranscriptFilter`);
+- transcripts: :class:`MemoryTranscriptStore` (a
+  :class:`~realtalk.transcripts.TranscriptStore` that can be told to fail);
+- the embedded server: :class:`RecordingResponder` (a :class:`~realtalk.server.Responder`),
+  :class:`RecordingTranscriber` (a :class:`~realtalk.server.Transcriber`);
+- the relay: :class:`MemoryClientConnection` (a :class:`~realtalk.relay.ClientConnection`),
+  :class:`ScriptedPolicy` (a :class:`~realtalk.relay.Policy`), :class:`RecordingAuthenticator`
+  (an :class:`~realtalk.relay.Authenticator`).
 
 :class:`~realtalk.transport.MemoryTransport` (``memory_transport_pair()``) is the
 :class:`~realtalk.transport.Transport` fake.
 """
 
 from ..audio.memory import MemoryInput, MemoryOutput
+from .detectors import ScriptedGate, ScriptedVAD
+from .echo import RecordingEchoFilter, ScriptedTranscriptFilter
 from .provider import InProcessServer, MemoryProvider, ServerScript
+from .relay import MemoryClientConnection, RecordingAuthenticator, ScriptedPolicy
+from .server import RecordingResponder, RecordingTranscriber
+from .transcripts import MemoryTranscriptStore
 from .virtual_time import Backend, VirtualTimeEventLoop, run_virtual, virtual_backend
 
 __all__ = (
@@ -40,4 +56,14 @@ __all__ = (
     # fakes
     "MemoryInput",
     "MemoryOutput",
+    "ScriptedVAD",
+    "ScriptedGate",
+    "RecordingEchoFilter",
+    "ScriptedTranscriptFilter",
+    "MemoryTranscriptStore",
+    "RecordingResponder",
+    "RecordingTranscriber",
+    "MemoryClientConnection",
+    "ScriptedPolicy",
+    "RecordingAuthenticator",
 )
