@@ -1,4 +1,6 @@
-"""Conversation end to end: real WebSocket to the embedded server on loopback, asyncio and trio."""
+"""Conversation end to end, asyncio and trio: over a real WebSocket to the embedded server on
+loopback, and, where the socket is not the subject, against the server in-process, in virtual
+time."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ import pytest
 
 import realtalk
 from realtalk import providers
-from realtalk.server import RealtimeServer, ScriptedResponder, SyntheticVoice
+from realtalk.server import RealtimeServer, ScriptedResponder, ServerOptions, SyntheticVoice
+from realtalk.testing import InProcessServer, virtual_backend
 
 pytestmark = pytest.mark.anyio
 
@@ -16,13 +19,18 @@ LONG_REPLY = ("This is a long answer with many words, so that the user can talk 
               "before it ends, and the truncation lands in the middle of a sentence.")
 
 
-def _fast_local(generation_speed: float = 20.0, **kwargs: object) -> providers.LocalProvider:
-    return providers.local(
-        first_audio_latency_ms=20.0,
-        generation_speed=generation_speed,
+def _fast_in_process(generation_speed: float = 20.0) -> InProcessServer:
+    return InProcessServer(
+        options=ServerOptions(first_audio_latency_ms=20.0, generation_speed=generation_speed),
         responder_factory=lambda: ScriptedResponder([LONG_REPLY, "Short answer."]),
-        **kwargs,  # type: ignore[arg-type]
     )
+
+
+def _in_virtual_time() -> pytest.MarkDecorator:
+    """Run the test on both backends in virtual time, each run on a fresh clock."""
+    return pytest.mark.parametrize("anyio_backend", [virtual_backend("asyncio"),
+                                                     virtual_backend("trio")],
+                                   ids=["asyncio", "trio"])
 
 
 async def _until(conv: realtalk.Conversation, kind: type, timeout: float = 10.0) -> object:
@@ -33,6 +41,7 @@ async def _until(conv: realtalk.Conversation, kind: type, timeout: float = 10.0)
     raise AssertionError(f"conversation ended before {kind.__name__}")
 
 
+@_in_virtual_time()
 async def test_voice_barge_in_stops_cancels_and_truncates_to_what_was_heard() -> None:
     """A user talking over the AI: playback stops, cancel + truncate reach the server, and the
     truncate equals the audio actually played."""
@@ -40,7 +49,7 @@ async def test_voice_barge_in_stops_cancels_and_truncates_to_what_was_heard() ->
     speaker = realtalk.audio.MemoryOutput()
     # Generated at 5x real time, the reply is still being generated when the user talks
     # (at 20x it could finish first, and then there is nothing to cancel).
-    provider = _fast_local(generation_speed=5.0)
+    provider = _fast_in_process(generation_speed=5.0)
     config = realtalk.SessionConfig(turn_detection=realtalk.TurnDetection(
         silence_duration_ms=300, interrupt_response=False))
     # 40 ms of speech confirms locally, one frame before the server's VAD can see 60 ms.
@@ -71,18 +80,20 @@ async def test_voice_barge_in_stops_cancels_and_truncates_to_what_was_heard() ->
     assert lat.onset is not None and lat.playback_stopped is not None
     assert lat.cancel_sent is not None and lat.acknowledged is not None
     assert lat.onset <= lat.detected <= lat.playback_stopped <= lat.cancel_sent
-    assert provider.server is not None
-    stats = provider.server.sessions[0].stats
+    assert len(provider.sessions) == 1
+    stats = provider.sessions[0].stats
     assert stats.responses_cancelled == 1
     assert stats.truncations == 1
 
 
+@_in_virtual_time()
 async def test_full_turn_plays_to_the_end_and_returns_to_listening() -> None:
     """Without interruption, every sample the server generated is played, then listening."""
     speaker = realtalk.audio.MemoryOutput()
     reply = "A short reply, played to the end."
-    provider = providers.local(first_audio_latency_ms=20.0, generation_speed=20.0,
-                               responder_factory=lambda: ScriptedResponder([reply]))
+    provider = InProcessServer(
+        options=ServerOptions(first_audio_latency_ms=20.0, generation_speed=20.0),
+        responder_factory=lambda: ScriptedResponder([reply]))
     async with realtalk.Conversation(provider, output=speaker) as conv:
         await conv.send_text("Hi")
         transcript = await _until(conv, realtalk.AssistantTranscript)
@@ -95,8 +106,8 @@ async def test_full_turn_plays_to_the_end_and_returns_to_listening() -> None:
                         event.new is realtalk.State.LISTENING:
                     break
         heard = speaker.recording()
-    assert provider.server is not None
-    item = next(i for i in provider.server.sessions[0].conversation if i.is_assistant_audio())
+    assert len(provider.sessions) == 1
+    item = next(i for i in provider.sessions[0].conversation if i.is_assistant_audio())
     assert len(heard) == round(item.audio_ms * 24)
     assert np.abs(heard.astype(np.int32)).mean() > 100  # speech, not silence
     assert conv.session.stats.late_deltas_dropped == 0

@@ -1,16 +1,25 @@
-"""Conversation.calibrate(): the echo path measured through a (simulated) sound card."""
+"""Conversation.calibrate(): the echo path measured through a (simulated) sound card (against
+the in-process server, in virtual time)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import anyio
 import pytest
 
 import realtalk
-from realtalk import providers
 from realtalk.echo import EchoCanceller, EchoFilterChain, EchoPathMeasurement
 from realtalk.sim import EchoPath, Room, RoomConfig, SimulatedDevice
+from realtalk.testing import InProcessServer, virtual_backend
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    """Each test on both backends, in virtual time."""
+    return virtual_backend(request.param)
 
 
 async def test_calibration_measures_the_room_and_seeds_the_canceller_and_gate() -> None:
@@ -19,7 +28,7 @@ async def test_calibration_measures_the_room_and_seeds_the_canceller_and_gate() 
     path = EchoPath(delay_ms=60.0, gain_db=-10.0, seed=5)
     room = Room(RoomConfig(echo=path, noise_dbfs=-65.0))
     device = SimulatedDevice(room)
-    conv = realtalk.Conversation(providers.local(), input=device.input, output=device.output)
+    conv = realtalk.Conversation(InProcessServer(), input=device.input, output=device.output)
     async with conv:
         with anyio.fail_after(15):
             measurement = await conv.calibrate()
@@ -41,7 +50,7 @@ async def test_calibration_measures_the_room_and_seeds_the_canceller_and_gate() 
 
 async def test_headphones_give_an_untrusted_measurement_that_seeds_nothing() -> None:
     device = SimulatedDevice(Room(RoomConfig.headphones()))
-    conv = realtalk.Conversation(providers.local(), input=device.input, output=device.output)
+    conv = realtalk.Conversation(InProcessServer(), input=device.input, output=device.output)
     async with conv:
         with anyio.fail_after(15):
             measurement = await conv.calibrate()
@@ -55,7 +64,7 @@ async def test_headphones_give_an_untrusted_measurement_that_seeds_nothing() -> 
 async def test_a_microphone_without_reference_cannot_calibrate() -> None:
     """MemoryInput cannot know what the speaker played: a clear error, not a guess."""
     mic = realtalk.audio.MemoryInput(noise_dbfs=-70.0)
-    conv = realtalk.Conversation(providers.local(), input=mic)
+    conv = realtalk.Conversation(InProcessServer(), input=mic)
     async with conv:
         with anyio.fail_after(15), pytest.raises(realtalk.ConfigurationError,
                                                  match=r"AudioFrame\.reference"):
@@ -68,7 +77,7 @@ async def test_calibrating_at_start_measures_before_anything_else() -> None:
     room = Room(RoomConfig(echo=EchoPath(delay_ms=30.0, gain_db=-12.0, seed=2),
                            noise_dbfs=-65.0))
     device = SimulatedDevice(room)
-    conv = realtalk.Conversation(providers.local(), input=device.input, output=device.output,
+    conv = realtalk.Conversation(InProcessServer(), input=device.input, output=device.output,
                                  echo=realtalk.EchoDefences(calibrate_at_start=True))
     async with conv:
         assert conv.echo_path is not None and conv.echo_path.ok, conv.echo_path
@@ -83,7 +92,7 @@ async def test_calibrating_at_start_measures_before_anything_else() -> None:
 
 async def test_calibrating_at_start_without_a_reference_fails_cleanly() -> None:
     mic = realtalk.audio.MemoryInput(noise_dbfs=-70.0)
-    conv = realtalk.Conversation(providers.local(), input=mic,
+    conv = realtalk.Conversation(InProcessServer(), input=mic,
                                  echo=realtalk.EchoDefences(calibrate_at_start=True))
     with anyio.fail_after(15), pytest.raises(realtalk.ConfigurationError,
                                              match=r"AudioFrame\.reference"):
@@ -94,5 +103,5 @@ async def test_calibrating_at_start_without_a_reference_fails_cleanly() -> None:
 
 def test_calibrating_at_start_needs_a_microphone() -> None:
     with pytest.raises(realtalk.ConfigurationError, match="microphone"):
-        realtalk.Conversation(providers.local(),
+        realtalk.Conversation(InProcessServer(),
                               echo=realtalk.EchoDefences(calibrate_at_start=True))

@@ -1,10 +1,12 @@
-"""Conversation against scripted fake servers: malformed events, dropped connections."""
+"""Conversation against scripted fake servers: malformed events, dropped connections (in
+virtual time)."""
 
 from __future__ import annotations
 
 import base64
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -13,10 +15,16 @@ import pytest
 
 import realtalk
 from realtalk import events as ev
-from realtalk.testing import MemoryProvider
+from realtalk.testing import MemoryProvider, virtual_backend
 from realtalk.transport import MemoryTransport
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    """Each test on both backends, in virtual time."""
+    return virtual_backend(request.param)
 
 CHUNK = b"\x10\x00" * 2400  # 100 ms
 

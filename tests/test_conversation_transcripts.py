@@ -1,21 +1,30 @@
-"""A conversation judges user transcripts against what the assistant said, and records them."""
+"""A conversation judges user transcripts against what the assistant said, and records them
+(against the in-process server, in virtual time)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
 import realtalk
-from realtalk import State, StateChanged, UserTranscript, providers
+from realtalk import State, StateChanged, UserTranscript
 from realtalk.echo import EchoTranscriptDropped
-from realtalk.server import ScriptedResponder, ScriptedTranscriber, SyntheticVoice
+from realtalk.server import ScriptedResponder, ScriptedTranscriber, ServerOptions, SyntheticVoice
 from realtalk.sim import EchoPath, Room, RoomConfig, SimulatedDevice
+from realtalk.testing import InProcessServer, virtual_backend
 from realtalk.transcripts import InterruptionMark, SQLiteTranscriptStore, TranscriptRecord
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    """Each test on both backends, in virtual time."""
+    return virtual_backend(request.param)
 
 REPLY = ("The forecast for Saturday is sunny with a high of twenty four degrees and a light "
          "breeze from the west, so it is a fine day for a long walk in the park.")
@@ -25,8 +34,8 @@ async def _talk_over(transcribed_as: str, store: SQLiteTranscriptStore | None,
                      ) -> list[object]:
     """The AI speaks REPLY; 1.2 s in, a voice talks over it and the server transcribes it as
     ``transcribed_as``. Returns every event until that transcript's fate is known."""
-    provider = providers.local(
-        first_audio_latency_ms=20.0, generation_speed=2.0,
+    provider = InProcessServer(
+        options=ServerOptions(first_audio_latency_ms=20.0, generation_speed=2.0),
         responder_factory=lambda: ScriptedResponder([REPLY, "Sure."]),
         transcriber_factory=lambda: ScriptedTranscriber([transcribed_as]))
     mic = realtalk.audio.MemoryInput(noise_dbfs=-70.0)
@@ -95,8 +104,8 @@ async def _short_transcript_in_a_room(user_says: bool) -> tuple[list[object], bo
     room = Room(RoomConfig(echo=EchoPath(delay_ms=30.0, gain_db=-6.0, seed=2),
                            noise_dbfs=-80.0))
     device = SimulatedDevice(room)
-    provider = providers.local(
-        first_audio_latency_ms=20.0, generation_speed=1.0,
+    provider = InProcessServer(
+        options=ServerOptions(first_audio_latency_ms=20.0, generation_speed=1.0),
         responder_factory=lambda: ScriptedResponder([REPLY, "Sure."]),
         transcriber_factory=lambda: ScriptedTranscriber(["sunny"]))
     config = realtalk.SessionConfig(turn_detection=realtalk.TurnDetection(
