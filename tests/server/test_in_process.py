@@ -40,13 +40,15 @@ async def _events(client: MemoryTransport, until: str) -> list[tuple[float, dict
 
 
 async def test_audio_is_sent_as_each_chunk_falls_due_on_the_loops_clock() -> None:
-    """Every delta leaves at its playout time (250 ms, then one 100 ms chunk per 25 ms at 4x),
-    read from the event loop's clock, so the timeline is exact in virtual time."""
+    """Every delta leaves at its playout time (250 ms after the request arrived, then one
+    100 ms chunk per 25 ms at 4x), read from the event loop's clock, so the timeline is exact
+    in virtual time."""
     client, end = memory_transport_pair()
     session = _session()
     async with anyio.create_task_group() as tg:
         tg.start_soon(serve_session, session, end)
         (_, created), = await _events(client, "session.created")
+        await anyio.sleep(1.0)  # the response starts when its request arrives, not before
         start = anyio.current_time()
         await client.send(json.dumps({"type": "response.create"}))
         seen = await _events(client, "response.done")
