@@ -4,6 +4,7 @@ without waiting for them; what is ready runs first; real I/O still wakes the loo
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 
 import anyio
@@ -136,3 +137,10 @@ async def test_the_pytest_recipe_runs_a_test_in_virtual_time() -> None:
     with anyio.fail_after(86_400.5):
         await anyio.sleep(86_400.0)
     assert anyio.current_time() == 86_400.0
+
+
+def test_trio_missing_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "trio", None)
+    monkeypatch.setitem(sys.modules, "trio.testing", None)
+    with pytest.raises(realtalk.ConfigurationError, match=r"realtalk\[trio\]"):
+        virtual_backend("trio")
