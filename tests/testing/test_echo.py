@@ -61,7 +61,8 @@ async def test_the_echo_filter_gets_every_frame_with_its_reference() -> None:
                     all_sent.set()
 
     echo = RecordingEchoFilter(residual_echo=0.0)
-    async with realtalk.Conversation(MemoryProvider(server), input=Mic(), echo=echo,
+    async with realtalk.Conversation(MemoryProvider(server), input=Mic(),
+                                     echo=realtalk.EchoDefences(canceller=echo),
                                      barge_in=None) as conv:
         assert conv.echo is echo
         with anyio.fail_after(5):
@@ -90,8 +91,10 @@ async def test_the_scripted_transcript_filter_drops_what_it_is_told_to() -> None
 
     fake = ScriptedTranscriptFilter(["the forecast for Saturday "], name="script")
     seen: list[object] = []
-    async with realtalk.Conversation(MemoryProvider(server),
-                                     transcript_filters=TranscriptFilterChain([fake])) as conv:
+    filters = TranscriptFilterChain([fake])
+    async with realtalk.Conversation(
+            MemoryProvider(server),
+            echo=realtalk.EchoDefences(transcript_filters=filters)) as conv:
         with anyio.fail_after(5):
             async for event in conv.events():
                 if isinstance(event, (realtalk.UserTranscript, EchoTranscriptDropped)):
