@@ -13,6 +13,7 @@ from realtalk.engine import ConversationEngine, Effect, Emit
 from realtalk.server import SyntheticVoice
 from realtalk.session import ErrorOccurred, Interrupted, SendEvent, State
 from realtalk.session.barge_in import BargeIn
+from realtalk.testing import RecordingEchoFilter
 
 RATE = 24_000
 FRAME = RATE // 50  # 20 ms
@@ -189,11 +190,9 @@ def test_calibration_needs_frames_with_a_speaker_reference() -> None:
     assert _sent(_perform(engine, 0.02)) == []
 
 
-def test_calibration_measures_the_path_from_the_probes_echo() -> None:
-    """Frames that carry the speaker's samples, with the probe's echo 40 ms later and 12 dB
-    down, give a trusted measurement; it is emitted and kept."""
-    clock = Clock()
-    engine = _engine(clock, echo=EchoDefences(watch=None, transcript_filters=None))
+def _calibrate(engine: ConversationEngine, clock: Clock) -> EchoPathMeasurement | None:
+    """Run a calibration on frames that carry the speaker's samples, with the probe's echo
+    40 ms later and 12 dB down."""
     engine.open(0.0)
     _perform(engine, 0.0)
     recording = engine.calibrate()
@@ -210,13 +209,31 @@ def test_calibration_measures_the_path_from_the_probes_echo() -> None:
         engine.microphone(AudioFrame(mic[part], RATE, k * FRAME / RATE,
                                      reference=speaker[part]), clock.now)
         k += 1
-    measurement = recording.result
+    return recording.result
+
+
+def test_calibration_measures_the_path_from_the_probes_echo() -> None:
+    """A trusted measurement is emitted and kept."""
+    clock = Clock()
+    engine = _engine(clock, echo=EchoDefences(watch=None, transcript_filters=None))
+    measurement = _calibrate(engine, clock)
     assert measurement is not None and measurement.ok, measurement
     assert abs(measurement.delay_ms - 40.0) <= 1.0
     assert abs(measurement.gain_db + 12.0) <= 2.0
     emitted = _emitted(_perform(engine, clock.now))
     assert [e for e in emitted if isinstance(e, EchoPathMeasurement)] == [measurement]
     assert engine.echo_path == measurement
+
+
+def test_calibration_seeds_any_canceller_that_can_start_from_a_delay() -> None:
+    """Not only the built-in EchoCanceller: any stage with seed_delay is seeded."""
+    clock = Clock()
+    canceller = RecordingEchoFilter()
+    engine = _engine(clock, echo=EchoDefences(canceller=canceller, watch=None,
+                                              transcript_filters=None))
+    measurement = _calibrate(engine, clock)
+    assert measurement is not None and measurement.ok
+    assert canceller.seeded_delays == [measurement.delay_samples(RATE)]
 
 
 def test_an_interrupt_from_the_app_reports_whether_it_was_speaking() -> None:

@@ -39,7 +39,6 @@ from .audio.edge import MicrophoneEdge
 from .audio.frame import AudioFrame
 from .audio.pcm import bytes_to_int16, int16_to_bytes
 from .echo import (
-    EchoCanceller,
     EchoControl,
     EchoDefences,
     EchoFilter,
@@ -51,7 +50,12 @@ from .echo import (
     seed_canceller,
     seed_gate,
 )
-from .echo.calibration import CalibrationProbe, CalibrationRecording
+from .echo.calibration import (
+    CalibrationProbe,
+    CalibrationRecording,
+    DelaySeedable,
+    GainSeedable,
+)
 from .errors import ConfigurationError, EventParseError
 from .events import (
     ConversationItemCreate,
@@ -329,11 +333,13 @@ class ConversationEngine:
         measurement = recording.result
         if measurement is None:
             return
+        # Any stage or gate that can start from the measurement does (EchoCanceller and
+        # EchoGate, and an app's own), not only the built-in classes.
         for stage in _stages(echo):
-            if isinstance(stage, EchoCanceller):
+            if isinstance(stage, DelaySeedable):
                 seed_canceller(stage, measurement, self.sample_rate)
         gate = self.detector.gate if self.detector is not None else None
-        if isinstance(gate, EchoGate):
+        if isinstance(gate, GainSeedable):
             seed_gate(gate, measurement)
         logger.info("echo path: delay %.1f ms, gain %.1f dB, ok=%s %s", measurement.delay_ms,
                     measurement.gain_db, measurement.ok, measurement.reason or "")

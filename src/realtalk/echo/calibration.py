@@ -29,7 +29,7 @@ Everything is vectorised: a handful of FFTs, no per-sample loops.
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import attrs
 import numpy as np
@@ -173,6 +173,7 @@ class EchoPathMeasurement:
         return self.gain_db + headroom_db if self.ok else 0.0
 
 
+@runtime_checkable
 class DelaySeedable(Protocol):
     """A canceller that can start from a known bulk delay (``EchoCanceller.seed_delay``)."""
 
@@ -181,6 +182,7 @@ class DelaySeedable(Protocol):
         ...
 
 
+@runtime_checkable
 class GainSeedable(Protocol):
     """A gate whose assumed echo gain (linear energy ratio) can be set before it learns one
     (``EchoGate.initial_gain``)."""
