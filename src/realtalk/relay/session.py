@@ -10,7 +10,9 @@
   or opens a new upstream session, as configured.
 
 Either side ending ends the session: the other side is closed, and nothing (tasks,
-connections, ids in the registry) outlives it.
+connections, ids in the registry) outlives it. Each upstream connection is opened and closed by
+a task of its own, since a provider's ``connect()`` may hold a task group across its ``yield``;
+the pumps only borrow its transport.
 
 Sends are not wrapped in timeouts one by one (a cancel scope with a deadline costs about as
 much as forwarding a small frame): each pump notes when its current send began, and a
@@ -30,6 +32,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import anyio
+import anyio.abc
 import attrs
 from websockets.exceptions import ConnectionClosed as ClientConnectionClosed
 
@@ -113,20 +116,77 @@ async def _drain(upstream: Transport) -> None:
             await upstream.receive()
 
 
-async def _close_upstream(connection: contextlib.AsyncExitStack, upstream: Transport | None,
-                          within: float) -> None:
-    """Close the upstream connection, even while the session is being cancelled.
+class _UpstreamConnection:
+    """One upstream connection, owned from connect to close by a task of its own.
 
-    A close handshake cut short would leave the upstream session open until the service
-    times it out. Frames still arriving are read and dropped meanwhile: a WebSocket client
-    that stops reading stops reading the peer's close frame too, and waits out its timeout.
+    A provider's ``connect()`` may hold a task group or a cancel scope across its ``yield``,
+    and a context must be exited in the task and cancel-scope nesting it was entered in: the
+    session's tasks only borrow the transport, and :meth:`close` asks the owner to exit.
+
+    The close is shielded from the session's cancellation (a close handshake cut short would
+    leave the upstream session open until the service times it out) but bounded by
+    ``close_timeout``. Frames still arriving meanwhile are read and dropped: a WebSocket
+    client that stops reading stops reading the peer's close frame too, and waits out its
+    timeout.
     """
-    with anyio.move_on_after(within, shield=True):
-        async with anyio.create_task_group() as tg:
-            if upstream is not None:
-                tg.start_soon(_drain, upstream)
-            await connection.aclose()
-            tg.cancel_scope.cancel()
+
+    def __init__(self, provider: Provider, close_timeout: float) -> None:
+        self._provider = provider
+        self._close_timeout = close_timeout
+        self._scope = anyio.CancelScope(shield=True)
+        self._transport: Transport | None = None
+        self._error: Exception | None = None
+        self._opened = anyio.Event()
+        self._closing = anyio.Event()
+        self._closed = anyio.Event()
+
+    async def run(self) -> None:
+        """The owner task: connect, hand the transport out, close when asked."""
+        try:
+            with self._scope:
+                async with anyio.create_task_group() as tg:
+                    try:
+                        async with self._provider.connect() as transport:
+                            self._transport = transport
+                            self._opened.set()
+                            await self._closing.wait()
+                            tg.start_soon(_drain, transport)
+                    except Exception as exc:
+                        if self._transport is not None:
+                            raise
+                        self._error = exc  # could not connect: for opened() to raise
+                    finally:
+                        tg.cancel_scope.cancel()
+        finally:
+            self._opened.set()
+            self._closed.set()
+
+    async def opened(self) -> Transport:
+        """The transport, once connected.
+
+        Raises:
+            Exception: whatever ``connect()`` raised (``ConnectError`` and the like).
+        """
+        await self._opened.wait()
+        if self._transport is None:
+            assert self._error is not None
+            raise self._error
+        return self._transport
+
+    def close(self) -> None:
+        """Ask for the close; it goes on, within the close timeout, even if the asking task is
+        cancelled. Not yet connected, the connecting is given up at once."""
+        if self._closing.is_set():
+            return
+        self._closing.set()
+        if self._transport is None:
+            self._scope.cancel()
+        else:
+            self._scope.deadline = anyio.current_time() + self._close_timeout
+
+    async def wait_closed(self) -> None:
+        """Wait until the owner task has ended (the connection closed, or never opened)."""
+        await self._closed.wait()
 
 
 class RelaySession:
@@ -183,7 +243,7 @@ class RelaySession:
                 tg.start_soon(self._client_pump, tg.cancel_scope)
                 tg.start_soon(self._watchdog)
                 with contextlib.suppress(_ClientGone):
-                    await self._upstream_loop()
+                    await self._upstream_loop(tg)
                 tg.cancel_scope.cancel()
         finally:
             if self._client_stalled:
@@ -325,13 +385,16 @@ class RelaySession:
     # Upstream -> client
     # -----------------------------------------------------------------------------------------
 
-    async def _upstream_loop(self) -> None:
+    async def _upstream_loop(self, tg: anyio.abc.TaskGroup) -> None:
         attempt = 0
         while True:
-            connection = contextlib.AsyncExitStack()
-            opened: list[Transport] = []
+            connection = _UpstreamConnection(self._provider,
+                                              self._options.upstream_close_timeout)
+            # In the session's task group, whose end waits for the close even if the
+            # session is cancelled.
+            tg.start_soon(connection.run)
             try:
-                failure = await self._run_upstream(connection, opened)
+                failure = await self._run_upstream(connection)
                 if failure.established:
                     attempt = 0
                 reconnect = await self._report(failure, attempt)
@@ -340,8 +403,8 @@ class RelaySession:
                     return
             finally:
                 # Only now, with the client told: closing a stalled upstream can take a while.
-                await _close_upstream(connection, opened[0] if opened else None,
-                                      self._options.upstream_close_timeout)
+                connection.close()
+            await connection.wait_closed()
             await anyio.sleep(self._options.reconnect_delay * 2 ** attempt)
             attempt += 1
 
@@ -359,15 +422,13 @@ class RelaySession:
             error_type="server_error")))
         return reconnect
 
-    async def _run_upstream(self, connection: contextlib.AsyncExitStack,
-                            opened: list[Transport]) -> UpstreamFailure:
-        """Open one upstream connection (into ``connection``, which the caller closes) and
-        forward from it until it fails."""
+    async def _run_upstream(self, connection: _UpstreamConnection) -> UpstreamFailure:
+        """Wait for ``connection`` to open (the caller closes it) and forward from it until it
+        fails."""
         established = False
         self._send_failure = None
         try:
-            upstream = await connection.enter_async_context(self._provider.connect())
-            opened.append(upstream)
+            upstream = await connection.opened()
             with anyio.fail_after(self._options.upstream_first_event_timeout):
                 first = await upstream.receive()
             established = True
