@@ -3,9 +3,7 @@ that refuses what it is told to, and an authenticator in front of a real relay."
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -22,15 +20,13 @@ from realtalk.relay import (
     RelaySession,
     SessionClaims,
 )
-from realtalk.server import ScriptedResponder, ServerOptions, ServerSession
-from realtalk.server.in_process import serve_session
-from realtalk.session_config import WireShape
+from realtalk.server import ScriptedResponder, ServerOptions
 from realtalk.testing import (
+    InProcessServer,
     MemoryClientConnection,
     RecordingAuthenticator,
     ScriptedPolicy,
 )
-from realtalk.transport import MemoryTransport, Transport, memory_transport_pair
 
 pytestmark = pytest.mark.anyio
 
@@ -40,60 +36,30 @@ async def _next(client: MemoryClientConnection) -> dict[str, Any]:
     return event
 
 
-class _HostedUpstream:
-    """The upstream provider: one in-memory connection to a server session the test hosts.
-
-    (Not :class:`~realtalk.testing.InProcessServer`: the relay closes its upstream connection
-    inside a cancel scope of its own, where a provider holding a task group across its
-    ``connect()``, as InProcessServer and MemoryProvider do, cannot be closed.)
-    """
-
-    shape: WireShape = "ga"
-
-    def __init__(self, end: MemoryTransport) -> None:
-        self.end = end
-
-    @contextlib.asynccontextmanager
-    async def _connect(self) -> AsyncIterator[Transport]:
-        try:
-            yield self.end
-        finally:
-            await self.end.aclose()
-
-    def connect(self) -> contextlib.AbstractAsyncContextManager[Transport]:
-        return self._connect()
-
-
 async def test_a_relay_session_serves_an_in_memory_client() -> None:
     """The client's frames pass the scripted policy (a refused one is answered with an
     error event), reach the server, and its reply comes back; when the client hangs up, the
     session ends and closes the upstream connection."""
     client = MemoryClientConnection()
     policy = ScriptedPolicy(refuse=["conversation.item.delete"])
-    relay_end, server_end = memory_transport_pair()
-    server = ServerSession(now=anyio.current_time(),
-                           options=ServerOptions(first_audio_latency_ms=20.0),
-                           responder=ScriptedResponder(["Hello there."]))
+    upstream = InProcessServer(options=ServerOptions(first_audio_latency_ms=20.0),
+                               responder_factory=lambda: ScriptedResponder(["Hello there."]))
     session = RelaySession(claims=SessionClaims(session_id="rs_test"), client=client,
-                           provider=_HostedUpstream(relay_end),
-                           options=RelayOptions(policy=policy), metrics=RelayMetrics(),
-                           registry=IdRegistry())
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(serve_session, server, server_end)
-            tg.start_soon(session.run)
-            with anyio.fail_after(30):
-                assert (await _next(client))["type"] == "session.created"
-                client.deliver(json.dumps({"type": "conversation.item.delete", "item_id": "x",
-                                           "event_id": "ev1"}))
-                error = await _next(client)
-                client.deliver(json.dumps({"type": "response.create"}))
-                types: list[str] = []
-                while not types or types[-1] != "response.done":
-                    types.append((await _next(client))["type"])
-                client.hang_up()
-    finally:
-        await server_end.aclose()
+                           provider=upstream, options=RelayOptions(policy=policy),
+                           metrics=RelayMetrics(), registry=IdRegistry())
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(session.run)
+        with anyio.fail_after(30):
+            assert (await _next(client))["type"] == "session.created"
+            client.deliver(json.dumps({"type": "conversation.item.delete", "item_id": "x",
+                                       "event_id": "ev1"}))
+            error = await _next(client)
+            client.deliver(json.dumps({"type": "response.create"}))
+            types: list[str] = []
+            while not types or types[-1] != "response.done":
+                types.append((await _next(client))["type"])
+            client.hang_up()
+    (server,) = upstream.sessions
     assert error["type"] == "error"
     assert error["error"]["code"] == "event_not_allowed"
     assert error["error"]["event_id"] == "ev1"
