@@ -7,8 +7,8 @@
    server receiving ``response.cancel`` (stamped by the server's receive hook with the same
    ``time.perf_counter`` clock; the server runs on its own thread and loop).
 
-Prints progress lines, then one JSON object as the last line: ``cancel_on_wire_ms`` under
-asyncio (websockets' asyncio client) and ``cancel_on_wire_ms_trio`` under trio (the anyio layer).
+Prints progress lines, then one JSON object as the last line: ``cancel_on_wire_ms`` with the
+conversation under asyncio and ``cancel_on_wire_ms_trio`` under trio (the same anyio client).
 """
 
 from __future__ import annotations

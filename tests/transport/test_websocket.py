@@ -1,27 +1,32 @@
-"""The WebSocket transport on both backends (asyncio: websockets' client; trio: the anyio layer
-over websockets' sans-I/O protocol), against a real server on loopback."""
+"""The WebSocket client (realtalk's anyio layer over websockets' sans-I/O protocol) on both
+backends, against websockets' own threaded server on loopback: an independent peer."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import anyio
 import anyio.abc
 import pytest
+from websockets.exceptions import ConnectionClosed as WebSocketClosed
+from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
 from realtalk.errors import ConnectError, ConnectionClosed
 from realtalk.transport import Endpoint, connect_websocket
+from realtalk.transport.websocket import WebSocketTransport, open_websocket
 
 pytestmark = pytest.mark.anyio
 
 
 @contextlib.contextmanager
-def _server(handler: Callable[[ServerConnection], None]) -> Iterator[str]:
-    server: Server = serve(handler, "127.0.0.1", 0, max_size=None)
+def _server(handler: Callable[[ServerConnection], None], **options: Any) -> Iterator[str]:
+    server: Server = serve(handler, "127.0.0.1", 0, max_size=None, **options)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -124,3 +129,148 @@ async def test_not_a_websocket_server_is_a_connect_error() -> None:
                 pass
         tg.cancel_scope.cancel()
     await listener.aclose()
+
+
+async def test_a_refused_handshake_is_a_connect_error_with_the_status() -> None:
+    """HTTP 401 at the handshake: ConnectError naming the status, a hint and the body."""
+
+    def refuse(connection: ServerConnection, request: Request) -> Response:
+        return connection.respond(401, "Incorrect API key provided.\n")
+
+    with _server(lambda ws: None, process_request=refuse) as url, anyio.fail_after(10), \
+            pytest.raises(ConnectError) as info:
+        async with connect_websocket(Endpoint(url=url, headers={"api-key": "k"})):
+            pass
+    message = str(info.value)
+    assert "HTTP 401" in message and "check the API key" in message
+    assert "Incorrect API key provided." in message
+
+
+async def test_unreachable_and_malformed_urls() -> None:
+    """Nothing listening: ConnectError. Not a WebSocket URL: ConfigurationError."""
+    from realtalk.errors import ConfigurationError
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with anyio.fail_after(10), pytest.raises(ConnectError, match="could not connect"):
+        async with connect_websocket(Endpoint(url=f"ws://127.0.0.1:{port}/v1/realtime")):
+            pass
+    with pytest.raises(ConfigurationError, match="invalid WebSocket URL"):
+        async with connect_websocket(Endpoint(url="http://127.0.0.1/v1/realtime")):
+            pass
+
+
+async def test_a_server_that_goes_away_is_connection_closed_without_a_code() -> None:
+    """The TCP connection dropping (no close frame) ends receive() with ConnectionClosed,
+    code None."""
+
+    def vanish(ws: ServerConnection) -> None:
+        ws.send("last words")
+        ws.socket.shutdown(socket.SHUT_RDWR)
+
+    with _server(vanish) as url:
+        async with connect_websocket(Endpoint(url=url)) as transport:
+            with anyio.fail_after(10):
+                assert await transport.receive() == "last words"
+                with pytest.raises(ConnectionClosed) as info:
+                    await transport.receive()
+    assert info.value.code is None
+    assert "no close frame" in str(info.value)
+
+
+async def test_closing_while_another_task_reads() -> None:
+    """aclose() while a task waits in receive(): the closing handshake completes through
+    the reader's reads, the reader gets ConnectionClosed (1000), nothing hangs."""
+    codes: list[int | None] = []
+    done = threading.Event()
+
+    def handler(ws: ServerConnection) -> None:
+        with contextlib.suppress(WebSocketClosed):
+            ws.recv(timeout=10)
+        codes.append(ws.close_code)
+        done.set()
+
+    with _server(handler) as url:
+        async with connect_websocket(Endpoint(url=url)) as transport:
+            outcome: list[BaseException] = []
+
+            async def read() -> None:
+                try:
+                    await transport.receive()
+                except ConnectionClosed as exc:
+                    outcome.append(exc)
+
+            with anyio.fail_after(10):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(read)
+                    await anyio.wait_all_tasks_blocked()
+                    await transport.aclose()
+        assert await anyio.to_thread.run_sync(done.wait, 10)
+    assert codes == [1000]
+    assert len(outcome) == 1 and isinstance(outcome[0], ConnectionClosed)
+    assert outcome[0].code == 1000
+
+
+async def test_invalid_utf8_closes_with_1007() -> None:
+    """A text frame that is not UTF-8 fails the connection with 1007 instead of raising
+    a decoding error."""
+    codes: list[int | None] = []
+    done = threading.Event()
+
+    def handler(ws: ServerConnection) -> None:
+        ws.socket.sendall(b"\x81\x02\xff\xfe")  # FIN + text, two bytes, unmasked
+        with contextlib.suppress(WebSocketClosed):
+            ws.recv(timeout=10)
+        codes.append(ws.close_code)
+        done.set()
+
+    with _server(handler) as url:
+        async with connect_websocket(Endpoint(url=url)) as transport:
+            with anyio.fail_after(10), pytest.raises(ConnectionClosed) as info:
+                await transport.receive()
+        assert await anyio.to_thread.run_sync(done.wait, 10)
+    assert codes == [1007]
+    assert info.value.code == 1007
+
+
+async def test_binary_frames_and_subprotocols() -> None:
+    """The connection layer offers subprotocols and carries binary messages as bytes."""
+
+    def handler(ws: ServerConnection) -> None:
+        ws.send(ws.recv(timeout=10))
+
+    with _server(handler, subprotocols=["realtalk"]) as url:
+        ws = await open_websocket(url, subprotocols=["realtalk", "other"])
+        try:
+            assert ws.subprotocol == "realtalk"
+            await ws.send(b"\x00\x01")
+            with anyio.fail_after(10):
+                assert await ws.recv() == b"\x00\x01"
+        finally:
+            await ws.close()
+        assert ws.close_code == 1000
+
+
+async def test_a_send_cancelled_mid_frame_aborts_the_connection() -> None:
+    """A send cancelled while the socket is full may have written part of a frame, so the
+    connection is aborted: the next send raises ConnectionClosed instead of corrupting the
+    stream."""
+    release = threading.Event()
+
+    def handler(ws: ServerConnection) -> None:
+        release.wait(10)  # does not read: the client's socket fills up
+
+    async def flood(transport: WebSocketTransport) -> None:
+        while True:
+            await transport.send("x" * 1_000_000)
+
+    with _server(handler, close_timeout=0.5) as url:
+        async with connect_websocket(Endpoint(url=url)) as transport:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(flood, transport)
+                await anyio.wait_all_tasks_blocked()  # the flood waits on a full socket
+                tg.cancel_scope.cancel()
+            release.set()
+            with pytest.raises(ConnectionClosed):
+                await transport.send("after")

@@ -1,32 +1,33 @@
-"""A WebSocket transport on ``websockets``, under asyncio or trio.
+"""The WebSocket client, on anyio: the same code under asyncio and trio.
 
-Under asyncio the transport uses websockets' asyncio client; under another anyio backend
-(trio), :mod:`realtalk.transport.anyio_websocket`, which drives websockets' sans-I/O protocol
-over anyio streams. So a :class:`~realtalk.Conversation` works the same on both backends, on
-every supported Python and websockets version. Frames over 1 MiB are normal in this protocol (items
-carrying audio), so there is no message size limit. Compression is off: base64 audio barely
-compresses and deflate would add latency to every frame, ``response.cancel`` included.
+anyio opens the TCP (and TLS) connection and websockets' sans-I/O ``ClientProtocol`` speaks
+WebSocket over it (:class:`~.connection.WebSocketConnection`), so a
+:class:`~realtalk.Conversation` behaves the same on both backends, on every supported Python
+and websockets version. Frames over 1 MiB are normal in this protocol (items carrying audio),
+so there is no message size limit. Compression is off: base64 audio barely compresses and
+deflate would add latency to every frame, ``response.cancel`` included.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import inspect
-import ipaddress
 import logging
-import urllib.parse
-from collections.abc import AsyncIterator
-from typing import Any, Protocol
+import ssl
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 
+import anyio
 import websockets.exceptions as wsexc
+from websockets.client import ClientProtocol
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
 
 from ..errors import ConfigurationError, ConnectError, ConnectionClosed
-from .anyio_websocket import open_anyio_websocket
+from .connection import CLOSE_TIMEOUT, WebSocketConnection
 from .endpoints import Endpoint
 from .redact import RedactingFilter, Redactor
 
-__all__ = ("WebSocketTransport", "connect_websocket")
+__all__ = ("WebSocketTransport", "connect_websocket", "open_websocket")
 
 logger = logging.getLogger("realtalk.transport")
 # What websockets logs (handshake headers at DEBUG) goes through this logger, scrubbed.
@@ -34,30 +35,6 @@ wire_logger = logging.getLogger("realtalk.transport.wire")
 wire_logger.addFilter(RedactingFilter(Redactor()))
 
 _USER_AGENT = "realtalk"
-
-
-class _Connection(Protocol):
-    async def send(self, message: str) -> None: ...
-    async def recv(self) -> str | bytes: ...
-    # websockets' asyncio connection has close(), AnyioWebSocket aclose(): see aclose().
-
-
-def _running_asyncio() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-def _is_loopback(url: str) -> bool:
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _closed(exc: wsexc.ConnectionClosed) -> ConnectionClosed:
@@ -72,7 +49,7 @@ def _closed(exc: wsexc.ConnectionClosed) -> ConnectionClosed:
 class WebSocketTransport:
     """A connected realtime WebSocket. Create it with :func:`connect_websocket`."""
 
-    def __init__(self, connection: _Connection, endpoint: Endpoint) -> None:
+    def __init__(self, connection: WebSocketConnection, endpoint: Endpoint) -> None:
         self._ws = connection
         self.endpoint = endpoint
 
@@ -106,10 +83,62 @@ class WebSocketTransport:
 
     async def aclose(self) -> None:
         """Close the connection with a normal close frame; idempotent."""
-        # websockets' asyncio connection calls it close(), AnyioWebSocket aclose().
-        close = getattr(self._ws, "aclose", None) or getattr(self._ws, "close")  # noqa: B009
-        with contextlib.suppress(wsexc.WebSocketException, OSError):
-            await close()
+        await self._ws.close()
+
+
+async def open_websocket(
+    url: str, *, headers: Mapping[str, str] | None = None,
+    subprotocols: Sequence[str] | None = None, open_timeout: float = 10.0,
+    close_timeout: float = CLOSE_TIMEOUT, max_size: int | None = None,
+    logger: logging.Logger = wire_logger,
+) -> WebSocketConnection:
+    """Connect to ``url`` (``ws://`` or ``wss://``) and run the opening handshake; the caller
+    closes the connection. :func:`connect_websocket` is the realtalk-level API on top.
+
+    Args:
+        url: where to connect.
+        headers: extra headers for the upgrade request.
+        subprotocols: subprotocols to offer.
+        open_timeout: seconds for the TCP connection, TLS and the handshake together.
+        close_timeout: seconds for the closing handshake (see :class:`WebSocketConnection`).
+        max_size: the largest message accepted; ``None`` (the default) for no limit.
+        logger: where websockets logs the handshake and frames (keep credentials out of it).
+
+    Raises:
+        websockets.exceptions.InvalidURI: a malformed URL.
+        websockets.exceptions.InvalidHandshake: the server refused (``InvalidStatus`` for an
+            HTTP error such as 401) or did not speak WebSocket.
+        OSError, TimeoutError: the server could not be reached in ``open_timeout`` seconds.
+    """
+    wsuri = parse_uri(url)
+    offered = [Subprotocol(name) for name in subprotocols] if subprotocols else None
+    protocol = ClientProtocol(wsuri, subprotocols=offered, max_size=max_size, logger=logger)
+    request = protocol.connect()
+    for name, value in (headers or {}).items():
+        request.headers[name] = value
+    request.headers["User-Agent"] = _USER_AGENT
+    protocol.send_request(request)
+    with anyio.fail_after(open_timeout):
+        tls: dict[str, Any] = {}
+        if wsuri.secure:
+            # The WebSocket closing handshake ends the connection, so TLS's own closing
+            # exchange is not needed (and a server that skips it is no error).
+            tls = {"tls": True, "ssl_context": ssl.create_default_context(),
+                   "tls_hostname": wsuri.host, "tls_standard_compatible": False}
+        stream = await anyio.connect_tcp(wsuri.host, wsuri.port, **tls)
+        connection = WebSocketConnection(stream, protocol, close_timeout=close_timeout)
+        connection.request = request
+        try:
+            await connection.receive_handshake()
+            if protocol.handshake_exc is not None:
+                raise protocol.handshake_exc
+            if connection.response is None:
+                raise wsexc.InvalidMessage("the server closed the connection during the "
+                                           "handshake")
+        except BaseException:
+            await connection.abort()
+            raise
+    return connection
 
 
 @contextlib.asynccontextmanager
@@ -118,59 +147,32 @@ async def connect_websocket(
 ) -> AsyncIterator[WebSocketTransport]:
     """Open a WebSocket to ``endpoint`` for the duration of the ``async with`` block.
 
-    Under asyncio this is websockets' asyncio client; under any other anyio backend (trio),
-    realtalk's anyio layer over websockets' sans-I/O protocol. Both behave the same here.
-
     Raises:
         ConnectError: the server refused the connection or the handshake (``HTTP 401`` for a
             wrong key), or it could not be reached within ``open_timeout`` seconds.
         ConfigurationError: the URL is malformed.
     """
     where = endpoint.safe_url
-    async with contextlib.AsyncExitStack() as stack:
-        try:
-            ws = await _open(stack, endpoint, open_timeout)
-        except wsexc.InvalidURI as exc:
-            raise ConfigurationError(f"invalid WebSocket URL {where!r}") from exc
-        except wsexc.InvalidStatus as exc:
-            status = exc.response.status_code
-            hint = " (check the API key or token)" if status in (401, 403) else ""
-            body = exc.response.body.decode("utf-8", "replace").strip()[:300]
-            said = f": {body}" if body else ""
-            raise ConnectError(
-                f"server at {where} rejected the connection with HTTP {status}{hint}{said}"
-            ) from exc
-        except (wsexc.WebSocketException, OSError, TimeoutError) as exc:
-            raise ConnectError(
-                f"could not connect to {where}: {type(exc).__name__}: {exc}"
-            ) from exc
-        logger.debug("connected to %s", where)
-        transport = WebSocketTransport(ws, endpoint)
-        try:
-            yield transport
-        finally:
-            await transport.aclose()
-
-
-async def _open(stack: contextlib.AsyncExitStack, endpoint: Endpoint,
-                open_timeout: float) -> _Connection:
-    headers = dict(endpoint.headers)
-    if not _running_asyncio():
-        return await open_anyio_websocket(endpoint.url, headers=headers,
-                                          open_timeout=open_timeout, user_agent=_USER_AGENT,
-                                          logger=wire_logger)
-    from websockets.asyncio.client import connect
-
-    options: dict[str, Any] = {
-        "additional_headers": headers,
-        "max_size": None,
-        "compression": None,
-        "open_timeout": open_timeout,
-        "user_agent_header": _USER_AGENT,
-        "logger": wire_logger,
-    }
-    # websockets >= 15 honours proxy environment variables; never for loopback.
-    if _is_loopback(endpoint.url) and "proxy" in inspect.signature(connect).parameters:
-        options["proxy"] = None
-    connection: _Connection = await stack.enter_async_context(connect(endpoint.url, **options))
-    return connection
+    try:
+        ws = await open_websocket(endpoint.url, headers=endpoint.headers,
+                                  open_timeout=open_timeout)
+    except wsexc.InvalidURI as exc:
+        raise ConfigurationError(f"invalid WebSocket URL {where!r}") from exc
+    except wsexc.InvalidStatus as exc:
+        status = exc.response.status_code
+        hint = " (check the API key or token)" if status in (401, 403) else ""
+        body = (exc.response.body or b"").decode("utf-8", "replace").strip()[:300]
+        said = f": {body}" if body else ""
+        raise ConnectError(
+            f"server at {where} rejected the connection with HTTP {status}{hint}{said}"
+        ) from exc
+    except (wsexc.WebSocketException, OSError, TimeoutError) as exc:
+        raise ConnectError(
+            f"could not connect to {where}: {type(exc).__name__}: {exc}"
+        ) from exc
+    logger.debug("connected to %s", where)
+    transport = WebSocketTransport(ws, endpoint)
+    try:
+        yield transport
+    finally:
+        await transport.aclose()
