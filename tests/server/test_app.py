@@ -1,8 +1,11 @@
-"""Tests for realtalk.server.app: the real WebSocket server on loopback."""
+"""Tests for realtalk.server.app: the real WebSocket server on loopback, served in the test's
+own event loop under asyncio and trio, with realtalk's client (and websockets' sync client for
+the threaded server)."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import math
@@ -11,17 +14,37 @@ from typing import Any
 
 import anyio
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as sync_connect
 
-from realtalk.errors import LocalProtocolError
+from realtalk.errors import ConnectError, ConnectionClosed, LocalProtocolError
 from realtalk.server import RealtimeServer, ScriptedResponder, ServerOptions
+from realtalk.transport import Endpoint, Transport, connect_websocket
+from realtalk.transport.connection import WebSocketConnection
+from realtalk.transport.websocket import open_websocket
 
 REPLY = "Hello there. This answer is long enough to be interrupted in the middle of it."
 KEY = "sk-local-test-key"
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """The server runs in the test's event loop: both backends."""
+    backend: str = request.param
+    return backend
+
+
+@contextlib.asynccontextmanager
+async def connect(url: str, *, additional_headers: dict[str, str] | None = None,
+                  open_timeout: float = 5.0) -> AsyncIterator[WebSocketConnection]:
+    """A raw WebSocket client connection (realtalk's own, on either backend)."""
+    ws = await open_websocket(url, headers=additional_headers, open_timeout=open_timeout)
+    try:
+        yield ws
+    finally:
+        await ws.close()
 
 
 def _server(**options: Any) -> RealtimeServer:
@@ -39,17 +62,17 @@ async def server() -> AsyncIterator[RealtimeServer]:
         yield srv
 
 
-async def _send(ws: ClientConnection, **frame: Any) -> None:
+async def _send(ws: WebSocketConnection, **frame: Any) -> None:
     await ws.send(json.dumps(frame))
 
 
-async def _recv(ws: ClientConnection) -> dict[str, Any]:
+async def _recv(ws: WebSocketConnection) -> dict[str, Any]:
     with anyio.fail_after(5):
         frame: dict[str, Any] = json.loads(await ws.recv())
     return frame
 
 
-async def _recv_until(ws: ClientConnection, event_type: str) -> list[dict[str, Any]]:
+async def _recv_until(ws: WebSocketConnection, event_type: str) -> list[dict[str, Any]]:
     frames: list[dict[str, Any]] = []
     with anyio.fail_after(5):
         while not frames or frames[-1]["type"] != event_type:
@@ -59,7 +82,7 @@ async def _recv_until(ws: ClientConnection, event_type: str) -> list[dict[str, A
 
 async def test_full_response(server: RealtimeServer) -> None:
     """A client gets session.created, then a whole response through response.done."""
-    async with connect(server.url + "?model=gpt-realtime", max_size=None) as ws:
+    async with connect(server.url + "?model=gpt-realtime") as ws:
         created = await _recv(ws)
         assert created["type"] == "session.created"
         assert created["session"]["model"] == "gpt-realtime"
@@ -142,7 +165,7 @@ async def test_bad_frames_are_error_events_and_the_connection_survives(
 
 async def test_frames_over_one_mebibyte_are_accepted(server: RealtimeServer) -> None:
     """A 2 MiB audio append (base64 ~2.7 MB) is accepted and committed."""
-    async with connect(server.url + "?model=m", max_size=None) as ws:
+    async with connect(server.url + "?model=m") as ws:
         await _recv(ws)
         await _send(ws, type="session.update", session={
             "type": "realtime", "audio": {"input": {"turn_detection": None}}})
@@ -294,11 +317,129 @@ async def test_serve_forever_until_cancelled() -> None:
             assert (await _recv(ws))["type"] == "session.created"
         tg.cancel_scope.cancel()
     assert [s.closed for s in server.sessions] == [True]
-    with pytest.raises(ConnectionRefusedError):
-        await connect(server.url + "?model=m", open_timeout=2)
+    with pytest.raises(OSError, match="connection attempts failed"):
+        await open_websocket(server.url + "?model=m", open_timeout=2)
 
 
 def test_port_is_unknown_before_start() -> None:
     """Asking for the address of a server that is not listening is a LocalProtocolError."""
     with pytest.raises(LocalProtocolError, match="not listening"):
         _ = RealtimeServer().url
+
+
+# ---------------------------------------------------------------------------------------------
+# realtalk's client (connect_websocket) against the server, in one event loop
+# ---------------------------------------------------------------------------------------------
+
+
+async def _read_until_closed(transport: Transport) -> ConnectionClosed:
+    while True:
+        try:
+            await transport.receive()
+        except ConnectionClosed as exc:
+            return exc
+
+
+async def test_the_client_and_the_server_share_one_event_loop(server: RealtimeServer) -> None:
+    """connect_websocket gets session.created and a whole response from a server served by
+    the same event loop (no thread), under asyncio and trio."""
+    async with connect_websocket(Endpoint(url=server.url + "?model=gpt-realtime")) as t:
+        created = json.loads(await t.receive())
+        assert created["type"] == "session.created"
+        await t.send(json.dumps({"type": "response.create"}))
+        with anyio.fail_after(5):
+            while json.loads(await t.receive())["type"] != "response.done":
+                pass
+
+
+async def test_the_client_reports_a_wrong_key_as_http_401() -> None:
+    """A wrong key: ConnectError naming HTTP 401 and the server's error body, no key in it."""
+    async with RealtimeServer(api_key=KEY) as srv:
+        endpoint = Endpoint(url=srv.url + "?model=m", headers={"api-key": "sk-wrong-key-123"})
+        with pytest.raises(ConnectError) as info:
+            async with connect_websocket(endpoint):
+                pass
+    message = str(info.value)
+    assert "HTTP 401" in message and "invalid_api_key" in message
+    assert "sk-wrong-key-123" not in message and KEY not in message
+
+
+async def test_frames_over_one_mebibyte_from_the_server() -> None:
+    """A 60 s audio chunk (a long reply's audio in one 2+ MB frame) reaches the client whole."""
+    srv = RealtimeServer(options=ServerOptions(first_audio_latency_ms=0, chunk_ms=60_000,
+                                               generation_speed=math.inf),
+                         responder_factory=lambda: ScriptedResponder([REPLY * 5]))
+    async with srv, connect_websocket(Endpoint(url=srv.url + "?model=m")) as t:
+        await t.receive()
+        await t.send(json.dumps({"type": "response.create"}))
+        with anyio.fail_after(10):
+            while True:
+                frame = await t.receive()
+                if '"response.output_audio.delta"' in frame:
+                    break
+    assert len(frame) > 1_048_576
+    assert len(base64.b64decode(json.loads(frame)["delta"])) > 1_000_000
+
+
+async def test_fragmented_client_messages_are_reassembled(server: RealtimeServer) -> None:
+    """A client event sent in three frames is one event to the server."""
+    async with connect(server.url + "?model=m") as ws:
+        await _recv(ws)
+        text = json.dumps({"type": "session.update", "session": {
+            "type": "realtime", "instructions": "Be brief."}}).encode()
+        ws.protocol.send_text(text[:10], fin=False)
+        ws.protocol.send_continuation(text[10:20], fin=False)
+        ws.protocol.send_continuation(text[20:], fin=True)
+        await ws.send("")  # flushes the three frames, then one empty (invalid) message
+        updated = await _recv(ws)
+        assert updated["type"] == "session.updated"
+        assert updated["session"]["instructions"] == "Be brief."
+        assert (await _recv(ws))["error"]["code"] == "invalid_json"
+
+
+async def test_pings_are_answered(server: RealtimeServer) -> None:
+    """The server answers a client's ping while the client reads."""
+    async with connect(server.url + "?model=m") as ws:
+        await _recv(ws)
+        pong = await ws.ping()
+        await _send(ws, type="response.cancel")  # something to read meanwhile
+        await _recv(ws)
+        with anyio.fail_after(5):
+            await pong.wait()
+
+
+async def test_close_codes_both_ways(server: RealtimeServer) -> None:
+    """A client closing with 4000 ends its session; a server shutting down closes its
+    clients with 1001 (going away), which the client reports as ConnectionClosed."""
+    async with connect(server.url + "?model=m") as ws:
+        await _recv(ws)
+        await ws.close(4000, "done here")
+        assert ws.close_code == 4000  # echoed by the server
+    async with connect_websocket(Endpoint(url=server.url + "?model=m")) as t:
+        await t.receive()
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(server.aclose)  # while the client reads, as clients do
+                closed = await _read_until_closed(t)
+    assert closed.code == 1001
+    assert [s.closed for s in server.sessions] == [True, True]
+
+
+async def test_a_server_that_goes_away_mid_response() -> None:
+    """The server closing mid-response: the client reads what came, then ConnectionClosed;
+    a new connection is refused."""
+    async with _server(chunk_ms=100, generation_speed=2.0) as srv:
+        url = srv.url + "?model=m"
+        async with connect_websocket(Endpoint(url=url)) as t:
+            await t.receive()
+            await t.send(json.dumps({"type": "response.create"}))
+            with anyio.fail_after(5):
+                while '"response.output_audio.delta"' not in await t.receive():
+                    pass
+            with anyio.fail_after(5):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(srv.aclose)
+                    await _read_until_closed(t)
+        with pytest.raises(ConnectError, match="could not connect"):
+            async with connect_websocket(Endpoint(url=url), open_timeout=2):
+                pass

@@ -109,5 +109,4 @@ def test_credentials_never_in_repr_or_logs(caplog: pytest.LogCaptureFixture) -> 
 def test_safe_url_masks_query_credentials() -> None:
     """A browser-style api-key query parameter is masked in safe_url."""
     e = providers.endpoint(f"wss://h/openai/realtime?api-key={SECRET}&deployment=d").endpoint
-    assert SECRET not in e.safe_url
-    assert "deployment=d" in e.safe_url
+    assert e.safe_url == "wss://h/openai/realtime?api-key=[redacted]&deployment=d"

@@ -1,6 +1,7 @@
 """The embedded realtime server: a local stand-in for OpenAI / Azure OpenAI Realtime.
 
-- :class:`RealtimeServer`: the WebSocket server (asyncio, or in a thread from anywhere).
+- :class:`RealtimeServer`: the WebSocket server (in the caller's asyncio or trio loop, or in a
+  thread from anywhere).
 - :class:`ServerSession`: its protocol logic, sans-I/O (frames and ``now`` in, events out).
 - :class:`SyntheticVoice`: speech-like audio for the replies; :class:`ServerVad`: turn detection.
 - :class:`Responder` / :class:`Transcriber`: what the server says and hears (scripted defaults).

@@ -15,6 +15,7 @@ import attrs
 
 from ..errors import ConfigurationError
 from ..session_config import WireShape
+from .redact import Redactor
 
 __all__ = ("Endpoint", "openai_endpoint", "azure_endpoint", "DEFAULT_OPENAI_BASE_URL",
            "AZURE_PREVIEW_API_VERSION")
@@ -23,7 +24,7 @@ DEFAULT_OPENAI_BASE_URL = "wss://api.openai.com/v1"
 #: The api-version of Azure's preview realtime endpoint (beta protocol shape).
 AZURE_PREVIEW_API_VERSION = "2025-04-01-preview"
 
-_SECRET_QUERY_KEYS = frozenset({"api-key", "api_key", "key", "token", "access_token"})
+_REDACTOR = Redactor()
 
 
 @attrs.frozen(repr=False)
@@ -42,13 +43,9 @@ class Endpoint:
 
     @property
     def safe_url(self) -> str:
-        """The URL with any credential-looking query parameter masked."""
-        parts = urllib.parse.urlsplit(self.url)
-        query = [
-            (k, "***" if k.lower() in _SECRET_QUERY_KEYS else v)
-            for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-        ]
-        return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+        """The URL with any credential-looking query parameter (``api-key``, ``token``, ...)
+        masked as ``[redacted]``."""
+        return _REDACTOR.redact(self.url)
 
     def __repr__(self) -> str:
         names = ", ".join(sorted(self.headers))
