@@ -1,7 +1,9 @@
 """Tests for realtalk.relay.server (and the sessions it runs): real WebSockets on loopback.
 
 Every test puts the relay in front of the embedded realtime server (or a deliberately broken
-upstream) and talks to it as a client would.
+upstream) and talks to it as a client would: most with websockets' asyncio client and server
+as independent peers (so on asyncio), the last few with realtalk's own client on asyncio and
+trio.
 """
 
 from __future__ import annotations
@@ -35,9 +37,13 @@ from realtalk.relay import (
     TokenAuthenticator,
     TokenSigner,
 )
+from realtalk.relay.metrics import HopTimes, RelayMetrics
+from realtalk.relay.web import browser_client
 from realtalk.server import RealtimeServer, ScriptedResponder, ServerOptions
 from realtalk.session_config import WireShape
 from realtalk.transport import Transport
+from realtalk.transport.connection import WebSocketConnection
+from realtalk.transport.websocket import open_websocket
 
 pytestmark = pytest.mark.anyio
 
@@ -815,3 +821,117 @@ async def test_a_client_that_stops_reading_is_disconnected() -> None:
                 assert slow_ws.close_code == 1008
     finally:
         logging.getLogger("realtalk.relay.session").removeHandler(signal)
+
+
+# ---------------------------------------------------------------------------------------------
+# The relay in the caller's event loop, under asyncio and trio (realtalk's client as the peer)
+# ---------------------------------------------------------------------------------------------
+
+BOTH_BACKENDS = pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+
+
+async def _events_until(ws: WebSocketConnection, event_type: str) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    with anyio.fail_after(5):
+        while not seen or seen[-1]["type"] != event_type:
+            seen.append(json.loads(await ws.recv()))
+    return seen
+
+
+@BOTH_BACKENDS
+async def test_upstream_relay_and_client_in_one_event_loop() -> None:
+    """The embedded server, the relay and a client share the test's loop: a response is
+    forwarded and a barge-in reaches the upstream, under asyncio and trio alike."""
+    async with _upstream() as upstream, _relay(_provider(upstream)) as relay:
+        ws = await open_websocket(relay.url, headers={
+            "Authorization": f"Bearer {SIGNER.mint('s1')}"})
+        try:
+            await _events_until(ws, "session.created")
+            await ws.send(json.dumps({"type": "response.create"}))
+            frames = await _events_until(ws, "response.output_audio.delta")
+            response_id = next(f["response"]["id"] for f in frames
+                               if f["type"] == "response.created")
+            await ws.send(json.dumps({"type": "response.cancel", "response_id": response_id}))
+            done = await _events_until(ws, "response.done")
+            assert done[-1]["response"]["status"] == "cancelled"
+        finally:
+            await ws.close()
+        assert upstream.sessions[0].stats.responses_cancelled == 1
+    assert relay.metrics.snapshot().sessions_opened == 1
+
+
+@BOTH_BACKENDS
+async def test_browser_handshake_and_refusals_on_both_backends() -> None:
+    """A browser's token subprotocol is accepted with `realtalk` selected; no token is 401;
+    a relay shutting down closes its clients with 1001."""
+    async with _upstream() as upstream, _relay(_provider(upstream)) as relay:
+        with pytest.raises(InvalidStatus) as info:
+            await open_websocket(relay.url)
+        assert info.value.response.status_code == 401
+        ws = await open_websocket(relay.url, subprotocols=[
+            "realtalk", f"realtalk-token.{SIGNER.mint('s1')}"])
+        assert ws.subprotocol == "realtalk"
+        await _events_until(ws, "session.created")
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(relay.aclose)
+                with contextlib.suppress(ConnectionClosed):
+                    while True:
+                        await ws.recv()
+        assert ws.protocol.close_rcvd is not None and ws.protocol.close_rcvd.code == 1001
+        await ws.close()
+
+
+@BOTH_BACKENDS
+async def test_static_files_demo_tokens_and_health_on_both_backends() -> None:
+    """With web_root (the browser client) and demo_tokens: /, /app.js, /demo-token (whose
+    token opens a session) and /healthz are served over plain HTTP on the relay's port."""
+
+    def get(url: str) -> tuple[int, str, bytes]:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status), response.headers["Content-Type"], bytes(response.read())
+
+    with browser_client() as web_root:
+        async with _upstream() as upstream, _relay(_provider(upstream), web_root=web_root,
+                                                   demo_tokens=True) as relay:
+            status, kind, page = await anyio.to_thread.run_sync(get, relay.http_url + "/")
+            assert (status, kind) == (200, "text/html; charset=utf-8")
+            assert page == (web_root / "index.html").read_bytes()
+            status, kind, _ = await anyio.to_thread.run_sync(get, relay.http_url + "/app.js")
+            assert (status, kind) == (200, "text/javascript; charset=utf-8")
+            assert (await anyio.to_thread.run_sync(get, relay.http_url + "/healthz"))[2] == b"ok\n"
+            demo = json.loads((await anyio.to_thread.run_sync(
+                get, relay.http_url + "/demo-token"))[2])
+            ws = await open_websocket(relay.url + f"?session_id={demo['session_id']}",
+                                      headers={"Authorization": f"Bearer {demo['token']}"})
+            await _events_until(ws, "session.created")
+            assert relay.session_ids == [demo["session_id"]]
+            await ws.close()
+
+
+class _CountedLag(HopTimes):
+    """The loop lag samples, with an event once ``wanted`` have been recorded."""
+
+    def __init__(self, wanted: int) -> None:
+        super().__init__(100)
+        self.wanted = wanted
+        self.enough = anyio.Event()
+
+    def add(self, received_ns: int, forwarded_ns: int) -> None:
+        super().add(received_ns, forwarded_ns)
+        if len(self.samples_ns()) >= self.wanted:
+            self.enough.set()
+
+
+@BOTH_BACKENDS
+async def test_the_loop_lag_probe_runs_on_both_backends() -> None:
+    """The relay's background probe records how late its loop wakes a sleeper."""
+    metrics = RelayMetrics()
+    lag = metrics.loop_lag = _CountedLag(3)
+    relay = RelayServer(providers.endpoint("ws://127.0.0.1:9/v1/realtime"),
+                        TokenAuthenticator(SIGNER),
+                        options=RelayOptions(loop_lag_interval=0.001), metrics=metrics)
+    async with relay:
+        with anyio.fail_after(5):
+            await lag.enough.wait()
+    assert all(sample >= 0 for sample in lag.samples_ns())

@@ -18,39 +18,32 @@ no or bad credential                    401     the :class:`~.auth.Authenticator
 An admitted client gets its own :class:`~.session.RelaySession` and upstream connection. The
 provider's credentials stay in this process: the relay never forwards a client's headers
 upstream, never sends the provider's to a client, and keeps them out of log records (a
-:class:`~.redact.RedactingFilter` scrubs websockets' DEBUG handshake logs on both sides).
+:class:`~realtalk.transport.redact.RedactingFilter` scrubs websockets' DEBUG handshake logs
+on both sides).
 
 Plain HTTP ``GET`` on the same port serves a health check (``/healthz``), the metrics as JSON
 (``/metrics``), optionally a directory of static files (the browser client) and, for demos
 on loopback only, ``/demo-token``.
 
-The server runs on asyncio (websockets' asyncio server); its sessions use anyio internally.
+Listening, handshakes, keepalive pings and shutdown are
+:class:`~realtalk.transport.host.WebSocketHost`'s: the relay runs in the caller's event loop,
+under asyncio or trio, and its hooks here only decide (who is admitted, which page to serve).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import email.utils
-import json
 import logging
 import urllib.parse
 import weakref
 from collections.abc import Sequence
 from http import HTTPStatus
-from typing import Any
 
 import anyio
-import anyio.abc
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
-from websockets.typing import Origin, Subprotocol
 
-from ..errors import LocalProtocolError, TransportError
 from ..providers import Provider
-from ..transport.endpoints import netloc
-from ..transport.redact import Redactor, redacting
+from ..transport.connection import WebSocketConnection
+from ..transport.host import WebSocketHost, http_response, json_response
 from .auth import APP_SUBPROTOCOLS, Authenticator, HandshakeRequest, TokenAuthenticator
 from .errors import AuthenticationError
 from .frames import RELAY_AT_CAPACITY, SESSION_ALREADY_CONNECTED, Refusal, error_frame
@@ -58,13 +51,12 @@ from .metrics import RelayMetrics
 from .options import RelayOptions
 from .ownership import IdRegistry
 from .session import EventHook, RelaySession
-from .tokens import new_session_id
+from .tokens import SessionClaims, new_session_id
 from .web import StaticSite
 
 __all__ = ("RelayServer",)
 
 logger = logging.getLogger("realtalk.relay")
-_WEBSOCKETS_LOGGER = "realtalk.relay.websockets"
 _DEMO_TOKEN_TTL = 300.0
 _TRY_AGAIN_LATER = 1013
 _POLICY_VIOLATION = 1008
@@ -84,29 +76,17 @@ def _provider_secrets(provider: Provider) -> list[str]:
     return found
 
 
-def _http(status: HTTPStatus, body: bytes, content_type: str) -> Response:
-    headers = Headers([
-        ("Date", email.utils.formatdate(usegmt=True)),
-        ("Content-Type", content_type),
-        ("Content-Length", str(len(body))),
-        ("Cache-Control", "no-store"),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Connection", "close"),
-    ])
-    return Response(status.value, status.phrase, headers, body)
-
-
-def _json(status: HTTPStatus, data: object) -> Response:
-    return _http(status, json.dumps(data).encode() + b"\n", "application/json")
+def _not_found() -> Response:
+    return http_response(HTTPStatus.NOT_FOUND, b"Not Found\n")
 
 
 def _error_body(status: HTTPStatus, code: str, message: str) -> Response:
     """A refused handshake, with the hosted service's error object as the body."""
-    return _json(status, {"error": {"type": "invalid_request_error", "code": code,
-                                    "message": message, "param": None}})
+    return json_response(status, {"error": {"type": "invalid_request_error", "code": code,
+                                            "message": message, "param": None}})
 
 
-class RelayServer:
+class RelayServer(WebSocketHost):
     """The relay (see the module docstring).
 
     Args:
@@ -117,46 +97,38 @@ class RelayServer:
             barge-ins); never with audio. Runs on the relay's loop: keep it quick.
         metrics: where to record (default: a fresh :class:`~.metrics.RelayMetrics`).
 
-    Use ``async with RelayServer(...) as relay:`` or :meth:`serve_forever` (asyncio).
+    It serves in the caller's event loop, asyncio or trio: ``async with RelayServer(...) as
+    relay:`` or :meth:`serve_forever`; or on a thread of its own with
+    :meth:`running_in_thread`.
     """
 
     def __init__(self, provider: Provider, authenticator: Authenticator, *,
                  options: RelayOptions | None = None, on_event: EventHook | None = None,
                  metrics: RelayMetrics | None = None) -> None:
+        options = options or RelayOptions()
+        super().__init__(
+            options.host, options.port, name="the relay", logger=logger,
+            wire_logger="realtalk.relay.websockets", secrets=_provider_secrets(provider),
+            # The upstream handshakes carry the provider's key; websockets' default loggers
+            # are scrubbed too, for any other websockets client or server in the process.
+            redact_also=("realtalk.transport.wire", "websockets.client", "websockets.server"),
+            max_size=options.limits.hard_message_bytes, origins=options.allowed_origins,
+            ping_interval=options.ping_interval,
+        )
         self.provider = provider
         self.authenticator = authenticator
-        self.options = options or RelayOptions()
+        self.options = options
         self.on_event = on_event
         self.metrics = metrics or RelayMetrics()
         self.registry = IdRegistry()
-        self._site = StaticSite(self.options.web_root) if self.options.web_root else None
-        self._redactor = Redactor(_provider_secrets(provider))
+        self._site = StaticSite(options.web_root) if options.web_root else None
         self._sessions: dict[str, RelaySession] = {}
-        self._admitted: weakref.WeakKeyDictionary[ServerConnection, Any] = (
+        self._admitted: weakref.WeakKeyDictionary[WebSocketConnection, SessionClaims] = (
             weakref.WeakKeyDictionary())
-        self._server: Server | None = None
-        self._port: int | None = None
-        self._cleanup = contextlib.ExitStack()
-        self._lag_timer: asyncio.TimerHandle | None = None
-
-    def __repr__(self) -> str:
-        # The provider's repr hides its credentials; the authenticator's hides its secret.
-        return f"RelayServer(host={self.options.host!r}, port={self._port or self.options.port})"
 
     # -----------------------------------------------------------------------------------------
     # Addresses and state
     # -----------------------------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        """The listening port.
-
-        Raises:
-            LocalProtocolError: the relay is not listening.
-        """
-        if self._port is None:
-            raise LocalProtocolError("the relay is not listening; start it first")
-        return self._port
 
     @property
     def url(self) -> str:
@@ -168,14 +140,6 @@ class RelayServer:
         """``http://HOST:PORT``: the health check, metrics and web pages."""
         return f"http://{self._netloc()}"
 
-    @property
-    def http_base_url(self) -> str:
-        """``http://HOST:PORT/v1``: the ``base_url`` for the official ``openai`` client."""
-        return f"http://{self._netloc()}/v1"
-
-    def _netloc(self) -> str:
-        return netloc(self.options.host, self.port)
-
     def session(self, session_id: str) -> RelaySession | None:
         """The connected session with this id, if any."""
         return self._sessions.get(session_id)
@@ -185,117 +149,32 @@ class RelayServer:
         """The ids of the connected sessions."""
         return list(self._sessions)
 
-    # -----------------------------------------------------------------------------------------
-    # Lifecycle
-    # -----------------------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Start listening (asyncio).
-
-        Raises:
-            TransportError: the address cannot be bound.
-        """
-        if self._server is not None:
+    async def _run_alongside(self) -> None:
+        """Measure how late the event loop wakes a sleeping task, every
+        ``options.loop_lag_interval`` seconds."""
+        interval = self.options.loop_lag_interval
+        if interval is None:
             return
-        limits = self.options.limits
-        origins: Sequence[Origin | None] | None = None
-        if self.options.allowed_origins is not None:
-            origins = [Origin(o) for o in self.options.allowed_origins]
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(redacting(
-                ("websockets.client", "websockets.server", _WEBSOCKETS_LOGGER), self._redactor))
-            try:
-                server = await serve(
-                    self._handle,
-                    self.options.host,
-                    self.options.port,
-                    process_request=self._process_request,
-                    select_subprotocol=_select_subprotocol,
-                    origins=origins,
-                    compression=None,  # base64 audio barely compresses; deflate costs each frame
-                    max_size=limits.hard_message_bytes,
-                    ping_interval=self.options.ping_interval,
-                    close_timeout=2.0,
-                    logger=logging.getLogger(_WEBSOCKETS_LOGGER),
-                )
-            except OSError as exc:
-                raise TransportError(
-                    f"cannot listen on {self.options.host}:{self.options.port}: {exc}"
-                ) from exc
-            self._cleanup = stack.pop_all()
-        self._server = server
-        self._port = int(next(iter(server.sockets)).getsockname()[1])
-        if self.options.loop_lag_interval is not None:
-            self._probe_loop_lag(self.options.loop_lag_interval)
-        logger.info("relay listening on %s", self.url)
-
-    def _probe_loop_lag(self, interval: float) -> None:
-        """Measure how late the event loop runs a timer, every ``interval`` seconds.
-
-        A chain of timer callbacks rather than a task: it needs no task group and costs one
-        callback per interval.
-        """
-        loop = asyncio.get_running_loop()
         times = self.metrics.loop_lag
-
-        def tick(due: float) -> None:
-            now = loop.time()
+        due = anyio.current_time() + interval
+        while True:
+            await anyio.sleep_until(due)
+            now = anyio.current_time()
             times.add(0, max(0, int((now - due) * 1e9)))
-            self._lag_timer = loop.call_at(now + interval, tick, now + interval)
-
-        first = loop.time() + interval
-        self._lag_timer = loop.call_at(first, tick, first)
-
-    async def aclose(self) -> None:
-        """Stop listening, close every client connection (code 1001) and wait for the
-        sessions to end."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        if self._lag_timer is not None:
-            self._lag_timer.cancel()
-            self._lag_timer = None
-        server.close()
-        await server.wait_closed()
-        self._cleanup.close()
-        logger.info("relay on port %s stopped", self._port)
-
-    async def __aenter__(self) -> RelayServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def serve_forever(
-        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
-    ) -> None:
-        """Listen until cancelled, then close. ``await tg.start(relay.serve_forever)`` returns
-        once the relay listens.
-
-        Raises:
-            TransportError: the address cannot be bound.
-        """
-        await self.start()
-        task_status.started()
-        try:
-            await anyio.sleep_forever()
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self.aclose()
+            due = now + interval
 
     # -----------------------------------------------------------------------------------------
     # The handshake
     # -----------------------------------------------------------------------------------------
 
-    async def _process_request(self, connection: ServerConnection,
+    async def _process_request(self, connection: WebSocketConnection,
                                request: Request) -> Response | None:
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return self._plain_http(request)
         path = urllib.parse.urlsplit(request.path).path
-        remote = _address(connection)
+        remote = connection.remote_address
         if path not in self.options.paths:
-            return _http(HTTPStatus.NOT_FOUND, b"Not Found\n", "text/plain; charset=utf-8")
+            return _not_found()
         if len(self._sessions) >= self.options.limits.max_sessions:
             return self._refuse(HTTPStatus.SERVICE_UNAVAILABLE, "capacity", RELAY_AT_CAPACITY,
                                 "The relay is at capacity; try again later.", remote)
@@ -334,30 +213,37 @@ class RelayServer:
     def _plain_http(self, request: Request) -> Response:
         path = urllib.parse.urlsplit(request.path).path
         if path == self.options.health_path:
-            return _http(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8")
+            return http_response(HTTPStatus.OK, b"ok\n")
         if path == self.options.metrics_path:
-            return _json(HTTPStatus.OK, self.metrics.snapshot().to_dict())
+            return json_response(HTTPStatus.OK, self.metrics.snapshot().to_dict())
         if path == "/demo-token" and self.options.demo_tokens:
             return self._demo_token()
         if self._site is not None:
             found = self._site.get(request.path)
             if found is not None:
-                return _http(HTTPStatus.OK, found.body, found.content_type)
-        return _http(HTTPStatus.NOT_FOUND, b"Not Found\n", "text/plain; charset=utf-8")
+                return http_response(HTTPStatus.OK, found.body, found.content_type)
+        return _not_found()
 
     def _demo_token(self) -> Response:
         if not isinstance(self.authenticator, TokenAuthenticator):
-            return _http(HTTPStatus.NOT_FOUND, b"Not Found\n", "text/plain; charset=utf-8")
+            return _not_found()
         session_id = new_session_id()
         token = self.authenticator.signer.mint(session_id, ttl=_DEMO_TOKEN_TTL)
-        return _json(HTTPStatus.OK, {"session_id": session_id, "token": token,
-                                     "expires_in": _DEMO_TOKEN_TTL})
+        return json_response(HTTPStatus.OK, {"session_id": session_id, "token": token,
+                                             "expires_in": _DEMO_TOKEN_TTL})
+
+    def _select_subprotocol(self, offered: Sequence[str]) -> str | None:
+        """The application protocol a browser offered next to its token (never the token)."""
+        for name in APP_SUBPROTOCOLS:
+            if name in offered:
+                return name
+        return None
 
     # -----------------------------------------------------------------------------------------
     # Sessions
     # -----------------------------------------------------------------------------------------
 
-    async def _handle(self, connection: ServerConnection) -> None:
+    async def _handle(self, connection: WebSocketConnection) -> None:
         claims = self._admitted.pop(connection)
         session_id = claims.session_id
         # Another connection for the session, or the last free slot, may have been admitted
@@ -378,7 +264,7 @@ class RelayServer:
         self.metrics.sessions_active += 1
         self.metrics.sessions_opened += 1
         logger.info("session %s opened (subject %s, client %s)", session_id, claims.subject,
-                    _address(connection))
+                    connection.remote_address)
         try:
             await session.run()
         except Exception:
@@ -388,7 +274,7 @@ class RelayServer:
             self.metrics.sessions_active -= 1
             logger.info("session %s closed", session_id)
 
-    async def _turn_away(self, connection: ServerConnection, code: str, message: str,
+    async def _turn_away(self, connection: WebSocketConnection, code: str, message: str,
                          close_code: int) -> None:
         self.metrics.handshakes_refused[code] += 1
         frame = error_frame(Refusal(code, message))
@@ -397,18 +283,3 @@ class RelayServer:
         finally:
             await connection.close(close_code, message[:120])
 
-
-def _select_subprotocol(connection: ServerConnection,
-                        offered: Sequence[Subprotocol]) -> Subprotocol | None:
-    """The application protocol a browser offered next to its token (never the token)."""
-    for name in APP_SUBPROTOCOLS:
-        if name in offered:
-            return Subprotocol(name)
-    return None
-
-
-def _address(connection: ServerConnection) -> str:
-    address = connection.remote_address
-    if isinstance(address, tuple) and len(address) >= 2:
-        return f"{address[0]}:{address[1]}"
-    return str(address)

@@ -57,8 +57,10 @@ class WebSocketConnection:
     after a normal closure, ``ConnectionClosedError`` otherwise), as websockets' own
     connections do; realtalk's client maps it to :class:`realtalk.errors.ConnectionClosed`.
 
-    A send cancelled while writing to the socket may have written part of a frame, so the
-    connection is then aborted (closed without a closing handshake; the peer sees code 1006).
+    A send cancelled while writing to the socket may have written part of a frame (under trio,
+    or over TLS), so the connection is then aborted: closed without a closing handshake, the
+    peer sees code 1006. anyio's asyncio TCP streams write a frame whole or not at all, so
+    there a cancelled send leaves the connection usable.
 
     Args:
         stream: the byte stream (a TCP or TLS stream) the handshake goes over.
@@ -82,10 +84,14 @@ class WebSocketConnection:
         self._fragments: list[bytes] = []
         self._fragment_opcode = Opcode.TEXT
         self._write_lock = _lock()
+        self._unsent: collections.deque[bytes] = collections.deque()  # popped, not yet written
         self._reading = False
         self._read_done: anyio.Event | None = None  # set after the read in progress
         self._pings: dict[bytes, anyio.Event] = {}
         self._closed = anyio.Event()
+        # See the class docstring: whether a cancelled write can leave part of a frame behind.
+        self._partial_writes = not (isinstance(stream, anyio.abc.SocketStream) and
+                                    type(stream).__module__.endswith("._asyncio"))
 
     def __repr__(self) -> str:
         return f"WebSocketConnection({self.protocol.side.name.lower()}, {self.remote_address})"
@@ -197,7 +203,8 @@ class WebSocketConnection:
         with anyio.CancelScope(shield=True):
             if self.protocol.state is not State.CLOSED:
                 self.protocol.receive_eof()
-                self.protocol.data_to_send()  # nowhere to send it now
+            self.protocol.data_to_send()  # nowhere to send it now
+            self._unsent.clear()
             with contextlib.suppress(anyio.BrokenResourceError, OSError):
                 await self._stream.aclose()
             self._closed.set()
@@ -284,8 +291,9 @@ class WebSocketConnection:
     async def _flush(self) -> None:
         """Write what the protocol has to send, in order, one writer at a time."""
         async with self._write_lock:
-            chunks = self.protocol.data_to_send()
-            for index, chunk in enumerate(chunks):
+            self._unsent.extend(self.protocol.data_to_send())
+            while self._unsent:
+                chunk = self._unsent.popleft()
                 try:
                     if chunk:
                         await self._stream.send(chunk)
@@ -294,12 +302,14 @@ class WebSocketConnection:
                         # happens when the connection is closed.
                         await self._stream.send_eof()
                 except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                    self._unsent.clear()
                     self.protocol.receive_eof()
                     return
                 except BaseException:
-                    if chunk or index + 1 < len(chunks):
-                        # Part of a frame may be on the wire and the rest is lost: the peer
-                        # could only misread what follows.
+                    # Cancelled. Where writes are whole or nothing, the chunk is out (or
+                    # never started) and the rest waits for the next flush. Elsewhere part
+                    # of a frame may be on the wire: the peer could only misread what follows.
+                    if self._partial_writes and chunk:
                         logger.debug("a send was interrupted mid-frame; aborting %r", self)
                         await self.abort()
                     raise
