@@ -115,7 +115,7 @@ async def _connect(relay: RelayServer, session_id: str, *, token: str | None = N
                    query: str = "") -> AsyncIterator[Peer]:
     token = token if token is not None else SIGNER.mint(session_id)
     async with connect(relay.url + query, additional_headers={"Authorization": f"Bearer {token}"},
-                       max_queue=None, max_size=None) as ws:
+                       max_queue=2**16, max_size=None) as ws:
         yield Peer(ws)
 
 
@@ -599,7 +599,7 @@ async def test_a_flooding_client_is_disconnected_and_others_are_not() -> None:
         frames = await bad.until_closed()
         assert [f["error"]["code"] for f in frames] == ["invalid_json"] * 3 + [
             "too_many_violations"]
-        assert bad.ws.close_code == 1008
+        assert bad.ws.protocol.close_code == 1008
         done = await good.until("response.done")
         assert done[-1]["response"]["status"] == "completed"
         assert relay.session_ids == ["good"]
@@ -615,7 +615,7 @@ async def test_upstream_refused_closes_the_client_with_an_error() -> None:
     provider = providers.endpoint(f"ws://127.0.0.1:{_free_port()}/v1/realtime?model=m")
     async with _relay(provider) as relay, _connect(relay, "s1") as ws:
         frames = await ws.until_closed()
-        assert ws.ws.close_code == 1011
+        assert ws.ws.protocol.close_code == 1011
     assert [f["error"]["code"] for f in frames] == ["upstream_unavailable"]
     assert frames[0]["error"]["type"] == "server_error"
     assert "127.0.0.1" not in frames[0]["error"]["message"]  # no upstream details to clients
@@ -632,7 +632,7 @@ async def test_upstream_dropping_mid_response_is_reported() -> None:
             await upstream.aclose()  # every upstream connection closes (1001)
             frames = await ws.until_closed()
         assert frames[-1]["error"]["code"] == "upstream_disconnected"
-        assert ws.ws.close_code == 1011
+        assert ws.ws.protocol.close_code == 1011
         assert relay.metrics.snapshot().upstream_failures == {"dropped": 1}
     assert len(relay.registry) == 0  # every id released
 
@@ -778,7 +778,7 @@ async def test_an_upstream_that_stops_reading_times_out() -> None:
             tg.start_soon(flood)
             frames = await ws.until_closed()
     assert [f["error"]["code"] for f in frames] == ["upstream_timeout"]
-    assert ws.ws.close_code == 1011
+    assert ws.ws.protocol.close_code == 1011
     assert relay.metrics.snapshot().upstream_failures == {"timeout": 1}
 
 
@@ -818,7 +818,7 @@ async def test_a_client_that_stops_reading_is_disconnected() -> None:
                 assert (await quick.until("response.done"))[-1]["type"] == \
                     "response.done"
                 await slow.until_closed()
-                assert slow_ws.close_code == 1008
+                assert slow_ws.protocol.close_code == 1008
     finally:
         logging.getLogger("realtalk.relay.session").removeHandler(signal)
 

@@ -260,3 +260,27 @@ def test_running_in_thread_reports_a_startup_error() -> None:
         with pytest.raises(TransportError, match="cannot listen"), \
                 Echo(taken.getsockname()[1]).running_in_thread():
             pass
+
+
+async def test_closing_before_serving_began_and_serve_forever_inside_async_with() -> None:
+    """Leaving `async with` at once: the serving task, not yet run, never starts (nor its
+    background hook, which would only end at the close timeout); serve_forever() inside
+    `async with` serves the same host."""
+    class Busy(Echo):
+        alongside = 0
+
+        async def _run_alongside(self) -> None:
+            self.alongside += 1
+            await anyio.sleep_forever()
+
+    with anyio.fail_after(5):
+        async with Busy() as busy:
+            pass
+        assert busy.alongside == 0
+        async with Echo() as host, anyio.create_task_group() as tg:
+            await tg.start(host.serve_forever)
+            ws = await open_websocket(host.url)
+            await ws.send("once")
+            assert await ws.recv() == "once"
+            await ws.close()
+            tg.cancel_scope.cancel()

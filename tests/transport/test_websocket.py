@@ -179,19 +179,31 @@ async def test_a_server_that_goes_away_is_connection_closed_without_a_code() -> 
     assert "no close frame" in str(info.value)
 
 
+class _ServerEnd:
+    """The test server's side of one connection: reads until it closes, notes the code."""
+
+    def __init__(self) -> None:
+        self._codes: list[int | None] = []
+        self._done = threading.Event()
+
+    def read_until_closed(self, ws: ServerConnection) -> None:
+        with contextlib.suppress(WebSocketClosed):
+            while True:
+                ws.recv(timeout=10)
+        self._codes.append(ws.protocol.close_code)
+        self._done.set()
+
+    async def close_code(self) -> int | None:
+        assert await anyio.to_thread.run_sync(self._done.wait, 10)
+        return self._codes[0]
+
+
 async def test_closing_while_another_task_reads() -> None:
     """aclose() while a task waits in receive(): the closing handshake completes through
     the reader's reads, the reader gets ConnectionClosed (1000), nothing hangs."""
-    codes: list[int | None] = []
-    done = threading.Event()
+    server_side = _ServerEnd()
 
-    def handler(ws: ServerConnection) -> None:
-        with contextlib.suppress(WebSocketClosed):
-            ws.recv(timeout=10)
-        codes.append(ws.close_code)
-        done.set()
-
-    with _server(handler) as url:
+    with _server(server_side.read_until_closed) as url:
         async with connect_websocket(Endpoint(url=url)) as transport:
             outcome: list[BaseException] = []
 
@@ -206,8 +218,7 @@ async def test_closing_while_another_task_reads() -> None:
                     tg.start_soon(read)
                     await anyio.wait_all_tasks_blocked()
                     await transport.aclose()
-        assert await anyio.to_thread.run_sync(done.wait, 10)
-    assert codes == [1000]
+        assert await server_side.close_code() == 1000
     assert len(outcome) == 1 and isinstance(outcome[0], ConnectionClosed)
     assert outcome[0].code == 1000
 
@@ -215,22 +226,17 @@ async def test_closing_while_another_task_reads() -> None:
 async def test_invalid_utf8_closes_with_1007() -> None:
     """A text frame that is not UTF-8 fails the connection with 1007 instead of raising
     a decoding error."""
-    codes: list[int | None] = []
-    done = threading.Event()
+    server_side = _ServerEnd()
 
     def handler(ws: ServerConnection) -> None:
         ws.socket.sendall(b"\x81\x02\xff\xfe")  # FIN + text, two bytes, unmasked
-        with contextlib.suppress(WebSocketClosed):
-            ws.recv(timeout=10)
-        codes.append(ws.close_code)
-        done.set()
+        server_side.read_until_closed(ws)
 
     with _server(handler) as url:
         async with connect_websocket(Endpoint(url=url)) as transport:
             with anyio.fail_after(10), pytest.raises(ConnectionClosed) as info:
                 await transport.receive()
-        assert await anyio.to_thread.run_sync(done.wait, 10)
-    assert codes == [1007]
+        assert await server_side.close_code() == 1007
     assert info.value.code == 1007
 
 

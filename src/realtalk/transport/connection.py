@@ -49,6 +49,16 @@ def _lock() -> anyio.Lock:
         return anyio.Lock()
 
 
+def _address(stream: anyio.abc.ByteStream) -> str:
+    try:
+        address = stream.extra(anyio.abc.SocketAttribute.remote_address)
+    except (anyio.TypedAttributeLookupError, OSError):
+        return "unknown"
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
+
+
 class WebSocketConnection:
     """An open WebSocket (client or server side): ``send``, ``recv``, ``ping``, ``close``.
 
@@ -89,6 +99,7 @@ class WebSocketConnection:
         self._read_done: anyio.Event | None = None  # set after the read in progress
         self._pings: dict[bytes, anyio.Event] = {}
         self._closed = anyio.Event()
+        self._remote_address = _address(stream)  # read now: a closed socket cannot tell
         # See the class docstring: whether a cancelled write can leave part of a frame behind.
         self._partial_writes = not (isinstance(stream, anyio.abc.SocketStream) and
                                     type(stream).__module__.endswith("._asyncio"))
@@ -123,13 +134,7 @@ class WebSocketConnection:
     @property
     def remote_address(self) -> str:
         """``host:port`` of the peer (for logs)."""
-        try:
-            address = self._stream.extra(anyio.abc.SocketAttribute.remote_address)
-        except anyio.TypedAttributeLookupError:
-            return "unknown"
-        if isinstance(address, tuple) and len(address) >= 2:
-            return f"{address[0]}:{address[1]}"
-        return str(address)
+        return self._remote_address
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed (by either side, or lost)."""

@@ -248,6 +248,13 @@ class WebSocketHost:
         Raises:
             TransportError: the address cannot be bound.
         """
+        if self._task_group is not None:  # already serving, inside `async with`
+            task_status.started()
+            try:
+                await anyio.sleep_forever()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self.aclose()
         async with self:
             task_status.started()
             await anyio.sleep_forever()
@@ -288,6 +295,8 @@ class WebSocketHost:
     async def _serve(self, listener: anyio.abc.Listener[anyio.abc.SocketStream],
                      served: anyio.Event) -> None:
         try:
+            if self._listener is not listener:  # closed before this task got to run
+                return
             async with anyio.create_task_group() as connections:
                 self._connection_tasks = connections
                 async with anyio.create_task_group() as acceptors:
