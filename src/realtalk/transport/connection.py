@@ -20,7 +20,7 @@ import collections
 import contextlib
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import anyio
 import anyio.abc
@@ -40,13 +40,12 @@ _READ_SIZE = 65536
 _INVALID_DATA = 1007
 
 
-def _lock() -> anyio.Lock:
-    # An uncontended send should not yield to the event loop: that would add a loop turn to
-    # every frame, response.cancel included. anyio < 4.5 has no fast_acquire.
+@contextlib.contextmanager
+def _releasing(lock: anyio.Lock) -> Iterator[None]:
     try:
-        return anyio.Lock(fast_acquire=True)
-    except TypeError:  # pragma: no cover - anyio 4.4
-        return anyio.Lock()
+        yield
+    finally:
+        lock.release()
 
 
 def _address(stream: anyio.abc.ByteStream) -> str:
@@ -93,7 +92,7 @@ class WebSocketConnection:
         self._messages: collections.deque[str | bytes] = collections.deque()
         self._fragments: list[bytes] = []
         self._fragment_opcode = Opcode.TEXT
-        self._write_lock = _lock()
+        self._write_lock = anyio.Lock()
         self._unsent: collections.deque[bytes] = collections.deque()  # popped, not yet written
         self._reading = False
         self._read_done: anyio.Event | None = None  # set after the read in progress
@@ -295,8 +294,16 @@ class WebSocketConnection:
 
     async def _flush(self) -> None:
         """Write what the protocol has to send, in order, one writer at a time."""
-        async with self._write_lock:
-            self._unsent.extend(self.protocol.data_to_send())
+        # Taken from the protocol at once: a flush cancelled while it waits for the lock
+        # leaves its data here, for the next one.
+        self._unsent.extend(self.protocol.data_to_send())
+        if not self._unsent:
+            return
+        try:
+            self._write_lock.acquire_nowait()  # no checkpoint when uncontended
+        except anyio.WouldBlock:
+            await self._write_lock.acquire()
+        with _releasing(self._write_lock):
             while self._unsent:
                 chunk = self._unsent.popleft()
                 try:
