@@ -292,3 +292,21 @@ async def test_a_send_cancelled_on_a_full_socket(anyio_backend: str) -> None:
                 await transport.receive()  # the server hangs up once it has read "after"
     assert got[-1] == "after"
     assert len(got) > 2 and all(message == "x" * 1_000_000 for message in got[:-1])
+
+
+async def test_a_server_hanging_up_during_the_tls_handshake_is_a_connect_error() -> None:
+    """wss:// to a listener that hangs up at once: ConnectError, not anyio's EndOfStream."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+
+    async def hang_up(stream: anyio.abc.SocketStream) -> None:
+        await stream.receive()  # the ClientHello
+        await stream.aclose()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, hang_up)
+        with anyio.fail_after(10), pytest.raises(ConnectError, match="TLS handshake"):
+            async with connect_websocket(Endpoint(url=f"wss://127.0.0.1:{port}/")):
+                pass
+        tg.cancel_scope.cancel()
+    await listener.aclose()

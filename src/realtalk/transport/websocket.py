@@ -125,7 +125,10 @@ async def open_websocket(
             # exchange is not needed (and a server that skips it is no error).
             tls = {"tls": True, "ssl_context": ssl.create_default_context(),
                    "tls_hostname": wsuri.host, "tls_standard_compatible": False}
-        stream = await anyio.connect_tcp(wsuri.host, wsuri.port, **tls)
+        try:
+            stream = await anyio.connect_tcp(wsuri.host, wsuri.port, **tls)
+        except (anyio.EndOfStream, anyio.BrokenResourceError) as exc:
+            raise ConnectionResetError("the server hung up during the TLS handshake") from exc
         connection = WebSocketConnection(stream, protocol, close_timeout=close_timeout)
         connection.request = request
         try:
