@@ -1,4 +1,5 @@
-"""Transports: the Transport protocol, the WebSocket client and an in-memory pair."""
+"""Transports: the Transport protocol, the WebSocket client (and the host the embedded server
+and the relay serve on, :mod:`.host`), and an in-memory pair."""
 
 from .base import Transport
 from .endpoints import (
