@@ -87,6 +87,17 @@ def _signal(logger: str, text: str, count: int = 1) -> Any:
         log.setLevel(level)
 
 
+async def _echoes(url: str, text: str) -> None:
+    """Connect, have ``text`` echoed, close."""
+    ws = await open_websocket(url)
+    try:
+        await ws.send(text)
+        with anyio.fail_after(5):
+            assert await ws.recv() == text
+    finally:
+        await ws.close()
+
+
 async def test_echo_with_a_subprotocol() -> None:
     """The host accepts, the hook picks the subprotocol, the handler serves."""
     async with Echo() as host:
@@ -137,10 +148,7 @@ async def test_garbage_and_silence_do_not_hurt_the_host() -> None:
                     while True:
                         await stream.receive()
                 await stream.aclose()
-        ws = await open_websocket(host.url)
-        await ws.send("still here")
-        assert await ws.recv() == "still here"
-        await ws.close()
+        await _echoes(host.url, "still here")
     assert host.handled == ["/"]
 
 
@@ -233,10 +241,7 @@ async def test_serve_forever_in_a_task_group() -> None:
     host = Echo()
     async with anyio.create_task_group() as tg:
         await tg.start(host.serve_forever)
-        ws = await open_websocket(host.url)
-        await ws.send("x")
-        assert await ws.recv() == "x"
-        await ws.close()
+        await _echoes(host.url, "x")
         tg.cancel_scope.cancel()
     with pytest.raises(OSError, match="connection attempts failed"):
         await anyio.connect_tcp("127.0.0.1", host.port)
@@ -246,10 +251,7 @@ async def test_serve_forever_in_a_task_group() -> None:
 async def test_running_in_thread_from_trio() -> None:
     """A trio program can run the host on its own asyncio thread and talk to it."""
     with Echo().running_in_thread() as host:
-        ws = await open_websocket(host.url)
-        await ws.send("across threads")
-        assert await ws.recv() == "across threads"
-        await ws.close()
+        await _echoes(host.url, "across threads")
 
 
 def test_running_in_thread_reports_a_startup_error() -> None:
@@ -279,8 +281,5 @@ async def test_closing_before_serving_began_and_serve_forever_inside_async_with(
         assert busy.alongside == 0
         async with Echo() as host, anyio.create_task_group() as tg:
             await tg.start(host.serve_forever)
-            ws = await open_websocket(host.url)
-            await ws.send("once")
-            assert await ws.recv() == "once"
-            await ws.close()
+            await _echoes(host.url, "once")
             tg.cancel_scope.cancel()

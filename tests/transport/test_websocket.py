@@ -7,7 +7,7 @@ import contextlib
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import anyio
@@ -112,23 +112,30 @@ async def test_send_after_close_raises_connection_closed() -> None:
                 await t.send("late")
 
 
-async def test_not_a_websocket_server_is_a_connect_error() -> None:
-    """A plain TCP listener that hangs up: ConnectError, not a hang or a raw exception."""
+@contextlib.asynccontextmanager
+async def _hanging_up(reply: bytes) -> AsyncIterator[int]:
+    """A plain TCP listener that reads once, sends ``reply`` and hangs up; yields its port."""
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
 
     async def hang_up(stream: anyio.abc.SocketStream) -> None:
         await stream.receive()
-        await stream.send(b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n")
+        if reply:
+            await stream.send(reply)
         await stream.aclose()
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(listener.serve, hang_up)
+        yield listener.extra(anyio.abc.SocketAttribute.local_port)
+        tg.cancel_scope.cancel()
+    await listener.aclose()
+
+
+async def test_not_a_websocket_server_is_a_connect_error() -> None:
+    """A plain TCP listener that hangs up: ConnectError, not a hang or a raw exception."""
+    async with _hanging_up(b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n") as port:
         with anyio.fail_after(10), pytest.raises(ConnectError, match="500"):
             async with connect_websocket(Endpoint(url=f"ws://127.0.0.1:{port}/")):
                 pass
-        tg.cancel_scope.cancel()
-    await listener.aclose()
 
 
 async def test_a_refused_handshake_is_a_connect_error_with_the_status() -> None:
@@ -296,17 +303,7 @@ async def test_a_send_cancelled_on_a_full_socket(anyio_backend: str) -> None:
 
 async def test_a_server_hanging_up_during_the_tls_handshake_is_a_connect_error() -> None:
     """wss:// to a listener that hangs up at once: ConnectError, not anyio's EndOfStream."""
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
-
-    async def hang_up(stream: anyio.abc.SocketStream) -> None:
-        await stream.receive()  # the ClientHello
-        await stream.aclose()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, hang_up)
+    async with _hanging_up(b"") as port:
         with anyio.fail_after(10), pytest.raises(ConnectError, match="TLS handshake"):
             async with connect_websocket(Endpoint(url=f"wss://127.0.0.1:{port}/")):
                 pass
-        tg.cancel_scope.cancel()
-    await listener.aclose()
