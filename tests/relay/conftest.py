@@ -7,5 +7,6 @@ import pytest
 
 @pytest.fixture
 def anyio_backend() -> str:
-    """Run async tests on asyncio (the relay is served by websockets' asyncio server)."""
+    """Run async tests on asyncio unless a test says otherwise: most use websockets' asyncio
+    client and server as independent peers (the relay itself runs on asyncio and trio)."""
     return "asyncio"

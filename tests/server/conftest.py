@@ -24,7 +24,8 @@ _KNOWN_UNTYPED = frozenset({"session.id", "session.object"})
 
 @pytest.fixture
 def anyio_backend() -> str:
-    """Run async tests on asyncio (the server's websockets shell is asyncio-based)."""
+    """Run async tests on asyncio unless a module or test says otherwise (test_app.py runs
+    on both backends; others use the asyncio-only ``openai`` client as a peer)."""
     return "asyncio"
 
 
