@@ -1,10 +1,11 @@
 """The embedded server's session hosted in the caller's event loop, over any transport.
 
-:class:`~realtalk.server.RealtimeServer` runs on its own thread and asyncio loop, so its timing
-follows the wall clock whatever the client's loop does. :func:`serve_session` instead runs a
-:class:`ServerSession` as one task of the current event loop: each client frame is stamped with
-``anyio.current_time()``, and between frames the task sleeps until the session's next deadline.
-Its timing therefore follows the loop's clock, virtual time included (see
+:class:`~realtalk.server.RealtimeServer` serves sessions over real sockets (in the caller's
+loop, or on a thread of its own for :func:`realtalk.providers.local`), so a conversation against
+it waits on the wall clock for its audio. :func:`serve_session` runs a :class:`ServerSession`
+over any transport (an in-memory pair, say) as one task of the current event loop: each client
+frame is stamped with ``anyio.current_time()``, and between frames the task sleeps until the
+session's next deadline. Its timing therefore follows the loop's clock, virtual time included (see
 :mod:`realtalk.testing`), and a conversation against it over an in-memory transport
 (:class:`realtalk.testing.InProcessServer`) takes no wall-clock time to wait for audio.
 """
