@@ -148,7 +148,8 @@ class ConversationEngine:
         self.calibration: CalibrationRecording | None = None
         """The calibration under way, if any."""
         self.uplinked: tuple[AudioFrame, float] | None = None
-        """The last frame queued upstream (as cleaned) and its capture time."""
+        """The frame the last :meth:`microphone` call queued upstream (as cleaned) and its
+        capture time; ``None`` when that call sent nothing (muted, calibrating, closed)."""
         self.closed = False
         self._edge = MicrophoneEdge(sample_rate)
         self._effects: list[Effect] = []
@@ -210,6 +211,7 @@ class ConversationEngine:
     def microphone(self, captured: AudioFrame, now: float) -> None:
         """One frame from the microphone, captured at ``captured.timestamp`` (or ending at
         ``now`` when it has none)."""
+        self.uplinked = None
         if self.closed:
             return
         frame = self._edge.convert(captured)

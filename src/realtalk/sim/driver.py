@@ -270,7 +270,6 @@ class Simulation:
         end = start + captured.duration
         self._run_until(end)
         now = self.clock.advance_to(end)
-        self.engine.uplinked = None
         self.engine.microphone(captured, now)
         if self.oracle is not None and self.engine.uplinked is not None:
             frame, captured_at = self.engine.uplinked
