@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import attrs
 
-from .._args import bad_argument, check_flag, check_methods, check_type
+from .._args import bad_argument, check_flag, check_methods, check_type, validator
 from ..errors import ConfigurationError
 from .base import EchoOption
 from .transcript import TranscriptFilterChain
@@ -36,10 +36,6 @@ def _filters(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not _is_default(value):
         check_type(attribute.name, value, (TranscriptFilterChain, type(None)),
                    "'default', a TranscriptFilterChain or None")
-
-
-def _flag(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    check_flag(attribute.name, value)
 
 
 def _is_default(option: object) -> bool:
@@ -85,8 +81,8 @@ class EchoDefences:
                                                                    validator=_watch)
     transcript_filters: TranscriptFilterChain | Literal["default"] | None = attrs.field(
         default="default", validator=_filters)
-    half_duplex: bool = attrs.field(default=False, validator=_flag)
-    calibrate_at_start: bool = attrs.field(default=False, validator=_flag)
+    half_duplex: bool = attrs.field(default=False, validator=validator(check_flag))
+    calibrate_at_start: bool = attrs.field(default=False, validator=validator(check_flag))
 
 
 UNSET: Any = object()
