@@ -202,8 +202,7 @@ class ConversationEngine:
         if self.closed:
             return
         logger.warning(message)
-        self._emit(ErrorOccurred(message=message, error=None, benign=False, fatal=True,
-                                 at=now))
+        self._error(message, now, fatal=True)
         self.close(now)
 
     # -- inputs --------------------------------------------------------------------------------
@@ -243,8 +242,7 @@ class ConversationEngine:
             event = parse_server_event(frame)
         except EventParseError as exc:
             logger.warning("malformed server event: %s", exc)
-            self._emit(ErrorOccurred(message=f"malformed server event: {exc}", error=None,
-                                     benign=False, fatal=False, at=now))
+            self._error(f"malformed server event: {exc}", now)
             return
         self.session.receive(event, now)
         self._drain(now)
@@ -384,12 +382,15 @@ class ConversationEngine:
             try:
                 self.recorder.record(out, verdicts=verdicts)
             except TranscriptStoreError as exc:
-                self._emit(ErrorOccurred(message=f"transcript store: {exc}", error=None,
-                                         benign=False, fatal=False, at=now))
+                self._error(f"transcript store: {exc}", now)
         self._emit(out)
 
     def _emit(self, event: AppEvent) -> None:
         self._effects.append(Emit(event))
+
+    def _error(self, message: str, now: float, *, fatal: bool = False) -> None:
+        """An error of the conversation's own (not the server's ``error`` event)."""
+        self._emit(ErrorOccurred(message=message, error=None, benign=False, fatal=fatal, at=now))
 
 
 def _stages(echo: EchoFilter | None) -> list[EchoFilter]:
