@@ -21,9 +21,9 @@ import time
 import anyio
 
 import realtalk
-from realtalk import events as ev
+from realtalk import wire as ev
 from realtalk.server import ScriptedResponder
-from realtalk.session import Session
+from realtalk.session import ClientSession
 
 CHUNK = b"\x10\x00" * 2400  # 100 ms of PCM16 at 24 kHz
 
@@ -38,7 +38,7 @@ def _session_event_us(rounds: int) -> float:
             frames.append(ev.ResponseOutputAudioTranscriptDelta(response_id=rid, item_id=item,
                                                                 delta="word "))
         frames.append(ev.ResponseDone(response=ev.ResponseInfo(id=rid, status="cancelled")))
-    session = Session()
+    session = ClientSession()
     session.open(0.0)
     session.outputs()
     start = time.perf_counter()

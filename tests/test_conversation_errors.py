@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 
 import realtalk
-from realtalk import events as ev
+from realtalk import wire as ev
 from realtalk.testing import MemoryInput, MemoryOutput, MemoryProvider
 from realtalk.transport import MemoryTransport
 

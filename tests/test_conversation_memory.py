@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import realtalk
-from realtalk import events as ev
+from realtalk import wire as ev
 from realtalk.testing import MemoryProvider, virtual_backend
 from realtalk.transport import MemoryTransport
 

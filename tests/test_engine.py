@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from realtalk import events as ev
+from realtalk import wire as ev
 from realtalk.audio import AudioFrame, MemoryOutput
 from realtalk.audio.pcm import int16_to_bytes
 from realtalk.echo import EchoDefences, EchoPathMeasurement

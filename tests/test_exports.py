@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 MODULES = [
-    "realtalk", "realtalk.audio", "realtalk.events", "realtalk.session", "realtalk.transport",
+    "realtalk", "realtalk.audio", "realtalk.wire", "realtalk.session", "realtalk.transport",
     "realtalk.vad", "realtalk.server", "realtalk.providers", "realtalk.testing",
     "realtalk.errors", "realtalk.session_config", "realtalk.echo", "realtalk.relay",
     "realtalk.transcripts", "realtalk.tools",

@@ -12,7 +12,10 @@
                 case realtalk.Interrupted(latency=lat): print("stopped in", lat.stop_ms, "ms")
 """
 
-from . import audio, echo, events, providers, session, tools, transcripts, transport, vad
+from typing import Any
+
+from . import audio, echo, providers, session, tools, transcripts, transport, vad, wire
+from ._renamed import resolve
 from .conversation import AppEvent, Conversation
 from .echo import EchoDefences, EchoRiskChange, EchoTranscriptDropped
 from .errors import (
@@ -59,13 +62,13 @@ __all__ = (
     # modules
     "audio",
     "echo",
-    "events",
     "providers",
     "session",
     "tools",
     "transcripts",
     "transport",
     "vad",
+    "wire",
     # the conversation
     "Conversation",
     "AppEvent",
@@ -109,3 +112,12 @@ __all__ = (
     "AudioError",
     "ConversationClosed",
 )
+
+
+#: Old names kept for one release: "events" named the wire protocol's events while
+#: ``Conversation.events()`` yields the app's.
+_RENAMED = {"events": ("realtalk.wire", "")}
+
+
+def __getattr__(name: str) -> Any:
+    return resolve(__name__, name, _RENAMED)

@@ -62,14 +62,14 @@ from .errors import (
     RealtalkError,
     unwrap_group,
 )
-from .events import encode
 from .providers import Provider
-from .session import Interrupted, Session, State
+from .session import ClientSession, Interrupted, State
 from .session.barge_in import BargeIn
 from .session_config import PCM_SAMPLE_RATE, SessionConfig
 from .transcripts import TranscriptRecorder, TranscriptStore
 from .transport import Transport
 from .vad import OnsetDetector, VoiceActivityDetector
+from .wire import encode
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
@@ -178,7 +178,7 @@ class Conversation:
         self._calibration_done: anyio.Event | None = None
 
     @property
-    def session(self) -> Session:
+    def session(self) -> ClientSession:
         """The engine's sans-I/O session core."""
         return self.engine.session
 

@@ -57,13 +57,8 @@ from .echo.calibration import (
     GainSeedable,
 )
 from .errors import ConfigurationError, EventParseError
-from .events import (
-    ConversationItemCreate,
-    InputAudioBufferAppend,
-    ResponseCreate,
-    parse_server_event,
-)
 from .session import (
+    ClientSession,
     ConversationEvent,
     DuckPlayback,
     EndOfAudio,
@@ -71,7 +66,6 @@ from .session import (
     Interrupted,
     PlayAudio,
     SendEvent,
-    Session,
     State,
     StopPlayback,
 )
@@ -80,6 +74,12 @@ from .session.playback import ItemKey
 from .session_config import PCM_SAMPLE_RATE, SessionConfig, WireShape
 from .transcripts import TranscriptRecorder, TranscriptStore, TranscriptStoreError
 from .vad import OnsetDetector, VoiceActivityDetector
+from .wire import (
+    ConversationItemCreate,
+    InputAudioBufferAppend,
+    ResponseCreate,
+    parse_server_event,
+)
 
 __all__ = ("AppEvent", "ConversationEngine", "Effect", "Emit")
 
@@ -135,8 +135,8 @@ class ConversationEngine:
     ) -> None:
         self.output = output
         self.sample_rate = sample_rate
-        self.session = Session(config, barge_in=barge_in, wire_shape=wire_shape,
-                               cancel_timeout=cancel_timeout)
+        self.session = ClientSession(config, barge_in=barge_in, wire_shape=wire_shape,
+                                     cancel_timeout=cancel_timeout)
         self.detector = (OnsetDetector(barge_in, vad, EchoGate(), sample_rate=sample_rate)
                          if barge_in is not None else None)
         self.echo_control = EchoControl(echo, sample_rate=sample_rate, detector=self.detector,

@@ -9,14 +9,6 @@ import json
 import pytest
 
 from realtalk.errors import EventParseError
-from realtalk.events import (
-    InputAudioBufferAppend,
-    ResponseOutputAudioDelta,
-    ServerError,
-    encode,
-    load_json,
-    parse_server_event,
-)
 from realtalk.relay.frames import (
     ClientFrame,
     Refusal,
@@ -25,6 +17,14 @@ from realtalk.relay.frames import (
     parse_client_frame,
 )
 from realtalk.relay.tokens import SessionClaims
+from realtalk.wire import (
+    InputAudioBufferAppend,
+    ResponseOutputAudioDelta,
+    ServerError,
+    encode,
+    load_json,
+    parse_server_event,
+)
 
 CLAIMS = SessionClaims(session_id="s1")
 

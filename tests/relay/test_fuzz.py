@@ -2,7 +2,7 @@
 
 The relay runs every client frame through :func:`~realtalk.relay.frames.parse_client_frame`,
 the policy and the ownership check, and every upstream frame through
-:func:`~realtalk.relay.frames.audio_delta` or :func:`~realtalk.events.load_json` and
+:func:`~realtalk.relay.frames.audio_delta` or :func:`~realtalk.wire.load_json` and
 ``SessionOwnership.observe_server``. An exception out of any of them would end the session
 without an ``error`` event, so each is fed arbitrary text, bytes and JSON, including shapes the
 protocol uses with the wrong types in every field.
@@ -19,7 +19,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from realtalk.errors import EventParseError
-from realtalk.events import load_json
 from realtalk.relay.frames import (
     APPEND,
     AUDIO_DELTA_TYPES,
@@ -32,6 +31,7 @@ from realtalk.relay.frames import (
 from realtalk.relay.ownership import IdRegistry, SessionOwnership
 from realtalk.relay.policy import CLIENT_EVENT_TYPES, REALTALK_NOTES, EventPolicy
 from realtalk.relay.tokens import SessionClaims
+from realtalk.wire import load_json
 
 # Reproducible (the same examples every run) and free of timing: the machine may be loaded.
 FUZZ = settings(derandomize=True, database=None, deadline=None, max_examples=400)

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from realtalk.events import (
+from realtalk.relay.ownership import IdRegistry, SessionOwnership
+from realtalk.wire import (
     ConversationItemAdded,
     InputAudioBufferCommitted,
     ResponseCreated,
@@ -16,7 +17,6 @@ from realtalk.events import (
     SessionCreated,
     to_dict,
 )
-from realtalk.relay.ownership import IdRegistry, SessionOwnership
 
 
 def _alice(registry: IdRegistry) -> SessionOwnership:

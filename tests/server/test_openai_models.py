@@ -21,7 +21,6 @@ import numpy.typing as npt
 import pytest
 from websockets.asyncio.client import connect
 
-from realtalk.events import to_dict
 from realtalk.server import (
     RealtimeServer,
     ScriptedResponder,
@@ -32,6 +31,7 @@ from realtalk.server import (
 from realtalk.server.session import ServerSession, sent_event_types
 from realtalk.server.voice import SyntheticVoice
 from realtalk.session_config import WireShape
+from realtalk.wire import to_dict
 
 FrameValidator = Callable[[dict[str, Any], WireShape], None]  # the validate_frame fixture
 RATE = 24_000

@@ -15,7 +15,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from realtalk.events import (
+from realtalk.server.responder import ConversationTurn, ScriptedResponder, ScriptedTranscriber
+from realtalk.server.session import ServerOptions, ServerSession
+from realtalk.server.voice import SyntheticVoice
+from realtalk.wire import (
     ConversationItemAdded,
     ConversationItemDeleted,
     ConversationItemDone,
@@ -43,9 +46,6 @@ from realtalk.events import (
     encode,
     to_dict,
 )
-from realtalk.server.responder import ConversationTurn, ScriptedResponder, ScriptedTranscriber
-from realtalk.server.session import ServerOptions, ServerSession
-from realtalk.server.voice import SyntheticVoice
 
 REPLY = "Sure, here is a fairly long answer. It has two sentences, so you can interrupt it."
 RATE = 24_000

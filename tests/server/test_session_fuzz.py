@@ -20,17 +20,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from realtalk.errors import EventParseError
-from realtalk.events import (
+from realtalk.server.responder import ScriptedResponder
+from realtalk.server.session import ServerOptions, ServerSession
+from realtalk.server.voice import SyntheticVoice
+from realtalk.session_config import WireShape
+from realtalk.wire import (
     CLIENT_EVENT_CLASSES,
     ServerError,
     parse_client_event,
     to_dict,
     wire_type,
 )
-from realtalk.server.responder import ScriptedResponder
-from realtalk.server.session import ServerOptions, ServerSession
-from realtalk.server.voice import SyntheticVoice
-from realtalk.session_config import WireShape
 
 _REPLY = "Sure, here you are."
 _VOICE = SyntheticVoice()  # one voice for all examples: its cache keeps them fast

@@ -1,5 +1,5 @@
 # mypy: disable-error-code="comparison-overlap"
-# (mypy narrows Session.state after one assert and cannot see a call change it.)
+# (mypy narrows ClientSession.state after one assert and cannot see a call change it.)
 """The sans-I/O session core: barge-in order, truncation, late deltas, races, timeouts."""
 
 from __future__ import annotations
@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from realtalk import BargeIn
-from realtalk import events as ev
+from realtalk import wire as ev
 from realtalk.errors import ConfigurationError
 from realtalk.session import (
+    ClientSession,
     DuckPlayback,
     EndOfAudio,
     ErrorOccurred,
@@ -21,7 +22,6 @@ from realtalk.session import (
     PlaybackPosition,
     ResponseAudioStarted,
     SendEvent,
-    Session,
     State,
     StateChanged,
     StopPlayback,
@@ -38,8 +38,9 @@ def _sends(outputs: list[Output]) -> list[ev.ClientEvent]:
 
 
 def _speaking(chunks: int = 5, response_id: str = "r1", item_id: str = "i1",
-              progress_interval: float | None = 0.1, barge_in: BargeIn | None = None) -> Session:
-    s = Session(progress_interval=progress_interval, barge_in=barge_in)
+              progress_interval: float | None = 0.1,
+              barge_in: BargeIn | None = None) -> ClientSession:
+    s = ClientSession(progress_interval=progress_interval, barge_in=barge_in)
     s.open(0.0)
     s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id=response_id)), 0.1)
     for _ in range(chunks):
@@ -49,7 +50,7 @@ def _speaking(chunks: int = 5, response_id: str = "r1", item_id: str = "i1",
     return s
 
 
-def _barge(s: Session, now: float, played: int | None = None, **kwargs: object) -> None:
+def _barge(s: ClientSession, now: float, played: int | None = None, **kwargs: object) -> None:
     """A barge-in as the I/O layer performs it: detect, stop the output, report the stop."""
     s.user_speech(now, **kwargs)  # type: ignore[arg-type]
     s.playback_stopped(now, played if played is not None else s.tracker.played)
@@ -61,7 +62,7 @@ def _done(response_id: str = "r1", status: ev.ResponseStatus = "completed") -> e
 
 def test_open_sends_session_update_and_listens() -> None:
     """Opening moves idle -> listening and configures the session first."""
-    s = Session()
+    s = ClientSession()
     s.open(1.0)
     out = s.outputs()
     assert s.state is State.LISTENING
@@ -71,7 +72,7 @@ def test_open_sends_session_update_and_listens() -> None:
 
 def test_first_audio_starts_speaking_and_queues_playback() -> None:
     """The first delta of a response is played and moves listening -> speaking."""
-    s = Session()
+    s = ClientSession()
     s.open(0.0)
     s.outputs()
     s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r1")), 0.1)
@@ -181,7 +182,7 @@ def test_response_done_ends_cancelling_with_latency_marks() -> None:
 
 def test_cancel_timeout_returns_to_listening() -> None:
     """No confirmation within cancel_timeout: listening again, marked timed out."""
-    s = Session(cancel_timeout=1.5)
+    s = ClientSession(cancel_timeout=1.5)
     s.open(0.0)
     s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 0.1)
     _barge(s, 1.0)
@@ -251,7 +252,7 @@ def test_server_vad_barges_in_when_local_misses() -> None:
 def test_a_transcript_is_told_when_its_audio_was_captured() -> None:
     """The server VAD's audio_start_ms / audio_end_ms for an item, mapped back to capture
     time, travel with that item's transcript (the echo filters judge that span's audio)."""
-    s = Session()
+    s = ClientSession()
     s.open(0.0)
     for i in range(20):
         s.audio_sent(2400, 10.0 + i * 0.1)
@@ -271,7 +272,7 @@ def test_an_echo_item_is_deleted_and_its_unplayed_reply_cancelled() -> None:
     """The transcript filters judged user item u1 echo: it is deleted upstream, and the reply
     the server created after committing it is cancelled, whether it was created before the
     verdict (r1) or after it (r2, when the transcript came first)."""
-    s = Session()
+    s = ClientSession()
     s.open(0.0)
     s.outputs()
     s.receive(ev.InputAudioBufferCommitted(item_id="u1"), 1.0)
@@ -293,7 +294,7 @@ def test_an_echo_item_is_deleted_and_its_unplayed_reply_cancelled() -> None:
 def test_a_reply_the_app_asks_for_later_is_not_taken_for_a_reply_to_echo() -> None:
     """No reply followed the echo item (turn detection without create_response); the app
     asks for one seconds later: it answers nothing of the echo, and is not cancelled."""
-    s = Session()
+    s = ClientSession()
     s.open(0.0)
     s.receive(ev.InputAudioBufferCommitted(item_id="u1"), 1.0)
     s.echo_item("u1", 1.5)
@@ -304,7 +305,7 @@ def test_a_reply_the_app_asks_for_later_is_not_taken_for_a_reply_to_echo() -> No
 
 
 def test_a_reply_already_playing_is_not_cut_for_an_echo_item() -> None:
-    s = Session()
+    s = ClientSession()
     s.open(0.0)
     s.receive(ev.InputAudioBufferCommitted(item_id="u1"), 1.0)
     s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r1")), 1.1)
@@ -317,7 +318,7 @@ def test_a_reply_already_playing_is_not_cut_for_an_echo_item() -> None:
 
 def test_speech_while_listening_is_reported_not_cancelled() -> None:
     """User speech with no assistant audio playing is not an interruption."""
-    s = Session()
+    s = ClientSession()
     s.open(0.0)
     s.outputs()
     s.user_speech(1.0)
@@ -436,17 +437,18 @@ def test_model_is_told_it_was_interrupted_right_after_the_cut_item() -> None:
     assert note.previous_item_id == "i1"
     assert note.item["role"] == "system"
     assert "interrupted" in note.item["content"][0]["text"]
-    quiet = Session(barge_in=BargeIn(notify_model=False))
+    quiet = ClientSession(barge_in=BargeIn(notify_model=False))
     quiet.open(0.0)
     quiet.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 0.1)
     _barge(quiet, 0.2)
     assert not any(isinstance(e, ev.ConversationItemCreate) for e in _sends(quiet.outputs()))
 
 
-def _cut(false_interruption_s: float = 2.0, min_words: int = 1) -> Session:
+def _cut(false_interruption_s: float = 2.0, min_words: int = 1) -> ClientSession:
     """A session that was interrupted at 0.3 s and whose cancel was confirmed."""
-    s = Session(barge_in=BargeIn(false_interruption_s=false_interruption_s, min_words=min_words),
-                progress_interval=None)
+    s = ClientSession(barge_in=BargeIn(false_interruption_s=false_interruption_s,
+                                       min_words=min_words),
+                      progress_interval=None)
     s.open(0.0)
     s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r1")), 0.1)
     s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 0.1)
@@ -578,18 +580,18 @@ def test_with_a_local_detector_the_server_does_not_interrupt_on_its_own() -> Non
     setting."""
     from realtalk import SessionConfig, TurnDetection
 
-    s = Session(barge_in=BargeIn())
+    s = ClientSession(barge_in=BargeIn())
     assert isinstance(s.config.turn_detection, TurnDetection)
     assert s.config.turn_detection.interrupt_response is False
     mine = SessionConfig(turn_detection=TurnDetection(interrupt_response=True))
-    assert Session(mine, barge_in=BargeIn()).config.turn_detection == \
+    assert ClientSession(mine, barge_in=BargeIn()).config.turn_detection == \
         TurnDetection(interrupt_response=True)
-    assert Session(barge_in=None).config.turn_detection is None
+    assert ClientSession(barge_in=None).config.turn_detection is None
 
 
 def test_server_events_the_core_does_not_use_pass_through() -> None:
     """Typed events the core has no use for, and unknown ones, reach the app untouched."""
-    s = Session()
+    s = ClientSession()
     s.open(0.0)
     s.outputs()
     passed: list[ev.ServerEvent] = [
@@ -605,7 +607,7 @@ def test_server_events_the_core_does_not_use_pass_through() -> None:
 
 def test_no_resume_after_a_false_interruption_when_the_settings_say_so() -> None:
     """BargeIn(resume_after_false=False): the false interruption is only reported."""
-    s = Session(barge_in=BargeIn(false_interruption_s=2.0, resume_after_false=False))
+    s = ClientSession(barge_in=BargeIn(false_interruption_s=2.0, resume_after_false=False))
     s.open(0.0)
     s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 0.1)
     s.playback_progress(1200, 0.3)
@@ -632,8 +634,9 @@ def test_server_vad_barge_in_follows_the_settings(barge_in: BargeIn | None, stop
 
 
 def test_the_interruption_note_text_is_the_sessions() -> None:
-    """Session(interruption_note=...) is the note's text; BargeIn.notify_model says whether."""
-    s = Session(interruption_note="You were cut off.")
+    """ClientSession(interruption_note=...) is the note's text; BargeIn.notify_model says
+    whether."""
+    s = ClientSession(interruption_note="You were cut off.")
     s.open(0.0)
     s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 0.1)
     _barge(s, 0.2)
@@ -649,5 +652,5 @@ def test_bad_session_arguments_are_named(kwargs: dict[str, object], argument: st
     """A settings dict for barge_in, or None for the note (notify_model turns it off), is a
     ConfigurationError naming the argument."""
     with pytest.raises(ConfigurationError, match=argument) as caught:
-        Session(**kwargs)  # type: ignore[arg-type]
+        ClientSession(**kwargs)  # type: ignore[arg-type]
     assert caught.value.argument == argument

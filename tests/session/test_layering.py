@@ -17,7 +17,7 @@ def test_core_imports_neither_anyio_nor_websockets() -> None:
         parent = types.ModuleType("realtalk")
         parent.__path__ = list(spec.submodule_search_locations)
         sys.modules["realtalk"] = parent
-        import realtalk.session, realtalk.events
+        import realtalk.session, realtalk.wire
         print(",".join(m for m in ("anyio", "websockets", "trio", "asyncio", "socket")
                        if m in sys.modules))
     """)

@@ -1,7 +1,7 @@
 # mypy: disable-error-code="comparison-overlap"
-# (mypy narrows Session.state after one assert and cannot see a call change it.)
+# (mypy narrows ClientSession.state after one assert and cannot see a call change it.)
 """The state module's two tables, tested over every pair: TRANSITIONS over every (state,
-trigger) on the machine, HANDLING over every (state, input) through the public Session API."""
+trigger) on the machine, HANDLING over every (state, input) through the public ClientSession API."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import attrs
 import pytest
 
 from realtalk import BargeIn
-from realtalk import events as ev
+from realtalk import wire as ev
 from realtalk.errors import LocalProtocolError
 from realtalk.session import (
+    ClientSession,
     DuckPlayback,
     ErrorOccurred,
     FalseInterruption,
@@ -23,7 +24,6 @@ from realtalk.session import (
     PlayAudio,
     PlaybackPosition,
     SendEvent,
-    Session,
     StateChanged,
     StopPlayback,
     UserSpeechStarted,
@@ -118,7 +118,7 @@ class _Driver:
     ids of the responses it started and cancelled."""
 
     def __init__(self, settings: BargeIn) -> None:
-        self.s = Session(barge_in=settings, cancel_timeout=CANCEL_TIMEOUT)
+        self.s = ClientSession(barge_in=settings, cancel_timeout=CANCEL_TIMEOUT)
         self.now = 0.0
         self.count = 0
         self.response: str | None = None  # the response last started
@@ -370,7 +370,7 @@ def test_every_input_has_a_probe() -> None:
 
 @pytest.mark.parametrize(("state", "input_"), list(itertools.product(State, Input)))
 def test_every_input_in_every_state(state: State, input_: Input) -> None:
-    """Through the public Session API, each input does what HANDLING says in each state: a
+    """Through the public ClientSession API, each input does what HANDLING says in each state: a
     trigger's input takes the session where TRANSITIONS says; one that acts, reports or
     drops does that and leaves the state; an ignored one does nothing; a refused one raises
     and leaves the state unchanged."""

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import realtalk
-from realtalk import events as ev
+from realtalk import wire as ev
 from realtalk.audio import AudioFrame
 from realtalk.echo import (
     EchoPathMeasurement,

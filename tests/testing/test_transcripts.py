@@ -7,7 +7,7 @@ import anyio
 import pytest
 
 import realtalk
-from realtalk import events as ev
+from realtalk import wire as ev
 from realtalk.testing import MemoryProvider, MemoryTranscriptStore
 from realtalk.transcripts import TranscriptRecord, TranscriptStoreError
 from realtalk.transport import MemoryTransport

@@ -4,7 +4,7 @@ Every client frame is parsed by :func:`parse_client_frame` into a :class:`Client
 :class:`Refusal`) before the policy and the ownership check see it. Whatever a client sends
 (a binary frame, invalid JSON, nesting deep enough to exhaust a recursive parser, numbers out
 of range, the wrong JSON types), the answer is a refusal, never an exception.
-Upstream frames are decoded the same guarded way (:func:`realtalk.events.load_json`).
+Upstream frames are decoded the same guarded way (:func:`realtalk.wire.load_json`).
 
 Every client frame is decoded, audio included, so the policy and the ownership check apply to
 every frame alike. What is saved on the audio path (``input_audio_buffer.append``, most of the
@@ -29,7 +29,7 @@ from typing import Any, Final
 import attrs
 
 from ..errors import EventParseError
-from ..events import ErrorInfo, ServerError, encode, load_json
+from ..wire import ErrorInfo, ServerError, encode, load_json
 from .tokens import SessionClaims
 
 __all__ = (
@@ -144,7 +144,7 @@ def parse_client_frame(message: str | bytes, claims: SessionClaims, *,
     """Parse one client frame, or say why it cannot be forwarded; never raises.
 
     A frame must be a text frame holding a JSON object (within
-    :func:`realtalk.events.load_json`'s rules,
+    :func:`realtalk.wire.load_json`'s rules,
     nesting at most ``max_depth`` levels) with a string ``type`` and, if it has one, a string
     ``event_id``. Refusals are ``invalid_json``.
     """

@@ -37,9 +37,9 @@ import attrs
 from websockets.exceptions import ConnectionClosed as ClientConnectionClosed
 
 from ..errors import ConnectError, ConnectionClosed, EventParseError
-from ..events import load_json
 from ..providers import Provider
 from ..transport import Transport
+from ..wire import load_json
 from .frames import (
     APPEND,
     AUDIO_DELTA_TYPES,

@@ -12,9 +12,9 @@ sans-I/O parts can be imported without them.
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING, Any
 
+from .._renamed import resolve
 from .responder import (
     DEFAULT_REPLIES,
     ConversationTurn,
@@ -71,15 +71,13 @@ __all__ = (
 )
 
 
+#: Old names kept for one release; "SessionStats" read as the client core's counters.
+_RENAMED = {"SessionStats": ("realtalk.server", "ServerStats")}
+
+
 def __getattr__(name: str) -> Any:
     if name in ("RealtimeServer", "ClientEventHook"):
         from . import app
 
         return getattr(app, name)
-    if name == "SessionStats":
-        # Renamed: "SessionStats" is the client session core's counters (realtalk.session).
-        warnings.warn("realtalk.server.SessionStats is deprecated and will be removed in the "
-                      "next release: use realtalk.server.ServerStats", DeprecationWarning,
-                      stacklevel=2)
-        return ServerStats
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return resolve(__name__, name, _RENAMED)

@@ -35,10 +35,10 @@ import attrs
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ..events import encode
 from ..session_config import WireShape
 from ..transport.connection import WebSocketConnection
 from ..transport.host import WebSocketHost, http_response, json_response
+from ..wire import encode
 from .responder import PlaceholderTranscriber, Responder, ScriptedResponder, Transcriber
 from .session import ServerOptions, ServerSession
 

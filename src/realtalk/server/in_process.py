@@ -17,8 +17,8 @@ import math
 import anyio
 
 from ..errors import ConnectionClosed
-from ..events import encode
 from ..transport.base import Transport
+from ..wire import encode
 from .session import ServerSession
 
 __all__ = ("serve_session",)

@@ -57,7 +57,8 @@ import attrs
 
 from ..audio.pcm import bytes_to_int16
 from ..errors import EventParseError, LocalProtocolError
-from ..events import (
+from ..session_config import PCM_SAMPLE_RATE, SessionConfig, TurnDetection, WireShape
+from ..wire import (
     CLIENT_EVENT_CLASSES,
     ClientEvent,
     ConversationItemAdded,
@@ -108,7 +109,6 @@ from ..events import (
     parse_client_event,
     wire_type,
 )
-from ..session_config import PCM_SAMPLE_RATE, SessionConfig, TurnDetection, WireShape
 from .input_buffer import InputBuffer, TurnStarted
 from .items import ContentPart, ConversationItems, Item, RequestError, item_from_client, render_item
 from .params import ResponseParams, check_session, max_tokens_key, response_params

@@ -14,8 +14,8 @@ from typing import Any
 
 import attrs
 
-from ..events import ResponseUsage
 from ..session_config import WireShape
+from ..wire import ResponseUsage
 from .items import Item
 
 __all__ = ("TokenCount", "audio_tokens", "prompt_tokens", "response_usage", "text_tokens",

@@ -4,7 +4,10 @@ Nothing here reads a clock, opens a socket or starts a task (``tests/session/tes
 checks that importing it pulls in neither anyio nor websockets).
 """
 
-from .core import Session, SessionStats
+from typing import Any
+
+from .._renamed import resolve
+from .core import ClientSession, ClientStats
 from .latency import DetectionSource, InterruptionLatency
 from .outputs import (
     AUDIO_ACTIONS,
@@ -37,8 +40,8 @@ from .playback import ItemKey, PlaybackTracker
 from .state import HANDLING, TRANSITIONS, Handling, Input, State, StateMachine, Trigger
 
 __all__ = (
-    "Session",
-    "SessionStats",
+    "ClientSession",
+    "ClientStats",
     "State",
     "Trigger",
     "TRANSITIONS",
@@ -76,3 +79,15 @@ __all__ = (
     "ErrorOccurred",
     "OtherServerEvent",
 )
+
+
+#: Old names kept for one release: a bare "Session" did not say whose end of the realtime
+#: session it is (the server's is ServerSession, the relay's RelaySession).
+_RENAMED = {
+    "Session": ("realtalk.session", "ClientSession"),
+    "SessionStats": ("realtalk.session", "ClientStats"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    return resolve(__name__, name, _RENAMED)

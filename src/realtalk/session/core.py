@@ -3,18 +3,18 @@
 It never touches sockets, tasks, clocks or devices. The I/O layer (``Conversation``, the
 simulator, a test) feeds it:
 
-- :meth:`Session.receive` -- each parsed server event;
-- :meth:`Session.playback_progress` -- the output's cumulative count of samples played;
-- :meth:`Session.user_speech` -- a confirmed speech onset from a local detector (or the app);
-- :meth:`Session.speech_probable` -- the detector's unconfirmed "speech may be starting", which
-  ducks playback (the graded response) and restores it if it was not speech;
-- :meth:`Session.audio_sent` -- each microphone frame appended upstream, with its capture time,
-  so that server VAD offsets map back to the caller's clock;
-- :meth:`Session.event_sent` / :meth:`Session.playback_stopped` -- when an action really took
-  effect, for the latency marks;
-- :meth:`Session.tick` -- at :meth:`Session.next_deadline`.
+- :meth:`ClientSession.receive` -- each parsed server event;
+- :meth:`ClientSession.playback_progress` -- the output's cumulative count of samples played;
+- :meth:`ClientSession.user_speech` -- a confirmed speech onset from a local detector (or the app);
+- :meth:`ClientSession.speech_probable` -- the detector's unconfirmed "speech may be
+  starting", which ducks playback (the graded response) and restores it if it was not speech;
+- :meth:`ClientSession.audio_sent` -- each microphone frame appended upstream, with its
+  capture time, so that server VAD offsets map back to the caller's clock;
+- :meth:`ClientSession.event_sent` / :meth:`ClientSession.playback_stopped` -- when an
+  action really took effect, for the latency marks;
+- :meth:`ClientSession.tick` -- at :meth:`ClientSession.next_deadline`.
 
-After each call it drains :meth:`Session.outputs`: :class:`SendEvent` and the audio actions
+After each call it drains :meth:`ClientSession.outputs`: :class:`SendEvent` and the audio actions
 (:class:`PlayAudio`, :class:`StopPlayback`, :class:`DuckPlayback`, :class:`EndOfAudio`) to
 perform *in order*, and conversation events for the app. Every ``now`` is the caller's
 monotonic clock, in seconds.
@@ -25,8 +25,8 @@ Barge-in, in one step (the design's rule): stop playback and clear its queue; se
 clamped to the audio received, and no truncate when playback had already finished. Deltas of
 a cancelled response that arrive late are dropped. ``cancelling`` ends on the cancelled
 response's ``response.done`` or after ``cancel_timeout`` seconds. The truncate waits for the
-output's final played count (:meth:`Session.playback_stopped`) and is followed by a system note
-telling the model it was interrupted. An interruption that no user words follow is judged
+output's final played count (:meth:`ClientSession.playback_stopped`) and is followed by a system
+note telling the model it was interrupted. An interruption that no user words follow is judged
 false, and the model is asked to resume.
 """
 
@@ -40,7 +40,8 @@ import math
 import attrs
 
 from .._args import check_type
-from ..events import (
+from ..session_config import PCM_SAMPLE_RATE, SessionConfig, TurnDetection, WireShape
+from ..wire import (
     ClientEvent,
     ConversationItemCreate,
     ConversationItemDelete,
@@ -63,7 +64,6 @@ from ..events import (
     SessionCreated,
     SessionUpdate,
 )
-from ..session_config import PCM_SAMPLE_RATE, SessionConfig, TurnDetection, WireShape
 from .barge_in import BargeIn
 from .latency import DetectionSource, InterruptionLatency
 from .outputs import (
@@ -92,7 +92,7 @@ from .outputs import (
 from .playback import ItemKey, PlaybackTracker
 from .state import Handling, Input, State, StateMachine, Trigger
 
-__all__ = ("INTERRUPTION_NOTE", "RESUME_NOTE", "Session", "SessionStats")
+__all__ = ("INTERRUPTION_NOTE", "RESUME_NOTE", "ClientSession", "ClientStats")
 
 logger = logging.getLogger("realtalk.session")
 
@@ -111,7 +111,7 @@ RESUME_NOTE = (
     "reply from where it was cut off, without repeating what was already said."
 )
 
-#: The system note added after a truncated item (see ``Session(interruption_note=...)``).
+#: The system note added after a truncated item (see ``ClientSession(interruption_note=...)``).
 INTERRUPTION_NOTE = (
     "The user interrupted your previous reply; they heard it only up to where it was cut "
     "off. Do not assume they heard the rest: answer what they say next, and repeat anything "
@@ -130,7 +130,7 @@ _REPLY_WITHIN_S = 1.0
 
 
 @attrs.define
-class SessionStats:
+class ClientStats:
     """Counters for tests, benchmarks and dashboards."""
 
     server_events: int = 0
@@ -196,7 +196,7 @@ class _PendingInterruption:
         )
 
 
-class Session:
+class ClientSession:
     """The conversation's protocol logic, without I/O.
 
     Args:
@@ -261,7 +261,7 @@ class Session:
         self.wire_shape: WireShape = wire_shape
         self.sample_rate = sample_rate
         self.cancel_timeout = cancel_timeout
-        self.stats = SessionStats()
+        self.stats = ClientStats()
         self.tracker = PlaybackTracker(sample_rate)
         self._machine = StateMachine()
         self._out: list[Output] = []

@@ -10,7 +10,7 @@ from typing import TypeAlias
 
 import attrs
 
-from ..events import ClientEvent, ErrorInfo, ResponseStatus, ServerEvent
+from ..wire import ClientEvent, ErrorInfo, ResponseStatus, ServerEvent
 from .latency import DetectionSource, InterruptionLatency
 from .state import State
 
@@ -278,7 +278,7 @@ class ErrorOccurred:
 class OtherServerEvent:
     """A server event the conversation does not turn into one of its own events (text
     deltas, content parts, rate limits, item bookkeeping, types newer than realtalk as
-    :class:`~realtalk.events.UnknownServerEvent`), passed through untouched."""
+    :class:`~realtalk.wire.UnknownServerEvent`), passed through untouched."""
 
     event: ServerEvent
     at: float

@@ -89,17 +89,18 @@ class Input(enum.Enum):
     """What the session core is told, as far as the state decides what it does with it."""
 
     OPEN = "open"
-    """The transport connected (``Session.open``)."""
+    """The transport connected (``ClientSession.open``)."""
     CLOSE = "close"
-    """The conversation ended or the transport closed (``Session.close``)."""
+    """The conversation ended or the transport closed (``ClientSession.close``)."""
     USER_SPEECH = "user_speech"
-    """A confirmed speech onset from a local detector, or the app (``Session.user_speech``)."""
+    """A confirmed speech onset from a local detector, or the app
+    (``ClientSession.user_speech``)."""
     SERVER_SPEECH = "server_speech"
     """The server's VAD heard speech start (``input_audio_buffer.speech_started``). Where it
     barges in, it does so only if server-VAD barge-in is on and a running local detector
     heard probable speech too (else it was the assistant's own echo)."""
     INTERRUPT = "interrupt"
-    """The app asked to interrupt the assistant (``Session.interrupt``)."""
+    """The app asked to interrupt the assistant (``ClientSession.interrupt``)."""
     SPEECH_PROBABLE = "speech_probable"
     """The local detector thinks speech may be starting: duck playback (if ducking is on
     and it is not ducked yet)."""
@@ -116,9 +117,9 @@ class Input(enum.Enum):
     """The server's ``response_cancel_not_active`` error for that cancel: the response had
     ended before the cancel arrived, so nothing is left to wait for."""
     CANCEL_TIMEOUT = "cancel_timeout"
-    """The cancel's deadline passed with no confirmation (``Session.tick``)."""
+    """The cancel's deadline passed with no confirmation (``ClientSession.tick``)."""
     PLAYBACK_PROGRESS = "playback_progress"
-    """The output reported its played count (``Session.playback_progress``): time to report
+    """The output reported its played count (``ClientSession.playback_progress``): time to report
     the play position, at most every ``progress_interval``."""
     DRAIN_CHECK = "drain_check"
     """After each progress report, tick and ``response.done``: has playback ended? It has

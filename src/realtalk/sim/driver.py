@@ -29,15 +29,14 @@ from ..echo import (
 )
 from ..echo.defences import UNSET, defences_from_keywords
 from ..engine import AppEvent, ConversationEngine, Emit
-from ..events import encode
 from ..server import PlaceholderTranscriber, ScriptedResponder, ServerOptions, ServerSession
 from ..server.responder import Responder, Transcriber
 from ..server.voice import WordTiming
 from ..session import (
+    ClientSession,
+    ClientStats,
     Interrupted,
     SendEvent,
-    Session,
-    SessionStats,
     State,
     StateChanged,
 )
@@ -45,6 +44,7 @@ from ..session.barge_in import BargeIn
 from ..session_config import SessionConfig
 from ..transcripts import TranscriptStore
 from ..vad import OnsetDetector, VoiceActivityDetector
+from ..wire import encode
 from .clock import VirtualClock
 from .device import SimulatedDevice
 from .oracle import OracleTranscriber
@@ -86,7 +86,7 @@ class SimulationResult:
     interruptions: tuple[Interrupted, ...]
     simulated_s: float
     wall_s: float
-    stats: SessionStats
+    stats: ClientStats
 
     @property
     def speed_x(self) -> float:
@@ -191,7 +191,7 @@ class Simulation:
         self._started = False
 
     @property
-    def session(self) -> Session:
+    def session(self) -> ClientSession:
         """The engine's session core."""
         return self.engine.session
 

@@ -21,7 +21,7 @@ import attrs
 from typing_extensions import is_typeddict
 
 from ..errors import EventParseError, RealtalkError
-from ..events import load_json
+from ..wire import load_json
 from .schema import JSONSchema, schema_for
 
 __all__ = ("ToolArgumentsError", "check", "convert", "decode_arguments")

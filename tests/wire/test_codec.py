@@ -8,7 +8,7 @@ import json
 import attrs
 import pytest
 
-from realtalk import events as ev
+from realtalk import wire as ev
 from realtalk.errors import EventParseError
 from realtalk.session_config import SessionConfig, TurnDetection
 

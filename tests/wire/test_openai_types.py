@@ -17,7 +17,7 @@ from openai.types.realtime import RealtimeClientEvent as GAClientEvent
 from openai.types.realtime import RealtimeServerEvent as GAServerEvent
 from pydantic import BaseModel
 
-from realtalk import events as ev
+from realtalk import wire as ev
 from realtalk.session_config import WireShape
 
 _AUDIO = "AQACAA=="  # two PCM16 samples

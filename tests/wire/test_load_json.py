@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from realtalk import events as ev
+from realtalk import wire as ev
 from realtalk.errors import EventParseError
 
 
