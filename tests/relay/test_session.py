@@ -18,7 +18,7 @@ from realtalk.errors import ConnectError, ConnectionClosed
 from realtalk.providers import Provider
 from realtalk.relay import IdRegistry, RelayMetrics, RelayOptions, RelaySession, SessionClaims
 from realtalk.server import ServerOptions, ServerSession
-from realtalk.server.in_process import serve_session
+from realtalk.server.serving import serve_session
 from realtalk.session_config import WireShape
 from realtalk.testing import (
     InProcessServer,

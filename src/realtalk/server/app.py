@@ -16,38 +16,35 @@ and, when ``api_key`` is set, a missing or wrong key HTTP 401 (``Authorization: 
 
 Listening, handshakes, keepalive pings, shutdown and the scrubbing of handshake logs are
 :class:`~realtalk.transport.host.WebSocketHost`'s, so the server runs in the caller's event
-loop under asyncio or trio. Each connection gets its own :class:`ServerSession`; one task
-feeds it frames, another sleeps until its next deadline or a new frame and sends what is due,
-stamped with the event loop's clock. A connection's failure never takes the server down.
+loop under asyncio or trio. Each connection gets its own :class:`ServerSession`, served by
+:func:`~realtalk.server.serving.serve_session` (the loop the in-process server runs too), on
+the event loop's clock. A connection's failure never takes the server down.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-import time
 from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import attrs
-from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..session_config import WireShape
 from ..transport.connection import WebSocketConnection
+from ..transport.endpoints import Endpoint
 from ..transport.host import WebSocketHost, http_response, json_response
-from ..wire import encode
+from ..transport.websocket import WebSocketTransport
 from .responder import PlaceholderTranscriber, Responder, ScriptedResponder, Transcriber
+from .serving import ClientEventHook, serve_session
 from .session import ServerOptions, ServerSession
 
 __all__ = ("ClientEventHook", "RealtimeServer")
 
 logger = logging.getLogger("realtalk.server")
-
-#: Called with ``(time.perf_counter(), event type)`` as each client frame arrives.
-ClientEventHook = Callable[[float, str], None]
 
 
 @attrs.frozen
@@ -77,13 +74,6 @@ def _route(path: str) -> _Route | None:
         return _Route("beta", deployment,
                       None if deployment else "missing query parameter 'deployment'")
     return None
-
-
-@attrs.define
-class _Wakeup:
-    """The writer's current wake-up event; a fresh one per wait, so no set() is lost."""
-
-    event: anyio.Event = attrs.field(factory=anyio.Event)
 
 
 class RealtimeServer(WebSocketHost):
@@ -188,48 +178,11 @@ class RealtimeServer(WebSocketHost):
         self._sessions.append(session)
         logger.info("session %s opened (%s shape, model %s)", session.id, route.shape,
                     route.model)
-        wakeup = _Wakeup()
+        endpoint = Endpoint(f"ws://{self._netloc()}{request.path}", shape=route.shape)
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._read, connection, session, wakeup, tg.cancel_scope)
-                tg.start_soon(self._write, connection, session, wakeup, tg.cancel_scope)
+            await serve_session(session, WebSocketTransport(connection, endpoint),
+                                on_client_event=self.on_client_event)
         except Exception:
             logger.exception("session %s failed", session.id)
         finally:
-            session.close()
             logger.info("session %s closed", session.id)
-
-    async def _read(self, connection: WebSocketConnection, session: ServerSession,
-                    wakeup: _Wakeup, scope: anyio.CancelScope) -> None:
-        try:
-            while True:
-                frame = await connection.recv()
-                received_at = time.perf_counter()
-                event_type = session.receive(frame, anyio.current_time())
-                if self.on_client_event is not None:
-                    try:
-                        self.on_client_event(received_at, event_type or "(invalid)")
-                    except Exception:
-                        logger.exception("on_client_event hook raised")
-                wakeup.event.set()
-        except ConnectionClosed:
-            pass
-        finally:
-            scope.cancel()  # the peer is gone: stop the writer too
-
-    async def _write(self, connection: WebSocketConnection, session: ServerSession,
-                     wakeup: _Wakeup, scope: anyio.CancelScope) -> None:
-        try:
-            while True:
-                wakeup.event = anyio.Event()  # before draining: a frame arriving now wakes us
-                session.advance(anyio.current_time())
-                for event in session.events_to_send():
-                    await connection.send(encode(event, session.shape))
-                deadline = session.next_deadline()
-                if deadline is None:
-                    await wakeup.event.wait()
-                else:
-                    with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
-                        await wakeup.event.wait()
-        except ConnectionClosed:
-            scope.cancel()

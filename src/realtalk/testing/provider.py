@@ -18,7 +18,7 @@ from ..server import (
     ServerSession,
     Transcriber,
 )
-from ..server.in_process import serve_session
+from ..server.serving import serve_session
 from ..session_config import WireShape
 from ..transport import MemoryTransport, Transport, memory_transport_pair
 
@@ -76,7 +76,7 @@ class InProcessServer:
 
     Each connection gets its own :class:`~realtalk.server.ServerSession` (as on
     :class:`~realtalk.server.RealtimeServer`), served over an in-memory transport by
-    :func:`~realtalk.server.in_process.serve_session`, so its timing follows the event loop's
+    :func:`~realtalk.server.serving.serve_session`, so its timing follows the event loop's
     clock: under virtual time (:func:`~realtalk.testing.run_virtual`) a conversation with
     seconds of assistant audio takes no wall-clock time to wait for it. Every frame goes
     through the JSON codec, as on a socket; there is no network delay.

@@ -1,5 +1,5 @@
-"""serve_session: a ServerSession hosted in the test's own event loop, paced by its clock;
-here in virtual time (so every timestamp is exact), on asyncio and trio."""
+"""serve_session: the one loop serving a ServerSession, tested in the test's own
+event loop in virtual time (so every timestamp is exact), on asyncio and trio."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from realtalk.server import ScriptedResponder, ServerOptions, ServerSession
-from realtalk.server.in_process import serve_session
+from realtalk.server.serving import serve_session
 from realtalk.testing import virtual_backend
 from realtalk.transport import MemoryTransport, memory_transport_pair
 
