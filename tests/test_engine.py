@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import numpy.typing as npt
+import pytest
 
 from realtalk import wire as ev
 from realtalk.audio import AudioFrame, MemoryOutput
 from realtalk.audio.pcm import int16_to_bytes
 from realtalk.echo import EchoDefences, EchoPathMeasurement
-from realtalk.engine import ConversationEngine, Effect, Emit
+from realtalk.engine import CancelTool, ConversationEngine, Effect, Emit, RunTool
+from realtalk.errors import ConfigurationError
 from realtalk.server import SyntheticVoice
 from realtalk.session import ErrorOccurred, Interrupted, SendEvent, State
 from realtalk.session.barge_in import BargeIn
+from realtalk.session_config import SessionConfig
 from realtalk.testing import RecordingEchoFilter
+from realtalk.tools import tool
+from realtalk.tools.calls import ToolCallCancelled, ToolCallFinished, ToolCallStarted
 
 RATE = 24_000
 FRAME = RATE // 50  # 20 ms
@@ -255,3 +262,92 @@ def test_an_interrupt_from_the_app_reports_whether_it_was_speaking() -> None:
     events = _emitted(_perform(engine, 0.75))
     assert any(isinstance(e, Interrupted) for e in events)
     assert _state(engine) is State.LISTENING
+
+
+# -- tools ------------------------------------------------------------------------------------
+
+
+@tool(on_interrupt="cancel")
+def find_flight(city: str) -> str:
+    """Find the next flight to a city."""
+    return f"the next flight to {city} leaves at nine"
+
+
+def _function_call(engine: ConversationEngine, now: float, rid: str = "r1",
+                   call_id: str = "call_1", arguments: str = '{"city": "Oslo"}') -> None:
+    item = {"type": "function_call", "id": f"fc_{call_id}", "call_id": call_id,
+            "name": "find_flight", "arguments": ""}
+    for event in (ev.ResponseOutputItemAdded(response_id=rid, output_index=1, item=item),
+                  ev.ResponseFunctionCallArgumentsDone(
+                      response_id=rid, item_id=f"fc_{call_id}", output_index=1,
+                      call_id=call_id, arguments=arguments, name="find_flight")):
+        engine.server_frame(ev.encode(event), now)
+
+
+def test_tools_are_declared_in_the_session_and_not_twice() -> None:
+    clock = Clock()
+    engine = _engine(clock, tools=[find_flight])
+    engine.open(0.0)
+    (update,) = _sent(_perform(engine, 0.0))
+    assert isinstance(update, ev.SessionUpdate)
+    assert update.session.extra["tools"] == [find_flight.definition()]
+    assert update.session.extra["tool_choice"] == "auto"
+    assert json.loads(ev.encode(update))["session"]["tools"][0]["name"] == "find_flight"
+    with pytest.raises(ConfigurationError, match="tools are declared twice"):
+        _engine(clock, tools=[find_flight], config=SessionConfig(extra={"tools": []}))
+
+
+def test_a_call_runs_then_is_answered_and_followed_up_once() -> None:
+    clock = Clock()
+    engine = _engine(clock, tools=[find_flight])
+    engine.open(0.0)
+    _perform(engine, 0.0)
+    engine.server_frame(ev.encode(ev.ResponseCreated(response=ev.ResponseInfo(id="r1"))), 0.1)
+    _function_call(engine, 0.2)
+    effects = _perform(engine, 0.2)
+    (run,) = [e for e in effects if isinstance(e, RunTool)]
+    assert dict(run.arguments) == {"city": "Oslo"}
+    assert any(isinstance(e, ToolCallStarted) for e in _emitted(effects))
+    engine.server_frame(ev.encode(ev.ResponseDone(response=ev.ResponseInfo(
+        id="r1", status="completed"))), 0.3)
+    _perform(engine, 0.3)
+    engine.tool_finished("call_1", 0.5, result=run.tool(**run.arguments))
+    effects = _perform(engine, 0.5)
+    sent = _sent(effects)
+    assert [e.type for e in sent] == ["conversation.item.create", "response.create"]
+    assert sent[0].item == {"type": "function_call_output", "call_id": "call_1",  # type: ignore[union-attr]
+                            "output": "the next flight to Oslo leaves at nine"}
+    (finished,) = [e for e in _emitted(effects) if isinstance(e, ToolCallFinished)]
+    assert finished.duration_s == pytest.approx(0.3)
+
+
+def test_a_barge_in_truncates_the_audio_and_cancels_a_cancel_policy_call() -> None:
+    """A response that speaks and calls a tool: the barge-in truncates its audio item (not
+    the call), the note follows, the call is stopped and answered, and no follow-up starts
+    over the user."""
+    clock = Clock()
+    engine = _engine(clock, tools=[find_flight])
+    engine.open(0.0)
+    _perform(engine, 0.0)
+    _speak(engine, 0.0)
+    _function_call(engine, 0.1)
+    _perform(engine, 0.1)
+    clock.now = 0.5
+    engine.interrupt(0.5)
+    effects = _perform(engine, 0.5)
+    sent = _sent(effects)
+    assert [e.type for e in sent][:2] == ["response.cancel", "conversation.item.truncate"]
+    truncate = sent[1]
+    assert isinstance(truncate, ev.ConversationItemTruncate) and truncate.item_id == "i1"
+    assert [e for e in effects if isinstance(e, CancelTool)] == [CancelTool("call_1")]
+    outputs = [e for e in sent if isinstance(e, ev.ConversationItemCreate)
+               and e.item.get("type") == "function_call_output"]
+    assert len(outputs) == 1 and "the user interrupted" in outputs[0].item["output"]
+    notes = [e for e in sent if isinstance(e, ev.ConversationItemCreate)
+             and e.item.get("role") == "system"]
+    assert len(notes) == 1
+    assert any(isinstance(e, ToolCallCancelled) for e in _emitted(effects))
+    engine.server_frame(ev.encode(ev.ResponseDone(response=ev.ResponseInfo(
+        id="r1", status="cancelled"))), 0.6)
+    engine.tool_finished("call_1", 0.7, result="too late")
+    assert not [e for e in _sent(_perform(engine, 0.7)) if e.type == "response.create"]

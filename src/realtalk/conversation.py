@@ -22,7 +22,7 @@ import contextlib
 import logging
 import math
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Literal
 
@@ -54,7 +54,7 @@ from .echo import (
 )
 from .echo.calibration import CalibrationRecording
 from .echo.defences import UNSET, defences_from_keywords
-from .engine import AppEvent, ConversationEngine, Emit
+from .engine import AppEvent, CancelTool, ConversationEngine, Emit, RunTool
 from .errors import (
     ConfigurationError,
     ConnectionClosed,
@@ -66,6 +66,9 @@ from .providers import Provider
 from .session import ClientSession, Interrupted, State
 from .session.barge_in import BargeIn
 from .session_config import PCM_SAMPLE_RATE, SessionConfig
+from .tools import Tool
+from .tools.calls import DEFAULT_MAX_TOOL_STEPS
+from .tools.running import run_tool
 from .transcripts import TranscriptRecorder, TranscriptStore
 from .transport import Transport
 from .vad import OnsetDetector, VoiceActivityDetector
@@ -109,6 +112,12 @@ class Conversation:
             assistant transcript in (with the filters' verdicts, dropped ones flagged) and
             every interruption; see :attr:`recorder`. A failed write is an
             :class:`~realtalk.ErrorOccurred` event, not the end of the conversation.
+        tools: function tools (:func:`realtalk.tool`) the model may call: declared in the
+            session, each call run as soon as its arguments are complete (sync functions in
+            a worker thread), answered exactly once, and followed by the spoken answer
+            (docs/tools.md has the rules, interruptions included).
+        max_tool_steps: how many follow-ups a chain of calls may take between user turns
+            before the model must answer in words.
 
     Raises:
         ConfigurationError: an argument of the wrong type or out of range, named in the
@@ -134,6 +143,8 @@ class Conversation:
         event_buffer: int = _DEFAULT_EVENT_BUFFER,
         echo: EchoDefences | EchoOption = "default",
         transcripts: TranscriptStore | None = None,
+        tools: Sequence[Tool] = (),
+        max_tool_steps: int = DEFAULT_MAX_TOOL_STEPS,
         # Deprecated: fields of EchoDefences now.
         half_duplex: bool = UNSET,
         transcript_filters: TranscriptFilterChain | Literal["default"] | None = UNSET,
@@ -162,7 +173,7 @@ class Conversation:
         self.engine = ConversationEngine(
             output=self.output, sample_rate=PCM_SAMPLE_RATE, config=config, barge_in=barge_in,
             vad=vad, echo=defences, transcripts=transcripts, wire_shape=provider.shape,
-            cancel_timeout=cancel_timeout)
+            cancel_timeout=cancel_timeout, tools=tools, max_tool_steps=max_tool_steps)
         """Everything the conversation decides; this class feeds it and performs its
         effects."""
         self._clock: Callable[[], float] = clock if clock is not None else anyio.current_time
@@ -170,6 +181,7 @@ class Conversation:
         self._stack: contextlib.AsyncExitStack | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._task_scopes: list[anyio.CancelScope] = []
+        self._tool_scopes: dict[str, anyio.CancelScope] = {}
         self._transport: Transport | None = None
         self._closed = False
         self.closed_reason: str | None = None
@@ -493,6 +505,18 @@ class Conversation:
                 self.engine.tick(self._clock())
                 await self._perform()
 
+    async def _run_tool(self, run: RunTool) -> None:
+        call_id = run.call.call_id
+        with anyio.CancelScope() as scope:
+            self._tool_scopes[call_id] = scope
+            result, error = await run_tool(run)
+        if scope.cancel_called:
+            return  # stopped by the engine, which has answered the call already
+        self._tool_scopes.pop(call_id, None)
+        async with self._lock:
+            self.engine.tool_finished(call_id, self._clock(), result=result, error=error)
+            await self._perform()
+
     # -- performing the engine's effects -------------------------------------------------------
 
     async def _perform(self) -> None:
@@ -504,6 +528,12 @@ class Conversation:
             for effect in effects:
                 if isinstance(effect, Emit):
                     self._emit(effect.event)
+                elif isinstance(effect, RunTool):
+                    self._spawn(self._run_tool, effect)
+                elif isinstance(effect, CancelTool):
+                    scope = self._tool_scopes.pop(effect.call_id, None)
+                    if scope is not None:
+                        scope.cancel()
                 elif not self._closed:
                     await self._send_text(encode(effect.event))
                     self.engine.sent(effect, self._clock())

@@ -30,7 +30,8 @@ synchronously as events are emitted (a failed write is an error event).
 from __future__ import annotations
 
 import logging
-from typing import TypeAlias
+from collections.abc import Sequence
+from typing import Any, TypeAlias
 
 import attrs
 
@@ -67,11 +68,21 @@ from .session import (
     PlayAudio,
     SendEvent,
     State,
+    StateChanged,
     StopPlayback,
+    UserSpeechStarted,
 )
 from .session.barge_in import BargeIn
 from .session.playback import ItemKey
 from .session_config import PCM_SAMPLE_RATE, SessionConfig, WireShape
+from .tools import Tool
+from .tools.calls import (
+    DEFAULT_MAX_TOOL_STEPS,
+    CancelTool,
+    RunTool,
+    ToolCallEvent,
+    ToolCalls,
+)
 from .transcripts import TranscriptRecorder, TranscriptStore, TranscriptStoreError
 from .vad import OnsetDetector, VoiceActivityDetector
 from .wire import (
@@ -81,7 +92,7 @@ from .wire import (
     parse_server_event,
 )
 
-__all__ = ("AppEvent", "ConversationEngine", "Effect", "Emit")
+__all__ = ("AppEvent", "ConversationEngine", "Effect", "Emit", "CancelTool", "RunTool")
 
 logger = logging.getLogger("realtalk.engine")
 
@@ -89,11 +100,12 @@ _DEFAULT_ECHO = EchoDefences()
 
 AppEvent: TypeAlias = (
     ConversationEvent | EchoTranscriptDropped | EchoRiskChange | EchoPathMeasurement
+    | ToolCallEvent
 )
 """What :meth:`realtalk.Conversation.events` yields: the session's events, the user
 transcripts the transcript echo filters dropped (in place of the
-:class:`~realtalk.UserTranscript`), the echo-risk watch's changes of level, and each echo-path
-calibration's figures."""
+:class:`~realtalk.UserTranscript`), the echo-risk watch's changes of level, each echo-path
+calibration's figures, and the tool calls' starts, ends and cancellations."""
 
 
 @attrs.frozen
@@ -103,8 +115,10 @@ class Emit:
     event: AppEvent
 
 
-Effect: TypeAlias = SendEvent | Emit
-"""What the engine asks its shell to do, in order."""
+Effect: TypeAlias = SendEvent | Emit | RunTool | CancelTool
+"""What the engine asks its shell to do, in order: :class:`RunTool` starts a tool's function
+(report its end with :meth:`ConversationEngine.tool_finished`), :class:`CancelTool` stops it
+(its answer was given already)."""
 
 
 class ConversationEngine:
@@ -118,6 +132,13 @@ class ConversationEngine:
             (``echo.calibrate_at_start`` starts a calibration in :meth:`open`).
         wire_shape: ``"ga"`` or ``"beta"``, the protocol shape of the provider.
         cancel_timeout: seconds to wait for upstream to confirm a cancel.
+        tools, max_tool_steps: the function tools the model may call, declared in the
+            session, and how many follow-ups a chain of calls may take
+            (:mod:`realtalk.tools.calls` has the rules).
+
+    Raises:
+        ConfigurationError: tools given here and in ``config.extra`` too, or a bad tool
+            setting.
     """
 
     def __init__(
@@ -132,9 +153,15 @@ class ConversationEngine:
         transcripts: TranscriptStore | None = None,
         wire_shape: WireShape = "ga",
         cancel_timeout: float = 2.0,
+        tools: Sequence[Tool] = (),
+        max_tool_steps: int = DEFAULT_MAX_TOOL_STEPS,
     ) -> None:
         self.output = output
         self.sample_rate = sample_rate
+        self.tool_calls = ToolCalls(tools, max_tool_steps) if tools else None
+        """The tool-call ledger (``None`` without tools)."""
+        if self.tool_calls is not None:
+            config = _declaring(config, self.tool_calls)
         self.session = ClientSession(config, barge_in=barge_in, wire_shape=wire_shape,
                                      cancel_timeout=cancel_timeout)
         self.detector = (OnsetDetector(barge_in, vad, EchoGate(), sample_rate=sample_rate)
@@ -175,7 +202,9 @@ class ConversationEngine:
 
     def next_deadline(self) -> float | None:
         """The earliest ``now`` at which :meth:`tick` has work to do, if any."""
-        return self.session.next_deadline()
+        deadlines = [self.session.next_deadline(),
+                     self.tool_calls.next_deadline() if self.tool_calls is not None else None]
+        return min((d for d in deadlines if d is not None), default=None)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -246,6 +275,9 @@ class ConversationEngine:
             return
         self.session.receive(event, now)
         self._drain(now)
+        if self.tool_calls is not None:
+            self.tool_calls.server_event(event, now)
+            self._drain(now)
 
     def tick(self, now: float) -> None:
         """Time passed: read the playback position and handle the deadlines that are due."""
@@ -253,6 +285,8 @@ class ConversationEngine:
             return
         self.session.playback_progress(self.output.played_samples(), now)
         self.session.tick(now)
+        if self.tool_calls is not None:
+            self.tool_calls.tick(now)
         self._drain(now)
 
     def sent(self, event: SendEvent, now: float) -> None:
@@ -260,8 +294,19 @@ class ConversationEngine:
         self.session.event_sent(event.event, now)
         self._drain(now)
 
+    def tool_finished(self, call_id: str, now: float, *, result: Any = None,
+                      error: str | None = None) -> None:
+        """The function a :class:`RunTool` started returned ``result``, or raised (``error``
+        describes it)."""
+        if self.closed or self.tool_calls is None:
+            return
+        self.tool_calls.finished(call_id, now, result=result, error=error)
+        self._drain(now)
+
     def user_text(self, text: str, *, respond: bool = True) -> None:
         """The app adds a user text message, and by default asks for a response."""
+        if self.tool_calls is not None:
+            self.tool_calls.user_turn()
         self._effects.append(SendEvent(ConversationItemCreate(item={
             "type": "message", "role": "user",
             "content": [{"type": "input_text", "text": text}]})))
@@ -358,6 +403,19 @@ class ConversationEngine:
                         self._play(out, now)
                 else:
                     self._deliver(out, now)
+        if self.tool_calls is not None:
+            self._drain_tools(self.tool_calls)
+
+    def _drain_tools(self, tool_calls: ToolCalls) -> None:
+        for out in tool_calls.outputs():
+            if isinstance(out, ConversationItemCreate | ResponseCreate):
+                if not self.closed:
+                    self._effects.append(SendEvent(out))
+            elif isinstance(out, RunTool | CancelTool):
+                if not self.closed:
+                    self._effects.append(out)
+            else:
+                self._emit(out)
 
     def _play(self, action: PlayAudio | StopPlayback | DuckPlayback | EndOfAudio,
               now: float) -> None:
@@ -375,6 +433,11 @@ class ConversationEngine:
     def _deliver(self, event: ConversationEvent, now: float) -> None:
         if isinstance(event, Interrupted):
             self.interruptions.append(event)
+        if self.tool_calls is not None and (
+                isinstance(event, UserSpeechStarted)
+                or (isinstance(event, StateChanged) and event.new is State.CANCELLING)):
+            # The user talks (a barge-in, or a turn begun while the assistant was quiet).
+            self.tool_calls.user_spoke(now)
         out, verdicts = self.echo_control.screen(event)
         if isinstance(out, EchoTranscriptDropped):
             self.session.echo_item(out.item_id, now)
@@ -391,6 +454,17 @@ class ConversationEngine:
     def _error(self, message: str, now: float, *, fatal: bool = False) -> None:
         """An error of the conversation's own (not the server's ``error`` event)."""
         self._emit(ErrorOccurred(message=message, error=None, benign=False, fatal=fatal, at=now))
+
+
+def _declaring(config: SessionConfig | None, tool_calls: ToolCalls) -> SessionConfig:
+    """``config`` with the tools declared in it (``tool_choice`` "auto" unless it says)."""
+    config = config if config is not None else SessionConfig()
+    if "tools" in config.extra:
+        raise ConfigurationError("tools are declared twice: pass them as tools=[...] (which "
+                                 "runs them) or in SessionConfig(extra={'tools': ...}) (which "
+                                 "leaves the calls to you), not both", argument="tools")
+    extra = {"tools": tool_calls.definitions(), "tool_choice": "auto", **config.extra}
+    return attrs.evolve(config, extra=extra)
 
 
 def _stages(echo: EchoFilter | None) -> list[EchoFilter]:

@@ -28,7 +28,7 @@ from ..echo import (
     TranscriptFilterChain,
 )
 from ..echo.defences import UNSET, defences_from_keywords
-from ..engine import AppEvent, ConversationEngine, Emit
+from ..engine import AppEvent, CancelTool, ConversationEngine, Emit, RunTool
 from ..server import PlaceholderTranscriber, ScriptedResponder, ServerOptions, ServerSession
 from ..server.responder import Responder, Transcriber
 from ..server.voice import WordTiming
@@ -42,6 +42,9 @@ from ..session import (
 )
 from ..session.barge_in import BargeIn
 from ..session_config import SessionConfig
+from ..tools import Tool
+from ..tools.calls import DEFAULT_MAX_TOOL_STEPS, ToolCall
+from ..tools.running import ToolRunResult, run_tool_now
 from ..transcripts import TranscriptStore
 from ..vad import OnsetDetector, VoiceActivityDetector
 from ..wire import encode
@@ -133,6 +136,11 @@ class Simulation:
             for ``Conversation``.
         transcripts: a :class:`~realtalk.transcripts.TranscriptStore` to record every
             transcript and interruption in, as a conversation does.
+        tools, max_tool_steps: function tools, as in :class:`~realtalk.Conversation`. A tool's
+            function runs at once and its result arrives ``tool_latency_s`` later in virtual
+            time, so barge-ins can be scripted before, during and after a call.
+        tool_latency_s: seconds each call takes, or a function of the
+            :class:`~realtalk.tools.calls.ToolCall` giving them.
     """
 
     def __init__(
@@ -156,6 +164,9 @@ class Simulation:
         seed: int = 0,
         echo: EchoDefences | EchoOption = "default",
         transcripts: TranscriptStore | None = None,
+        tools: Sequence[Tool] = (),
+        max_tool_steps: int = DEFAULT_MAX_TOOL_STEPS,
+        tool_latency_s: float | Callable[[ToolCall], float] = 0.0,
         # Deprecated: fields of EchoDefences now.
         echo_watch: EchoRiskWatch | Literal["default"] | None = UNSET,
         transcript_filters: TranscriptFilterChain | Literal["default"] | None = UNSET,
@@ -170,7 +181,8 @@ class Simulation:
             output=self.device.output, sample_rate=self.room.sample_rate, config=config,
             barge_in=barge_in, vad=vad, transcripts=transcripts, cancel_timeout=cancel_timeout,
             echo=defences_from_keywords("Simulation", echo, echo_watch=echo_watch,
-                                        transcript_filters=transcript_filters))
+                                        transcript_filters=transcript_filters),
+            tools=tools, max_tool_steps=max_tool_steps)
         """The conversation engine, as a live conversation runs it."""
         self.oracle: OracleTranscriber | None = None
         """The oracle transcriber, with every transcription it made and its source."""
@@ -186,6 +198,9 @@ class Simulation:
         self.uplink = uplink_ms / 1000.0
         self.downlink = downlink_ms / 1000.0
         self._wire: list[tuple[float, int, bool, str]] = []  # (due, seq, to_server, frame)
+        self._tool_latency = tool_latency_s
+        # (due, seq, call_id, (result, error)): each running call's end, in virtual time.
+        self._tool_ends: list[tuple[float, int, str, ToolRunResult]] = []
         self._seq = itertools.count()
         self._timeline: list[TimelineEvent] = []
         self._started = False
@@ -220,15 +235,21 @@ class Simulation:
             self._send(False, encode(event), now)
 
     def _run_until(self, limit: float) -> None:
-        """Deliver frames and release server audio due by ``limit``, in time order."""
+        """Deliver frames, end tool calls and release server audio due by ``limit``, in time
+        order."""
         while True:
             due_wire = self._wire[0][0] if self._wire else math.inf
+            due_tool = self._tool_ends[0][0] if self._tool_ends else math.inf
             due_server = self.server.next_deadline()
-            due = min(due_wire, math.inf if due_server is None else due_server)
+            due = min(due_wire, due_tool, math.inf if due_server is None else due_server)
             if due > limit:
                 return
             now = self.clock.advance_to(due)
-            if due_wire <= due:
+            if due_tool <= due:
+                _, _, call_id, (result, error) = heapq.heappop(self._tool_ends)
+                self.engine.tool_finished(call_id, now, result=result, error=error)
+                self._perform(now)
+            elif due_wire <= due:
                 _, _, to_server, frame = heapq.heappop(self._wire)
                 if to_server:
                     self.server.receive(frame, now)
@@ -246,8 +267,20 @@ class Simulation:
                 if isinstance(effect, SendEvent):
                     self._send(True, encode(effect.event), now)
                     self.engine.sent(effect, now)
+                elif isinstance(effect, RunTool):
+                    self._start_tool(effect, now)
+                elif isinstance(effect, CancelTool):
+                    self._tool_ends = [end for end in self._tool_ends
+                                       if end[2] != effect.call_id]
+                    heapq.heapify(self._tool_ends)
                 else:
                     self._observe(effect)
+
+    def _start_tool(self, run: RunTool, now: float) -> None:
+        latency = self._tool_latency
+        seconds = latency(run.call) if callable(latency) else latency
+        heapq.heappush(self._tool_ends, (now + max(0.0, seconds), next(self._seq),
+                                         run.call.call_id, run_tool_now(run)))
 
     def _observe(self, effect: Emit) -> None:
         event = effect.event
