@@ -35,3 +35,13 @@ def test_conversation_events_are_exported_at_the_top() -> None:
                     "AudioAction", "AUDIO_ACTIONS", "Action", "Output"):
             continue
         assert attr in realtalk.__all__, attr
+
+
+def test_tool_call_events_are_exported_at_the_top() -> None:
+    """The tool-call events Conversation.events() yields can be matched on from realtalk."""
+    import realtalk
+    from realtalk.tools import calls
+
+    for event in ("ToolCallStarted", "ToolCallFinished", "ToolCallCancelled", "ToolCall"):
+        assert getattr(realtalk, event) is getattr(calls, event)
+        assert event in realtalk.__all__

@@ -53,7 +53,7 @@ from .session import (
 )
 from .session.barge_in import BargeIn
 from .session_config import SessionConfig, TurnDetection
-from .tools import Tool, tool
+from .tools import Tool, ToolCall, ToolCallCancelled, ToolCallFinished, ToolCallStarted, tool
 
 __version__ = "0.1.0.dev0"
 
@@ -80,6 +80,10 @@ __all__ = (
     "TurnDetection",
     "tool",
     "Tool",
+    "ToolCall",
+    "ToolCallStarted",
+    "ToolCallFinished",
+    "ToolCallCancelled",
     "State",
     # conversation events
     "ConversationEvent",

@@ -8,7 +8,10 @@ import textwrap
 
 
 def test_core_imports_neither_anyio_nor_websockets() -> None:
-    """Importing realtalk.session (without the package's I/O layers) loads no I/O library."""
+    """Importing the sans-I/O layers (without the package's own __init__, which imports the
+    I/O layers on purpose) loads no I/O library: the session core, the wire events, the
+    conversation engine (with the echo defences, the detector, the transcript recorder and
+    the tool ledger it drives)."""
     # realtalk/__init__ imports the I/O layers on purpose, so load the core packages under a
     # bare parent module that has only the package path.
     code = textwrap.dedent("""
@@ -17,7 +20,7 @@ def test_core_imports_neither_anyio_nor_websockets() -> None:
         parent = types.ModuleType("realtalk")
         parent.__path__ = list(spec.submodule_search_locations)
         sys.modules["realtalk"] = parent
-        import realtalk.session, realtalk.wire
+        import realtalk.session, realtalk.wire, realtalk.engine, realtalk.tools.calls
         print(",".join(m for m in ("anyio", "websockets", "trio", "asyncio", "socket")
                        if m in sys.modules))
     """)

@@ -1,17 +1,17 @@
-"""Audio: the frame type, PCM conversions, the I/O protocols and in-memory implementations."""
+"""Audio: the frame type, PCM conversions, the I/O protocols and in-memory implementations.
+
+The devices, the in-memory and the WAV implementations run on anyio; they are imported when
+first used, so that the sans-I/O layers (the conversation engine, the session core) can use
+frames and PCM without loading an event-loop library.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .base import AudioInput, AudioOutput
-from .device import (
-    DeviceInfo,
-    DeviceStats,
-    JitterReport,
-    SoundDevice,
-    format_devices,
-    list_devices,
-    measure_jitter_buffer,
-)
 from .frame import AudioFrame
-from .memory import MemoryInput, MemoryOutput
 from .pcm import (
     b64_to_int16,
     bytes_to_int16,
@@ -36,7 +36,37 @@ from .resample import (
     measure_rtf,
     soxr_available,
 )
-from .wav import WavInput, WavOutput, read_wav, write_wav
+
+if TYPE_CHECKING:
+    from .device import (
+        DeviceInfo,
+        DeviceStats,
+        JitterReport,
+        SoundDevice,
+        format_devices,
+        list_devices,
+        measure_jitter_buffer,
+    )
+    from .memory import MemoryInput, MemoryOutput
+    from .wav import WavInput, WavOutput, read_wav, write_wav
+
+#: The names imported on first use, and their modules.
+_ON_FIRST_USE = {
+    **dict.fromkeys(("DeviceInfo", "DeviceStats", "JitterReport", "SoundDevice",
+                     "format_devices", "list_devices", "measure_jitter_buffer"), "device"),
+    **dict.fromkeys(("MemoryInput", "MemoryOutput"), "memory"),
+    **dict.fromkeys(("WavInput", "WavOutput", "read_wav", "write_wav"), "wav"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = (
     "AudioFrame",

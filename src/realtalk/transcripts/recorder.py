@@ -7,8 +7,6 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
-import anyio.to_thread
-
 from ..echo.transcript import EchoTranscriptDropped, TranscriptVerdict
 from ..session.outputs import (
     AssistantTranscript,
@@ -69,6 +67,8 @@ class TranscriptRecorder:
         """:meth:`record` in a worker thread, for stores whose writes may block (a SQLite file
         shared by many busy writers, ``durability="power"``, ``fsync=True``, a network file
         system). Await each call before the next event, so that records keep their order."""
+        import anyio.to_thread  # here: the recorder's synchronous core needs no event loop
+
         return await anyio.to_thread.run_sync(
             functools.partial(self.record, event, verdicts=verdicts))
 
