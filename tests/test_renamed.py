@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import pytest
@@ -22,14 +21,6 @@ import realtalk.wire
 def test_an_old_name_warns_and_names_its_successor(module: object, old: str, new: object) -> None:
     with pytest.warns(DeprecationWarning, match=rf"\.{old} is deprecated.*use realtalk\."):
         assert getattr(module, old) is new
-
-
-def test_importing_the_old_events_module_gives_the_wire_module() -> None:
-    sys.modules.pop("realtalk.events", None)
-    with pytest.warns(DeprecationWarning, match="realtalk.events is deprecated.*realtalk.wire"):
-        old = importlib.import_module("realtalk.events")
-    assert old is realtalk.wire
-    assert isinstance(realtalk.wire.ResponseCancel(), old.ResponseCancel)
 
 
 def test_nothing_inside_the_package_uses_an_old_name() -> None:

@@ -8,7 +8,7 @@ import numpy.typing as npt
 import pytest
 
 from realtalk.audio import AudioFrame
-from realtalk.echo import EchoCanceller, EchoFilterChain, EchoResult, default, resolve
+from realtalk.echo import EchoCanceller
 from realtalk.errors import AudioError, ConfigurationError
 from realtalk.sim import EchoPath, Room, RoomConfig, clips, load_clip
 
@@ -185,20 +185,6 @@ def test_bad_settings_are_refused() -> None:
         EchoCanceller(RATE, step=1.5)
     with pytest.raises(ConfigurationError, match="tail_ms"):
         EchoCanceller(RATE, tail_ms=5.0)
-    with pytest.raises(ConfigurationError, match="'loud'"):
-        resolve("loud", RATE)  # type: ignore[arg-type]
-
-
-def test_the_default_chain_and_resolve() -> None:
-    chain = default(RATE)
-    assert isinstance(chain, EchoFilterChain)
-    assert isinstance(chain.filters[0], EchoCanceller)
-    assert resolve(None, RATE) is None
-    assert isinstance(resolve("default", RATE), EchoFilterChain)
-    frame = AudioFrame(np.ones(320, np.int16), RATE, reference=np.zeros(320, np.int16))
-    result = chain.process(frame)
-    assert isinstance(result, EchoResult)
-    assert len(result.frame.samples) == 320
 
 
 def test_the_suppressor_removes_more_echo_and_leaves_the_user() -> None:
