@@ -14,6 +14,7 @@ from realtalk.cli import main
 from realtalk.demo import EchoReport, _judge, _Timeline, run_demo
 from realtalk.errors import ConfigurationError
 from realtalk.session import Interrupted, InterruptionLatency, Truncated
+from realtalk.testing import virtual_backend
 
 pytestmark = pytest.mark.anyio
 
@@ -79,13 +80,15 @@ def _check_printout(lines: list[str]) -> None:
         assert value == f"{_at(timeline, mark) - onset} ms", (label, value, "\n".join(lines))
 
 
-# asyncio is covered by the CLI test below, which runs the real command.
-@pytest.mark.parametrize("anyio_backend", ["trio"])
+# In virtual time, on both backends, with the server in the test's loop; the CLI test below
+# runs the real command: real time, the server on its own thread, a real socket.
+@pytest.mark.parametrize("anyio_backend", [virtual_backend("asyncio"), virtual_backend("trio")],
+                         ids=["asyncio", "trio"])
 async def test_demo_interrupts_and_measures() -> None:
     """The demo's user talks over the AI; stop, cancel, truncate and a new answer all happen,
     and the printout agrees with itself."""
     lines: list[str] = []
-    result = await run_demo(print_line=lines.append)
+    result = await run_demo(print_line=lines.append, in_process=True)
     assert result.ok, result.problems
     event = result.interruption
     assert event is not None
@@ -131,7 +134,7 @@ async def test_bad_option_is_a_configuration_error(option: str, value: float) ->
     """A negative, infinite or NaN delay is refused at once, naming the option."""
     lines: list[str] = []
     with pytest.raises(ConfigurationError, match=f"^{option}="):
-        await run_demo(print_line=lines.append, **{option: value})
+        await run_demo(print_line=lines.append, **{option: value})  # type: ignore[arg-type]
     assert lines == []
 
 

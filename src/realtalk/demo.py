@@ -29,8 +29,8 @@ from .audio.frame import AudioFrame
 from .audio.pcm import int16_to_float
 from .conversation import Conversation
 from .errors import AudioError, ConfigurationError
-from .providers import local
-from .server import ScriptedResponder, ScriptedTranscriber
+from .providers import Provider, local
+from .server import ScriptedResponder, ScriptedTranscriber, ServerOptions
 from .session import (
     AssistantTranscript,
     ErrorOccurred,
@@ -194,13 +194,46 @@ def _check_seconds(name: str, value: float, *, allow_zero: bool) -> None:
                                  f"{'>= 0' if allow_zero else '> 0'}")
 
 
+def _provider(in_process: bool) -> Provider:
+    """The embedded server, on a thread of its own or in the caller's loop, set up for the
+    script: its replies, and the transcripts of the scripted user's two utterances."""
+    first_audio_latency_ms, generation_speed = 250.0, 4.0
+
+    def responder() -> ScriptedResponder:
+        return ScriptedResponder(_REPLIES, cycle=False)
+
+    def transcriber() -> ScriptedTranscriber:
+        return ScriptedTranscriber([_QUESTION, _INTERRUPTION])
+
+    if in_process:
+        from .testing import InProcessServer
+
+        return InProcessServer(
+            options=ServerOptions(first_audio_latency_ms=first_audio_latency_ms,
+                                  generation_speed=generation_speed),
+            responder_factory=responder, transcriber_factory=transcriber)
+    return local(first_audio_latency_ms=first_audio_latency_ms,
+                 generation_speed=generation_speed, responder_factory=responder,
+                 transcriber_factory=transcriber)
+
+
 async def run_demo(
     *,
     barge_in_after: float = 1.5,
     print_line: Callable[[str], None] = print,
     time_limit: float = 30.0,
+    in_process: bool = False,
 ) -> DemoResult:
     """Run the scripted conversation and return what was measured.
+
+    Args:
+        barge_in_after: seconds into the AI's answer the user talks over it.
+        print_line: where the timeline and the summary go, line by line.
+        time_limit: seconds the scripted conversation may take before it counts as failed.
+        in_process: host the embedded server in the caller's event loop
+            (:class:`realtalk.testing.InProcessServer`) instead of on loopback on a thread of
+            its own: the same conversation without a socket, whose timing follows the loop's
+            clock, so under :func:`realtalk.testing.run_virtual` it takes no wall-clock time.
 
     Raises:
         ConfigurationError: ``barge_in_after`` is negative or not finite, or ``time_limit``
@@ -208,12 +241,7 @@ async def run_demo(
     """
     _check_seconds("barge_in_after", barge_in_after, allow_zero=True)
     _check_seconds("time_limit", time_limit, allow_zero=False)
-    provider = local(
-        first_audio_latency_ms=250.0,
-        generation_speed=4.0,
-        responder_factory=lambda: ScriptedResponder(_REPLIES, cycle=False),
-        transcriber_factory=lambda: ScriptedTranscriber([_QUESTION, _INTERRUPTION]),
-    )
+    provider = _provider(in_process)
     room = _room()
     device = SimulatedDevice(room)
     mic = _MicClock(device)

@@ -17,7 +17,6 @@ from realtalk import (
     State,
     StateChanged,
     UserTranscript,
-    providers,
 )
 from realtalk.echo.transcript import (
     AssistantSpeechHistory,
@@ -25,7 +24,8 @@ from realtalk.echo.transcript import (
     TranscriptVerdict,
     default_transcript_filters,
 )
-from realtalk.server import ScriptedResponder, ScriptedTranscriber, SyntheticVoice
+from realtalk.server import ScriptedResponder, ScriptedTranscriber, ServerOptions, SyntheticVoice
+from realtalk.testing import InProcessServer, virtual_backend
 from realtalk.transcripts import (
     InterruptionMark,
     SQLiteTranscriptStore,
@@ -97,15 +97,18 @@ LONG_REPLY = ("This is a long answer with many words, so that the user can talk 
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", [virtual_backend("asyncio"), virtual_backend("trio")],
+                         ids=["asyncio", "trio"])
 async def test_recording_a_real_conversation_with_a_barge_in(tmp_path: Path) -> None:
     """An app records every event of a conversation with a voice barge-in, judging user
     transcripts with the default filters: the store holds the interrupted reply with what
-    was heard, the barge-in, and the user's words kept with both verdicts."""
+    was heard, the barge-in, and the user's words kept with both verdicts. (The embedded
+    server runs in the test's loop, in virtual time.)"""
     # Generated at twice real time, the reply's transcript is still being generated when the
     # user barges in, so the core reports it interrupted (a transcript finished before the
     # interruption is reported as it was, and the interruption as its own mark).
-    provider = providers.local(
-        first_audio_latency_ms=20.0, generation_speed=2.0,
+    provider = InProcessServer(
+        options=ServerOptions(first_audio_latency_ms=20.0, generation_speed=2.0),
         responder_factory=lambda: ScriptedResponder([LONG_REPLY, "Short answer."]),
         transcriber_factory=lambda: ScriptedTranscriber(["Wait, stop please."]))
     mic = realtalk.audio.MemoryInput(noise_dbfs=-70.0)
