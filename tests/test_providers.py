@@ -15,12 +15,6 @@ from realtalk.transport import Endpoint, azure_endpoint, openai_endpoint
 SECRET = "sk-test-SECRET-456"
 
 
-@pytest.fixture(autouse=True)
-def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def test_openai_and_azure_are_remote_providers_of_their_endpoints() -> None:
     openai = providers.openai(api_key=SECRET, model="m")
     assert openai.endpoint == openai_endpoint(api_key=SECRET, model="m")
