@@ -69,3 +69,45 @@ def test_conversation_order_and_turns() -> None:
         conversation.insert(_assistant("item_3"), after="item_missing")
     assert conversation.delete("item_1")
     assert not conversation.delete("item_1")
+
+
+def _function_items() -> ConversationItems:
+    items = ConversationItems()
+    items.insert(Item(id="u", role="user", parts=[ContentPart("input_text", text="weather?")]))
+    items.insert(Item(id="c1", type="function_call",
+                      fields={"name": "weather", "call_id": "call_1", "arguments": "{}"}))
+    items.insert(Item(id="c2", type="function_call",
+                      fields={"name": "time", "call_id": "call_2", "arguments": "{}"}))
+    items.insert(Item(id="o2", type="function_call_output",
+                      fields={"call_id": "call_2", "output": "noon"}))
+    items.insert(Item(id="o1", type="function_call_output",
+                      fields={"call_id": "call_1", "output": "rain"}))
+    return items
+
+
+def test_function_call_is_found_by_its_call_id() -> None:
+    """function_call() finds a call by call_id, never an output with the same call_id."""
+    items = _function_items()
+    call = items.function_call("call_2")
+    assert call is not None and call.id == "c2"
+    assert items.function_call("call_3") is None
+
+
+def test_latest_request_says_whether_a_call_answered_it() -> None:
+    """The latest user message's text, and whether a function call came after it."""
+    items = _function_items()
+    assert items.latest_request() == ("weather?", True)
+    items.insert(Item(id="u2", role="user", parts=[ContentPart("input_text", text="thanks")]))
+    assert items.latest_request() == ("thanks", False)
+    assert ConversationItems().latest_request() == ("", False)
+
+
+def test_outputs_to_speak_are_those_since_the_last_message() -> None:
+    """Outputs after the last message, in conversation order, named by their calls; none once
+    a message follows them."""
+    items = _function_items()
+    assert items.outputs_to_speak() == [("time", "noon"), ("weather", "rain")]
+    items.delete("c1")  # an output whose call is gone is still spoken, by a generic name
+    assert items.outputs_to_speak() == [("time", "noon"), ("function", "rain")]
+    items.insert(Item(id="a", role="assistant", parts=[ContentPart("output_text", text="ok")]))
+    assert items.outputs_to_speak() == []

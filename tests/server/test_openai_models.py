@@ -2,8 +2,9 @@
 
 The server is driven through every scenario that makes it send something (session update,
 input audio and server VAD, responses in audio and text, cancel, truncate, item create /
-retrieve / delete, errors, transcription success and failure, rate limits), on the GA and beta
-shapes. Each frame must validate against ``openai.types.realtime.RealtimeServerEvent`` (GA) or
+retrieve / delete, function calls and their outputs, errors, transcription success and
+failure, rate limits), on the GA and beta shapes. Each frame must validate against
+``openai.types.realtime.RealtimeServerEvent`` (GA) or
 ``openai.types.beta.realtime.RealtimeServerEvent`` (beta), with no field the model does not
 know, and the types seen must be exactly the ones the server declares it can send.
 """
@@ -129,6 +130,22 @@ def _drive_everything(shape: WireShape) -> list[dict[str, Any]]:
     modalities = "output_modalities" if shape == "ga" else "modalities"
     main.send(type="response.create", response={modalities: ["text"]})
     main.finish()
+    # Function calling: a call, its output, the spoken answer; a call cancelled midway.
+    tool = {"type": "function", "name": "get_weather", "description": "The forecast.",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                           "required": ["city"]}}
+    main.send(type="session.update", session={**session, "tools": [tool]})
+    main.send(type="conversation.item.create", item=_user_text("Get weather for Paris?"))
+    call = main.send(type="response.create")
+    main.finish()
+    call_id = next(f["item"]["call_id"] for f in call if f["type"] == "response.output_item.added")
+    main.send(type="conversation.item.create", item={
+        "type": "function_call_output", "call_id": call_id, "output": "sunny, 21 C"})
+    main.send(type="response.create")
+    main.finish()
+    main.send(type="conversation.item.create", item=_user_text("get_weather again"))
+    main.send(type="response.create")
+    main.send(type="response.cancel")
     # A transcriber that fails, on a manual turn.
     failing = _Driver(shape, _FailingTranscriber(), turn_detection=False)
     failing.append(_speech())

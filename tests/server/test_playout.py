@@ -21,14 +21,14 @@ def test_chunks_follow_latency_and_speed() -> None:
     """Chunk k is due at start + latency + k * chunk_ms / speed."""
     playout = Playout(_speech(450), start=2.0, first_audio_latency_ms=100, chunk_ms=100,
                       generation_speed=2.0)
-    assert playout.next_deadline() == pytest.approx(2.1)
+    assert playout.schedule.next_deadline() == pytest.approx(2.1)
     assert playout.release(2.09) == []
     assert [c.index for c in playout.release(2.1)] == [0]
-    assert playout.next_deadline() == pytest.approx(2.15)
+    assert playout.schedule.next_deadline() == pytest.approx(2.15)
     assert [c.index for c in playout.release(2.31)] == [1, 2, 3, 4]
-    assert playout.finished
-    assert playout.next_deadline() is None
-    assert playout.finish_time() == pytest.approx(2.3)
+    assert playout.schedule.finished
+    assert playout.schedule.next_deadline() is None
+    assert playout.schedule.finish_time() == pytest.approx(2.3)
 
 
 def test_words_travel_with_the_chunk_where_they_start() -> None:
@@ -53,5 +53,5 @@ def test_empty_reply_is_finished_at_once() -> None:
     """No audio means no chunks; the response completes at the first-audio time."""
     playout = Playout(SyntheticVoice().synthesize(""), start=1.0, first_audio_latency_ms=250,
                       chunk_ms=100, generation_speed=4.0)
-    assert playout.finished
-    assert playout.finish_time() == pytest.approx(1.25)
+    assert playout.schedule.finished
+    assert playout.schedule.finish_time() == pytest.approx(1.25)

@@ -6,6 +6,7 @@ from realtalk.server.items import ContentPart, Item
 from realtalk.server.usage import (
     TokenCount,
     audio_tokens,
+    output_tokens,
     prompt_tokens,
     response_usage,
     text_tokens,
@@ -32,6 +33,26 @@ def test_items_count_their_parts() -> None:
     assert TokenCount.of_item(assistant) == TokenCount(text=2)
     assert TokenCount.of_item(call) == TokenCount(text=3)  # "weather {}"
     assert prompt_tokens("abcd", [user, assistant]) == TokenCount(text=3, audio=10)
+
+
+def test_function_items_count_what_the_model_reads_not_their_ids() -> None:
+    """A call is its name and arguments, an output its text; call ids are not tokens."""
+    call = Item(id="f", type="function_call", fields={
+        "name": "get_weather", "call_id": "call_" + "x" * 40, "arguments": '{"city": "Paris"}'})
+    output = Item(id="o", type="function_call_output", fields={
+        "call_id": "call_" + "x" * 40, "output": "sunny"})
+    assert TokenCount.of_item(call) == TokenCount(text=8)  # 29 characters
+    assert TokenCount.of_item(output) == TokenCount(text=2)
+    assert prompt_tokens("", [call, output]) == TokenCount(text=10)
+
+
+def test_output_tokens_of_a_response_item() -> None:
+    """A spoken reply spends its words as text and its audio; a call its name and arguments."""
+    spoken = Item(id="a", role="assistant", parts=[ContentPart("output_audio", transcript="hi!")],
+                  audio=bytearray(48 * 1000))
+    call = Item(id="f", type="function_call", fields={"name": "f", "arguments": "{}"})
+    assert output_tokens(spoken) == TokenCount(text=1, audio=20)
+    assert output_tokens(call) == TokenCount(text=1)
 
 
 def test_response_usage_in_each_shape() -> None:

@@ -231,6 +231,35 @@ class ConversationItems:
         self._items.remove(item)
         return True
 
+    def function_call(self, call_id: str) -> Item | None:
+        """The ``function_call`` item with ``call_id``, or ``None``."""
+        return next((item for item in self._items if item.type == "function_call"
+                     and item.fields.get("call_id") == call_id), None)
+
+    def latest_request(self) -> tuple[str, bool]:
+        """The text of the latest user message (``""`` if none), and whether a function call
+        came after it (the request was answered with a call)."""
+        called = False
+        for item in reversed(self._items):
+            if item.type == "function_call":
+                called = True
+            elif item.type == "message" and item.role == "user":
+                return item.text(), called
+        return "", called
+
+    def outputs_to_speak(self) -> list[tuple[str, str]]:
+        """The function outputs since the last message, as ``(tool name, output)`` in order:
+        what a response speaks about before anything else."""
+        outputs: list[tuple[str, str]] = []
+        for item in reversed(self._items):
+            if item.type == "message":
+                break
+            if item.type == "function_call_output":
+                call = self.function_call(item.fields["call_id"])
+                name = call.fields.get("name", "function") if call else "function"
+                outputs.append((name, item.fields["output"]))
+        return outputs[::-1]
+
     def turns(self) -> list[ConversationTurn]:
         """The message items as text turns, for a :class:`~.responder.Responder`."""
         return [

@@ -10,7 +10,12 @@ it over the session. A client may override, per response, the output modalities 
 ``output_modalities``, beta ``modalities``), the voice, the token limit (GA
 ``max_output_tokens``, beta ``max_response_output_tokens``), attach ``metadata`` (echoed on the
 response, which is how clients such as LiveKit Agents match a reply to its request), and ask
-for an out-of-band response with ``conversation: "none"``.
+for an out-of-band response with ``conversation: "none"``, and give the response its own
+``tools`` and ``tool_choice``.
+
+Function tools are checked beyond their fields' types by
+:func:`~.function_calls.check_tools`: a valid name, a JSON Schema of an object as
+``parameters``, and a ``tool_choice`` that names a declared tool.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import attrs
 
 from ..errors import EventParseError
 from ..session_config import SessionConfig, WireShape
+from .function_calls import FunctionTool, check_tools, declared_tools
 from .items import RequestError
 
 __all__ = ("MAX_OUTPUT_TOKENS", "ResponseParams", "check_session", "max_tokens_key",
@@ -166,6 +172,8 @@ class ResponseParams:
     metadata: Mapping[str, str] | None = None
     temperature: float | None = None
     in_conversation: bool = True
+    tools: tuple[FunctionTool, ...] = ()
+    tool_choice: Any = "auto"  # "auto", "none", "required", or a named function
 
     @property
     def audio(self) -> bool:
@@ -197,6 +205,7 @@ def check_session(session: SessionConfig, shape: WireShape) -> None:
                                "unknown_parameter")
         else:
             _check(value, fields[name], f"session.{name}")
+    check_tools(session.extra.get("tools"), session.extra.get("tool_choice"), "session")
 
 
 def response_params(raw: Mapping[str, Any] | None, session: SessionConfig,
@@ -218,6 +227,13 @@ def response_params(raw: Mapping[str, Any] | None, session: SessionConfig,
     temperature = raw.get("temperature", session.extra.get("temperature"))
     if temperature is not None:
         _check(temperature, _NUMBER, "response.temperature")
+    fields = _SESSION_FIELDS[shape]
+    for name in ("tools", "tool_choice"):
+        if name in raw:
+            _check(raw[name], fields[name], f"response.{name}")
+    tools = raw.get("tools", session.extra.get("tools", []))
+    tool_choice = raw.get("tool_choice", session.extra.get("tool_choice", "auto"))
+    check_tools(tools, tool_choice, "response")
     conversation = raw.get("conversation", "auto")
     if conversation not in ("auto", "none"):
         raise RequestError(f"Invalid value: {_brief(conversation)}. response.conversation must "
@@ -230,6 +246,8 @@ def response_params(raw: Mapping[str, Any] | None, session: SessionConfig,
         metadata=_check_metadata(raw.get("metadata")),
         temperature=None if shape == "ga" or temperature is None else float(temperature),
         in_conversation=conversation == "auto",
+        tools=declared_tools(tools),
+        tool_choice=tool_choice,
     )
 
 

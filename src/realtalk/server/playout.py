@@ -5,7 +5,8 @@ unplayed audio when the user barges in; this is exactly what makes truncation ne
 :class:`Playout` reproduces that: after ``first_audio_latency_ms``, chunks of ``chunk_ms`` are
 released every ``chunk_ms / generation_speed`` (``inf``: all at once). Each chunk carries the
 words that *start* inside it, so transcript deltas travel with the audio they describe.
-Pure arithmetic on the ``now`` it is given; no clock.
+:class:`Schedule` is that cadence alone, which function call arguments share. Pure arithmetic
+on the ``now`` it is given; no clock.
 """
 
 from __future__ import annotations
@@ -16,7 +17,51 @@ import attrs
 
 from .voice import SpeechAudio, WordTiming
 
-__all__ = ("Chunk", "Playout")
+__all__ = ("Chunk", "Playout", "Schedule")
+
+
+class Schedule:
+    """When each of ``count`` pieces of a response is due: the first at ``first`` (seconds,
+    caller's clock), then one every ``step`` seconds (``0``: all at once).
+
+    Audio chunks and function call argument deltas are generated on the same cadence.
+    """
+
+    def __init__(self, count: int, *, first: float, step: float) -> None:
+        self._count = count
+        self._first = first
+        self._step = step
+        self._next = 0
+
+    @classmethod
+    def for_response(cls, count: int, *, start: float, first_latency_ms: float, chunk_ms: int,
+                     generation_speed: float) -> Schedule:
+        """A response's schedule: ``first_latency_ms`` after ``start``, then a piece every
+        ``chunk_ms / generation_speed`` (``math.inf``: all at once)."""
+        step = 0.0 if math.isinf(generation_speed) else chunk_ms / 1000.0 / generation_speed
+        return cls(count, first=start + first_latency_ms / 1000.0, step=step)
+
+    @property
+    def finished(self) -> bool:
+        """Whether every piece has been released."""
+        return self._next >= self._count
+
+    def next_deadline(self) -> float | None:
+        """When the next piece is due, or ``None`` once all are out."""
+        if self.finished:
+            return None
+        return self._first + self._next * self._step
+
+    def finish_time(self) -> float:
+        """When the last piece is (or was) due; the response completes then."""
+        return self._first + max(self._count - 1, 0) * self._step
+
+    def release(self, now: float) -> range:
+        """The indices of the pieces due by ``now`` that were not released yet, in order."""
+        start = self._next
+        while not self.finished and self._first + self._next * self._step <= now:
+            self._next += 1
+        return range(start, self._next)
 
 
 @attrs.frozen
@@ -52,32 +97,17 @@ class Playout:
         self._words = speech.words
         self._chunk_bytes = chunk_ms * speech.sample_rate // 1000 * 2
         self._chunk_ms = chunk_ms
-        self._n_chunks = math.ceil(len(self._pcm) / self._chunk_bytes) if self._pcm else 0
-        self._first = start + first_audio_latency_ms / 1000.0
-        self._step = 0.0 if math.isinf(generation_speed) else chunk_ms / 1000.0 / generation_speed
-        self._next = 0
+        n_chunks = math.ceil(len(self._pcm) / self._chunk_bytes) if self._pcm else 0
+        #: When each chunk is due, and when the response completes.
+        self.schedule = Schedule.for_response(
+            n_chunks, start=start, first_latency_ms=first_audio_latency_ms, chunk_ms=chunk_ms,
+            generation_speed=generation_speed)
         self._next_word = 0
-
-    @property
-    def finished(self) -> bool:
-        """Whether every chunk has been released."""
-        return self._next >= self._n_chunks
-
-    def next_deadline(self) -> float | None:
-        """When the next chunk is due, or ``None`` once all are out."""
-        if self.finished:
-            return None
-        return self._first + self._next * self._step
-
-    def finish_time(self) -> float:
-        """When the last chunk is (or was) due; the response completes then."""
-        return self._first + max(self._n_chunks - 1, 0) * self._step
 
     def release(self, now: float) -> list[Chunk]:
         """The chunks due by ``now`` that were not released yet, in order."""
         chunks: list[Chunk] = []
-        while not self.finished and self._first + self._next * self._step <= now:
-            index = self._next
+        for index in self.schedule.release(now):
             audio = self._pcm[index * self._chunk_bytes : (index + 1) * self._chunk_bytes]
             end_ms = (index + 1) * self._chunk_ms
             first_word = self._next_word
@@ -86,5 +116,4 @@ class Playout:
             ):
                 self._next_word += 1
             chunks.append(Chunk(index, audio, self._words[first_word : self._next_word]))
-            self._next += 1
         return chunks

@@ -31,10 +31,18 @@ Behaviour follows the hosted service (see ``research/protocol.md``):
 - ``conversation.item.truncate`` cuts an assistant audio item and its transcript to the words
   whose audio ended by ``audio_end_ms``. Truncating the item of a response still generating
   cancels that response first (``client_cancelled``): the item cannot keep growing past a cut.
+- Function calling (:mod:`.function_calls`): with ``tools`` declared, a response to a user
+  message that names a tool (or any response, under ``tool_choice`` ``"required"`` or a named
+  function) is a ``function_call`` item instead of speech: ``response.output_item.added``,
+  ``response.function_call_arguments.delta`` (on the audio chunks' schedule) and ``.done``,
+  ``response.output_item.done``, ``response.done``, with the conversation item events around
+  them. A ``function_call_output`` must answer a ``call_id`` in the conversation; the next
+  response speaks the outputs sent since the last message. A cancelled call stays in the
+  conversation, ``incomplete``, with the arguments sent so far (no ``arguments.done``).
 - ``semantic_vad`` is accepted and approximated by the energy VAD with the default numbers.
-- Not modelled: tools and function calls (function items are stored, never produced),
-  ``idle_timeout_ms``, a response's own ``instructions`` and ``input``, and WebRTC/SIP-only
-  events (``output_audio_buffer.*``); beta transcription sessions are refused.
+- Not modelled: ``idle_timeout_ms``, a response's own ``instructions`` and ``input``,
+  ``max_output_tokens`` on function call arguments, parallel calls, and WebRTC/SIP-only events
+  (``output_audio_buffer.*``); beta transcription sessions are refused.
 - Bad input never raises: a frame that is not one JSON object (binary, invalid or too deeply
   nested JSON, another JSON value), an unknown type or a bad field becomes an ``error`` event
   whose ``error.event_id`` is the client event's ``event_id``, and the session goes on. Error
@@ -45,6 +53,7 @@ Behaviour follows the hosted service (see ``research/protocol.md``):
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import string
@@ -88,6 +97,8 @@ from ..wire import (
     ResponseCreate,
     ResponseCreated,
     ResponseDone,
+    ResponseFunctionCallArgumentsDelta,
+    ResponseFunctionCallArgumentsDone,
     ResponseInfo,
     ResponseOutputAudioDelta,
     ResponseOutputAudioDone,
@@ -109,14 +120,16 @@ from ..wire import (
     parse_client_event,
     wire_type,
 )
+from .function_calls import ArgumentStream, arguments_for, choose_tool, quote_outputs
 from .input_buffer import InputBuffer, TurnStarted
 from .items import ContentPart, ConversationItems, Item, RequestError, item_from_client, render_item
 from .params import ResponseParams, check_session, max_tokens_key, response_params
-from .playout import Playout
+from .playout import Playout, Schedule
 from .responder import PlaceholderTranscriber, Responder, ScriptedResponder, Transcriber
 from .usage import (
     TokenCount,
     audio_tokens,
+    output_tokens,
     prompt_tokens,
     response_usage,
     text_tokens,
@@ -171,6 +184,8 @@ SENT_SERVER_EVENTS: tuple[type[ServerEvent], ...] = (
     ResponseOutputAudioDone,
     ResponseOutputAudioTranscriptDelta,
     ResponseOutputAudioTranscriptDone,
+    ResponseFunctionCallArgumentsDelta,
+    ResponseFunctionCallArgumentsDone,
     ResponseDone,
     RateLimitsUpdated,
     ServerError,
@@ -242,18 +257,23 @@ class ServerStats:
     responses_completed: int
     responses_cancelled: int
     truncations: int
+    function_calls: int
 
 
 @attrs.define
 class _ActiveResponse:
     id: str
-    item: Item
-    playout: Playout
+    item: Item  # an assistant message, or a function call
+    stream: Playout | ArgumentStream  # its audio and words, or its arguments
     params: ResponseParams
     info: ResponseInfo  # the response object as response.created reported it
     prompt: TokenCount  # what the model read to produce it
     cut_short: bool = False  # by max_output_tokens
     words_sent: int = 0
+
+    @property
+    def schedule(self) -> Schedule:
+        return self.stream.schedule
 
 
 class ServerSession:
@@ -314,6 +334,7 @@ class ServerSession:
         self._received: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
         self._created = self._completed = self._cancelled = self._truncations = 0
+        self._function_calls = 0
         self._conversation_id = "conv_" + self._id.removeprefix("sess_")
         self._now = self._bucket_checked = now
         self._tokens_in_bucket = 0.0  # spent tokens the rate-limit bucket has not refilled yet
@@ -358,6 +379,7 @@ class ServerSession:
             responses_completed=self._completed,
             responses_cancelled=self._cancelled,
             truncations=self._truncations,
+            function_calls=self._function_calls,
         )
 
     def receive(self, frame: str | bytes, now: float) -> str | None:
@@ -396,9 +418,20 @@ class ServerSession:
         response = self._response
         if response is None:
             return
+        if isinstance(response.stream, ArgumentStream):
+            self._release_arguments(response, response.stream, now)
+        else:
+            self._release_speech(response, response.stream, now)
+        if response.schedule.finished and now >= response.schedule.finish_time():
+            if response.cut_short:
+                self._finish_response("incomplete", "max_output_tokens")
+            else:
+                self._finish_response("completed", None)
+
+    def _release_speech(self, response: _ActiveResponse, playout: Playout, now: float) -> None:
         rid, iid = response.id, response.item.id
         part = response.item.parts[0]
-        for chunk in response.playout.release(now):
+        for chunk in playout.release(now):
             if response.params.audio:
                 response.item.audio += chunk.audio
                 self._emit(ResponseOutputAudioDelta(response_id=rid, item_id=iid,
@@ -414,18 +447,23 @@ class ServerSession:
                     part.text = (part.text or "") + delta
                     self._emit(ResponseOutputTextDelta(response_id=rid, item_id=iid,
                                                        delta=delta))
-        if response.playout.finished and now >= response.playout.finish_time():
-            if response.cut_short:
-                self._finish_response("incomplete", "max_output_tokens")
-            else:
-                self._finish_response("completed", None)
+
+    def _release_arguments(self, response: _ActiveResponse, stream: ArgumentStream,
+                           now: float) -> None:
+        fields = response.item.fields
+        for delta in stream.release(now):
+            fields["arguments"] += delta
+            self._emit(ResponseFunctionCallArgumentsDelta(
+                response_id=response.id, item_id=response.item.id, call_id=fields["call_id"],
+                delta=delta))
 
     def next_deadline(self) -> float | None:
         """When :meth:`advance` next has something to release, or ``None``."""
         if self._response is None:
             return None
-        deadline = self._response.playout.next_deadline()
-        return self._response.playout.finish_time() if deadline is None else deadline
+        schedule = self._response.schedule
+        deadline = schedule.next_deadline()
+        return schedule.finish_time() if deadline is None else deadline
 
     def events_to_send(self) -> list[ServerEvent]:
         """Drain the queued server events, oldest first."""
@@ -619,6 +657,12 @@ class ServerSession:
         except RequestError as exc:
             self._error(exc.code, str(exc), param=exc.param)
             return
+        call_id = item.fields.get("call_id", "")
+        if item.type == "function_call_output" and not self._conversation.function_call(call_id):
+            self._error("invalid_value", f"Tool call ID {call_id!r} not found in conversation: "
+                        "a function_call_output must answer a function_call item's call_id.",
+                        param="item.call_id")
+            return
         if self._conversation.get(item.id) is not None:
             self._error("invalid_value", f"Item with id {item.id!r} already exists.",
                         param="item.id")
@@ -711,21 +755,38 @@ class ServerSession:
     def _start_response(self, now: float, params: ResponseParams | None = None) -> None:
         if params is None:  # a turn's automatic response: the session's settings
             params = response_params(None, self._config, self.shape)
-        try:
-            text = self._responder.reply(self._conversation.turns())
-        except Exception:
-            logger.exception("responder failed")
-            self._error("server_error", "The responder raised while producing a reply.",
-                        error_type="server_error")
-            return
-        speech = self._voice(params.voice).synthesize(text)
-        kept = _words_within(speech, params)
-        cut_short = kept < len(speech.words)
-        if cut_short:
-            speech = _first_words(speech, kept)
+        cut_short = False
+        stream: Playout | ArgumentStream
+        request, answered = self._conversation.latest_request()
+        tool = choose_tool(params.tools, params.tool_choice, request, answered=answered)
+        if tool is not None:
+            item = Item(id=self._new_id("item"), type="function_call", status="in_progress",
+                        fields={"name": tool.name, "call_id": self._new_id("call"),
+                                "arguments": ""})
+            stream = ArgumentStream(
+                json.dumps(arguments_for(tool.parameters)), start=now,
+                first_latency_ms=self._options.first_audio_latency_ms,
+                chunk_ms=self._options.chunk_ms, generation_speed=self._options.generation_speed)
+            self._function_calls += 1
+        else:
+            text = self._reply_text()
+            if text is None:
+                return
+            speech = self._voice(params.voice).synthesize(text)
+            kept = _words_within(speech, params)
+            cut_short = kept < len(speech.words)
+            if cut_short:
+                speech = _first_words(speech, kept)
+            item = Item(id=self._new_id("item"), role="assistant", status="in_progress",
+                        words=speech.words)
+            stream = Playout(
+                speech,
+                start=now,
+                first_audio_latency_ms=self._options.first_audio_latency_ms,
+                chunk_ms=self._options.chunk_ms,
+                generation_speed=self._options.generation_speed,
+            )
         response_id = self._new_id("resp")
-        item = Item(id=self._new_id("item"), role="assistant", status="in_progress",
-                    words=speech.words)
         prompt = prompt_tokens(self._config.instructions or "", self._conversation)
         info = ResponseInfo(
             id=response_id,
@@ -745,26 +806,29 @@ class ServerSession:
             previous = self._conversation.insert(item)
             self._emit(ConversationItemAdded(item=render_item(item, self.shape),
                                              previous_item_id=previous))
-        item.parts.append(ContentPart("output_audio", transcript="") if params.audio
-                          else ContentPart("output_text", text=""))
-        self._emit(ResponseContentPartAdded(response_id=response_id, item_id=item.id,
-                                            part=_part_json(item.parts[0])))
-        self._response = _ActiveResponse(
-            id=response_id,
-            item=item,
-            playout=Playout(
-                speech,
-                start=now,
-                first_audio_latency_ms=self._options.first_audio_latency_ms,
-                chunk_ms=self._options.chunk_ms,
-                generation_speed=self._options.generation_speed,
-            ),
-            params=params,
-            info=info,
-            prompt=prompt,
-            cut_short=cut_short,
-        )
+        if isinstance(stream, Playout):
+            item.parts.append(ContentPart("output_audio", transcript="") if params.audio
+                              else ContentPart("output_text", text=""))
+            self._emit(ResponseContentPartAdded(response_id=response_id, item_id=item.id,
+                                                part=_part_json(item.parts[0])))
+        self._response = _ActiveResponse(id=response_id, item=item, stream=stream,
+                                         params=params, info=info, prompt=prompt,
+                                         cut_short=cut_short)
         self.advance(now)
+
+    def _reply_text(self) -> str | None:
+        """What the next reply says: the function outputs since the last message, quoted, or
+        else the responder's reply (``None`` after an ``error`` if the responder raised)."""
+        outputs = self._conversation.outputs_to_speak()
+        if outputs:
+            return quote_outputs(outputs)
+        try:
+            return self._responder.reply(self._conversation.turns())
+        except Exception:
+            logger.exception("responder failed")
+            self._error("server_error", "The responder raised while producing a reply.",
+                        error_type="server_error")
+            return None
 
     def _on_cancel(self, event: ResponseCancel) -> None:
         if self._response is None:
@@ -785,24 +849,22 @@ class ServerSession:
         self._response = None  # nothing of this response is released after this point
         item = response.item
         item.status = "completed" if status == "completed" else "incomplete"
-        part = item.parts[0]
-        if response.params.audio:
-            self._emit(ResponseOutputAudioDone(response_id=response.id, item_id=item.id))
-            self._emit(ResponseOutputAudioTranscriptDone(
-                response_id=response.id, item_id=item.id, transcript=part.transcript or ""))
+        if item.type == "function_call":
+            # Cut short, the arguments are not done: the item ends incomplete with what was
+            # sent, and no client should run the call.
+            if status == "completed":
+                self._emit(ResponseFunctionCallArgumentsDone(
+                    response_id=response.id, item_id=item.id, call_id=item.fields["call_id"],
+                    arguments=item.fields["arguments"],
+                    name=item.fields["name"] if self.shape == "ga" else None))
         else:
-            self._emit(ResponseOutputTextDone(response_id=response.id, item_id=item.id,
-                                              text=part.text or ""))
-        self._emit(ResponseContentPartDone(response_id=response.id, item_id=item.id,
-                                           part=_part_json(part)))
+            self._finish_content_part(response)
         rendered = render_item(item, self.shape)
         self._emit(ResponseOutputItemDone(response_id=response.id, item=rendered))
         if response.params.in_conversation:
             self._emit(ConversationItemDone(
                 item=rendered, previous_item_id=self._conversation.previous_id(item.id)))
-        output = TokenCount(text=text_tokens(item.text()),
-                            audio=audio_tokens(item.audio_ms, assistant=True))
-        usage = response_usage(response.prompt, output, self.shape)
+        usage = response_usage(response.prompt, output_tokens(item), self.shape)
         details = None if reason is None else StatusDetails(type=status, reason=reason)
         self._emit(self._spend_tokens(usage.total_tokens or 0))
         self._emit(ResponseDone(response=attrs.evolve(
@@ -813,6 +875,20 @@ class ServerSession:
         else:
             self._completed += 1
         logger.debug("response %s %s (%s)", response.id, status, reason or "done")
+
+    def _finish_content_part(self, response: _ActiveResponse) -> None:
+        """The done events of an assistant message's content part (audio or text)."""
+        item = response.item
+        part = item.parts[0]
+        if response.params.audio:
+            self._emit(ResponseOutputAudioDone(response_id=response.id, item_id=item.id))
+            self._emit(ResponseOutputAudioTranscriptDone(
+                response_id=response.id, item_id=item.id, transcript=part.transcript or ""))
+        else:
+            self._emit(ResponseOutputTextDone(response_id=response.id, item_id=item.id,
+                                              text=part.text or ""))
+        self._emit(ResponseContentPartDone(response_id=response.id, item_id=item.id,
+                                           part=_part_json(part)))
 
     def _spend_tokens(self, spent: int) -> RateLimitsUpdated:
         """Take ``spent`` tokens from the rate-limit bucket (it refills at the per-minute rate)

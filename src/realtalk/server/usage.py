@@ -18,8 +18,8 @@ from ..session_config import WireShape
 from ..wire import ResponseUsage
 from .items import Item
 
-__all__ = ("TokenCount", "audio_tokens", "prompt_tokens", "response_usage", "text_tokens",
-           "transcription_usage")
+__all__ = ("TokenCount", "audio_tokens", "output_tokens", "prompt_tokens", "response_usage",
+           "text_tokens", "transcription_usage")
 
 _CHARS_PER_TOKEN = 4
 _USER_AUDIO_MS_PER_TOKEN = 100
@@ -54,9 +54,10 @@ class TokenCount:
 
     @classmethod
     def of_item(cls, item: Item) -> TokenCount:
-        """The tokens an item adds to the model's context (function items count as text)."""
+        """The tokens an item adds to the model's context: a function call counts as the text
+        of its name and arguments, an output as its text (ids are not read by the model)."""
         if item.type != "message":
-            return cls(text=text_tokens(" ".join(str(v) for v in item.fields.values())))
+            return cls(text=text_tokens(_function_text(item)))
         count = cls()
         for part in item.parts:
             if part.type.endswith("audio"):
@@ -64,6 +65,21 @@ class TokenCount:
             else:
                 count += cls(text=text_tokens(part.text or ""))
         return count
+
+
+def _function_text(item: Item) -> str:
+    if item.type == "function_call":
+        return f"{item.fields.get('name', '')} {item.fields.get('arguments', '')}"
+    return str(item.fields.get("output", ""))
+
+
+def output_tokens(item: Item) -> TokenCount:
+    """The tokens a response spent producing ``item``: for a message its words as text and its
+    audio (both are generated), for a function call its name and arguments."""
+    if item.type != "message":
+        return TokenCount.of_item(item)
+    return TokenCount(text=text_tokens(item.text()),
+                      audio=audio_tokens(item.audio_ms, assistant=True))
 
 
 def prompt_tokens(instructions: str, context: Iterable[Item]) -> TokenCount:
