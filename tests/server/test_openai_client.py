@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,13 +12,17 @@ import pytest
 from openai import AsyncOpenAI
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from openai.types.realtime import (
+    RealtimeConversationItemFunctionCall,
     RealtimeErrorEvent,
+    RealtimeFunctionToolParam,
     RealtimeSessionCreateRequest,
     ResponseAudioDeltaEvent,
     ResponseAudioTranscriptDeltaEvent,
     ResponseContentPartDoneEvent,
     ResponseCreatedEvent,
     ResponseDoneEvent,
+    ResponseFunctionCallArgumentsDeltaEvent,
+    ResponseFunctionCallArgumentsDoneEvent,
     ResponseTextDeltaEvent,
     SessionCreatedEvent,
     SessionUpdatedEvent,
@@ -150,6 +155,48 @@ async def test_openai_client_text_only_response(server: RealtimeServer) -> None:
     assert not [e for e in events if "audio" in e.type]
     (part,) = [e.part for e in events if isinstance(e, ResponseContentPartDoneEvent)]
     assert (part.type, part.text) == ("text", REPLY)
+
+
+async def test_openai_client_calls_a_function_and_hears_its_output(
+        server: RealtimeServer) -> None:
+    """Function calling end to end: declared tools, a call with streamed arguments, the
+    client's output, and a spoken reply that quotes it."""
+    tool: RealtimeFunctionToolParam = {
+        "type": "function", "name": "get_weather", "description": "The forecast.",
+        "parameters": {"type": "object", "required": ["city"], "properties": {
+            "city": {"type": "string"}, "unit": {"enum": ["celsius", "fahrenheit"]}}}}
+    client = AsyncOpenAI(api_key=KEY, base_url=server.http_base_url)
+    async with client.realtime.connect(model="gpt-realtime") as conn:
+        await _next(conn)
+        await conn.session.update(session={"type": "realtime", "tools": [tool],
+                                           "tool_choice": "auto"})
+        assert isinstance(await _next(conn), SessionUpdatedEvent)
+        await conn.conversation.item.create(item={
+            "type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "What does get weather say for Oslo?"}]})
+        await conn.response.create()
+        call_events = await _until(conn, "response.done")
+        done = call_events[-1]
+        assert isinstance(done, ResponseDoneEvent) and done.response.output is not None
+        (call,) = done.response.output
+        assert isinstance(call, RealtimeConversationItemFunctionCall)
+        assert call.call_id is not None
+        arguments = "".join(e.delta for e in call_events
+                            if isinstance(e, ResponseFunctionCallArgumentsDeltaEvent))
+        (args_done,) = [e for e in call_events
+                        if isinstance(e, ResponseFunctionCallArgumentsDoneEvent)]
+        assert (call.name, call.arguments, args_done.arguments) == (
+            "get_weather", arguments, arguments)
+        assert json.loads(arguments) == {"city": "example", "unit": "celsius"}
+        await conn.conversation.item.create(item={
+            "type": "function_call_output", "call_id": call.call_id, "output": "Snow, -3 C"})
+        await conn.response.create()
+        reply_events = await _until(conn, "response.done")
+    assert "".join(e.delta for e in reply_events
+                   if isinstance(e, ResponseAudioTranscriptDeltaEvent)) == (
+        "The get_weather tool answered: Snow, -3 C.")
+    assert any(isinstance(e, ResponseAudioDeltaEvent) for e in reply_events)
+    assert server.sessions[0].stats.function_calls == 1
 
 
 async def test_openai_client_with_wrong_key_is_rejected(server: RealtimeServer) -> None:
