@@ -22,6 +22,13 @@ Checks (each skipped, with the reason, when its package cannot be imported):
   future resolves only when a ``response.created`` echoes the request's
   ``metadata.client_event_id`` (it fails after 10 s otherwise). The reply's message streams
   must yield audio and text, with no ``error`` event.
+- ``openai_agents_tools``: the same agent with a ``get_weather`` function tool; the user's
+  message names it, the server calls it, the SDK runs it and sends its output back, and the
+  spoken reply that follows must quote that output.
+- ``livekit_tools``: the LiveKit session declares the tool (``update_tools``), adds the user's
+  message (``update_chat_ctx``) and calls ``generate_reply``; the generation's function stream
+  must yield the call, whose output (added with ``update_chat_ctx``) the next generation's
+  reply must quote.
 
 The last line printed is one JSON object: for each check ``ok``, what was received (server event
 types with counts, the SDK's own events, the reply text, the audio in ms), how long the turn
@@ -35,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import importlib
 import importlib.metadata
 import json
@@ -43,7 +51,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +61,22 @@ MODEL = "gpt-realtime"
 DUMMY_KEY = "sk-interop-dummy"  # the server takes any key: it is started without api_key
 USER_TEXT = "Hello! Can you hear me?"
 REPLY_INSTRUCTIONS = "Greet the user briefly."
+TOOL_REQUEST = "What does get weather say for Paris?"  # names the tool get_weather
 TURN_TIMEOUT_S = 30.0
 OUTPUT_RATE = 24_000  # pcm16 mono, both SDKs' default output format
 
 Report = dict[str, Any]
+CHECKS = ("openai_agents", "livekit", "openai_agents_tools", "livekit_tools")
+
+
+def _forecast(city: str) -> str:
+    """The tool both SDKs declare (as get_weather) and run."""
+    return f"Sunny in {city}, 21 C"
+
+
+def _quoted_forecast(arguments: dict[str, Any]) -> str:
+    """The reply the server speaks once the tool, called with ``arguments``, answered."""
+    return f"The get_weather tool answered: {_forecast(**arguments)}."
 
 
 def _load(module: str) -> tuple[Any, str | None]:
@@ -182,7 +202,9 @@ async def _wait_closed(server: RealtimeServer, first_session: int) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-async def check_openai_agents(url: str, frames: _Frames) -> Report:
+async def check_openai_agents(url: str, frames: _Frames, *, call_tool: bool = False) -> Report:
+    """One user message and the turn it starts; with ``call_tool``, a message naming the
+    agent's tool, then the call, its output and the reply that quotes it (two turns)."""
     realtime, problem = _load("agents.realtime")
     if realtime is None:
         return {"ok": False, "skipped": problem}
@@ -190,7 +212,16 @@ async def check_openai_agents(url: str, frames: _Frames) -> Report:
     # The SDK's trace exporter posts to api.openai.com: off, everything stays on loopback.
     agents.set_tracing_disabled(True)
 
-    agent = realtime.RealtimeAgent(name="Assistant", instructions="You are a helpful assistant.")
+    calls: list[dict[str, Any]] = []
+
+    def get_weather(city: str) -> str:
+        """Today's weather in a city."""
+        calls.append({"city": city})
+        return _forecast(city)
+
+    tools = [agents.function_tool(get_weather)] if call_tool else []
+    agent = realtime.RealtimeAgent(name="Assistant", instructions="You are a helpful assistant.",
+                                   tools=tools)
     runner = realtime.RealtimeRunner(agent)
     # The SDK names its own default model in every session.update; a session's model cannot
     # change, so the settings must name the URL's model or each update is refused whole.
@@ -203,10 +234,11 @@ async def check_openai_agents(url: str, frames: _Frames) -> Report:
     history: list[Any] = []
     turn_s: float | None = None
     turn_ended = False
+    turns = 2 if call_tool else 1  # the call is a turn of its own
     connecting = time.perf_counter()
     async with session:
         started = time.perf_counter()
-        await session.send_message(USER_TEXT)
+        await session.send_message(TOOL_REQUEST if call_tool else USER_TEXT)
         async for event in session:
             sdk_events[event.type] += 1
             if event.type == "raw_model_event" and event.data.type == "raw_server_event":
@@ -219,7 +251,7 @@ async def check_openai_agents(url: str, frames: _Frames) -> Report:
                 history.append(event.item)
             elif event.type == "error":
                 errors.append(repr(event.error)[:2000])
-            elif event.type == "agent_end":
+            elif event.type == "agent_end" and sdk_events["agent_end"] == turns:
                 turn_s = time.perf_counter() - started
                 turn_ended = True
                 break
@@ -228,8 +260,15 @@ async def check_openai_agents(url: str, frames: _Frames) -> Report:
 
     reply = _assistant_transcript(history)
     audio_ms = round(audio_bytes / 2 / OUTPUT_RATE * 1000)
+    ok = turn_ended and not errors and audio_ms > 0 and bool(reply)
+    tool_report: Report = {}
+    if call_tool:
+        ok = ok and len(calls) == 1 and sdk_events["tool_end"] == 1 \
+            and reply == _quoted_forecast(calls[0])
+        tool_report = {"tool_calls": calls}
     return {
-        "ok": turn_ended and not errors and audio_ms > 0 and bool(reply),
+        "ok": ok,
+        **tool_report,
         "sdk_events": dict(sdk_events),
         "server_events": frames.types(),
         "reply_text": reply,
@@ -256,13 +295,53 @@ def _assistant_transcript(history: list[Any]) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-async def check_livekit(base_url: str, frames: _Frames) -> Report:
-    plugin, problem = _load("livekit.plugins.openai.realtime")
-    if plugin is None:
-        return {"ok": False, "skipped": problem}
+class _Generation:
+    """What one LiveKit generation yielded: its messages' text, audio and modalities, and its
+    function calls."""
 
+    def __init__(self) -> None:
+        self.text = ""
+        self.audio_ms = 0.0
+        self.modalities: list[str] = []
+        self.function_calls: list[Any] = []
+
+
+async def _read_generation(generation: Any) -> _Generation:
+    """Read a LiveKit generation's message and function streams to their ends."""
+    result = _Generation()
+    texts: list[str] = []
+
+    async def read_message(message: Any) -> None:
+        async def read_text() -> None:
+            async for delta in message.text_stream:
+                texts.append(str(delta))
+
+        async def read_audio() -> None:
+            async for frame in message.audio_stream:
+                result.audio_ms += frame.samples_per_channel / frame.sample_rate * 1000
+
+        await asyncio.gather(read_text(), read_audio())
+        result.modalities.extend(await message.modalities)
+
+    async def read_messages() -> None:
+        readers = [asyncio.ensure_future(read_message(message))
+                   async for message in generation.message_stream]
+        await asyncio.gather(*readers)
+
+    async def read_calls() -> None:
+        result.function_calls += [call async for call in generation.function_stream]
+
+    await asyncio.gather(read_messages(), read_calls())
+    result.text = "".join(texts)
+    return result
+
+
+@contextlib.asynccontextmanager
+async def _livekit_session(plugin: Any, base_url: str, frames: _Frames,
+                           errors: list[str]) -> AsyncIterator[Any]:
+    """A LiveKit realtime session on the server, once its session.update was answered; every
+    server frame goes to ``frames`` and every error event to ``errors``."""
     model = plugin.RealtimeModel(model=MODEL, base_url=base_url, api_key=DUMMY_KEY)
-    errors: list[str] = []
     configured = asyncio.Event()
 
     def on_server_event(frame: Any) -> None:
@@ -270,66 +349,107 @@ async def check_livekit(base_url: str, frames: _Frames) -> Report:
         if isinstance(frame, dict) and frame.get("type") == "session.updated":
             configured.set()
 
-    text: list[str] = []
-    audio_ms = 0.0
-    modalities: list[str] = []
-    connect_s: float | None = None
-    created_s: float | None = None
-    done_s: float | None = None
-    connecting = time.perf_counter()
     session = model.session()  # connects in the background and sends its session.update
     session.on("openai_server_event_received", on_server_event)
     session.on("error", lambda error: errors.append(repr(error.error)[:2000]))
     try:
-        # Time generate_reply alone, on a configured session, not the connection before it.
         await asyncio.wait_for(configured.wait(), TURN_TIMEOUT_S)
-        started = time.perf_counter()
-        connect_s = started - connecting
-        generation = await asyncio.wait_for(
-            session.generate_reply(instructions=REPLY_INSTRUCTIONS), TURN_TIMEOUT_S
-        )
-        created_s = time.perf_counter() - started
-
-        async def read_message(message: Any) -> None:
-            nonlocal audio_ms
-
-            async def read_text() -> None:
-                async for delta in message.text_stream:
-                    text.append(str(delta))
-
-            async def read_audio() -> None:
-                nonlocal audio_ms
-                async for frame in message.audio_stream:
-                    audio_ms += frame.samples_per_channel / frame.sample_rate * 1000
-
-            await asyncio.gather(read_text(), read_audio())
-            modalities.extend(await message.modalities)
-
-        async def read_generation() -> None:
-            readers = [asyncio.ensure_future(read_message(message))
-                       async for message in generation.message_stream]
-            await asyncio.gather(*readers)
-
-        await asyncio.wait_for(read_generation(), TURN_TIMEOUT_S)
-        done_s = time.perf_counter() - started
-    except Exception as exc:  # the report names it; the script goes on to close the session
-        errors.append(f"{type(exc).__name__}: {exc}")
+        yield session
     finally:
         await session.aclose()
         await model.aclose()
 
+
+async def check_livekit(base_url: str, frames: _Frames) -> Report:
+    plugin, problem = _load("livekit.plugins.openai.realtime")
+    if plugin is None:
+        return {"ok": False, "skipped": problem}
+
+    errors: list[str] = []
+    reply = _Generation()
+    connect_s: float | None = None
+    created_s: float | None = None
+    done_s: float | None = None
+    connecting = time.perf_counter()
+    try:
+        async with _livekit_session(plugin, base_url, frames, errors) as session:
+            # Time generate_reply alone, on a configured session, not the connection before it.
+            started = time.perf_counter()
+            connect_s = started - connecting
+            generation = await asyncio.wait_for(
+                session.generate_reply(instructions=REPLY_INSTRUCTIONS), TURN_TIMEOUT_S
+            )
+            created_s = time.perf_counter() - started
+            reply = await asyncio.wait_for(_read_generation(generation), TURN_TIMEOUT_S)
+            done_s = time.perf_counter() - started
+    except Exception as exc:  # the report names it (the session was closed on the way out)
+        errors.append(f"{type(exc).__name__}: {exc}")
+
     created = frames.of_type("response.created")
     echoed = [frame.get("response", {}).get("metadata") for frame in created]
     return {
-        "ok": done_s is not None and not errors and audio_ms > 0 and bool("".join(text)),
+        "ok": done_s is not None and not errors and reply.audio_ms > 0 and bool(reply.text),
         "server_events": frames.types(),
-        "reply_text": "".join(text),
-        "audio_ms": round(audio_ms),
-        "modalities": modalities,
+        "reply_text": reply.text,
+        "audio_ms": round(reply.audio_ms),
+        "modalities": reply.modalities,
         "response_created_metadata": echoed,
         "connect_s": None if connect_s is None else round(connect_s, 3),
         "generate_reply_s": None if created_s is None else round(created_s, 3),
         "generation_done_s": None if done_s is None else round(done_s, 3),
+        "errors": errors,
+    }
+
+
+async def check_livekit_tools(base_url: str, frames: _Frames) -> Report:
+    """A declared tool, a user message naming it, the generation's function call, its output
+    added to the chat context, and the next generation's reply quoting it."""
+    plugin, problem = _load("livekit.plugins.openai.realtime")
+    if plugin is None:
+        return {"ok": False, "skipped": problem}
+    llm = importlib.import_module("livekit.agents.llm")
+
+    async def get_weather(city: str) -> str:
+        """Today's weather in a city."""
+        return _forecast(city)
+
+    errors: list[str] = []
+    calls: list[dict[str, Any]] = []
+    reply = _Generation()
+    done_s: float | None = None
+    try:
+        async with _livekit_session(plugin, base_url, frames, errors) as session:
+            started = time.perf_counter()
+            await session.update_tools([llm.function_tool(get_weather)])
+            chat_ctx = session.chat_ctx.copy()
+            chat_ctx.add_message(role="user", content=TOOL_REQUEST)
+            await session.update_chat_ctx(chat_ctx)
+            generation = await asyncio.wait_for(session.generate_reply(), TURN_TIMEOUT_S)
+            called = await asyncio.wait_for(_read_generation(generation), TURN_TIMEOUT_S)
+            chat_ctx = session.chat_ctx.copy()
+            for call in called.function_calls:
+                arguments = json.loads(call.arguments)
+                calls.append({"name": call.name, "arguments": arguments})
+                chat_ctx.items.append(llm.FunctionCallOutput(
+                    call_id=call.call_id, name=call.name, output=_forecast(**arguments),
+                    is_error=False))
+            await session.update_chat_ctx(chat_ctx)
+            generation = await asyncio.wait_for(session.generate_reply(), TURN_TIMEOUT_S)
+            reply = await asyncio.wait_for(_read_generation(generation), TURN_TIMEOUT_S)
+            done_s = time.perf_counter() - started
+    except Exception as exc:  # the report names it (the session was closed on the way out)
+        errors.append(f"{type(exc).__name__}: {exc}")
+
+    expected = _quoted_forecast(calls[0]["arguments"]) if len(calls) == 1 else None
+    return {
+        "ok": done_s is not None and not errors and len(calls) == 1
+        and calls[0]["name"] == "get_weather" and reply.text == expected
+        and reply.audio_ms > 0,
+        "tool_calls": calls,
+        "server_events": frames.types(),
+        "reply_text": reply.text,
+        "audio_ms": round(reply.audio_ms),
+        "turn_s": None if done_s is None else round(done_s, 3),
         "errors": errors,
     }
 
@@ -404,6 +524,13 @@ async def run_checks(all_frames: list[_Frames]) -> Report:
         result["livekit"] = await _run_check(
             "livekit", lambda frames: check_livekit(server.http_base_url, frames),
             server, client_events, all_frames)
+        result["openai_agents_tools"] = await _run_check(
+            "openai_agents_tools",
+            lambda frames: check_openai_agents(url, frames, call_tool=True),
+            server, client_events, all_frames)
+        result["livekit_tools"] = await _run_check(
+            "livekit_tools", lambda frames: check_livekit_tools(server.http_base_url, frames),
+            server, client_events, all_frames)
     return result
 
 
@@ -420,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
             for frames in all_frames:
                 frames.write(out)
     print(json.dumps(result))
-    checks = (result["openai_agents"], result["livekit"])
+    checks = [result[name] for name in CHECKS]
     return 1 if any("skipped" not in check and not check["ok"] for check in checks) else 0
 
 
