@@ -73,3 +73,27 @@ def test_check_session_names_the_bad_field(extra: dict[str, Any], shape: Any, co
         check_session(_session(**extra), shape)
     assert (info.value.code, info.value.param) == (code, param)
     assert param in str(info.value)
+
+
+def test_response_params_carry_the_tools_and_tool_choice() -> None:
+    """A response takes the session's tools and tool_choice unless it brings its own."""
+    tools = [{"type": "function", "name": "f", "parameters": {"type": "object"}}]
+    params = response_params(None, _session(tools=tools, tool_choice="required"), "ga")
+    assert [tool.name for tool in params.tools] == ["f"]
+    assert params.tool_choice == "required"
+    own = response_params({"tools": [], "tool_choice": "none"}, _session(tools=tools), "ga")
+    assert (own.tools, own.tool_choice) == ((), "none")
+
+
+@pytest.mark.parametrize(("response", "code", "param"), [
+    ({"tools": {}}, "invalid_value", "response.tools"),
+    ({"tools": [{"type": "function"}]}, "missing_required_parameter", "response.tools[0].name"),
+    ({"tool_choice": {"type": "function", "name": "g"}}, "invalid_value",
+     "response.tool_choice.name"),
+])
+def test_response_tools_are_checked(response: dict[str, Any], code: str, param: str) -> None:
+    """A response's own tools and tool_choice are checked like the session's, under response.*."""
+    tools = [{"type": "function", "name": "f"}]
+    with pytest.raises(RequestError) as info:
+        response_params(response, _session(tools=tools), "ga")
+    assert (info.value.code, info.value.param) == (code, param)

@@ -378,8 +378,11 @@ def test_deleting_the_call_being_generated_cancels_it() -> None:
     _say(session, "get weather")
     added = _send(session, 0.0, type="response.create")[1]
     assert isinstance(added, ResponseOutputItemAdded)
+    assert added.item["type"] == "function_call"
     events = _send(session, 0.05, type="conversation.item.delete", item_id=added.item["id"])
     assert _types(events)[-2:] == ["response.done", "conversation.item.deleted"]
+    assert _done(events).response.status == "cancelled"
+    assert session.conversation.get(added.item["id"]) is None
     assert session.active_response_id is None
 
 
