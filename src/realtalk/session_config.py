@@ -26,6 +26,8 @@ WireShape = Literal["ga", "beta"]
 
 _TURN_TYPES = ("server_vad", "semantic_vad")
 _EAGERNESS = ("low", "medium", "high", "auto")
+_SERVER_VAD_ONLY = ("threshold", "prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms")
+_SEMANTIC_ONLY = ("eagerness",)
 _NOISE = ("near_field", "far_field")
 
 _Built = TypeVar("_Built")
@@ -75,6 +77,17 @@ class TurnDetection:
     )
     create_response: bool = attrs.field(default=True, validator=validator(check_flag))
     interrupt_response: bool = attrs.field(default=True, validator=validator(check_flag))
+
+    def __attrs_post_init__(self) -> None:
+        # Each kind has settings of its own (the protocol's ServerVad and SemanticVad); one
+        # set for the other kind would be refused upstream, or silently meaningless.
+        own = _SEMANTIC_ONLY if self.type == "server_vad" else _SERVER_VAD_ONLY
+        for name in own:
+            if getattr(self, name) is not None:
+                other = "semantic_vad" if self.type == "server_vad" else "server_vad"
+                raise ConfigurationError(
+                    f"{name} applies to {other} turn detection only, got it with "
+                    f"type={self.type!r}", argument=name)
 
     def to_dict(self) -> dict[str, Any]:
         """Render as the protocol's JSON object, leaving out unset options."""
