@@ -70,6 +70,16 @@ def _simulate_barge_in(out: str) -> None:
     assert "x real time" in out
 
 
+def _tools(out: str) -> None:
+    lines = out.splitlines()
+    assert lines[0] == 'tool call: order_status({"order_id": "A-1042"})', out
+    assert '"status": "shipped"' in lines[1] and lines[1].startswith("  answered in"), out
+    assert lines[2].startswith("ai: The order_status tool answered:"), out
+    assert lines[3] == 'tool call: book_callback({"slot": "morning"})', out
+    assert lines[5] == ("ai: The book_callback tool answered: a call back is booked for "
+                        "tomorrow morning."), out
+
+
 CHECKS: dict[str, Callable[[str], None]] = {
     "audit_echo.py": _audit_echo,
     "echo_in_a_loud_room.py": _echo_in_a_loud_room,
@@ -77,6 +87,7 @@ CHECKS: dict[str, Callable[[str], None]] = {
     "local_conversation.py": _local_conversation,
     "relay_server.py": _relay_server,
     "simulate_barge_in.py": _simulate_barge_in,
+    "tools.py": _tools,
 }
 
 

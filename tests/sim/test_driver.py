@@ -7,7 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtalk import BargeIn, FalseInterruption, Interrupted, State, StateChanged
+from realtalk import (
+    AssistantTranscript,
+    BargeIn,
+    FalseInterruption,
+    Interrupted,
+    ResponseStarted,
+    State,
+    StateChanged,
+    ToolCallCancelled,
+    ToolCallFinished,
+    ToolCallStarted,
+    tool,
+)
 from realtalk.server import ServerOptions
 from realtalk.sim import RoomConfig, Simulation, UserSpoke, Utterance, load_clip
 from realtalk.transcripts import SQLiteTranscriptStore
@@ -172,3 +184,59 @@ def test_a_simulated_conversation_records_its_transcripts(tmp_path: Path) -> Non
     assert assistant and assistant[0].interrupted
     assert assistant[0].heard_ms == result.interruptions[0].truncate_ms
     assert summary.interruptions == 1
+
+
+# -- tools ------------------------------------------------------------------------------------
+
+@tool(on_interrupt="cancel")
+def weather(city: str = "Oslo", day: str = "tomorrow") -> str:
+    """The weather forecast."""
+    return f"sunny in {city} {day}"
+
+
+def _asks_for_weather(*more: Utterance) -> list[Utterance]:
+    question, _ = load_clip("weather_tomorrow")
+    return [Utterance(samples=question, text="What's the weather like tomorrow?", at=0.5),
+            *more]
+
+
+def _tool_sim(user: list[Utterance], latency_s: float) -> Simulation:
+    return Simulation(user, room=_room(), transcriber_factory="oracle", tools=[weather],
+                      tool_latency_s=latency_s)
+
+
+def test_a_tool_call_runs_in_virtual_time_and_the_answer_quotes_it() -> None:
+    result = _tool_sim(_asks_for_weather(), latency_s=1.0).run(10.0)
+    (started,) = [e for e in result.timeline if isinstance(e, ToolCallStarted)]
+    (finished,) = [e for e in result.timeline if isinstance(e, ToolCallFinished)]
+    assert finished.at - started.at == pytest.approx(1.0)  # the tool's virtual latency
+    assert finished.output == "sunny in Oslo tomorrow"
+    answers = [e.text for e in result.timeline if isinstance(e, AssistantTranscript)]
+    assert answers == ["The weather tool answered: sunny in Oslo tomorrow."]
+
+
+def test_speech_during_a_cancel_policy_call_stops_it_and_the_reply_answers_the_user() -> None:
+    """The user speaks while the tool runs: the call is stopped and answered at once, and no
+    follow-up starts over the user; the reply to the user's new turn comes instead."""
+    wait, _ = load_clip("wait_stop")
+    # The call starts about 2.9 s in (the question's turn, then the arguments) and takes 3 s.
+    result = _tool_sim(_asks_for_weather(Utterance(samples=wait, text="Wait, stop.", at=3.2)),
+                       latency_s=3.0).run(14.0)
+    (cancelled,) = [e for e in result.timeline if isinstance(e, ToolCallCancelled)]
+    assert cancelled.reason == "the user interrupted"
+    assert not [e for e in result.timeline if isinstance(e, ToolCallFinished)]
+    started = [e for e in result.timeline if isinstance(e, ResponseStarted)]
+    # The call's response, then the reply to "Wait, stop." (its own turn): no follow-up.
+    assert len(started) == 2
+
+
+def test_a_barge_in_on_the_spoken_answer_truncates_it_as_any_other() -> None:
+    wait, _ = load_clip("wait_stop")
+    result = _tool_sim(_asks_for_weather(
+        Utterance(samples=wait, text="Wait, stop.", after_assistant_starts=0.5)),
+        latency_s=0.5).run(12.0)
+    (finished,) = [e for e in result.timeline if isinstance(e, ToolCallFinished)]
+    assert finished.error is None
+    (interrupted,) = result.interruptions
+    assert interrupted.truncate_ms is not None and interrupted.truncate_ms > 0
+    assert result.stats.truncates_sent == 1
