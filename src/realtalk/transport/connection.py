@@ -30,6 +30,8 @@ from websockets.http11 import Request, Response
 from websockets.protocol import Side, State
 from websockets.server import ServerProtocol
 
+from .tcp import writes_whole
+
 __all__ = ("WebSocketConnection", "CLOSE_TIMEOUT")
 
 logger = logging.getLogger("realtalk.transport")
@@ -100,8 +102,7 @@ class WebSocketConnection:
         self._closed = anyio.Event()
         self._remote_address = _address(stream)  # read now: a closed socket cannot tell
         # See the class docstring: whether a cancelled write can leave part of a frame behind.
-        self._partial_writes = not (isinstance(stream, anyio.abc.SocketStream) and
-                                    type(stream).__module__.endswith("._asyncio"))
+        self._partial_writes = not writes_whole(stream)
 
     def __repr__(self) -> str:
         return f"WebSocketConnection({self.protocol.side.name.lower()}, {self.remote_address})"

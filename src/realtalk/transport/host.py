@@ -43,6 +43,7 @@ from ..errors import LocalProtocolError, TransportError
 from .connection import CLOSE_TIMEOUT, WebSocketConnection
 from .endpoints import netloc
 from .redact import Redactor, redacting
+from .tcp import accept
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -318,7 +319,7 @@ class WebSocketHost:
             return
         while True:
             try:
-                stream = await listeners[0].accept()
+                stream = await accept(listeners[0])
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                 return
             except OSError as exc:  # out of file descriptors, say: keep serving the others

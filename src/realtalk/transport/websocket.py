@@ -14,7 +14,6 @@ import contextlib
 import logging
 import ssl
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
 
 import anyio
 import websockets.exceptions as wsexc
@@ -26,6 +25,7 @@ from ..errors import ConfigurationError, ConnectError, ConnectionClosed
 from .connection import CLOSE_TIMEOUT, WebSocketConnection
 from .endpoints import Endpoint
 from .redact import RedactingFilter, Redactor
+from .tcp import connect_tcp
 
 __all__ = ("WebSocketTransport", "connect_websocket", "open_websocket")
 
@@ -119,14 +119,11 @@ async def open_websocket(
     request.headers["User-Agent"] = _USER_AGENT
     protocol.send_request(request)
     with anyio.fail_after(open_timeout):
-        tls: dict[str, Any] = {}
-        if wsuri.secure:
-            # The WebSocket closing handshake ends the connection, so TLS's own closing
-            # exchange is not needed (and a server that skips it is no error).
-            tls = {"tls": True, "ssl_context": ssl.create_default_context(),
-                   "tls_hostname": wsuri.host, "tls_standard_compatible": False}
+        # The WebSocket closing handshake ends the connection, so TLS's own closing
+        # exchange is not needed (and a server that skips it is no error).
+        context = ssl.create_default_context() if wsuri.secure else None
         try:
-            stream = await anyio.connect_tcp(wsuri.host, wsuri.port, **tls)
+            stream = await connect_tcp(wsuri.host, wsuri.port, ssl_context=context)
         except (anyio.EndOfStream, anyio.BrokenResourceError) as exc:
             raise ConnectionResetError("the server hung up during the TLS handshake") from exc
         connection = WebSocketConnection(stream, protocol, close_timeout=close_timeout)
