@@ -301,6 +301,32 @@ async def test_a_send_cancelled_on_a_full_socket(anyio_backend: str) -> None:
     assert len(got) > 2 and all(message == "x" * 1_000_000 for message in got[:-1])
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_on_asyncio_a_send_the_socket_takes_lets_no_other_task_run() -> None:
+    """A send the socket takes at once returns without a trip through the event loop: under
+    load each such trip waits for every ready task, once per hop of a relayed frame."""
+
+    def echo(ws: ServerConnection) -> None:
+        ws.send(ws.recv(timeout=10))
+        with contextlib.suppress(WebSocketClosed):
+            ws.recv(timeout=10)
+
+    others_ran: list[str] = []
+
+    async def other() -> None:
+        others_ran.append("other")
+
+    with _server(echo) as url:
+        async with connect_websocket(Endpoint(url=url)) as transport:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(other)
+                await transport.send("echo")
+                assert others_ran == []
+            assert others_ran == ["other"]
+            with anyio.fail_after(10):
+                assert await transport.receive() == "echo"
+
+
 async def test_a_server_hanging_up_during_the_tls_handshake_is_a_connect_error() -> None:
     """wss:// to a listener that hangs up at once: ConnectError, not anyio's EndOfStream."""
     async with _hanging_up(b"") as port:
