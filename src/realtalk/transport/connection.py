@@ -8,10 +8,11 @@ it runs on asyncio and trio alike; websockets' protocol object does everything W
 websockets >= 13. This module only moves bytes between the two and reassembles fragmented
 messages.
 
-Reading is pulled, not pushed: bytes are read from the socket only while a task waits in
-:meth:`WebSocketConnection.recv` (or in the closing handshake). A peer that sends faster than
-the application reads is held back by TCP itself rather than by a buffer here, and nothing
-runs in the background: a connection is an object, not a task.
+Reading is pulled, not pushed: bytes are parsed only while a task waits in
+:meth:`WebSocketConnection.recv` (or in the closing handshake), and the stream reads at most a
+small bounded buffer ahead (:mod:`.tcp`). A peer that sends faster than the application reads
+is held back by TCP itself, and nothing runs in the background: a connection is an object,
+not a task.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import collections
 import contextlib
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import anyio
 import anyio.abc
@@ -40,14 +41,6 @@ logger = logging.getLogger("realtalk.transport")
 CLOSE_TIMEOUT = 2.0
 _READ_SIZE = 65536
 _INVALID_DATA = 1007
-
-
-@contextlib.contextmanager
-def _releasing(lock: anyio.Lock) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def _address(stream: anyio.abc.ByteStream) -> str:
@@ -94,7 +87,10 @@ class WebSocketConnection:
         self._messages: collections.deque[str | bytes] = collections.deque()
         self._fragments: list[bytes] = []
         self._fragment_opcode = Opcode.TEXT
-        self._write_lock = anyio.Lock()
+        # One task writes at a time; the others wait for it (a plain flag rather than a lock,
+        # whose every acquire and release asks the event loop for the current task).
+        self._writing = False
+        self._write_done: anyio.Event | None = None  # set after the write in progress
         self._unsent: collections.deque[bytes] = collections.deque()  # popped, not yet written
         self._reading = False
         self._read_done: anyio.Event | None = None  # set after the read in progress
@@ -295,16 +291,17 @@ class WebSocketConnection:
 
     async def _flush(self) -> None:
         """Write what the protocol has to send, in order, one writer at a time."""
-        # Taken from the protocol at once: a flush cancelled while it waits for the lock
+        # Taken from the protocol at once: a flush cancelled while another task writes
         # leaves its data here, for the next one.
         self._unsent.extend(self.protocol.data_to_send())
+        while self._writing:  # its writer writes ours too, or leaves it to us
+            if self._write_done is None:
+                self._write_done = anyio.Event()
+            await self._write_done.wait()
         if not self._unsent:
             return
+        self._writing = True
         try:
-            self._write_lock.acquire_nowait()  # no checkpoint when uncontended
-        except anyio.WouldBlock:
-            await self._write_lock.acquire()
-        with _releasing(self._write_lock):
             while self._unsent:
                 chunk = self._unsent.popleft()
                 try:
@@ -326,6 +323,11 @@ class WebSocketConnection:
                         logger.debug("a send was interrupted mid-frame; aborting %r", self)
                         await self.abort()
                     raise
+        finally:
+            self._writing = False
+            if self._write_done is not None:
+                self._write_done.set()
+                self._write_done = None
 
     def _take(self, events: Iterable[Request | Response | Frame]) -> None:
         for event in events:
