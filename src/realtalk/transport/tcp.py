@@ -211,8 +211,12 @@ async def connect_tcp(host: str, port: int, *,
             return await anyio.connect_tcp(host, port)
         return await anyio.connect_tcp(host, port, tls=True, ssl_context=ssl_context,
                                        tls_hostname=host, tls_standard_compatible=False)
-    transport, protocol = await loop.create_connection(
-        _StreamProtocol, host, port, happy_eyeballs_delay=_HAPPY_EYEBALLS_DELAY)
+    try:
+        transport, protocol = await loop.create_connection(
+            _StreamProtocol, host, port, happy_eyeballs_delay=_HAPPY_EYEBALLS_DELAY)
+    except OSError as exc:
+        # Worded as anyio words it, so the error reads the same on every backend.
+        raise OSError(f"All connection attempts failed: {exc}") from exc
     stream = AsyncioSocketStream(transport, protocol)
     if ssl_context is None:
         return stream
