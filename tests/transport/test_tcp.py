@@ -5,6 +5,7 @@ listener as the peer."""
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import cast
 
@@ -61,6 +62,9 @@ async def test_each_backend_gets_its_stream_and_accept_gives_the_same(anyio_back
             assert isinstance(theirs, AsyncioSocketStream) is expected
             assert theirs.extra(anyio.abc.SocketAttribute.remote_port) == \
                 ours.extra(anyio.abc.SocketAttribute.local_port)
+            for stream in (ours, theirs):  # no Nagle delay on small frames, either way
+                raw = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+                assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
             await ours.send(b"ping")
             assert await theirs.receive() == b"ping"
             await ours.send_eof()

@@ -253,6 +253,9 @@ async def accept(listener: anyio.abc.SocketListener) -> anyio.abc.SocketStream:
             raise anyio.ClosedResourceError from None
         raise
     try:
+        # Small frames go out at once (asyncio sets this on the sockets it connects, not on
+        # those it is given).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         transport, protocol = await loop.connect_accepted_socket(_StreamProtocol, sock)
     except BaseException:
         sock.close()
