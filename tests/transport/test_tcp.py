@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import cast
 
 import anyio
@@ -19,9 +19,17 @@ from realtalk.transport.tcp import READ_AHEAD, AsyncioSocketStream, accept, conn
 pytestmark = pytest.mark.anyio
 
 
+async def _anyios_accept(listener: anyio.abc.SocketListener) -> anyio.abc.SocketStream:
+    return await listener.accept()
+
+
 @contextlib.asynccontextmanager
-async def _connected() -> AsyncIterator[tuple[anyio.abc.ByteStream, anyio.abc.SocketStream]]:
-    """(ours, the peer): a stream from connect_tcp and the one anyio's listener accepted."""
+async def _connected(
+    accepting: Callable[[anyio.abc.SocketListener], Awaitable[anyio.abc.SocketStream]]
+    = _anyios_accept,
+) -> AsyncIterator[tuple[anyio.abc.ByteStream, anyio.abc.SocketStream]]:
+    """(ours, the peer): a stream from connect_tcp and the one ``accepting`` took (by default
+    anyio's listener, an independent peer)."""
     async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listeners:
         listener = cast(anyio.abc.SocketListener, listeners.listeners[0])
         port = listener.extra(anyio.abc.SocketAttribute.local_port)
@@ -29,7 +37,7 @@ async def _connected() -> AsyncIterator[tuple[anyio.abc.ByteStream, anyio.abc.So
             accepted: list[anyio.abc.SocketStream] = []
 
             async def take() -> None:
-                accepted.append(await listener.accept())
+                accepted.append(await accepting(listener))
 
             tg.start_soon(take)
             ours = await connect_tcp("127.0.0.1", port)
@@ -45,33 +53,22 @@ async def _until(condition: Callable[[], object]) -> None:
 
 async def test_each_backend_gets_its_stream_and_accept_gives_the_same(anyio_backend: str) -> None:
     """asyncio: the loop's own transport, both ways; trio: anyio's streams."""
-    async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listeners:
-        listener = cast(anyio.abc.SocketListener, listeners.listeners[0])
-        port = listener.extra(anyio.abc.SocketAttribute.local_port)
-        async with anyio.create_task_group() as tg:
-            accepted: list[anyio.abc.SocketStream] = []
-
-            async def take() -> None:
-                accepted.append(await accept(listener))
-
-            tg.start_soon(take)
-            ours = await connect_tcp("127.0.0.1", port)
-        async with ours, accepted[0] as theirs:
-            expected = anyio_backend == "asyncio"
-            assert isinstance(ours, AsyncioSocketStream) is expected
-            assert isinstance(theirs, AsyncioSocketStream) is expected
-            assert theirs.extra(anyio.abc.SocketAttribute.remote_port) == \
-                ours.extra(anyio.abc.SocketAttribute.local_port)
-            for stream in (ours, theirs):  # no Nagle delay on small frames, either way
-                raw = stream.extra(anyio.abc.SocketAttribute.raw_socket)
-                assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
-            await ours.send(b"ping")
-            assert await theirs.receive() == b"ping"
-            await ours.send_eof()
-            with pytest.raises(anyio.EndOfStream):
-                await theirs.receive()
-            await theirs.send(b"still open one way")
-            assert await ours.receive() == b"still open one way"
+    async with _connected(accept) as (ours, theirs):
+        expected = anyio_backend == "asyncio"
+        assert isinstance(ours, AsyncioSocketStream) is expected
+        assert isinstance(theirs, AsyncioSocketStream) is expected
+        assert theirs.extra(anyio.abc.SocketAttribute.remote_port) == \
+            ours.extra(anyio.abc.SocketAttribute.local_port)
+        for stream in (ours, theirs):  # no Nagle delay on small frames, either way
+            raw = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+            assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        await ours.send(b"ping")
+        assert await theirs.receive() == b"ping"
+        await ours.send_eof()
+        with pytest.raises(anyio.EndOfStream):
+            await theirs.receive()
+        await theirs.send(b"still open one way")
+        assert await ours.receive() == b"still open one way"
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
