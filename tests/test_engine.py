@@ -15,7 +15,7 @@ from realtalk.echo import EchoDefences, EchoPathMeasurement
 from realtalk.engine import CancelTool, ConversationEngine, Effect, Emit, RunTool
 from realtalk.errors import ConfigurationError
 from realtalk.server import SyntheticVoice
-from realtalk.session import ErrorOccurred, Interrupted, SendEvent, State
+from realtalk.session import ErrorOccurred, Interrupted, SendEvent, State, UserSpeechStarted
 from realtalk.session.barge_in import BargeIn
 from realtalk.session_config import SessionConfig
 from realtalk.testing import RecordingEchoFilter
@@ -351,3 +351,47 @@ def test_a_barge_in_truncates_the_audio_and_cancels_a_cancel_policy_call() -> No
         id="r1", status="cancelled"))), 0.6)
     engine.tool_finished("call_1", 0.7, result="too late")
     assert not [e for e in _sent(_perform(engine, 0.7)) if e.type == "response.create"]
+
+
+def test_the_assistant_yields_at_once_when_it_starts_over_a_user_still_talking() -> None:
+    """The user's onset came while nothing played (reported, not a barge-in); the assistant's
+    audio then starts while they are still talking: it stops and cancels in the same step, so
+    its voice never runs over theirs and their turn gets the reply."""
+    clock = Clock()
+    engine = _engine(clock)
+    engine.open(0.0)
+    _perform(engine, 0.0)
+    voice = _voice()
+    heard = False
+    k = 0
+    while not heard:
+        clock.now = (k + 1) * FRAME / RATE
+        engine.microphone(AudioFrame(voice[k * FRAME:(k + 1) * FRAME], RATE, k * FRAME / RATE),
+                          clock.now)
+        heard = any(isinstance(e, UserSpeechStarted) for e in _emitted(_perform(engine,
+                                                                                clock.now)))
+        k += 1
+    assert engine.detector is not None and engine.detector.speaking
+    _speak(engine, clock.now)
+    sent = [e.type for e in _sent(_perform(engine, clock.now))]
+    assert sent[0] == "response.cancel"
+    assert _state(engine) is State.CANCELLING
+    assert engine.output.buffered_samples() == 0
+
+
+def test_an_assistant_starting_after_the_user_finished_is_not_stopped() -> None:
+    clock = Clock()
+    engine = _engine(clock)
+    engine.open(0.0)
+    _perform(engine, 0.0)
+    voice = _voice()
+    frames = len(voice) // FRAME
+    for k in range(frames + 50):  # the utterance, then a second of silence
+        chunk = voice[k * FRAME:(k + 1) * FRAME] if k < frames else np.zeros(FRAME, np.int16)
+        clock.now = (k + 1) * FRAME / RATE
+        engine.microphone(AudioFrame(chunk, RATE, k * FRAME / RATE), clock.now)
+        _perform(engine, clock.now)
+    assert engine.detector is not None and not engine.detector.speaking
+    _speak(engine, clock.now)
+    _perform(engine, clock.now)
+    assert _state(engine) is State.SPEAKING

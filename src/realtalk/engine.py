@@ -273,8 +273,16 @@ class ConversationEngine:
             logger.warning("malformed server event: %s", exc)
             self._error(f"malformed server event: {exc}", now)
             return
+        was = self.session.state
         self.session.receive(event, now)
         self._drain(now)
+        if was is not State.SPEAKING and self.session.state is State.SPEAKING \
+                and self.detector is not None and self.detector.speaking:
+            # The assistant started over a user who is still talking (their onset came
+            # before there was anything to interrupt): it yields at once, as to a barge-in.
+            self.session.playback_progress(self.output.played_samples(), now)
+            self.session.user_speech(now, source="local")
+            self._drain(now)
         if self.tool_calls is not None:
             self.tool_calls.server_event(event, now)
             self._drain(now)
@@ -364,6 +372,9 @@ class ConversationEngine:
             self.session.user_speech(now, onset=onset, source="local")
         # After the confirmation, which stops playback: a duck is kept in its latency.
         self.session.speech_probable(now, detector.probable)
+        if self.tool_calls is not None:
+            # A follow-up is not asked for while the user may be starting to talk.
+            self.tool_calls.hold(detector.probable)
 
     def _record_calibration(self, recording: CalibrationRecording, frame: AudioFrame,
                             now: float) -> None:

@@ -7,6 +7,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from realtalk.errors import ConfigurationError
 from realtalk.server import Responder, Transcriber
 from realtalk.server.responder import (
     DEFAULT_REPLIES,
@@ -52,7 +53,7 @@ def test_the_replies_are_copied() -> None:
 
 
 def test_no_replies_is_refused() -> None:
-    with pytest.raises(ValueError, match="at least one reply, got an empty sequence"):
+    with pytest.raises(ConfigurationError, match="at least one reply, got an empty sequence"):
         ScriptedResponder([])
 
 

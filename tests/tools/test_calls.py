@@ -284,3 +284,16 @@ def test_outputs_are_strings_as_is_and_json_otherwise_and_bounded() -> None:
 def test_bad_settings_are_named(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         ToolCalls(**kwargs)
+
+
+def test_a_follow_up_waits_while_speech_may_be_starting_and_goes_if_it_was_not() -> None:
+    ledger = _ledger()
+    ledger.server_event(_created("r1"), 0.0)
+    _call(ledger, "r1", "c1", "lookup_order", '{"order_id": "A"}')
+    ledger.server_event(_done("r1"), 0.1)
+    ledger.outputs()
+    ledger.hold(True)  # the detector hears what may be the user starting to talk
+    ledger.finished("c1", 0.2, result="a")
+    assert "ResponseCreate" not in _kinds(ledger.outputs())
+    ledger.hold(False)  # it was not speech
+    assert _kinds(ledger.outputs()) == ["ResponseCreate"]

@@ -7,6 +7,7 @@ from typing import Literal
 
 import attrs
 
+from .._args import check_choice, check_number, validator
 from .limits import RelayLimits, positive
 from .policy import EventPolicy, Policy
 
@@ -63,9 +64,11 @@ class RelayOptions:
     limits: RelayLimits = attrs.field(factory=RelayLimits)
     policy: Policy = attrs.field(factory=EventPolicy)
     on_upstream_loss: UpstreamLoss = attrs.field(
-        default="close", validator=attrs.validators.in_(("close", "reconnect")))
-    reconnect_attempts: int = attrs.field(default=3, validator=attrs.validators.ge(0))
-    reconnect_delay: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
+        default="close", validator=validator(check_choice, ("close", "reconnect")))
+    reconnect_attempts: int = attrs.field(
+        default=3, validator=validator(check_number, integer=True, minimum=0))
+    reconnect_delay: float = attrs.field(default=0.5, validator=validator(check_number,
+                                                                           minimum=0))
     upstream_first_event_timeout: float = attrs.field(default=10.0, validator=positive)
     upstream_send_timeout: float = attrs.field(default=5.0, validator=positive)
     client_send_timeout: float = attrs.field(default=5.0, validator=positive)

@@ -17,6 +17,8 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from ..errors import ConfigurationError
+
 __all__ = (
     "DEFAULT_REPLIES",
     "ConversationTurn",
@@ -80,12 +82,14 @@ class ScriptedResponder:
             last one (a server must always have something to say).
 
     Raises:
-        ValueError: ``replies`` is empty.
+        ConfigurationError: ``replies`` is empty.
     """
 
     def __init__(self, replies: Sequence[str] = DEFAULT_REPLIES, *, cycle: bool = True) -> None:
         if not replies:
-            raise ValueError("ScriptedResponder needs at least one reply, got an empty sequence")
+            raise ConfigurationError(
+                "ScriptedResponder needs at least one reply, got an empty sequence",
+                argument="replies")
         self._replies = tuple(replies)
         self._cycle = cycle
         self._next = 0

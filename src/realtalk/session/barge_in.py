@@ -109,6 +109,12 @@ class BargeInPolicy:
         """Whether a speech run is under way that could still be confirmed (duck now)."""
         return self._armed and self._onset is not None
 
+    @property
+    def confirmed(self) -> bool:
+        """Whether confirmed speech is still going on: an onset was confirmed and the
+        ``rearm_silence_ms`` of silence that ends it have not passed yet."""
+        return not self._armed
+
     def reset(self) -> None:
         """Forget any partial onset and re-arm."""
         self._onset = None

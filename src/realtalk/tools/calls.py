@@ -18,8 +18,9 @@ the app. It keeps these rules, whatever order the events come in:
 4. A call whose arguments never completed (its response was cancelled first) is answered as
    not run.
 5. The spoken follow-up (``response.create``) is asked for once per response with calls: when
-   all its calls are answered, the response is done, no response is in progress and the user
-   has not spoken since it started. If the user spoke, their turn's reply comes instead and the
+   all its calls are answered, the response is done, no response is in progress, the local
+   detector does not hear speech that may be starting, and the user has not spoken since it
+   started. If the user spoke, their turn's reply comes instead and the
    outputs are already in the conversation: the follow-up never starts over the user.
 6. ``max_tool_steps`` bounds a chain of calls between user turns: the follow-up that ends the
    chain's last step forbids more calls (``tool_choice: "none"``), and no follow-up is asked
@@ -208,6 +209,7 @@ class ToolCalls:
         self._responses: dict[str, _Response] = {}
         self._in_progress: set[str] = set()
         self._steps = 0
+        self._held = False
         self._outputs: list[ToolOutput] = []
         self._next_id = 0
 
@@ -270,6 +272,13 @@ class ToolCalls:
                     and entry.tool.on_interrupt == "cancel":
                 self._outputs.append(CancelTool(entry.call.call_id))
                 self._cancel(entry, "the user interrupted", now)
+
+    def hold(self, held: bool) -> None:
+        """Whether the user may be starting to talk (speech not yet confirmed): a follow-up
+        due meanwhile waits, and goes when the hold is released without a confirmation."""
+        was, self._held = self._held, held
+        if was and not held:
+            self._follow_up()
 
     def user_turn(self) -> None:
         """The user took a turn (spoke, or the app sent their text): pending follow-ups give
@@ -400,8 +409,8 @@ class ToolCalls:
                  and all(e.status == "answered" for e in self._entries(r.calls))]
         if not ready:
             return
-        if any(not r.user_spoke for r in ready) and self._in_progress:
-            return  # after the response in progress (its done comes back here)
+        if any(not r.user_spoke for r in ready) and (self._in_progress or self._held):
+            return  # after the response in progress, or the hold (each comes back here)
         for response in ready:
             response.followed_up = True
         if all(r.user_spoke for r in ready):

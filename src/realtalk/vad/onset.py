@@ -73,6 +73,12 @@ class OnsetDetector:
         """Whether the last frames look like the start of speech, not yet confirmed."""
         return self.policy.probable
 
+    @property
+    def speaking(self) -> bool:
+        """Whether the user is still talking after a confirmed onset (until the silence that
+        re-arms the detector)."""
+        return self.policy.confirmed
+
     def reset(self) -> None:
         """Forget partial onsets and the detector's state."""
         self.vad.reset()
