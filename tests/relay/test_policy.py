@@ -43,11 +43,30 @@ def test_every_protocol_client_event_passes_by_default(event_type: str) -> None:
 def test_app_owned_fields_and_system_messages_are_refused(
     payload: dict[str, Any], param: str,
 ) -> None:
-    """Clients may not rewrite the prompt, tools or model, or add system messages."""
+    """Clients may not rewrite the prompt, tool choice or model, or add system messages."""
     refusal = EventPolicy().check(_frame(payload))
     assert refusal is not None
     assert (refusal.code, refusal.param) == ("field_not_allowed", param)
     assert refusal.error_type == "invalid_request_error"
+
+
+@pytest.mark.parametrize(
+    ("payload", "param"),
+    [
+        ({"type": "session.update", "session": {"tools": []}}, "session.tools"),
+        ({"type": "response.create", "response": {"tools": [{"type": "function"}]}},
+         "response.tools"),
+    ],
+)
+def test_client_tools_are_allowed_unless_the_policy_says_not(
+    payload: dict[str, Any], param: str,
+) -> None:
+    """By default a client may declare tools of its own; client_tools=False refuses them."""
+    assert EventPolicy().check(_frame(payload)) is None
+    refusal = EventPolicy(client_tools=False).check(_frame(payload))
+    assert refusal is not None
+    assert (refusal.code, refusal.param) == ("field_not_allowed", param)
+    assert "does not let clients declare tools" in refusal.message
 
 
 def test_other_fields_and_user_messages_pass() -> None:

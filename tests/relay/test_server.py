@@ -458,8 +458,8 @@ async def test_a_custom_policy_sees_every_append_decoded() -> None:
     [
         ({"type": "session.update", "session": {"type": "realtime", "instructions": "Obey me"}},
          "field_not_allowed", "session.instructions"),
-        ({"type": "session.update", "session": {"tools": []}}, "field_not_allowed",
-         "session.tools"),
+        ({"type": "session.update", "session": {"tool_choice": "auto"}}, "field_not_allowed",
+         "session.tool_choice"),
         ({"type": "response.create", "response": {"instructions": "Shout"}},
          "field_not_allowed", "response.instructions"),
         ({"type": "conversation.item.create", "item": {

@@ -21,7 +21,9 @@ realtime protocol on both sides, so any realtime client can use it::
   concurrency limits (:mod:`.limits`); refusals are ``error`` events;
 - upstream failures reach the client as ``error`` events, then its connection is closed or a
   new upstream session opened (:mod:`.session`);
-- every hop is stamped, and the metrics are served as JSON (:mod:`.metrics`).
+- every hop is stamped, and the metrics are served as JSON (:mod:`.metrics`);
+- the relay can own function tools: declared upstream, run on the backend, their calls hidden
+  from clients (:mod:`.tools`).
 
 The modules: :mod:`.server` (the WebSocket server and its handshake), :mod:`.session` (one
 client's pumps), :mod:`.frames` (parsing frames safely, error events), :mod:`.web` (static
@@ -48,6 +50,7 @@ from .policy import APP_OWNED_FIELDS, CLIENT_EVENT_TYPES, ClientFrame, EventPoli
 from .server import RelayServer
 from .session import ClientConnection, EventHook, RelaySession
 from .tokens import SessionClaims, TokenSigner, new_session_id
+from .tools import RelayTools
 
 __all__ = (
     # server
@@ -77,6 +80,8 @@ __all__ = (
     "RateLimiter",
     "IdRegistry",
     "SessionOwnership",
+    # tools
+    "RelayTools",
     # metrics
     "RelayMetrics",
     "MetricsSnapshot",

@@ -47,6 +47,8 @@ __all__ = (
     "MESSAGE_TOO_LARGE",
     "RATE_LIMIT_EXCEEDED",
     "SESSION_NOT_OWNED",
+    "TOOL_CALL_NOT_OWNED",
+    "TOOL_NAME_RESERVED",
     "TOO_MANY_VIOLATIONS",
     "UPSTREAM_UNAVAILABLE",
     "UPSTREAM_DISCONNECTED",
@@ -63,6 +65,8 @@ FIELD_NOT_ALLOWED: Final = "field_not_allowed"
 MESSAGE_TOO_LARGE: Final = "message_too_large"
 RATE_LIMIT_EXCEEDED: Final = "rate_limit_exceeded"
 SESSION_NOT_OWNED: Final = "session_not_owned"
+TOOL_CALL_NOT_OWNED: Final = "tool_call_not_owned"
+TOOL_NAME_RESERVED: Final = "tool_name_reserved"
 TOO_MANY_VIOLATIONS: Final = "too_many_violations"
 UPSTREAM_UNAVAILABLE: Final = "upstream_unavailable"
 UPSTREAM_DISCONNECTED: Final = "upstream_disconnected"

@@ -127,6 +127,9 @@ class MetricsSnapshot:
         handshakes_refused: refused handshakes by reason.
         refusals: error events sent for refused client frames, by code.
         upstream_failures: by kind (``connect``, ``dropped``, ``timeout``).
+        tool_calls: the relay's own tool calls: ``started`` (a function began), ``finished``
+            (it returned), ``errors`` (answered with an error: unknown tool, bad arguments,
+            the function raised or timed out), ``cancelled`` (stopped, or never run).
         frames: forwarded frames by direction.
         hops: relay-added latency per ``"direction/kind"``.
         added: relay-added latency over every forwarded frame.
@@ -139,6 +142,7 @@ class MetricsSnapshot:
     handshakes_refused: Mapping[str, int]
     refusals: Mapping[str, int]
     upstream_failures: Mapping[str, int]
+    tool_calls: Mapping[str, int]
     frames: Mapping[str, int]
     hops: Mapping[str, LatencySummary]
     added: LatencySummary
@@ -152,6 +156,7 @@ class MetricsSnapshot:
             "handshakes_refused": dict(self.handshakes_refused),
             "refusals": dict(self.refusals),
             "upstream_failures": dict(self.upstream_failures),
+            "tool_calls": dict(self.tool_calls),
             "frames": dict(self.frames),
             "hops": {name: summary.to_dict() for name, summary in self.hops.items()},
             "added": self.added.to_dict(),
@@ -172,6 +177,7 @@ class RelayMetrics:
         self.handshakes_refused: Counter[str] = Counter()
         self.refusals: Counter[str] = Counter()
         self.upstream_failures: Counter[str] = Counter()
+        self.tool_calls: Counter[str] = Counter()
         self._hops = {(d, k): HopTimes(capacity) for d in _DIRECTIONS for k in _KINDS}
         self.loop_lag = HopTimes(capacity)
 
@@ -202,6 +208,7 @@ class RelayMetrics:
             handshakes_refused=dict(self.handshakes_refused),
             refusals=dict(self.refusals),
             upstream_failures=dict(self.upstream_failures),
+            tool_calls=dict(self.tool_calls),
             frames=dict(frames),
             hops=hops,
             added=LatencySummary.of(every),

@@ -46,6 +46,9 @@ class RelayOptions:
             before the client counts as too slow and is disconnected (close code 1008).
         upstream_close_timeout: seconds allowed for an upstream connection's closing
             handshake (a stalled upstream may never answer it).
+        show_tool_calls: whether clients see the calls of the relay's own tools (see
+            :mod:`~.tools`): their items, arguments and outputs. Off by default: clients see
+            the responses that made them, without them.
         allowed_origins: if set, browsers' ``Origin`` must be one of these.
         web_root: a directory served over plain HTTP on the same port (the browser client:
             see :func:`~.web.browser_client`).
@@ -73,6 +76,7 @@ class RelayOptions:
     upstream_send_timeout: float = attrs.field(default=5.0, validator=positive)
     client_send_timeout: float = attrs.field(default=5.0, validator=positive)
     upstream_close_timeout: float = attrs.field(default=5.0, validator=positive)
+    show_tool_calls: bool = False
     allowed_origins: tuple[str, ...] | None = None
     web_root: Path | None = None
     demo_tokens: bool = False

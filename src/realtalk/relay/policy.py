@@ -7,8 +7,10 @@ all.
 
 :class:`EventPolicy`, the default, encodes what an app's backend usually wants from a browser
 or phone it does not control: the client may talk and listen, but the app owns the prompt.
-Clients may not set ``instructions``, ``tools``, ``tool_choice``, ``prompt`` or ``model``, in
-``session.update`` nor as per-response overrides in ``response.create``, and may not add
+Clients may not set ``instructions``, ``tool_choice``, ``prompt`` or ``model``, in
+``session.update`` nor as per-response overrides in ``response.create``; they may declare
+function tools of their own (``tools``, which they answer themselves) unless
+:attr:`EventPolicy.client_tools` is off, and they may not add
 ``system`` messages (another way to rewrite the instructions), except the notes realtalk's own
 client adds after a barge-in (:data:`REALTALK_NOTES`: "you were interrupted", "that was only
 noise, carry on"). Any other event type outside the realtime protocol's client events is
@@ -50,7 +52,7 @@ REALTALK_NOTES: frozenset[str] = frozenset({INTERRUPTION_NOTE, RESUME_NOTE})
 
 #: Session and response fields the app, not the client, decides by default.
 APP_OWNED_FIELDS: frozenset[str] = frozenset(
-    {"instructions", "tools", "tool_choice", "prompt", "model"}
+    {"instructions", "tool_choice", "prompt", "model"}
 )
 
 
@@ -78,15 +80,20 @@ class EventPolicy:
         allowed_system_texts: the system messages clients may add anyway (each text part
             must be one of these): realtalk's barge-in notes by default; add your own if your
             clients set ``interruption_note``.
+        client_tools: whether clients may declare function tools of their own (``tools`` in
+            ``session.update`` and ``response.create``); the relay's own tools are declared
+            next to them either way, and their names stay the relay's.
     """
 
     allowed_types: frozenset[str] = CLIENT_EVENT_TYPES
     app_owned_fields: frozenset[str] = APP_OWNED_FIELDS
     allow_system_messages: bool = False
     allowed_system_texts: frozenset[str] = REALTALK_NOTES
+    client_tools: bool = True
 
     def check(self, frame: ClientFrame) -> Refusal | None:
-        """Refuse types outside :attr:`allowed_types`, app-owned fields and system messages."""
+        """Refuse types outside :attr:`allowed_types`, app-owned fields, system messages, and
+        tools unless :attr:`client_tools`."""
         if frame.type not in self.allowed_types:
             return Refusal(EVENT_NOT_ALLOWED,
                            f"Client events of type {frame.type!r} are not allowed by this relay.",
@@ -111,6 +118,10 @@ class EventPolicy:
             return Refusal(FIELD_NOT_ALLOWED,
                            f"{event_type} may not set {name}.{key}: the application sets it.",
                            param=f"{name}.{key}")
+        if not self.client_tools and "tools" in section:
+            return Refusal(FIELD_NOT_ALLOWED,
+                           f"{event_type} may not set {name}.tools: this relay does not let "
+                           "clients declare tools.", param=f"{name}.tools")
         return None
 
     def _system_items(self, items: object, where: str) -> Refusal | None:

@@ -42,6 +42,8 @@ import anyio
 from websockets.http11 import Request, Response
 
 from ..providers import Provider
+from ..tools import Tool
+from ..tools.calls import DEFAULT_MAX_TOOL_STEPS, ToolCalls
 from ..transport.connection import WebSocketConnection
 from ..transport.host import WebSocketHost, http_response, json_response
 from .auth import APP_SUBPROTOCOLS, Authenticator, HandshakeRequest, TokenAuthenticator
@@ -96,6 +98,14 @@ class RelayServer(WebSocketHost):
         on_event: called with each control frame forwarded, both directions (e.g. to trace
             barge-ins); never with audio. Runs on the relay's loop: keep it quick.
         metrics: where to record (default: a fresh :class:`~.metrics.RelayMetrics`).
+        tools: function tools (:func:`realtalk.tool`) the relay declares in every upstream
+            session, next to the client's own, and runs itself: one call ledger per session,
+            clients never see the calls unless ``options.show_tool_calls`` (see
+            :mod:`~.tools`).
+        max_tool_steps: follow-ups in a chain of tool calls between user turns.
+
+    Raises:
+        ConfigurationError: two tools share a name, or ``max_tool_steps`` is below 1.
 
     It serves in the caller's event loop, asyncio or trio: ``async with RelayServer(...) as
     relay:`` or :meth:`serve_forever`; or on a thread of its own with
@@ -104,8 +114,10 @@ class RelayServer(WebSocketHost):
 
     def __init__(self, provider: Provider, authenticator: Authenticator, *,
                  options: RelayOptions | None = None, on_event: EventHook | None = None,
-                 metrics: RelayMetrics | None = None) -> None:
+                 metrics: RelayMetrics | None = None, tools: Sequence[Tool] = (),
+                 max_tool_steps: int = DEFAULT_MAX_TOOL_STEPS) -> None:
         options = options or RelayOptions()
+        ToolCalls(tools, max_tool_steps)  # refuses bad tools now, not in each session
         super().__init__(
             options.host, options.port, name="the relay", logger=logger,
             wire_logger="realtalk.relay.websockets", secrets=_provider_secrets(provider),
@@ -119,6 +131,8 @@ class RelayServer(WebSocketHost):
         self.authenticator = authenticator
         self.options = options
         self.on_event = on_event
+        self.tools = tuple(tools)
+        self.max_tool_steps = max_tool_steps
         self.metrics = metrics or RelayMetrics()
         self.registry = IdRegistry()
         self._site = StaticSite(options.web_root) if options.web_root else None
@@ -259,7 +273,8 @@ class RelayServer(WebSocketHost):
             return
         session = RelaySession(claims=claims, client=connection, provider=self.provider,
                                options=self.options, metrics=self.metrics,
-                               registry=self.registry, on_event=self.on_event)
+                               registry=self.registry, on_event=self.on_event,
+                               tools=self.tools, max_tool_steps=self.max_tool_steps)
         self._sessions[session_id] = session
         self.metrics.sessions_active += 1
         self.metrics.sessions_opened += 1

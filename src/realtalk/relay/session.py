@@ -9,6 +9,9 @@
   it fails, tells the client with an ``error`` event and then closes the client's connection
   or opens a new upstream session, as configured.
 
+With tools of its own (:mod:`~.tools`), the session also runs their calls: a task per call,
+a timer for their timeouts, and the outputs and follow-ups sent upstream in order.
+
 Either side ending ends the session: the other side is closed, and nothing (tasks,
 connections, ids in the registry) outlives it. Each upstream connection is opened and closed by
 a task of its own, since a provider's ``connect()`` may hold a task group across its ``yield``;
@@ -26,10 +29,13 @@ server's connections fit.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import math
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import anyio
 import anyio.abc
@@ -38,6 +44,9 @@ from websockets.exceptions import ConnectionClosed as ClientConnectionClosed
 
 from ..errors import ConnectError, ConnectionClosed, EventParseError
 from ..providers import Provider
+from ..tools import Tool
+from ..tools.calls import DEFAULT_MAX_TOOL_STEPS
+from ..tools.running import ToolRunner
 from ..transport import Transport
 from ..wire import load_json
 from .frames import (
@@ -57,6 +66,7 @@ from .metrics import RelayedEvent, RelayMetrics
 from .options import RelayOptions
 from .ownership import IdRegistry, OwnershipViolation, SessionOwnership
 from .tokens import SessionClaims
+from .tools import RelayTools
 
 __all__ = ("ClientConnection", "RelaySession", "EventHook", "UpstreamFailure")
 
@@ -200,11 +210,17 @@ class RelaySession:
         metrics: where stamps and counters go.
         registry: the relay-wide id registry.
         on_event: called with each control frame forwarded (optional).
+        tools: function tools the relay declares upstream and runs (see :mod:`~.tools`).
+        max_tool_steps: follow-ups in a chain of tool calls between user turns.
+
+    Raises:
+        ConfigurationError: two tools share a name, or ``max_tool_steps`` is below 1.
     """
 
     def __init__(self, *, claims: SessionClaims, client: ClientConnection, provider: Provider,
                  options: RelayOptions, metrics: RelayMetrics, registry: IdRegistry,
-                 on_event: EventHook | None = None) -> None:
+                 on_event: EventHook | None = None, tools: Sequence[Tool] = (),
+                 max_tool_steps: int = DEFAULT_MAX_TOOL_STEPS) -> None:
         self.claims = claims
         self.id = claims.session_id
         self.ownership = SessionOwnership(claims.session_id, registry)
@@ -231,6 +247,13 @@ class RelaySession:
         self._hop_up_control = metrics.hop("client_to_upstream", "control")
         self._hop_down_audio = metrics.hop("upstream_to_client", "audio")
         self._hop_down_control = metrics.hop("upstream_to_client", "control")
+        self._tools = RelayTools(tools, shape=provider.shape, show_calls=options.show_tool_calls,
+                                 max_tool_steps=max_tool_steps, metrics=metrics,
+                                 session_id=self.id) if tools else None
+        self._runner: ToolRunner | None = None
+        self._tool_wake = anyio.Event()
+        self._tool_frames: deque[str] = deque()
+        self._tool_send_lock = anyio.Lock()
 
     def __repr__(self) -> str:
         return f"RelaySession({self.id!r})"
@@ -242,6 +265,9 @@ class RelaySession:
                 self._session_scope = tg.cancel_scope
                 tg.start_soon(self._client_pump, tg.cancel_scope)
                 tg.start_soon(self._watchdog)
+                if self._tools is not None:
+                    self._runner = ToolRunner(tg.start_soon, self._tool_finished)
+                    tg.start_soon(self._tool_timer, self._tools)
                 with contextlib.suppress(_ClientGone):
                     await self._upstream_loop(tg)
                 tg.cancel_scope.cancel()
@@ -309,12 +335,19 @@ class RelaySession:
         if refusal is not None:
             await self._refuse(refusal, client_event_id, event_type)
             return
+        tools = self._tools
+        if tools is not None:
+            refusal = tools.check_client(frame)
+            if refusal is not None:
+                await self._refuse(refusal, client_event_id, event_type)
+                return
         violation = self.ownership.check(event_type, payload)
         if violation is not None:
             self._log_violation(event_type, violation)
             await self._refuse(violation.refusal, client_event_id, event_type)
             return
-        forwarded = await self._to_upstream(frame.text)
+        text = frame.text if tools is None else tools.forwarding(frame)
+        forwarded = await self._to_upstream(text)
         if forwarded is None:
             return
         if event_type == APPEND:
@@ -323,7 +356,10 @@ class RelaySession:
         self._hop_up_control.add(received, forwarded)
         self.ownership.observe_client(payload)
         if event_type == "session.update":
-            self._last_session_update = frame.text  # replayed to a replacement upstream
+            self._last_session_update = text  # replayed to a replacement upstream
+        if tools is not None:
+            tools.client_event(event_type, payload, anyio.current_time())
+            await self._perform_tools(tools)
         if self._on_event is not None:
             audio_ms = None
             if event_type == "conversation.item.truncate":
@@ -338,8 +374,15 @@ class RelaySession:
         accepted, or ``None`` if the upstream failed (the upstream loop takes it from there)."""
         while self._upstream is None:
             await self._ready.wait()
-        upstream, scope = self._upstream, self._upstream_scope
-        self._upstream_send_began = time.monotonic()
+        return await self._send_upstream(self._upstream, self._upstream_scope, message)
+
+    async def _send_upstream(self, upstream: Transport, scope: anyio.CancelScope | None,
+                             message: str) -> int | None:
+        # The first of overlapping sends (the client pump's, a tool's) is the one the watchdog
+        # watches: a stalled upstream stalls it too.
+        watched = self._upstream_send_began is None
+        if watched:
+            self._upstream_send_began = time.monotonic()
         try:
             await upstream.send(message)
         except ConnectionClosed as exc:
@@ -348,7 +391,8 @@ class RelaySession:
                 scope.cancel()
             return None
         finally:
-            self._upstream_send_began = None
+            if watched:
+                self._upstream_send_began = None
         return time.perf_counter_ns()
 
     async def _refuse(self, refusal: Refusal, client_event_id: object, event_type: str) -> None:
@@ -433,9 +477,14 @@ class RelaySession:
                 first = await upstream.receive()
             established = True
             received = time.perf_counter_ns()
-            if self._last_session_update is not None:  # a reconnect: restore the config
+            # A reconnect restores the client's config; the relay's tools are declared on
+            # every upstream session.
+            replay = self._last_session_update
+            if self._tools is not None:
+                replay = self._tools.declaration(replay)
+            if replay is not None:
                 with anyio.fail_after(self._options.upstream_send_timeout):
-                    await upstream.send(self._last_session_update)
+                    await upstream.send(replay)
             with anyio.CancelScope() as scope:
                 self._upstream, self._upstream_scope = upstream, scope
                 self._ready.set()
@@ -461,6 +510,7 @@ class RelaySession:
                 self._ready = anyio.Event()
             if established:
                 self.ownership.forget_upstream()
+                self._forget_tool_calls()
 
     async def _from_upstream(self, message: str, received: int) -> None:
         delta = audio_delta(message)
@@ -486,6 +536,14 @@ class RelaySession:
             self._hop_down_audio.add(received, time.perf_counter_ns())
             return
         self.ownership.observe_server(payload)
+        tools = self._tools
+        if tools is not None:
+            shown = tools.upstream_event(payload, anyio.current_time())
+            if shown is None:  # about a relay call: the client never sees it
+                await self._perform_tools(tools)
+                return
+            if shown is not payload:
+                message, payload = json.dumps(shown, separators=(",", ":")), shown
         await self._send_client(message)
         forwarded = time.perf_counter_ns()
         self._hop_down_control.add(received, forwarded)
@@ -493,6 +551,59 @@ class RelaySession:
             self._emit(RelayedEvent(session_id=self.id, direction="upstream_to_client",
                                     type=str(event_type), payload=payload, received_ns=received,
                                     forwarded_ns=forwarded))
+        if tools is not None:
+            await self._perform_tools(tools)
+
+    # -----------------------------------------------------------------------------------------
+    # The relay's tools
+    # -----------------------------------------------------------------------------------------
+
+    async def _perform_tools(self, tools: RelayTools) -> None:
+        """Start and stop runs, and send what the ledger has for the upstream, in its order
+        whichever task gets here (the pumps, a run, the timer)."""
+        assert self._runner is not None
+        for effect in tools.outputs():
+            if isinstance(effect, str):
+                self._tool_frames.append(effect)
+            else:
+                self._runner.perform(effect)
+                self._tool_wake.set()  # a new deadline, maybe
+        if not self._tool_frames:
+            return
+        async with self._tool_send_lock:
+            while self._tool_frames:
+                upstream = self._upstream
+                if upstream is None:  # gone, and the calls with its conversation
+                    self._tool_frames.clear()
+                    return
+                await self._send_upstream(upstream, self._upstream_scope,
+                                          self._tool_frames.popleft())
+
+    async def _tool_finished(self, call_id: str, result: Any, error: str | None) -> None:
+        assert self._tools is not None
+        self._tools.finished(call_id, anyio.current_time(), result, error)
+        await self._perform_tools(self._tools)
+
+    async def _tool_timer(self, tools: RelayTools) -> None:
+        """Time out the calls that run too long."""
+        while True:
+            deadline = tools.next_deadline()
+            delay = math.inf if deadline is None else max(0.0, deadline - anyio.current_time())
+            with anyio.move_on_after(delay):
+                await self._tool_wake.wait()
+            self._tool_wake = anyio.Event()
+            tools.tick(anyio.current_time())
+            await self._perform_tools(tools)
+
+    def _forget_tool_calls(self) -> None:
+        """The upstream session ended, its calls with it: stop their runs, drop their
+        answers."""
+        if self._tools is None or self._runner is None:
+            return
+        self._tools.upstream_lost()
+        self._runner.cancel_all()
+        self._tool_frames.clear()
+        self._tool_wake.set()
 
     # -----------------------------------------------------------------------------------------
     # The client connection

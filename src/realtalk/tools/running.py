@@ -9,6 +9,8 @@ an exception out of the conversation.
   sync one runs in a worker thread (abandoned if the call is stopped: a thread cannot be
   killed, so its late result is dropped by the ledger).
 - :func:`run_tool_now`: at once, for the simulator, where a tool's latency is virtual.
+- :class:`ToolRunner`: a shell's side of the ledger's :class:`RunTool` / :class:`CancelTool`
+  effects: each run a task of the shell's, stopped by its cancel scope.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+import anyio
 import anyio.to_thread
 
-from .calls import RunTool
+from .calls import CancelTool, RunTool
 
-__all__ = ("ToolRunResult", "describe_error", "run_tool", "run_tool_now")
+__all__ = ("ToolRunResult", "ToolRunner", "describe_error", "run_tool", "run_tool_now")
 
 ToolRunResult = tuple[Any, str | None]
 """``(result, None)`` for a function that returned, ``(None, error)`` for one that raised."""
@@ -43,6 +47,64 @@ async def run_tool(run: RunTool) -> ToolRunResult:
         return await anyio.to_thread.run_sync(call, abandon_on_cancel=True), None
     except Exception as exc:
         return None, describe_error(exc)
+
+
+#: How a :class:`ToolRunner` starts a task: ``start(function, run)``, as a task group's
+#: ``start_soon`` does.
+StartTask = Callable[[Callable[[RunTool], Coroutine[Any, Any, None]], RunTool], object]
+
+#: How a :class:`ToolRunner` reports a run that ended by itself: ``(call_id, result, error)``,
+#: for the shell to pass on to its ledger (:meth:`~realtalk.tools.calls.ToolCalls.finished`).
+ReportRun = Callable[[str, Any, "str | None"], Awaitable[None]]
+
+
+class ToolRunner:
+    """Performs a ledger's :class:`RunTool` and :class:`CancelTool` effects in an event loop.
+
+    Each :class:`RunTool` becomes a task (started with ``start``) that runs the function
+    (:func:`run_tool`) inside a cancel scope of its own; :class:`CancelTool` cancels that scope.
+    A run that ends by itself is reported with ``report``; a stopped one is not, since the
+    ledger answered the call when it asked for the stop.
+
+    Args:
+        start: starts a task (a task group's ``start_soon``, or a shell's own spawner).
+        report: called in the run's task with ``(call_id, result, error)``.
+    """
+
+    def __init__(self, start: StartTask, report: ReportRun) -> None:
+        self._start = start
+        self._report = report
+        self._scopes: dict[str, anyio.CancelScope] = {}
+
+    @property
+    def running(self) -> list[str]:
+        """The call ids whose functions are running."""
+        return list(self._scopes)
+
+    def perform(self, effect: RunTool | CancelTool) -> None:
+        """Start a run, or stop one (a call not running is left alone)."""
+        if isinstance(effect, RunTool):
+            self._start(self._run, effect)
+        else:
+            scope = self._scopes.pop(effect.call_id, None)
+            if scope is not None:
+                scope.cancel()
+
+    def cancel_all(self) -> None:
+        """Stop every run, unreported (the conversation they belong to is gone)."""
+        scopes, self._scopes = self._scopes, {}
+        for scope in scopes.values():
+            scope.cancel()
+
+    async def _run(self, run: RunTool) -> None:
+        call_id = run.call.call_id
+        with anyio.CancelScope() as scope:
+            self._scopes[call_id] = scope
+            result, error = await run_tool(run)
+        if scope.cancel_called:
+            return
+        self._scopes.pop(call_id, None)
+        await self._report(call_id, result, error)
 
 
 def run_tool_now(run: RunTool) -> ToolRunResult:
