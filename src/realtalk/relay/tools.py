@@ -398,7 +398,8 @@ class RelayTools:
         """The upstream session ended: its calls went with it. A new ledger starts; the
         calls that were running (to stop, unreported) are counted as cancelled."""
         running = [call.call_id for call in self.ledger.running]
-        self._metrics.tool_calls["cancelled"] += len(running)
+        if running:
+            self._metrics.tool_calls["cancelled"] += len(running)
         self.ledger = ToolCalls(self._tools, self._max_tool_steps)
         self._calls.clear()
         self._items.clear()
