@@ -23,7 +23,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+import realtalk
 from realtalk import providers
+from realtalk.errors import ConfigurationError
 from realtalk.relay import (
     CallbackAuthenticator,
     ClientFrame,
@@ -71,9 +73,10 @@ def _provider(server: RealtimeServer, key: str | None = None) -> providers.Remot
 @contextlib.asynccontextmanager
 async def _relay(provider: providers.Provider, **options: Any) -> AsyncIterator[RelayServer]:
     on_event = options.pop("on_event", None)
+    tools = options.pop("tools", ())
     relay = RelayServer(provider, TokenAuthenticator(SIGNER),
                         options=RelayOptions(loop_lag_interval=None, **options),
-                        on_event=on_event)
+                        on_event=on_event, tools=tools)
     async with relay:
         yield relay
 
@@ -707,6 +710,52 @@ async def test_reconnect_mode_opens_a_new_upstream_session_and_replays_the_confi
             assert done[-1]["response"]["status"] == "completed"
         assert [s.stats.events_received.get("session.update") for s in second.sessions] == [1]
     assert relay.metrics.snapshot().upstream_failures == {"dropped": 1}
+
+
+# ---------------------------------------------------------------------------------------------
+# Tools
+# ---------------------------------------------------------------------------------------------
+
+
+async def test_the_relay_runs_its_tool_end_to_end() -> None:
+    """Over real WebSockets in front of the embedded server: the relay declares its (sync)
+    tool, runs the call in a worker thread, answers it and asks for the follow-up; the client
+    hears the answer spoken and never sees the call."""
+    cities: list[str] = []
+
+    @realtalk.tool
+    def get_weather(city: str) -> str:
+        """Today's forecast."""
+        cities.append(city)
+        return f"snow in {city}"
+
+    async with _upstream(speed=math.inf) as upstream, \
+            _relay(_provider(upstream), tools=[get_weather]) as relay, \
+            _connect(relay, "s1") as ws:
+        await ws.until("session.updated")
+        await ws.event(type="conversation.item.create", item={
+            "type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "What does get weather say?"}]})
+        await ws.event(type="response.create")
+        frames = await ws.until("response.done")
+        frames += await ws.until("response.done")
+    assert cities == ["example"]
+    spoken = "".join(f["transcript"] for f in frames
+                     if f["type"] == "response.output_audio_transcript.done")
+    assert "The get_weather tool answered: snow in example." in spoken
+    assert not any("function_call" in json.dumps(f) for f in frames)
+    assert relay.metrics.snapshot().tool_calls == {"started": 1, "finished": 1}
+    assert relay.metrics.snapshot().to_dict()["tool_calls"] == {"started": 1, "finished": 1}
+
+
+def test_a_relay_with_two_tools_of_one_name_is_refused_when_made() -> None:
+    @realtalk.tool
+    def ping() -> str:
+        """Pong."""
+        return "pong"
+
+    with pytest.raises(ConfigurationError, match="two tools are named 'ping'"):
+        RelayServer(providers.local(), TokenAuthenticator(SIGNER), tools=[ping, ping])
 
 
 # ---------------------------------------------------------------------------------------------
