@@ -58,12 +58,13 @@ def test_app_owned_fields_and_system_messages_are_refused(
          "response.tools"),
     ],
 )
-def test_client_tools_are_allowed_unless_the_policy_says_not(
+def test_client_tools_are_refused_unless_the_policy_allows_them(
     payload: dict[str, Any], param: str,
 ) -> None:
-    """By default a client may declare tools of its own; client_tools=False refuses them."""
-    assert EventPolicy().check(_frame(payload)) is None
-    refusal = EventPolicy(client_tools=False).check(_frame(payload))
+    """By default a client may not declare tools (they steer the model as the instructions
+    do); client_tools=True lets it."""
+    assert EventPolicy(client_tools=True).check(_frame(payload)) is None
+    refusal = EventPolicy().check(_frame(payload))
     assert refusal is not None
     assert (refusal.code, refusal.param) == ("field_not_allowed", param)
     assert "does not let clients declare tools" in refusal.message

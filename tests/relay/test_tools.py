@@ -217,7 +217,8 @@ _CLIENT_TOOL = {"type": "function", "name": "set_color", "description": "Paint t
 async def test_client_tools_and_relay_tools_are_merged_upstream() -> None:
     """A client's own tools go upstream with the relay's; the client sees its own only."""
     upstream = _Upstream()
-    async with _session(upstream, [get_weather]) as client:
+    async with _session(upstream, [get_weather],
+                        policy=EventPolicy(client_tools=True)) as client:
         await _until(client, "session.updated")
         client.deliver(json.dumps({"type": "session.update", "session": {
             "type": "realtime", "tools": [_CLIENT_TOOL]}}))
@@ -228,7 +229,8 @@ async def test_client_tools_and_relay_tools_are_merged_upstream() -> None:
 
 async def test_a_client_tool_named_like_a_relay_tool_is_refused() -> None:
     upstream = _Upstream()
-    async with _session(upstream, [get_weather]) as client:
+    async with _session(upstream, [get_weather],
+                        policy=EventPolicy(client_tools=True)) as client:
         await _until(client, "session.updated")
         client.deliver(json.dumps({"type": "session.update", "event_id": "e1", "session": {
             "type": "realtime", "tools": [_CLIENT_TOOL, {**_CLIENT_TOOL, "name": "get_weather"}]}}))
@@ -240,10 +242,9 @@ async def test_a_client_tool_named_like_a_relay_tool_is_refused() -> None:
     assert _tool_names(upstream.sessions[0]) == ["get_weather"]
 
 
-async def test_a_policy_can_forbid_client_tools() -> None:
+async def test_the_default_policy_refuses_client_tools() -> None:
     upstream = _Upstream()
-    async with _session(upstream, [get_weather],
-                        policy=EventPolicy(client_tools=False)) as client:
+    async with _session(upstream, [get_weather]) as client:
         await _until(client, "session.updated")
         client.deliver(json.dumps({"type": "response.create", "response": {
             "tools": [_CLIENT_TOOL]}}))
@@ -320,7 +321,7 @@ async def test_a_reconnect_declares_the_tools_again() -> None:
     and the client's own; calls work there as before."""
     upstream = _Upstream()
     async with _session(upstream, [get_weather], on_upstream_loss="reconnect",
-                        reconnect_delay=0.0) as client:
+                        reconnect_delay=0.0, policy=EventPolicy(client_tools=True)) as client:
         await _until(client, "session.updated")
         client.deliver(json.dumps({"type": "session.update", "session": {
             "type": "realtime", "tools": [_CLIENT_TOOL],

@@ -9,8 +9,9 @@ all.
 or phone it does not control: the client may talk and listen, but the app owns the prompt.
 Clients may not set ``instructions``, ``tool_choice``, ``prompt`` or ``model``, in
 ``session.update`` nor as per-response overrides in ``response.create``; they may declare
-function tools of their own (``tools``, which they answer themselves) unless
-:attr:`EventPolicy.client_tools` is off, and they may not add
+function tools of their own (``tools``, which they answer themselves) only when
+:attr:`EventPolicy.client_tools` is on (a tool is part of the prompt: off by default), and
+they may not add
 ``system`` messages (another way to rewrite the instructions), except the notes realtalk's own
 client adds after a barge-in (:data:`REALTALK_NOTES`: "you were interrupted", "that was only
 noise, carry on"). Any other event type outside the realtime protocol's client events is
@@ -81,7 +82,8 @@ class EventPolicy:
             must be one of these): realtalk's barge-in notes by default; add your own if your
             clients set ``interruption_note``.
         client_tools: whether clients may declare function tools of their own (``tools`` in
-            ``session.update`` and ``response.create``); the relay's own tools are declared
+            ``session.update`` and ``response.create``; off by default: a tool's description
+            steers the model as the instructions do); the relay's own tools are declared
             next to them either way, and their names stay the relay's.
     """
 
@@ -89,7 +91,7 @@ class EventPolicy:
     app_owned_fields: frozenset[str] = APP_OWNED_FIELDS
     allow_system_messages: bool = False
     allowed_system_texts: frozenset[str] = REALTALK_NOTES
-    client_tools: bool = True
+    client_tools: bool = False
 
     def check(self, frame: ClientFrame) -> Refusal | None:
         """Refuse types outside :attr:`allowed_types`, app-owned fields, system messages, and
