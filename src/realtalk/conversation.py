@@ -68,7 +68,7 @@ from .session.barge_in import BargeIn
 from .session_config import PCM_SAMPLE_RATE, SessionConfig
 from .tools import Tool
 from .tools.calls import DEFAULT_MAX_TOOL_STEPS
-from .tools.running import run_tool
+from .tools.running import ToolRunner
 from .transcripts import TranscriptRecorder, TranscriptStore
 from .transport import Transport
 from .vad import OnsetDetector, VoiceActivityDetector
@@ -181,7 +181,7 @@ class Conversation:
         self._stack: contextlib.AsyncExitStack | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._task_scopes: list[anyio.CancelScope] = []
-        self._tool_scopes: dict[str, anyio.CancelScope] = {}
+        self._tools = ToolRunner(self._spawn, self._tool_finished)
         self._transport: Transport | None = None
         self._closed = False
         self.closed_reason: str | None = None
@@ -505,14 +505,7 @@ class Conversation:
                 self.engine.tick(self._clock())
                 await self._perform()
 
-    async def _run_tool(self, run: RunTool) -> None:
-        call_id = run.call.call_id
-        with anyio.CancelScope() as scope:
-            self._tool_scopes[call_id] = scope
-            result, error = await run_tool(run)
-        if scope.cancel_called:
-            return  # stopped by the engine, which has answered the call already
-        self._tool_scopes.pop(call_id, None)
+    async def _tool_finished(self, call_id: str, result: object, error: str | None) -> None:
         async with self._lock:
             self.engine.tool_finished(call_id, self._clock(), result=result, error=error)
             await self._perform()
@@ -528,12 +521,8 @@ class Conversation:
             for effect in effects:
                 if isinstance(effect, Emit):
                     self._emit(effect.event)
-                elif isinstance(effect, RunTool):
-                    self._spawn(self._run_tool, effect)
-                elif isinstance(effect, CancelTool):
-                    scope = self._tool_scopes.pop(effect.call_id, None)
-                    if scope is not None:
-                        scope.cancel()
+                elif isinstance(effect, RunTool | CancelTool):
+                    self._tools.perform(effect)
                 elif not self._closed:
                     await self._send_text(encode(effect.event))
                     self.engine.sent(effect, self._clock())
