@@ -234,3 +234,21 @@ def test_a_shorter_delay_is_caught_within_a_second() -> None:
     out = _run(room, far, canceller)
     assert canceller.restarts >= 1
     assert _erle_db(room, out, change_s + 1.0, change_s + 3.0) > 20.0
+
+
+@pytest.mark.parametrize(("start_ms", "moved_by"), [(450.0, -1.5), (0.0, 1.5)])
+def test_a_re_alignment_further_than_the_filter_is_long_keeps_nothing_and_does_not_raise(
+        start_ms: float, moved_by: float) -> None:
+    """The delay estimate can jump by more than the filter's length (falling back from a
+    spurious lock on a long delay after the echo path moved): the re-alignment keeps nothing
+    of the old response and must not raise (moving back that far once did)."""
+    room, far = _room(delay_ms=30.0), _far_end(1)
+    canceller = EchoCanceller(RATE)
+    _run(room, far[: 4 * RATE], canceller)  # learn a response first
+    taps = canceller.block * canceller.partitions
+    start = int(start_ms * RATE / 1000)
+    canceller.bulk_delay = start
+    canceller._move_to(start + int(moved_by * taps) + canceller.delay_margin)
+    assert canceller.bulk_delay == start + int(moved_by * taps)
+    assert not np.any(canceller._w_fore) and not np.any(canceller._w_back)
+    _run(room, far[4 * RATE: 5 * RATE], canceller)  # and it runs on

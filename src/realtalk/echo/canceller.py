@@ -562,10 +562,13 @@ class EchoCanceller:
         for w in (self._w_fore, self._w_back):
             taps = np.fft.irfft(w, 2 * b, axis=1)[:, :b].reshape(-1)
             moved = np.zeros_like(taps)
-            if shift > 0:  # echo arrives later: the response moves earlier in the filter
-                moved[: max(0, len(taps) - shift)] = taps[shift:]
-            else:
-                moved[-shift:] = taps[: len(taps) + shift]
+            n = len(taps)
+            # A move longer than the filter keeps nothing of what it learned (an estimate
+            # that falls back from a spurious lock on a long delay can move that far).
+            if 0 < shift < n:  # echo arrives later: the response moves earlier in the filter
+                moved[: n - shift] = taps[shift:]
+            elif 0 < -shift < n:
+                moved[-shift:] = taps[: n + shift]
             padded = np.zeros((p, 2 * b))
             padded[:, :b] = moved.reshape(p, b)
             w[:] = np.fft.rfft(padded, axis=1)
