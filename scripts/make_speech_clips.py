@@ -4,6 +4,12 @@ Usage::
 
     apt-get install -y espeak-ng sox      # Debian/Ubuntu
     python scripts/make_speech_clips.py   # rewrites src/realtalk/sim/speech/*.wav and manifest.json
+    python scripts/make_speech_clips.py --set unseen   # rewrites src/realtalk/sim/speech/unseen/
+
+The ``unseen`` set holds voices and sentences that nothing was tuned on: users who barge in
+(``kind="speech"``, at 24 kHz only, the barge-in benchmark's rate) and longer background
+talkers for babble (``kind="talker"``, at 16 kHz only: ``talker_babble`` resamples them), so
+that the set stays small.
 
 Each clip is rendered once by espeak-ng (22.05 kHz); sox trims its leading and trailing silence,
 resamples it to 16 kHz and 24 kHz (``rate -v``) and normalises the peak to -3 dBFS (after
@@ -33,6 +39,9 @@ import attrs
 RATES = (16_000, 24_000)
 PEAK_DBFS = -3.0
 OUT_DIR = Path(__file__).resolve().parents[1] / "src" / "realtalk" / "sim" / "speech"
+UNSEEN_DIR = OUT_DIR / "unseen"
+UNSEEN_RATES = (24_000,)
+TALKER_RATES = (16_000,)  # background babble needs no more bandwidth; it is resampled on use
 
 # Trim anything quieter than 0.3% of full scale that lasts 20 ms or more at either end.
 _TRIM = ("silence", "1", "0.02", "0.3%", "reverse", "silence", "1", "0.02", "0.3%", "reverse")
@@ -47,6 +56,7 @@ class SpeechSpec:
     voice: str
     speed_wpm: int = 170
     pitch: int = 50
+    kind: str = "speech"
 
 
 @attrs.frozen
@@ -74,6 +84,31 @@ SPEECH: tuple[SpeechSpec, ...] = (
         "en-us",
         180,
     ),
+)
+
+# Voices, variants and sentences the default clips do not use: other accents, klatt and
+# formant variants, other pitches and speeds; the talkers speak longer, unrelated sentences.
+UNSEEN_SPEECH: tuple[SpeechSpec, ...] = (
+    SpeechSpec("excuse_me", "Excuse me, one thing.", "en-029+f1", 160, 62),
+    SpeechSpec("stop_there", "Okay, stop there.", "en-us-nyc+m4", 185, 38),
+    SpeechSpec("wrong_city", "No, the other city.", "en-gb-x-gbclan+f5", 165, 70),
+    SpeechSpec("let_me_talk", "Let me say something.", "en-gb-x-gbcwmd+klatt", 170, 45),
+    SpeechSpec("too_fast", "You're going too fast.", "en-us+croak", 175, 30),
+    SpeechSpec("which_one", "Which one do you mean?", "en+klatt4", 155, 75),
+    SpeechSpec("hang_on_quick", "Hang on.", "en-gb+m2", 190, 50),
+    SpeechSpec("change_order", "Can I change my order?", "en-us+f5", 170, 80),
+)
+UNSEEN_TALKERS: tuple[SpeechSpec, ...] = (
+    SpeechSpec("talker_train", "The train was late again, so I missed the meeting.",
+               "en-gb+m3", 165, 45, "talker"),
+    SpeechSpec("talker_garden", "We planted tomatoes, but the snails got most of them.",
+               "en-us+f3", 170, 65, "talker"),
+    SpeechSpec("talker_match", "Did you see the match? They scored twice at the end.",
+               "en-029+m1", 180, 40, "talker"),
+    SpeechSpec("talker_recipe", "Fry the onions first, then add the rice and stir.",
+               "en-gb-scotland+f2", 160, 60, "talker"),
+    SpeechSpec("talker_flat", "The new flat is smaller, but it gets the afternoon sun.",
+               "en-us-nyc+m7", 175, 35, "talker"),
 )
 
 EVENTS: tuple[EventSpec, ...] = (
@@ -114,12 +149,14 @@ def _sox_out(rate: int) -> list[str]:
     return ["-r", str(rate), "-b", "16", "-c", "1", "-e", "signed-integer"]
 
 
-def _make_speech(spec: SpeechSpec, tmp: Path, out_dir: Path) -> list[dict[str, object]]:
+def _make_speech(
+    spec: SpeechSpec, tmp: Path, out_dir: Path, rates: tuple[int, ...] = RATES
+) -> list[dict[str, object]]:
     raw = tmp / f"{spec.name}.wav"
     voice_args = ["-v", spec.voice, "-s", str(spec.speed_wpm), "-p", str(spec.pitch)]
     _run(["espeak-ng", *voice_args, "-w", str(raw), spec.text])
     entries: list[dict[str, object]] = []
-    for rate in RATES:
+    for rate in rates:
         out = out_dir / f"{spec.name}_{rate // 1000}k.wav"
         _run(
             [
@@ -138,7 +175,7 @@ def _make_speech(spec: SpeechSpec, tmp: Path, out_dir: Path) -> list[dict[str, o
                 str(PEAK_DBFS),
             ]
         )
-        entries.append(_entry(out, spec.name, spec.text, spec.voice, rate=rate, kind="speech"))
+        entries.append(_entry(out, spec.name, spec.text, spec.voice, rate=rate, kind=spec.kind))
     return entries
 
 
@@ -183,9 +220,13 @@ def _entry(
 def main(argv: list[str] | None = None) -> int:
     """Render every clip and write the manifest; returns the process exit code."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--out", type=Path, default=OUT_DIR, help="output directory")
+    parser.add_argument("--set", choices=("default", "unseen"), default="default",
+                        help="which clips: the default set, or the unseen voices and talkers")
+    parser.add_argument("--out", type=Path, default=None, help="output directory")
     args = parser.parse_args(argv)
-    out_dir: Path = args.out
+    unseen = args.set == "unseen"
+    out_dir: Path = args.out or (UNSEEN_DIR if unseen else OUT_DIR)
+    speech = UNSEEN_SPEECH + UNSEEN_TALKERS if unseen else SPEECH
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not found; install it (Debian: apt-get install -y espeak-ng sox)")
@@ -195,13 +236,14 @@ def main(argv: list[str] | None = None) -> int:
 
     entries: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for spec in SPEECH:
-            entries.extend(_make_speech(spec, Path(tmp), out_dir))
-    for event in EVENTS:
+        for spec in speech:
+            rates = RATES if not unseen else TALKER_RATES if spec.kind == "talker" else UNSEEN_RATES
+            entries.extend(_make_speech(spec, Path(tmp), out_dir, rates))
+    for event in () if unseen else EVENTS:
         entries.extend(_make_event(event, out_dir))
 
     manifest = {
-        "generator": "scripts/make_speech_clips.py",
+        "generator": "scripts/make_speech_clips.py" + (" --set unseen" if unseen else ""),
         "tools": {
             "espeak-ng": _tool_version(["espeak-ng", "--version"]),
             "sox": _tool_version(["sox", "--version"]),

@@ -20,8 +20,18 @@ from realtalk import (
     ToolCallStarted,
     tool,
 )
+from realtalk.errors import ConfigurationError
 from realtalk.server import ServerOptions
-from realtalk.sim import RoomConfig, Simulation, UserSpoke, Utterance, load_clip
+from realtalk.sim import (
+    EchoPath,
+    EchoPathChanged,
+    PathChange,
+    RoomConfig,
+    Simulation,
+    UserSpoke,
+    Utterance,
+    load_clip,
+)
 from realtalk.transcripts import SQLiteTranscriptStore
 from realtalk.vad import EnergyVAD
 
@@ -240,3 +250,32 @@ def test_a_barge_in_on_the_spoken_answer_truncates_it_as_any_other() -> None:
     (interrupted,) = result.interruptions
     assert interrupted.truncate_ms is not None and interrupted.truncate_ms > 0
     assert result.stats.truncates_sent == 1
+
+
+def test_a_scripted_path_change_moves_the_echo_mid_reply() -> None:
+    """A change timed against the assistant's speech takes effect at the first block after
+    it: the timeline marks it and the room's path is the new one from then on."""
+    first = EchoPath(delay_ms=10.0, gain_db=-20.0, seed=1)
+    second = first.moved(3)
+    sim = Simulation([], room=_room(), path_changes=[
+        PathChange(path=second, after_assistant_starts=1.0),
+        PathChange(path=None, at=30.0)])  # later than the run: never happens
+    sim.room.change_path(0, first)
+    sim.request_response()
+    result = sim.run(4.0)
+    started = next(e.at for e in result.timeline
+                   if isinstance(e, StateChanged) and e.new is State.SPEAKING)
+    changes = [e for e in result.timeline if isinstance(e, EchoPathChanged)]
+    assert len(changes) == 1 and changes[0].path == second
+    assert 0.0 <= changes[0].at - (started + 1.0) < 0.02 + 1e-9
+    assert sim.room.echo_path == second
+
+
+def test_a_path_change_needs_exactly_one_trigger() -> None:
+    """Neither or both triggers, or a response number below 1, are configuration errors."""
+    with pytest.raises(ConfigurationError, match="exactly one of at= or after_assistant"):
+        PathChange(path=None)
+    with pytest.raises(ConfigurationError, match="exactly one of at= or after_assistant"):
+        PathChange(path=None, at=1.0, after_assistant_starts=1.0)
+    with pytest.raises(ConfigurationError, match="response_number must be >= 1"):
+        PathChange(path=None, at=1.0, response_number=0)

@@ -265,3 +265,31 @@ def test_presets_differ_as_documented() -> None:
     assert laptop.echo.distortion > 0 == office.echo.distortion
     assert office.echo.rt60_s > laptop.echo.rt60_s
     assert 100.0 <= laptop.echo.rir_ms <= office.echo.rir_ms <= 300.0
+
+
+def test_sampled_paths_are_seeded_and_within_their_ranges() -> None:
+    """A sampled room is the same for the same seed, other for another, and in range."""
+    paths = [EchoPath.sampled(seed, gain_db=-4.0, delay_ms=(40.0, 150.0), rt60_s=(0.4, 0.7),
+                              distortion=2.0) for seed in range(30)]
+    assert EchoPath.sampled(3) == EchoPath.sampled(3) != EchoPath.sampled(4)
+    assert all(40.0 <= p.delay_ms <= 150.0 and 0.4 <= p.rt60_s <= 0.7 for p in paths)
+    assert all(p.gain_db == -4.0 and p.distortion == 2.0 for p in paths)
+    assert len({p.seed for p in paths}) == 30
+    with pytest.raises(ConfigurationError, match=r"delay_ms must be a \(low, high\) range"):
+        EchoPath.sampled(0, delay_ms=(150.0, 5.0))
+
+
+def test_a_moved_path_shifts_its_delay_gain_and_response() -> None:
+    """Moving keeps the room's kind but shifts the delay within bounds, the gain by at most
+    the given change, and draws a new impulse response."""
+    base = EchoPath.sampled(7, gain_db=-10.0)
+    for seed in range(40):
+        moved = base.moved(seed, delay_shift_ms=(3.0, 60.0), gain_change_db=3.0)
+        assert 3.0 - 1e-9 <= abs(moved.delay_ms - base.delay_ms) <= 60.0 + 1e-9
+        assert 0.0 <= moved.delay_ms <= 150.0
+        assert abs(moved.gain_db - base.gain_db) <= 3.0
+        assert moved.seed != base.seed
+        assert moved.early_reflections == base.early_reflections
+    near_edge = EchoPath(delay_ms=145.0).moved(1, delay_shift_ms=(20.0, 20.0))
+    assert near_edge.delay_ms == pytest.approx(125.0)  # the other way, to stay in range
+    assert base.moved(5) == base.moved(5)

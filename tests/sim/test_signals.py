@@ -12,15 +12,18 @@ import pytest
 from realtalk.errors import ConfigurationError
 from realtalk.sim.signals import (
     SPEECH_DIR,
+    UNSEEN_DIR,
     SignalGenerator,
     babble,
     click,
     clips,
     cough,
+    keyboard,
     load_clip,
     pink_noise,
     rms_dbfs,
     speech_like,
+    talker_babble,
     white_noise,
 )
 
@@ -30,6 +33,8 @@ GENERATORS: dict[str, SignalGenerator] = {
     "white_noise": white_noise,
     "pink_noise": pink_noise,
     "babble": babble,
+    "talker_babble": talker_babble,
+    "keyboard": keyboard,
 }
 
 
@@ -181,3 +186,52 @@ def test_click_is_short_and_cough_is_band_limited() -> None:
     k = cough(rate=rate)
     assert _band_power(k, rate, 250, 4000) > 0.9 * _band_power(k, rate, 0, rate / 2)
     assert 0.25 * rate <= len(k) <= 0.5 * rate
+
+
+def test_the_unseen_set_has_other_voices_and_sentences_and_stays_small() -> None:
+    """Users (24 kHz) and talkers (16 kHz) with voices and sentences the default clips do not
+    use, every WAV listed, well under 1 MB."""
+    unseen = clips(UNSEEN_DIR)
+    default = clips()
+    users = [c for c in unseen if c.kind == "speech"]
+    talkers = [c for c in unseen if c.kind == "talker"]
+    assert len(users) >= 8 and len(talkers) >= 4
+    assert {c.rate for c in users} == {24_000} and {c.rate for c in talkers} == {16_000}
+    assert not {c.voice for c in unseen} & {c.voice for c in default}
+    assert not {c.text for c in unseen} & {c.text for c in default}
+    for clip in unseen:
+        assert abs(len(clip.samples()) * 1000 / clip.rate - clip.duration_ms) < 0.1
+    wavs = {p.name for p in UNSEEN_DIR.glob("*.wav")}
+    assert wavs == {c.path.name for c in unseen}
+    assert sum((UNSEEN_DIR / w).stat().st_size for w in wavs) < 1_000_000
+
+
+def test_talker_babble_mixes_several_talkers_into_a_steadier_signal() -> None:
+    """Several talkers fill each other's pauses: fewer quiet frames than one talker alone;
+    without talker clips it says where it looked."""
+    one = _frame_levels(talker_babble(10.0, seed=2, talkers=1), 24_000)
+    four = _frame_levels(talker_babble(10.0, seed=2, talkers=4), 24_000)
+
+    def quiet(levels: npt.NDArray[np.float64]) -> float:
+        return float(np.mean(levels < np.median(levels) - 15.0))
+
+    assert quiet(four) < quiet(one)
+    with pytest.raises(ConfigurationError, match="talkers must be at least 1"):
+        talker_babble(1.0, talkers=0)
+    with pytest.raises(ConfigurationError, match="no talker clips"):
+        talker_babble(1.0, directory=SPEECH_DIR)
+
+
+def test_keyboard_is_a_train_of_short_keystrokes() -> None:
+    """Typing is mostly silence between short clicks, about ``keys_per_s`` presses a second;
+    its energy sits above the speech fundamentals."""
+    rate = 24_000
+    x = keyboard(5.0, seed=4, rate=rate, level_dbfs=-35.0, keys_per_s=6.0)
+    levels = _frame_levels(x, rate, ms=5)
+    loud = levels > levels.max() - 20.0
+    presses = int(np.count_nonzero(loud[1:] & ~loud[:-1]))
+    assert 15 <= presses <= 2 * 6 * 5  # presses, and some releases
+    assert np.mean(loud) < 0.3
+    assert _band_power(x, rate, 1_000, 6_000) > 3 * _band_power(x, rate, 50, 500)
+    with pytest.raises(ConfigurationError, match="keys_per_s must be > 0"):
+        keyboard(1.0, keys_per_s=0.0)

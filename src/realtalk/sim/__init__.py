@@ -7,21 +7,24 @@ interruption handling in CI without a microphone.
 
 from .clock import VirtualClock
 from .device import SimulatedDevice
-from .driver import Simulation, SimulationResult, UserSpoke
+from .driver import EchoPathChanged, PathChange, Simulation, SimulationResult, UserSpoke
 from .oracle import OracleTranscriber, OracleTranscript
 from .room import EchoPath, Room, RoomConfig, RoomSignals
 from .signals import (
+    UNSEEN_DIR,
     Clip,
     SignalGenerator,
     babble,
     click,
     clips,
     cough,
+    keyboard,
     load_clip,
     pink_noise,
     rms_dbfs,
     scale_to_dbfs,
     speech_like,
+    talker_babble,
     white_noise,
 )
 from .user import ScriptedUser, Utterance
@@ -32,6 +35,8 @@ __all__ = (
     "Simulation",
     "SimulationResult",
     "UserSpoke",
+    "PathChange",
+    "EchoPathChanged",
     "OracleTranscriber",
     "OracleTranscript",
     "Room",
@@ -48,8 +53,11 @@ __all__ = (
     "white_noise",
     "pink_noise",
     "babble",
+    "talker_babble",
     "click",
     "cough",
+    "keyboard",
+    "UNSEEN_DIR",
     "rms_dbfs",
     "scale_to_dbfs",
 )

@@ -29,6 +29,7 @@ from ..echo import (
 )
 from ..echo.defences import UNSET, defences_from_keywords
 from ..engine import AppEvent, CancelTool, ConversationEngine, Emit, RunTool
+from ..errors import ConfigurationError
 from ..server import PlaceholderTranscriber, ScriptedResponder, ServerOptions, ServerSession
 from ..server.responder import Responder, Transcriber
 from ..server.voice import WordTiming
@@ -51,10 +52,10 @@ from ..wire import encode
 from .clock import VirtualClock
 from .device import SimulatedDevice
 from .oracle import OracleTranscriber
-from .room import Room, RoomConfig
-from .user import ScriptedUser, Utterance
+from .room import EchoPath, Room, RoomConfig
+from .user import ScriptedUser, Utterance, start_time
 
-__all__ = ("Simulation", "SimulationResult", "UserSpoke")
+__all__ = ("Simulation", "SimulationResult", "UserSpoke", "PathChange", "EchoPathChanged")
 
 _DEFAULT_BARGE_IN = BargeIn()
 
@@ -69,7 +70,46 @@ class UserSpoke:
     at: float
 
 
-TimelineEvent = AppEvent | UserSpoke
+@attrs.frozen(kw_only=True)
+class PathChange:
+    """The echo path changes mid-conversation (the laptop is turned, its volume changed, the
+    output device switched): sound the speaker emits from then on goes through ``path``,
+    while what it emitted before keeps ringing through the old one.
+
+    Exactly one trigger applies, as for an :class:`~realtalk.sim.Utterance`:
+
+    - ``at``: seconds from the start of the simulation;
+    - ``after_assistant_starts``: seconds after the assistant starts speaking its
+      ``response_number``-th response (1-based).
+
+    Attributes:
+        path: the new echo path (``None``: no echo from then on, as with headphones).
+    """
+
+    path: EchoPath | None
+    at: float | None = None
+    after_assistant_starts: float | None = None
+    response_number: int = 1
+
+    def __attrs_post_init__(self) -> None:
+        if (self.at is None) == (self.after_assistant_starts is None):
+            raise ConfigurationError(
+                "PathChange needs exactly one of at= or after_assistant_starts=, got "
+                f"at={self.at!r}, after_assistant_starts={self.after_assistant_starts!r}")
+        if self.response_number < 1:
+            raise ConfigurationError(
+                f"response_number must be >= 1 (1-based), got {self.response_number!r}")
+
+
+@attrs.frozen(kw_only=True)
+class EchoPathChanged:
+    """A scripted :class:`PathChange` took effect (a timeline entry)."""
+
+    path: EchoPath | None
+    at: float
+
+
+TimelineEvent = AppEvent | UserSpoke | EchoPathChanged
 
 
 @attrs.frozen(kw_only=True)
@@ -141,6 +181,9 @@ class Simulation:
             time, so barge-ins can be scripted before, during and after a call.
         tool_latency_s: seconds each call takes, or a function of the
             :class:`~realtalk.tools.calls.ToolCall` giving them.
+        path_changes: echo path changes scripted mid-conversation (each takes effect at the
+            start of the first block at or after its time; an
+            :class:`EchoPathChanged` in the timeline marks it).
     """
 
     def __init__(
@@ -167,6 +210,7 @@ class Simulation:
         tools: Sequence[Tool] = (),
         max_tool_steps: int = DEFAULT_MAX_TOOL_STEPS,
         tool_latency_s: float | Callable[[ToolCall], float] = 0.0,
+        path_changes: Sequence[PathChange] = (),
         # Deprecated: fields of EchoDefences now.
         echo_watch: EchoRiskWatch | Literal["default"] | None = UNSET,
         transcript_filters: TranscriptFilterChain | Literal["default"] | None = UNSET,
@@ -202,6 +246,7 @@ class Simulation:
         # (due, seq, call_id, (result, error)): each running call's end, in virtual time.
         self._tool_ends: list[tuple[float, int, str, ToolRunResult]] = []
         self._seq = itertools.count()
+        self._path_changes = list(path_changes)
         self._timeline: list[TimelineEvent] = []
         self._started = False
 
@@ -292,6 +337,12 @@ class Simulation:
     def _block(self) -> None:
         start = self.clock.now
         self._run_until(start)
+        for change in list(self._path_changes):
+            when = start_time(change, self.user.assistant_starts)
+            if when is not None and when <= start:
+                self._path_changes.remove(change)
+                self.room.change_path(self.room.mic_position, change.path)
+                self._timeline.append(EchoPathChanged(path=change.path, at=start))
         for utterance in self.user.due(start):
             at = self.room.add_user_speech(utterance.samples, at_sample=self.room.mic_position)
             if self.oracle is not None:

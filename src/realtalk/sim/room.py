@@ -138,6 +138,64 @@ class EchoPath:
         h.setflags(write=False)
         return h
 
+    @classmethod
+    def sampled(
+        cls,
+        seed: int,
+        *,
+        gain_db: float = -10.0,
+        delay_ms: tuple[float, float] = (5.0, 150.0),
+        rt60_s: tuple[float, float] = (0.2, 0.7),
+        distortion: float = 0.0,
+    ) -> EchoPath:
+        """A random synthetic room, the same for the same ``seed``: bulk delay and RT60 drawn
+        uniformly from the given ranges, 2-8 early reflections, a direct-to-reverberant ratio
+        of -3 to +8 dB (farther and more reverberant rooms have less direct sound).
+
+        Raises:
+            ConfigurationError: a range is reversed or outside what :class:`EchoPath` accepts.
+        """
+        for name, (lo, hi) in (("delay_ms", delay_ms), ("rt60_s", rt60_s)):
+            if not lo <= hi:
+                raise ConfigurationError(f"{name} must be a (low, high) range, got {(lo, hi)!r}")
+        rng = np.random.default_rng([seed, 0xEC0])
+        return cls(
+            delay_ms=float(rng.uniform(*delay_ms)),
+            gain_db=gain_db,
+            rt60_s=float(rng.uniform(*rt60_s)),
+            rir_ms=250.0,
+            early_reflections=int(rng.integers(2, 9)),
+            direct_to_reverb_db=float(rng.uniform(-3.0, 8.0)),
+            distortion=distortion,
+            seed=int(rng.integers(1 << 30)),
+        )
+
+    def moved(
+        self,
+        seed: int,
+        *,
+        delay_shift_ms: tuple[float, float] = (3.0, 60.0),
+        gain_change_db: float = 3.0,
+        max_delay_ms: float = 150.0,
+    ) -> EchoPath:
+        """This path after the device moved or its volume changed, the same for the same
+        ``seed``: the bulk delay shifts by ``delay_shift_ms`` (either way, kept within 0 to
+        ``max_delay_ms``), the gain by up to ``gain_change_db`` either way, the RT60 by up to
+        20 %, and the impulse response is a new one (every reflection moves).
+        """
+        rng = np.random.default_rng([seed, 0x30FE])
+        shift = float(rng.uniform(*delay_shift_ms)) * float(rng.choice(np.array([-1.0, 1.0])))
+        delay = self.delay_ms + shift
+        if not 0.0 <= delay <= max_delay_ms:
+            delay = self.delay_ms - shift  # the other way stays in range when this one cannot
+        return attrs.evolve(
+            self,
+            delay_ms=min(max(delay, 0.0), max_delay_ms),
+            gain_db=self.gain_db + float(rng.uniform(-gain_change_db, gain_change_db)),
+            rt60_s=self.rt60_s * float(rng.uniform(0.8, 1.2)),
+            seed=int(rng.integers(1 << 30)),
+        )
+
     def loudspeaker(self, x: Float64Array) -> Float64Array:
         """What the loudspeaker emits for ``x``: ``tanh(g*x)/g`` with ``g = distortion``."""
         if self.distortion == 0.0:

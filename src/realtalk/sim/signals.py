@@ -5,10 +5,12 @@ Two sources of audio:
 - **Clips**: short real speech (espeak-ng voices) and non-speech events (click, cough) stored as
   PCM16 mono WAV files with a ``manifest.json``, shipped in the package (``realtalk/sim/speech``,
   made by the project's ``scripts/make_speech_clips.py``). :func:`load_clip` reads one;
-  :func:`clips` lists them as :class:`Clip`.
+  :func:`clips` lists them as :class:`Clip`. A second set, :data:`UNSEEN_DIR`, holds other
+  voices and sentences (users and background talkers) that nothing was tuned on.
 - **Generators**: :func:`speech_like`, :func:`white_noise`, :func:`pink_noise`, :func:`babble`,
-  :func:`click` and :func:`cough`. Each returns float32 samples in [-1, 1] at a chosen sample rate,
-  is vectorised numpy, and gives the same samples for the same arguments (``seed`` included).
+  :func:`talker_babble`, :func:`click`, :func:`cough` and :func:`keyboard`. Each returns
+  float32 samples in [-1, 1] at a chosen sample rate, is vectorised numpy, and gives the same
+  samples for the same arguments (``seed`` included).
 
 Levels are RMS over the whole returned signal in dBFS, where 0 dBFS is the RMS of a constant
 full-scale signal (so a full-scale sine measures -3 dBFS). For speech the pauses count, so the
@@ -26,12 +28,14 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from ..audio.resample import resample
 from ..audio.wav import read_wav
 from ..errors import AudioError, ConfigurationError
 from ..server.voice import SyntheticVoice
 
 __all__ = (
     "SPEECH_DIR",
+    "UNSEEN_DIR",
     "Clip",
     "SignalGenerator",
     "clips",
@@ -42,8 +46,10 @@ __all__ = (
     "white_noise",
     "pink_noise",
     "babble",
+    "talker_babble",
     "click",
     "cough",
+    "keyboard",
 )
 
 #: Where the clips live: the ``speech`` folder shipped inside this package (so a wheel has
@@ -51,6 +57,10 @@ __all__ = (
 SPEECH_DIR = Path(
     os.environ.get("REALTALK_SPEECH_DIR", Path(__file__).resolve().parent / "speech")
 )
+
+#: The unseen set (``scripts/make_speech_clips.py --set unseen``): users who barge in
+#: (``kind="speech"``, 24 kHz) and background talkers (``kind="talker"``, 16 kHz).
+UNSEEN_DIR = SPEECH_DIR / "unseen"
 
 _DEFAULT_RATE = 24_000
 _SILENCE_DBFS = -200.0
@@ -347,3 +357,89 @@ def cough(
     t = np.arange(n) / rate
     envelope = np.minimum(1.0, t / 0.010) * np.exp(-t / (duration_s / 4.0))
     return scale_to_dbfs(noise * envelope, level_dbfs)
+
+
+def talker_babble(
+    duration_s: float,
+    *,
+    seed: int = 0,
+    rate: int = _DEFAULT_RATE,
+    level_dbfs: float = -40.0,
+    talkers: int = 4,
+    directory: str | os.PathLike[str] | None = None,
+) -> npt.NDArray[np.float32]:
+    """Multi-talker babble of real words: ``talkers`` voices, each one of the
+    ``kind="talker"`` clips in ``directory`` (default :data:`UNSEEN_DIR`, resampled to
+    ``rate``) looped with pauses of 0.2-1.2 s between repeats, starting at a random point,
+    within 6 dB of each other; the sum scaled to ``level_dbfs``. Unlike :func:`babble` its
+    voices are espeak-ng's, with words, consonants and prosody.
+
+    Raises:
+        ConfigurationError: ``talkers`` < 1, or no talker clip in ``directory``.
+    """
+    if talkers < 1:
+        raise ConfigurationError(f"talkers must be at least 1, got {talkers}")
+    root = UNSEEN_DIR if directory is None else directory
+    sources = [resample(c.samples().astype(np.float32) / 32768.0, c.rate, rate)
+               for c in clips(root, kind="talker")]
+    if not sources:
+        raise ConfigurationError(f"no talker clips in {root}")
+    n = _n_samples(duration_s, rate)
+    rng = np.random.default_rng([seed, 0xBAB2])
+    mix = np.zeros(n)
+    for k in range(talkers):
+        # Talkers take the clips in a shuffled order, so that two rarely say the same thing.
+        clip = sources[int(rng.permutation(len(sources))[k % len(sources)])]
+        voice = clip.astype(np.float64)
+        pieces: list[npt.NDArray[np.float64]] = []
+        have = 0
+        while have < n + len(voice):
+            pieces += [voice, np.zeros(int(rng.uniform(0.2, 1.2) * rate))]
+            have += len(voice) + len(pieces[-1])
+        track = np.concatenate(pieces)
+        start = int(rng.integers(len(track) - n)) if len(track) > n else 0
+        mix += track[start : start + n] * 10.0 ** (rng.uniform(-6.0, 0.0) / 20.0)
+    return scale_to_dbfs(mix, level_dbfs)
+
+
+def keyboard(
+    duration_s: float,
+    *,
+    seed: int = 0,
+    rate: int = _DEFAULT_RATE,
+    level_dbfs: float = -35.0,
+    keys_per_s: float = 6.0,
+) -> npt.NDArray[np.float32]:
+    """Typing: keystrokes at about ``keys_per_s`` (gaps drawn from a gamma distribution, with
+    an occasional pause), each a press (a 1.5-4 kHz resonant tick, ~10 ms) and a weaker
+    release 60-140 ms later; the whole scaled to ``level_dbfs`` RMS.
+
+    Raises:
+        ConfigurationError: a negative duration, or ``keys_per_s`` not above 0.
+    """
+    if not keys_per_s > 0.0:
+        raise ConfigurationError(f"keys_per_s must be > 0, got {keys_per_s}")
+    n = _n_samples(duration_s, rate)
+    rng = np.random.default_rng([seed, 0x7E7])
+    out = np.zeros(n)
+    tick_n = max(2, int(0.012 * rate))
+    t = np.arange(tick_n) / rate
+
+    def tick(gain: float) -> npt.NDArray[np.float64]:
+        freq = rng.uniform(1_500.0, 4_000.0)
+        ring = np.sin(2.0 * np.pi * freq * t) * np.exp(-t / 0.0015)
+        thud = rng.standard_normal(tick_n) * np.exp(-t / 0.002)
+        shaped: npt.NDArray[np.float64] = gain * (0.6 * ring + 0.4 * thud)
+        return shaped
+
+    at = rng.uniform(0.0, 0.1)
+    while at < duration_s:
+        for offset, gain in ((at, rng.uniform(0.6, 1.0)),
+                             (at + rng.uniform(0.06, 0.14), rng.uniform(0.2, 0.4))):
+            i = int(offset * rate)
+            if i < n:
+                piece = tick(float(gain))[: n - i]
+                out[i : i + len(piece)] += piece
+        gap = rng.gamma(4.0, 1.0 / (4.0 * keys_per_s))
+        at += gap + (rng.uniform(0.3, 0.8) if rng.random() < 0.1 else 0.0)
+    return scale_to_dbfs(out, level_dbfs)

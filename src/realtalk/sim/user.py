@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ("Utterance", "ScriptedUser")
+__all__ = ("Utterance", "ScriptedUser", "Timed", "start_time")
+
+
+class Timed(Protocol):
+    """Something scripted to happen either at a time or relative to the assistant's speech
+    (an :class:`Utterance`, a :class:`~realtalk.sim.PathChange`)."""
+
+    @property
+    def at(self) -> float | None: ...
+
+    @property
+    def after_assistant_starts(self) -> float | None: ...
+
+    @property
+    def response_number(self) -> int: ...
+
+
+def start_time(item: Timed, assistant_starts: Sequence[float]) -> float | None:
+    """When ``item`` happens, given when the assistant started each response so far;
+    ``None`` while that cannot be known yet (its response has not started)."""
+    if item.at is not None:
+        return item.at
+    if len(assistant_starts) >= item.response_number:
+        return assistant_starts[item.response_number - 1] + (item.after_assistant_starts or 0.0)
+    return None
 
 
 def _readonly(value: npt.ArrayLike) -> npt.NDArray[np.int16]:
@@ -60,17 +85,16 @@ class ScriptedUser:
         """The assistant started speaking a response at ``at`` (seconds)."""
         self._assistant_starts.append(at)
 
+    @property
+    def assistant_starts(self) -> tuple[float, ...]:
+        """When the assistant started each response so far (seconds)."""
+        return tuple(self._assistant_starts)
+
     def due(self, now: float) -> list[Utterance]:
         """The utterances whose time has come (each is returned once)."""
         ready: list[Utterance] = []
         for u in list(self._pending):
-            if u.at is not None:
-                start: float | None = u.at
-            elif len(self._assistant_starts) >= u.response_number:
-                start = self._assistant_starts[u.response_number - 1] + (
-                    u.after_assistant_starts or 0.0)
-            else:
-                start = None
+            start = start_time(u, self._assistant_starts)
             if start is not None and start <= now:
                 ready.append(u)
                 self._pending.remove(u)
