@@ -5,8 +5,11 @@ Usage::
 
     python benchmarks/barge_in.py [--seed N] [--quick] [--jobs N] [--methods NAME ...]
 
-Prints progress lines, then one JSON object as the last line, keyed by method. The full corpus
-takes about 2 minutes on 2 cores (two worker processes); ``--quick`` about 10 s.
+Prints progress lines, a per-condition table (per method: false stops per minute, detected %,
+stop p95), the methods' summary rows with each one's worst condition per metric, then one JSON
+object as the last line, keyed by method. The full corpus (both blocks, seven methods) is about
+4 hours of simulated audio: several minutes on 2 idle cores (two worker processes), more on a
+loaded machine; ``--methods`` runs fewer; ``--quick`` about 15 s.
 
 Methods (each runs the whole corpus through :class:`realtalk.sim.Simulation`):
 
@@ -28,7 +31,9 @@ Methods (each runs the whole corpus through :class:`realtalk.sim.Simulation`):
 - ``webrtcvad`` (where ``realtalk.vad.webrtc`` and the ``webrtcvad`` module import): WebRTC's VAD
   in mode 3 in place of the default VAD, everything else as ``realtalk``.
 
-The corpus, the same for every method and deterministic given ``--seed``:
+The corpus, the same for every method and deterministic given ``--seed``, has two blocks: the
+**bench** block below, which the defaults were tuned on (conditions ``bench/<echo level>``), and
+the **unseen** block after it, which nothing was tuned on.
 
 - **barge-in trials**: the assistant is asked for a reply (a ``response.create`` straight to the
   server, so nothing but echo and noise reaches the microphone before the user talks); at a
@@ -44,6 +49,26 @@ The corpus, the same for every method and deterministic given ``--seed``:
   2-15 ms, RT60 0.2-0.5 s) with gain -30, -20 or -10 dB, or ``equal``: the gain at which the
   echo's active frames are as loud at the microphone as the user's (calibrated here on the
   server's voice). Background noise: pink or white, -65..-50 dBFS.
+
+The unseen block crosses, in full, five axes (a condition is ``room/echo/noise/path/speaker``,
+e.g. ``live/u+6/babble/moved/clipped``; 64 of them):
+
+- ``room``: a seeded synthetic room (:meth:`realtalk.sim.EchoPath.sampled`), ``dry`` (bulk
+  delay 5-40 ms, RT60 0.2-0.4 s) or ``live`` (40-150 ms, 0.4-0.7 s);
+- ``echo``: the echo's active level over the user's, ``u-30``, ``u-10``, ``u+0``, ``u+6`` dB;
+- ``noise``: pink at -50 dBFS, or multi-talker babble at -40 dBFS
+  (:func:`realtalk.sim.talker_babble`: four of the unseen set's espeak-ng talkers, looped);
+- ``path``: ``steady``, or ``moved``: the delay, gain and room response change
+  (:meth:`~realtalk.sim.EchoPath.moved`, a :class:`realtalk.sim.PathChange`) 0.2-2 s before
+  the user starts, mid-reply, as when a laptop is turned or its volume changed;
+- ``speaker``: ``linear``, or ``clipped``: a soft-clipping loudspeaker (tanh, drive 2).
+
+Per condition: two barge-ins by the unseen set's users (``scripts/make_speech_clips.py --set
+unseen``: eight espeak-ng voices and sentences none of the bench clips use), and one
+non-speech event in turn: typing (:func:`realtalk.sim.keyboard`, 1.5 s, -40..-30 dBFS RMS), a
+cough or a click. Then 4 x 40 s AI-only runs (moved paths, echo at or over the user) in which
+the path moves 1-3 s into every reply. ``--quick`` keeps the two hardest cells
+(``live/u+6/babble/moved/clipped``, ``dry/u+0/babble/moved/linear``) and one 15 s AI-only run.
 
 Metrics, per method (times are simulated, so they are ms of audio, not wall clock):
 
@@ -61,7 +86,9 @@ Metrics, per method (times are simulated, so they are ms of audio, not wall cloc
   assistant playback outside user speech, over the whole corpus (barge-in trials before the
   onset, click/cough trials, AI-only runs). ``false.ai_only`` is the issue's goal case alone;
   ``false.by_source`` says which path fired (``local`` or ``server_vad``), ``false.click`` /
-  ``false.cough`` how many of those trials the event itself stopped.
+  ``false.cough`` / ``false.typing`` how many of those trials the event itself stopped;
+  ``false.after_path_change``: false stops within 1 s after an echo path change, per minute of
+  playback in those seconds.
 - ``rtf``: seconds spent in the local detector (the VAD's ``is_speech`` and the echo gate's
   ``passes``, each wrapped in a ``perf_counter`` timer; one worker process per core, so this
   is CPU time) per second of microphone audio it was given. The policy's few comparisons per
@@ -80,7 +107,11 @@ Metrics, per method (times are simulated, so they are ms of audio, not wall cloc
   counts as 0 ms and is counted in ``before_onset``.
 
 Also per method: ``by_echo`` (the same per echo level, with which path detected and which
-fired falsely), ``goals`` (issue 4's targets, each true or false), simulated and wall seconds.
+fired falsely), ``by_block`` (bench, unseen), ``by_condition`` (per condition: detected_pct,
+stop and duck latency, false_per_min, trials), ``by_axis`` (the unseen block pooled per value
+of each axis), ``worst`` (per metric, the condition where it is worst: false_per_min,
+detected_pct, stop_p95_ms, duck_p95_ms), ``goals`` (issue 4's targets, each true or false),
+simulated and wall seconds. The headline figures cover both blocks.
 Detection results are deterministic given ``--seed``; ``rtf`` and the wall times are measured.
 """
 
@@ -121,7 +152,10 @@ from realtalk.errors import ConfigurationError
 from realtalk.server import DEFAULT_REPLIES, ScriptedResponder, ServerOptions
 from realtalk.server.voice import SyntheticVoice
 from realtalk.sim import (
+    UNSEEN_DIR,
     EchoPath,
+    EchoPathChanged,
+    PathChange,
     Room,
     RoomConfig,
     Simulation,
@@ -131,8 +165,11 @@ from realtalk.sim import (
     click,
     clips,
     cough,
+    keyboard,
     load_clip,
+    pink_noise,
     scale_to_dbfs,
+    talker_babble,
     white_noise,
 )
 from realtalk.vad import EnergyVAD, VoiceActivityDetector
@@ -144,8 +181,25 @@ USER_DBFS = -26.0  # active-frame level of the user's voice at the microphone
 ACTIVE_RANGE_DB = 30.0  # a frame is active when within this of the signal's loudest frame
 ECHO_GAINS_DB: dict[str, float | None] = {"-30dB": -30.0, "-20dB": -20.0, "-10dB": -10.0,
                                            "equal": None}  # None: calibrated
-# RMS ranges of the non-speech events: a click is short and close, a cough as loud as speech.
-EVENT_DBFS: dict[str, tuple[float, float]] = {"click": (-20.0, -10.0), "cough": (-30.0, -20.0)}
+# RMS ranges of the non-speech events: a click is short and close, a cough as loud as speech,
+# typing a train of sharp ticks (its RMS over pauses too).
+EVENT_DBFS: dict[str, tuple[float, float]] = {"click": (-20.0, -10.0), "cough": (-30.0, -20.0),
+                                              "typing": (-40.0, -30.0)}
+TYPING_S = 1.5
+
+# The unseen block: rooms, echo levels, noises, path changes and loudspeakers nothing was
+# tuned on, crossed in full. Rooms: (bulk delay ms, RT60 s) ranges of the sampled paths.
+ROOMS: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "dry": ((5.0, 40.0), (0.2, 0.4)),
+    "live": ((40.0, 150.0), (0.4, 0.7)),
+}
+# Echo active level over the user's, in dB (the echo path's gain is calibrated to it).
+ECHO_TO_USER_DB: dict[str, float] = {"u-30": -30.0, "u-10": -10.0, "u+0": 0.0, "u+6": 6.0}
+NOISES: dict[str, float] = {"pink": -50.0, "babble": -40.0}  # level in dBFS
+PATHS = ("steady", "moved")  # moved: the echo path changes 0.2-2 s before the user starts
+SPEAKERS: dict[str, float] = {"linear": 0.0, "clipped": 2.0}  # the loudspeaker's tanh drive
+CHANGE_LEAD_S = (0.2, 2.0)
+AFTER_CHANGE_S = 1.0  # a false stop this soon after a path change is charged to it
 BARGE_AT_S = (0.5, 8.0)  # where in the assistant's speech the user (or the click) comes in
 GRACE_S = 0.5  # an interruption this long after the user stops is still theirs
 SECONDS_PER_WORD = 0.3  # the synthetic voice speaks ~0.4 s per word; margin for the reply length
@@ -158,7 +212,7 @@ GOAL_DETECTED_PCT = 98.0
 GOAL_AI_ONLY_MIN = 10.0
 GOAL_RTF = 0.005
 
-Kind = Literal["speech", "click", "cough", "ai_only"]
+Kind = Literal["speech", "click", "cough", "typing", "ai_only"]
 Float = npt.NDArray[np.float64]
 
 # ---------------------------------------------------------------------------------------------
@@ -198,12 +252,13 @@ def onset_offset_s(x: Float) -> float:
 
 @attrs.frozen
 class Sound:
-    """What the "user" makes: a committed clip (``source="clip"``) or a generated click or
-    cough (``source="gen"``), at ``level_dbfs`` (active level for speech, RMS otherwise)."""
+    """What the "user" makes: a committed clip (``source="clip"``, or ``"unseen"`` from the
+    unseen set) or a generated click, cough or typing (``source="gen"``), at ``level_dbfs``
+    (active level for speech, RMS otherwise)."""
 
-    kind: Literal["speech", "click", "cough"]
+    kind: Literal["speech", "click", "cough", "typing"]
     name: str
-    source: Literal["clip", "gen"]
+    source: Literal["clip", "unseen", "gen"]
     level_dbfs: float
     seed: int = 0
 
@@ -211,8 +266,11 @@ class Sound:
 @functools.lru_cache(maxsize=64)
 def render(sound: Sound) -> npt.NDArray[np.int16]:
     """The samples of ``sound`` at the microphone, PCM16 at 24 kHz."""
-    if sound.source == "clip":
-        x = load_clip(sound.name, rate=RATE)[0].astype(np.float64) / 32768.0
+    if sound.source in ("clip", "unseen"):
+        directory = UNSEEN_DIR if sound.source == "unseen" else None
+        x = load_clip(sound.name, rate=RATE, directory=directory)[0].astype(np.float64) / 32768.0
+    elif sound.kind == "typing":
+        x = keyboard(TYPING_S, seed=sound.seed, rate=RATE).astype(np.float64)
     elif sound.kind == "click":
         x = click(seed=sound.seed, rate=RATE).astype(np.float64)
     else:
@@ -242,7 +300,7 @@ class Trial:
     echo_gain_db: float
     echo_delay_ms: float
     rt60_s: float
-    noise: Literal["pink", "white"]
+    noise: Literal["pink", "white", "babble"]
     noise_dbfs: float
     seed: int
     reply: str
@@ -251,6 +309,33 @@ class Trial:
     at_s: float | None = None
     more_replies: tuple[str, ...] = ()
     gaps_s: tuple[float, ...] = ()  # AI-only runs: the pause before each next reply
+    room: str = "bench"  # "bench": the tuned corpus; else a key of ROOMS (a sampled path)
+    speaker: str = "linear"  # a key of SPEAKERS
+    # When the echo path moves: (response number, seconds after that response starts).
+    changes: tuple[tuple[int, float], ...] = ()
+
+    @property
+    def condition(self) -> str:
+        """The trial's condition: ``bench/<echo>`` for the tuned corpus, else
+        ``room/echo/noise/path/speaker`` (e.g. ``live/u+6/babble/moved/clipped``)."""
+        return condition_key(self.room, self.echo, self.noise,
+                             "moved" if self.changes else "steady", self.speaker)
+
+    def echo_path(self) -> EchoPath:
+        """The loudspeaker-to-microphone path at the start of the trial."""
+        if self.room == "bench":
+            return _echo_path(self.echo_gain_db, self.echo_delay_ms, self.rt60_s, self.seed)
+        delay, rt60 = ROOMS[self.room]
+        return EchoPath.sampled(self.seed, gain_db=self.echo_gain_db, delay_ms=delay,
+                                rt60_s=rt60, distortion=SPEAKERS[self.speaker])
+
+
+AXES = ("room", "echo", "noise", "path", "speaker")
+
+
+def condition_key(room: str, echo: str, noise: str, path: str, speaker: str) -> str:
+    """One condition's name; the tuned corpus keeps one per echo level."""
+    return f"bench/{echo}" if room == "bench" else "/".join((room, echo, noise, path, speaker))
 
 
 @attrs.frozen
@@ -288,7 +373,8 @@ def _reply(rng: np.random.Generator, seconds: float) -> str:
 
 
 def build_corpus(seed: int, quick: bool) -> Corpus:
-    """The trials, in a fixed order, from one seeded generator."""
+    """The trials, in a fixed order, from one seeded generator: the tuned block, then the
+    unseen one (:func:`add_unseen`, from its own generator, so either can grow alone)."""
     rng = np.random.default_rng([seed, 0xBA6E])
     speech = [c.name for c in clips(rate=RATE, kind="speech")]
     echo_names = ["-20dB", "equal"] if quick else list(ECHO_GAINS_DB)
@@ -335,8 +421,76 @@ def build_corpus(seed: int, quick: bool) -> Corpus:
             more_replies=tuple(_reply(rng, float(rng.uniform(4.0, 12.0)))
                                for _ in range(count)),
             gaps_s=tuple(float(g) for g in rng.uniform(0.5, 2.0, count)))
-    return Corpus(trials=tuple(trials),
-                  echo_to_user_db={n: at_0db + gains[n] - USER_DBFS for n in echo_names})
+    add_unseen(trials, seed, quick, at_0db)
+    levels = {n: at_0db + gains[n] - USER_DBFS for n in echo_names}
+    levels.update(ECHO_TO_USER_DB if not quick else
+                  {n: ECHO_TO_USER_DB[n] for n in dict.fromkeys(t.echo for t in trials)
+                   if n in ECHO_TO_USER_DB})
+    return Corpus(trials=tuple(trials), echo_to_user_db=levels)
+
+
+def unseen_cells(quick: bool) -> list[tuple[str, str, str, str, str]]:
+    """The unseen block's conditions: the full cross of rooms, echo levels, noises, path
+    changes and loudspeakers; ``quick``: the two hardest (a moved path, babble, echo at or
+    over the user)."""
+    if quick:
+        return [("live", "u+6", "babble", "moved", "clipped"),
+                ("dry", "u+0", "babble", "moved", "linear")]
+    return [(r, e, n, p, s) for r in ROOMS for e in ECHO_TO_USER_DB for n in NOISES
+            for p in PATHS for s in SPEAKERS]
+
+
+def add_unseen(trials: list[Trial], seed: int, quick: bool, at_0db: float) -> None:
+    """Append the unseen block to ``trials``: per condition, barge-ins by the unseen voices
+    and one non-speech event (typing, a cough or a click, in turn); then AI-only runs in
+    which the path moves during every reply."""
+    rng = np.random.default_rng([seed, 0x0D5EE])
+    voices = [c.name for c in clips(UNSEEN_DIR, rate=RATE, kind="speech")]
+    speech_per_cell = 1 if quick else 2
+    events: tuple[Literal["typing", "cough", "click"], ...] = (
+        ("typing",) if quick else ("typing", "cough", "click"))
+
+    def add(kind: Kind, cell: tuple[str, str, str, str, str], sound: Sound | None,
+            duration_s: float, *, at_s: float | None = None,
+            changes: tuple[tuple[int, float], ...] = ()) -> Trial:
+        room, echo, noise, _, speaker = cell
+        trial = Trial(
+            index=len(trials), kind=kind, echo=echo,
+            echo_gain_db=USER_DBFS + ECHO_TO_USER_DB[echo] - at_0db, echo_delay_ms=0.0,
+            rt60_s=0.0, noise="babble" if noise == "babble" else "pink",
+            noise_dbfs=NOISES[noise], seed=int(rng.integers(1 << 30)),
+            reply=_reply(rng, duration_s), duration_s=duration_s, sound=sound, at_s=at_s,
+            room=room, speaker=speaker, changes=changes)
+        path = trial.echo_path()
+        trials.append(attrs.evolve(trial, echo_delay_ms=path.delay_ms, rt60_s=path.rt60_s))
+        return trials[-1]
+
+    for n, cell in enumerate(unseen_cells(quick)):
+        moved = cell[3] == "moved"
+        picks = rng.choice(len(voices), speech_per_cell, replace=False)
+        sounds = [Sound("speech", voices[int(k)], "unseen", USER_DBFS) for k in picks]
+        kind = events[n % len(events)]
+        sounds.append(Sound(kind, kind, "gen", float(rng.uniform(*EVENT_DBFS[kind])),
+                            seed=int(rng.integers(1 << 30))))
+        for sound in sounds:
+            # A move needs room before the onset: 0.2-2 s of it, after the reply has begun.
+            at = float(rng.uniform(2.5 if moved else BARGE_AT_S[0], BARGE_AT_S[1]))
+            lead = float(rng.uniform(*CHANGE_LEAD_S))
+            changes = ((1, at - lead),) if moved else ()
+            add(sound.kind, cell, sound, 0.3 + at + len(render(sound)) / RATE + GRACE_S,
+                at_s=at, changes=changes)
+
+    runs = [("live", "u+6", "babble", "moved", "clipped")] if quick else [
+        ("dry", "u+0", "pink", "moved", "linear"), ("live", "u+0", "babble", "moved", "clipped"),
+        ("dry", "u+6", "babble", "moved", "clipped"), ("live", "u+6", "pink", "moved", "linear")]
+    seconds = 15.0 if quick else 40.0
+    for cell in runs:
+        count = math.ceil(seconds / 4.0)
+        replies = [_reply(rng, float(rng.uniform(4.0, 12.0))) for _ in range(count + 1)]
+        trial = add("ai_only", cell, None, seconds,
+                    changes=tuple((k, float(rng.uniform(1.0, 3.0))) for k in range(1, count + 1)))
+        trials[-1] = attrs.evolve(trial, reply=replies[0], more_replies=tuple(replies[1:]),
+                                  gaps_s=tuple(float(g) for g in rng.uniform(0.5, 2.0, count)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,11 +621,12 @@ def available_methods() -> list[str]:
 
 @functools.cache
 def _clip_texts() -> dict[str, str]:
-    return {c.name: c.text for c in clips(rate=RATE)}
+    return {c.name: c.text for directory in (None, UNSEEN_DIR)
+            for c in clips(directory, rate=RATE)}
 
 
 def _spoken(sound: Sound) -> str:
-    """What the user says in ``sound``: a speech clip's words; nothing in a click or cough."""
+    """What the user says in ``sound``: a speech clip's words; nothing in other sounds."""
     return _clip_texts().get(sound.name, "") if sound.kind == "speech" else ""
 
 
@@ -481,14 +636,17 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
     if trial.sound is not None and trial.at_s is not None:
         utterances.append(Utterance(samples=render(trial.sound), text=_spoken(trial.sound),
                                     after_assistant_starts=trial.at_s))
-    room = Room(RoomConfig(
-        echo=_echo_path(trial.echo_gain_db, trial.echo_delay_ms, trial.rt60_s, trial.seed),
-        noise_dbfs=trial.noise_dbfs if trial.noise == "pink" else None, seed=trial.seed),
-        keep_history=False)
-    if trial.noise == "white":
-        room.set_noise(white_noise, trial.noise_dbfs, seed=trial.seed)
+    path = trial.echo_path()
+    room = Room(RoomConfig(echo=path, noise_dbfs=None, seed=trial.seed), keep_history=False)
+    room.set_noise({"pink": pink_noise, "white": white_noise,
+                    "babble": talker_babble}[trial.noise], trial.noise_dbfs, seed=trial.seed)
+    changes: list[PathChange] = []
+    for k, (response, after_s) in enumerate(trial.changes):
+        path = path.moved(trial.seed + k)
+        changes.append(PathChange(path=path, after_assistant_starts=after_s,
+                                  response_number=response))
     common: dict[str, Any] = {
-        "room": room, "server_options": SERVER, "seed": trial.seed,
+        "room": room, "server_options": SERVER, "seed": trial.seed, "path_changes": changes,
         "responder_factory": lambda: ScriptedResponder([trial.reply, *trial.more_replies]),
         "transcriber_factory": "oracle"}
     naive = NaiveVAD()
@@ -581,6 +739,8 @@ class Outcome:
     echo_audio_s: float
     wall_s: float
     transcribed: tuple[Transcribed, ...] = ()
+    condition: str = "bench/equal"
+    changes: tuple[float, ...] = ()  # when the echo path moved
 
 
 def speaking_spans(events: Sequence[object], end: float) -> list[tuple[float, float]]:
@@ -632,6 +792,8 @@ def outcome_of(trial: Trial, result: SimulationResult, timer: CpuTimer,
         sound_end = spoke[0].at + spoke[0].duration_ms / 1000.0
     stops = tuple(_stop(e) for e in result.interruptions)
     return Outcome(index=trial.index, kind=trial.kind, echo=trial.echo, onset=onset,
+                   condition=trial.condition,
+                   changes=tuple(e.at for e in result.timeline if isinstance(e, EchoPathChanged)),
                    sound_end=sound_end, stops=stops,
                    speaking=tuple(speaking_spans(result.timeline, result.simulated_s)),
                    simulated_s=result.simulated_s, cpu_s=timer.cpu_s,
@@ -759,6 +921,66 @@ def _per_min(count: int, seconds: float) -> float | None:
     return round(count / (seconds / 60.0), 3) if seconds > 0 else None
 
 
+def stops_after(at: float, changes: Sequence[float], window_s: float) -> bool:
+    """Whether ``at`` falls within ``window_s`` after one of ``changes`` (path changes)."""
+    return any(0.0 <= at - c <= window_s for c in changes)
+
+
+def group_metrics(rows: Sequence[tuple[Outcome, Score]]) -> dict[str, Any]:
+    """The per-group figures (an echo level, a condition, an axis value) of judged trials."""
+    valid = [(o, s) for o, s in rows if o.kind == "speech" and s.ai_speaking_at_onset]
+    hits = [(o, s.hit) for o, s in valid if s.hit is not None]
+    ducks = [max(0.0, (h.ducked - o.onset) * 1000.0) for o, h in hits
+             if h.ducked is not None and o.onset is not None]
+    exposure = sum(s.exposure_s for _, s in rows)
+    return {
+        "detected_pct": _round(100.0 * len(hits) / len(valid)) if valid else None,
+        "stop_latency_ms": _latency([(h.stopped - o.onset) * 1000.0 for o, h in hits
+                                     if o.onset is not None]),
+        "duck_latency_ms": _latency(ducks),
+        "false_per_min": _per_min(sum(len(s.false_stops) for _, s in rows), exposure),
+        "false_count": sum(len(s.false_stops) for _, s in rows),
+        "exposure_s": round(exposure, 1),
+        "trials": len(rows),
+        "detected_by_source": _counts(h.source for _, h in hits),
+        "false_by_source": _counts(f.source for _, s in rows for f in s.false_stops),
+    }
+
+
+# The worst-condition metrics: (name, where in a group's figures, whether higher is worse).
+WORST_METRICS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    ("false_per_min", ("false_per_min",), True),
+    ("detected_pct", ("detected_pct",), False),
+    ("stop_p95_ms", ("stop_latency_ms", "p95"), True),
+    ("duck_p95_ms", ("duck_latency_ms", "p95"), True),
+)
+
+
+def worst_conditions(groups: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any] | None]:
+    """For each metric, the condition where it is worst (ties: the one with more trials,
+    then the first by name), with its value; ``None`` when no condition has the metric."""
+    worst: dict[str, dict[str, Any] | None] = {}
+    for name, where, higher_is_worse in WORST_METRICS:
+        found: list[tuple[float, int, str]] = []
+        for condition, figures in groups.items():
+            value: Any = figures
+            for key in where:
+                value = value.get(key) if isinstance(value, dict) else None
+            if isinstance(value, (int, float)):
+                badness = float(value) if higher_is_worse else -float(value)
+                found.append((-badness, -int(figures.get("trials", 0)), condition))
+        if not found:
+            worst[name] = None
+            continue
+        _, _, condition = min(found)
+        value = groups[condition]
+        for key in where:
+            value = value[key]
+        worst[name] = {"condition": condition, "value": value,
+                       "trials": groups[condition].get("trials")}
+    return worst
+
+
 def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str, Any]:
     """The report of one method over its outcomes (``local_detector``: whether it has one,
     i.e. whether ``rtf`` means anything)."""
@@ -802,22 +1024,19 @@ def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str,
         rows = [s for o, s in scored if o.kind == kind]
         return {"trials": len(rows), "stopped_by_it": sum(s.event_stops > 0 for s in rows)}
 
-    by_echo: dict[str, Any] = {}
-    for echo in dict.fromkeys(o.echo for o in outcomes):
-        rows = [(o, s) for o, s in scored if o.echo == echo]
-        level_valid = [(o, s) for o, s in rows if o.kind == "speech" and s.ai_speaking_at_onset]
-        level_hits = [(o, s.hit) for o, s in level_valid if s.hit is not None]
-        by_echo[echo] = {
-            "detected_pct": _round(100.0 * len(level_hits) / len(level_valid))
-            if level_valid else None,
-            "stop_latency_ms": _latency([(h.stopped - o.onset) * 1000.0 for o, h in level_hits
-                                         if o.onset is not None]),
-            "false_per_min": _per_min(sum(len(s.false_stops) for _, s in rows),
-                                      sum(s.exposure_s for _, s in rows)),
-            "false_count": sum(len(s.false_stops) for _, s in rows),
-            "detected_by_source": _counts(h.source for _, h in level_hits),
-            "false_by_source": _counts(f.source for _, s in rows for f in s.false_stops),
-        }
+    by_echo = {echo: group_metrics([(o, s) for o, s in scored if o.echo == echo])
+               for echo in dict.fromkeys(o.echo for o in outcomes)}
+    by_condition = {c: group_metrics([(o, s) for o, s in scored if o.condition == c])
+                    for c in sorted(dict.fromkeys(o.condition for o in outcomes))}
+    unseen = [(o, s) for o, s in scored if not o.condition.startswith("bench/")]
+    by_axis = {axis: {value: group_metrics([(o, s) for o, s in unseen
+                                            if o.condition.split("/")[i] == value])
+                      for value in dict.fromkeys(o.condition.split("/")[i] for o, _ in unseen)}
+               for i, axis in enumerate(AXES)} if unseen else {}
+    after_change = [f for o, s in scored for f in s.false_stops
+                    if stops_after(f.detected, o.changes, AFTER_CHANGE_S)]
+    change_exposure = sum(overlap_s(o.speaking, c, c + AFTER_CHANGE_S)
+                          for o, _ in scored for c in o.changes)
     return {
         "stop_latency_ms": _latency(stop_ms),
         "detected_pct": _round(detected_pct),
@@ -842,10 +1061,23 @@ def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str,
                         "per_min": _per_min(ai_only_false, ai_only_exposure)},
             "click": events("click"),
             "cough": events("cough"),
+            "typing": events("typing"),
+            # False stops within AFTER_CHANGE_S of an echo path change, over the playback
+            # in those windows.
+            "after_path_change": {
+                "count": len(after_change), "changes": sum(len(o.changes) for o in outcomes),
+                "exposure_min": round(change_exposure / 60.0, 2),
+                "per_min": _per_min(len(after_change), change_exposure)},
         },
         "transcripts": {**transcripts(outcomes),
                         "ai_only": transcripts([o for o, _ in ai_only])},
         "by_echo": by_echo,
+        "by_block": {"bench": group_metrics([(o, s) for o, s in scored
+                                            if o.condition.startswith("bench/")]),
+                     "unseen": group_metrics(unseen)},
+        "by_condition": by_condition,
+        "by_axis": by_axis,
+        "worst": worst_conditions(by_condition),
         "goals": {
             "stop_p95_le_30ms": stop_p95 is not None and stop_p95 <= GOAL_STOP_P95_MS,
             "detected_ge_98pct": detected_pct is not None and detected_pct >= GOAL_DETECTED_PCT,
@@ -875,7 +1107,8 @@ def run_methods(methods: Sequence[str], *, seed: int = 0, quick: bool = False, j
     the report keyed by method. ``benchmarks/echo.py`` runs its chain block through this."""
     started = time.perf_counter() if started is None else started
     corpus = build_corpus(seed, quick)
-    kinds = {k: sum(t.kind == k for t in corpus.trials) for k in ("speech", "click", "cough")}
+    kinds = {k: sum(t.kind == k for t in corpus.trials)
+             for k in ("speech", "click", "cough", "typing")}
     ai_only_s = sum(t.duration_s for t in corpus.trials if t.kind == "ai_only")
     print(f"corpus (seed {seed}{', quick' if quick else ''}): "
           f"{len(corpus.trials)} trials, {kinds}, AI-only {ai_only_s / 60:.1f} min; "
@@ -909,6 +1142,9 @@ def run_methods(methods: Sequence[str], *, seed: int = 0, quick: bool = False, j
     for method in methods:
         ordered = sorted(outcomes[method], key=lambda o: o.index)  # completion order varies
         report[method] = summarize(ordered, local_detector=method != "server_vad")
+    for line in condition_table(report):
+        print(line, flush=True)
+    for method in methods:
         r = report[method]
         t = r["transcripts"]
         print(f"{method}: stop p50/p95 {r['stop_latency_ms']['p50']}/"
@@ -916,7 +1152,55 @@ def run_methods(methods: Sequence[str], *, seed: int = 0, quick: bool = False, j
               f"false {r['false_per_min']}/min, rtf {r['rtf']}; transcripts: echo "
               f"{t['echo_kept']} kept of {t['echo']}, user {t['user_dropped']} dropped of "
               f"{t['user']}", flush=True)
+    for line in summary_table(report):
+        print(line, flush=True)
     return report
+
+
+def _cell(value: Any, width: int) -> str:
+    return f"{'-' if value is None else value:>{width}}"
+
+
+def condition_table(report: dict[str, dict[str, Any]]) -> list[str]:
+    """One row per condition: per method, false stops per minute, detected %, and stop p95."""
+    methods = list(report)
+    if not methods:
+        return []
+    conditions = list(report[methods[0]]["by_condition"])
+    width = max([len(c) for c in conditions] + [9])
+    lines = ["per condition: false/min det% stop-p95-ms (trials)",
+             f"{'condition':<{width}} " + " ".join(f"{m[:20]:>21}" for m in methods)]
+    for condition in conditions:
+        row = [f"{condition:<{width}}"]
+        for method in methods:
+            g = report[method]["by_condition"].get(condition)
+            if g is None:
+                row.append(_cell(None, 21))
+                continue
+            row.append(f"{_cell(g['false_per_min'], 7)} {_cell(g['detected_pct'], 5)} "
+                       f"{_cell(g['stop_latency_ms']['p95'], 7)}")
+        trials = report[methods[0]]["by_condition"][condition]["trials"]
+        lines.append(" ".join(row) + f" ({trials})")
+    return lines
+
+
+def summary_table(report: dict[str, dict[str, Any]]) -> list[str]:
+    """One row per method (the headline figures), then its worst condition per metric."""
+    lines = [f"{'method':<16}{'false/min':>10}{'det%':>7}{'stop p50/p95':>14}"
+             f"{'duck p50/p95':>14}{'rtf':>10}{'after-move/min':>15}"]
+    for method, r in report.items():
+        duck = r["duck_latency_ms"] or {"p50": None, "p95": None}
+        stop = r["stop_latency_ms"]
+        stops = f"{stop['p50']}/{stop['p95']}"
+        ducks = f"{duck['p50']}/{duck['p95']}"
+        lines.append(f"{method:<16}{_cell(r['false_per_min'], 10)}{_cell(r['detected_pct'], 7)}"
+                     f"{_cell(stops, 14)}{_cell(ducks, 14)}{_cell(r['rtf'], 10)}"
+                     f"{_cell(r['false']['after_path_change']['per_min'], 15)}")
+    for method, r in report.items():
+        worst = ", ".join(f"{name} {w['value']} at {w['condition']}"
+                          for name, w in r["worst"].items() if w is not None)
+        lines.append(f"worst {method}: {worst}")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -36,11 +36,13 @@ def _outcome(kind: bench.Kind, *, stops: tuple[bench.Stop, ...] = (),
              speaking: tuple[tuple[float, float], ...] = (), onset: float | None = None,
              sound_end: float | None = None, echo: str = "equal", simulated_s: float = 10.0,
              cpu_s: float = 0.0, audio_s: float = 0.0,
-             transcribed: tuple[bench.Transcribed, ...] = ()) -> bench.Outcome:
+             transcribed: tuple[bench.Transcribed, ...] = (), condition: str = "bench/equal",
+             changes: tuple[float, ...] = ()) -> bench.Outcome:
     return bench.Outcome(index=0, kind=kind, echo=echo, onset=onset, sound_end=sound_end,
                          stops=stops, speaking=speaking, simulated_s=simulated_s,
                          cpu_s=cpu_s, detector_audio_s=audio_s, echo_cpu_s=0.0,
-                         echo_audio_s=0.0, wall_s=0.0, transcribed=transcribed)
+                         echo_audio_s=0.0, wall_s=0.0, transcribed=transcribed,
+                         condition=condition, changes=changes)
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -198,3 +200,95 @@ def test_signal_levels_and_onset() -> None:
     # The silent frames do not count: the level is the tone's (power 0.1**2 / 2).
     assert bench.active_level_dbfs(x) == pytest.approx(10 * math.log10(0.005), abs=0.1)
     assert bench.onset_offset_s(x) == pytest.approx(0.1, abs=0.005)
+
+
+HARD = "live/u+6/babble/moved/clipped"
+EASY = "dry/u-30/pink/steady/linear"
+
+
+def test_conditions_are_named_by_their_axes() -> None:
+    """The tuned corpus keeps one condition per echo level; the unseen block one per cell."""
+    assert bench.condition_key("bench", "equal", "pink", "steady", "linear") == "bench/equal"
+    assert bench.condition_key("live", "u+6", "babble", "moved", "clipped") == HARD
+    assert HARD.split("/")[bench.AXES.index("path")] == "moved"
+
+
+def test_outcomes_are_grouped_per_condition_and_axis() -> None:
+    """Each condition gets its own figures; the axes pool the unseen conditions only; a false
+    stop within a second of a path change is charged to it."""
+    outcomes = [
+        # Hard: a path change at 1.0 s, a false stop 0.4 s later, the user missed.
+        _outcome("speech", stops=(_stop(1.4),), speaking=((0.1, 1.4),), onset=3.0,
+                 sound_end=4.0, condition=HARD, changes=(1.0,)),
+        _outcome("ai_only", stops=(_stop(9.0),), speaking=((0.0, 9.0), (9.5, 30.0)),
+                 condition=HARD, changes=(5.0, 20.0)),
+        # Easy: caught at 2.1 s, ducked at 2.05 s, no false stop.
+        _outcome("speech", stops=(_stop(2.1, ducked=2.05),), speaking=((0.1, 2.1),),
+                 onset=2.0, sound_end=3.0, condition=EASY),
+        _outcome("click", speaking=((0.0, 5.0),), onset=2.0, sound_end=2.01, condition=EASY),
+        _outcome("speech", stops=(_stop(1.2),), speaking=((0.1, 1.2),), onset=1.0,
+                 sound_end=2.0, condition="bench/equal"),
+    ]
+    report = bench.summarize(outcomes, local_detector=True)
+    hard, easy = report["by_condition"][HARD], report["by_condition"][EASY]
+    assert list(report["by_condition"]) == sorted([HARD, EASY, "bench/equal"])
+    assert hard["trials"] == 2 and hard["false_count"] == 2 and hard["detected_pct"] is None
+    assert hard["false_per_min"] == pytest.approx(2 / ((1.3 + 29.5) / 60), abs=1e-3)
+    assert easy["detected_pct"] == 100.0 and easy["false_count"] == 0
+    assert easy["stop_latency_ms"]["p95"] == pytest.approx(100.0)
+    assert easy["duck_latency_ms"]["p95"] == pytest.approx(50.0)
+    assert set(report["by_axis"]["room"]) == {"live", "dry"}  # no "bench": unseen only
+    assert report["by_axis"]["path"]["moved"]["false_count"] == 2
+    assert report["by_block"]["bench"]["detected_pct"] == 100.0
+    after = report["false"]["after_path_change"]
+    # 1.4 s is 0.4 s after the change at 1.0; 9.0 s is 4 s after the one at 5.0: not charged.
+    assert after["count"] == 1 and after["changes"] == 3
+    assert after["exposure_min"] == pytest.approx((0.4 + 1.0 + 1.0) / 60, abs=0.01)
+
+
+def test_the_worst_condition_of_each_metric() -> None:
+    """Highest false rate, lowest detection, slowest p95s; ties go to the condition with more
+    trials, then to the first by name; a metric nobody has is None."""
+    groups: dict[str, dict[str, Any]] = {
+        "a": {"false_per_min": 3.0, "detected_pct": 90.0, "trials": 2,
+              "stop_latency_ms": {"p95": 200.0}, "duck_latency_ms": {"p95": None}},
+        "b": {"false_per_min": 3.0, "detected_pct": 50.0, "trials": 5,
+              "stop_latency_ms": {"p95": 100.0}, "duck_latency_ms": {"p95": None}},
+        "c": {"false_per_min": None, "detected_pct": None, "trials": 9,
+              "stop_latency_ms": {"p95": 200.0}, "duck_latency_ms": {"p95": None}},
+    }
+    worst = bench.worst_conditions(groups)
+    assert worst["false_per_min"] == {"condition": "b", "value": 3.0, "trials": 5}
+    assert worst["detected_pct"] == {"condition": "b", "value": 50.0, "trials": 5}
+    assert worst["stop_p95_ms"] == {"condition": "c", "value": 200.0, "trials": 9}
+    assert worst["duck_p95_ms"] is None
+    assert bench.stops_after(1.5, (1.0,), 1.0) and not bench.stops_after(0.9, (1.0,), 1.0)
+    assert not bench.stops_after(2.01, (1.0,), 1.0)
+
+
+def test_the_unseen_block_crosses_every_axis_and_moves_the_path_before_the_user() -> None:
+    """The full block has every room x echo x noise x path x speaker cell; a moved trial's
+    path changes 0.2-2 s before the user starts, inside the reply; AI-only runs move it in
+    every reply; quick keeps the hardest cells."""
+    cells = bench.unseen_cells(quick=False)
+    assert len(set(cells)) == len(cells) == 2 * 4 * 2 * 2 * 2
+    assert bench.unseen_cells(quick=True) == [
+        ("live", "u+6", "babble", "moved", "clipped"), ("dry", "u+0", "babble", "moved", "linear")]
+    trials: list[bench.Trial] = []
+    bench.add_unseen(trials, seed=0, quick=False, at_0db=-20.0)
+    assert {t.condition for t in trials} == {"/".join(c) for c in cells}
+    assert {t.kind for t in trials} == {"speech", "typing", "cough", "click", "ai_only"}
+    for trial in trials:
+        assert trial.echo_gain_db == pytest.approx(
+            bench.USER_DBFS + bench.ECHO_TO_USER_DB[trial.echo] + 20.0)
+        delay, rt60 = bench.ROOMS[trial.room]
+        assert delay[0] <= trial.echo_delay_ms <= delay[1] and rt60[0] <= trial.rt60_s <= rt60[1]
+        if trial.kind == "ai_only":
+            assert [r for r, _ in trial.changes] == list(range(1, len(trial.changes) + 1))
+        elif trial.changes:
+            ((response, after),) = trial.changes
+            assert trial.at_s is not None and response == 1
+            assert 0.2 <= trial.at_s - after <= 2.0 and after >= 0.5
+    again: list[bench.Trial] = []
+    bench.add_unseen(again, seed=0, quick=False, at_0db=-20.0)
+    assert again == trials
