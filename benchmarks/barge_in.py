@@ -111,7 +111,9 @@ fired falsely), ``by_block`` (bench, unseen), ``by_condition`` (per condition: d
 stop and duck latency, false_per_min, trials), ``by_axis`` (the unseen block pooled per value
 of each axis), ``worst`` (per metric, the condition where it is worst: false_per_min,
 detected_pct, stop_p95_ms, duck_p95_ms), ``goals`` (issue 4's targets, each true or false),
-simulated and wall seconds. The headline figures cover both blocks.
+simulated and wall seconds. The headline figures cover both blocks. A trial whose run raises
+does not stop the benchmark: it is counted under ``errors`` (by message and condition) and
+left out of the other figures.
 Detection results are deterministic given ``--seed``; ``rtf`` and the wall times are measured.
 """
 
@@ -741,6 +743,7 @@ class Outcome:
     transcribed: tuple[Transcribed, ...] = ()
     condition: str = "bench/equal"
     changes: tuple[float, ...] = ()  # when the echo path moved
+    error: str | None = None  # the run raised this: the trial is counted apart, not judged
 
 
 def speaking_spans(events: Sequence[object], end: float) -> list[tuple[float, float]]:
@@ -828,8 +831,15 @@ def _run_replies(sim: Simulation, trial: Trial, step_s: float = 0.1) -> Simulati
 def run_trial(method: str, trial: Trial) -> Outcome:
     """Simulate one trial under one method."""
     wall = time.perf_counter()
-    sim, timer = build_simulation(method, trial)
-    result = _run_replies(sim, trial) if trial.gaps_s else sim.run(trial.duration_s)
+    try:
+        sim, timer = build_simulation(method, trial)
+        result = _run_replies(sim, trial) if trial.gaps_s else sim.run(trial.duration_s)
+    except Exception as exc:  # a crash of the code measured is a finding, not the end
+        return Outcome(index=trial.index, kind=trial.kind, echo=trial.echo, onset=None,
+                       sound_end=None, stops=(), speaking=(), simulated_s=0.0, cpu_s=0.0,
+                       detector_audio_s=0.0, echo_cpu_s=0.0, echo_audio_s=0.0,
+                       wall_s=time.perf_counter() - wall, condition=trial.condition,
+                       error=f"{type(exc).__name__}: {exc}")
     return outcome_of(trial, result, timer, time.perf_counter() - wall, sim)
 
 
@@ -983,7 +993,10 @@ def worst_conditions(groups: dict[str, dict[str, Any]]) -> dict[str, dict[str, A
 
 def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str, Any]:
     """The report of one method over its outcomes (``local_detector``: whether it has one,
-    i.e. whether ``rtf`` means anything)."""
+    i.e. whether ``rtf`` means anything). Trials whose run raised are counted under
+    ``errors`` and left out of every other figure."""
+    crashed = [o for o in outcomes if o.error is not None]
+    outcomes = [o for o in outcomes if o.error is None]
     scored = [(o, score(o)) for o in outcomes]
     speech = [(o, s) for o, s in scored if o.kind == "speech"]
     valid = [(o, s) for o, s in speech if s.ai_speaking_at_onset]
@@ -1072,6 +1085,9 @@ def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str,
         "transcripts": {**transcripts(outcomes),
                         "ai_only": transcripts([o for o, _ in ai_only])},
         "by_echo": by_echo,
+        "errors": {"count": len(crashed),
+                   "by_message": _counts(o.error or "" for o in crashed),
+                   "by_condition": _counts(o.condition for o in crashed)},
         "by_block": {"bench": group_metrics([(o, s) for o, s in scored
                                             if o.condition.startswith("bench/")]),
                      "unseen": group_metrics(unseen)},
@@ -1187,7 +1203,7 @@ def condition_table(report: dict[str, dict[str, Any]]) -> list[str]:
 def summary_table(report: dict[str, dict[str, Any]]) -> list[str]:
     """One row per method (the headline figures), then its worst condition per metric."""
     lines = [f"{'method':<16}{'false/min':>10}{'det%':>7}{'stop p50/p95':>14}"
-             f"{'duck p50/p95':>14}{'rtf':>10}{'after-move/min':>15}"]
+             f"{'duck p50/p95':>14}{'rtf':>10}{'after-move/min':>15}{'crashed':>8}"]
     for method, r in report.items():
         duck = r["duck_latency_ms"] or {"p50": None, "p95": None}
         stop = r["stop_latency_ms"]
@@ -1195,11 +1211,14 @@ def summary_table(report: dict[str, dict[str, Any]]) -> list[str]:
         ducks = f"{duck['p50']}/{duck['p95']}"
         lines.append(f"{method:<16}{_cell(r['false_per_min'], 10)}{_cell(r['detected_pct'], 7)}"
                      f"{_cell(stops, 14)}{_cell(ducks, 14)}{_cell(r['rtf'], 10)}"
-                     f"{_cell(r['false']['after_path_change']['per_min'], 15)}")
+                     f"{_cell(r['false']['after_path_change']['per_min'], 15)}"
+                     f"{_cell(r['errors']['count'], 8)}")
     for method, r in report.items():
         worst = ", ".join(f"{name} {w['value']} at {w['condition']}"
                           for name, w in r["worst"].items() if w is not None)
         lines.append(f"worst {method}: {worst}")
+        for message, count in r["errors"]["by_message"].items():
+            lines.append(f"crashed {method}: {count} x {message}")
     return lines
 
 

@@ -292,3 +292,28 @@ def test_the_unseen_block_crosses_every_axis_and_moves_the_path_before_the_user(
     again: list[bench.Trial] = []
     bench.add_unseen(again, seed=0, quick=False, at_0db=-20.0)
     assert again == trials
+
+
+def test_a_trial_that_raises_is_counted_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash in the code measured becomes an errored outcome, counted by message and
+    condition and left out of every other figure, instead of ending the run."""
+
+    def crash(method: str, trial: bench.Trial) -> None:
+        raise ValueError("could not broadcast")
+
+    monkeypatch.setattr(bench, "build_simulation", crash)
+    trial = bench.Trial(index=3, kind="speech", echo="u+6", echo_gain_db=0.0,
+                        echo_delay_ms=50.0, rt60_s=0.5, noise="babble", noise_dbfs=-40.0,
+                        seed=1, reply="hello", duration_s=5.0, room="live",
+                        speaker="clipped", changes=((1, 1.0),))
+    errored = bench.run_trial("realtalk", trial)
+    assert errored.error == "ValueError: could not broadcast"
+    assert errored.condition == HARD
+    fine = _outcome("speech", stops=(_stop(2.1),), speaking=((0.1, 2.1),), onset=2.0,
+                    sound_end=3.0)
+    report = bench.summarize([errored, fine], local_detector=True)
+    assert report["errors"] == {"count": 1,
+                                "by_message": {"ValueError: could not broadcast": 1},
+                                "by_condition": {HARD: 1}}
+    assert report["trials"]["speech"] == 1 and report["detected_pct"] == 100.0
+    assert HARD not in report["by_condition"]

@@ -9,7 +9,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ("Utterance", "ScriptedUser", "Timed", "start_time")
+__all__ = ("Utterance", "ScriptedUser")
 
 
 class Timed(Protocol):
