@@ -14,7 +14,7 @@ import logging
 import math
 import socket
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -801,12 +801,29 @@ def _small_buffer_socket(option: int) -> socket.socket:
 
 async def test_an_upstream_that_stops_reading_times_out() -> None:
     """Frames the upstream does not accept within upstream_send_timeout fail the upstream
-    (upstream_timeout); the client is told and closed."""
+    (upstream_timeout); the client is told and closed, and the relay lets the upstream go
+    within its close timeout, though the close frame cannot reach a peer that stopped reading
+    (the connection is reset; the session used to wait for the peer's own keepalive timeout,
+    40 s)."""
     async def deaf(connection: ServerConnection) -> None:
         await connection.send(json.dumps({"type": "session.created",
                                           "session": {"id": "sess_deaf"}}))
         await connection.wait_closed()  # never reads another frame
 
+    closed = _Signal("session s1 closed")
+    relay_log = logging.getLogger("realtalk.relay")
+    level = relay_log.level
+    relay_log.addHandler(closed)
+    relay_log.setLevel(logging.INFO)  # the session's close is logged at INFO
+    try:
+        await _flood_a_deaf_upstream(deaf, closed)
+    finally:
+        relay_log.removeHandler(closed)
+        relay_log.setLevel(level)
+
+
+async def _flood_a_deaf_upstream(deaf: Callable[[ServerConnection], Awaitable[None]],
+                                 closed: _Signal) -> None:
     listener = _small_buffer_socket(socket.SO_RCVBUF)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -826,6 +843,8 @@ async def test_an_upstream_that_stops_reading_times_out() -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(flood)
             frames = await ws.until_closed()
+        with anyio.fail_after(10):  # a safety net: the release takes the 0.2 s close timeout
+            await closed.event.wait()
     assert [f["error"]["code"] for f in frames] == ["upstream_timeout"]
     assert ws.ws.protocol.close_code == 1011
     assert relay.metrics.snapshot().upstream_failures == {"timeout": 1}

@@ -31,7 +31,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import Side, State
 from websockets.server import ServerProtocol
 
-from .tcp import writes_whole
+from .tcp import reset_on_close, writes_whole
 
 __all__ = ("WebSocketConnection", "CLOSE_TIMEOUT")
 
@@ -190,22 +190,34 @@ class WebSocketConnection:
         """Run the closing handshake with ``code`` and ``reason``, then close the TCP
         connection; within :attr:`close_timeout` seconds, even when cancelled. Idempotent."""
         with anyio.CancelScope(shield=True):
-            if self.protocol.state is State.OPEN:
-                self.protocol.send_close(code, reason)
-                await self._flush()
-            await self._finish_closing()
+            # The close frame's own send is bounded too: a peer that stopped reading never
+            # takes it.
+            with anyio.move_on_after(self.close_timeout) as waited:
+                if self.protocol.state is State.OPEN:
+                    self.protocol.send_close(code, reason)
+                    await self._flush()
+                while not self._closed.is_set():
+                    await self._receive()
+            await self.abort(reset=waited.cancelled_caught)
 
     async def aclose(self) -> None:
         """Close normally (code 1000); see :meth:`close`."""
         await self.close()
 
-    async def abort(self) -> None:
-        """Close the TCP connection now, without a closing handshake. Idempotent."""
+    async def abort(self, *, reset: bool = True) -> None:
+        """Close the TCP connection now, without a closing handshake. Idempotent.
+
+        With ``reset`` (an abort: the closing handshake did not finish) the connection is
+        reset, so the peer learns at once even with bytes still queued for it: a peer that
+        stopped reading would otherwise hold the connection open behind them until its own
+        timeouts (its keepalive pings: 40 s with websockets' defaults)."""
         with anyio.CancelScope(shield=True):
             if self.protocol.state is not State.CLOSED:
                 self.protocol.receive_eof()
             self.protocol.data_to_send()  # nowhere to send it now
             self._unsent.clear()
+            if reset and not self._closed.is_set():
+                reset_on_close(self._stream)
             with contextlib.suppress(anyio.BrokenResourceError, OSError):
                 await self._stream.aclose()
             self._closed.set()
@@ -213,10 +225,10 @@ class WebSocketConnection:
     async def _finish_closing(self) -> None:
         """Read until the peer has finished closing (within :attr:`close_timeout`), then
         close the TCP connection."""
-        with anyio.move_on_after(self.close_timeout):
+        with anyio.move_on_after(self.close_timeout) as waited:
             while not self._closed.is_set():
                 await self._receive()
-        await self.abort()
+        await self.abort(reset=waited.cancelled_caught)
 
     async def _raise_closed(self) -> None:
         # The close code is known only once the closing handshake is over.

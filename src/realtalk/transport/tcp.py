@@ -30,13 +30,15 @@ import collections
 import contextlib
 import socket
 import ssl
+import struct
 from typing import cast
 
 import anyio
 import anyio.abc
 from anyio.streams.tls import TLSStream
 
-__all__ = ("AsyncioSocketStream", "READ_AHEAD", "accept", "connect_tcp", "writes_whole")
+__all__ = ("AsyncioSocketStream", "READ_AHEAD", "accept", "connect_tcp", "reset_on_close",
+           "writes_whole")
 
 #: Bytes an :class:`AsyncioSocketStream` reads ahead of its reader before it stops reading.
 READ_AHEAD = 65536
@@ -184,6 +186,16 @@ class AsyncioSocketStream(anyio.abc.SocketStream):
     async def aclose(self) -> None:
         self._closed = True
         self._transport.abort()
+
+
+def reset_on_close(stream: anyio.abc.ByteStream) -> None:
+    """Make closing ``stream`` reset the TCP connection (``SO_LINGER`` 0) instead of leaving
+    the kernel to deliver what is still queued first: for an abort, where the peer may have
+    stopped reading. A stream without a socket (in memory) is left as it is."""
+    sock = stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 def writes_whole(stream: anyio.abc.ByteStream) -> bool:
