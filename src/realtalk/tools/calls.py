@@ -176,6 +176,15 @@ class _Response:
     followed_up: bool = False
 
 
+def _timeout_at(entry: _Call) -> float | None:
+    """When a running call times out (``None``: not running, or no time limit)."""
+    tool = entry.tool
+    if entry.status != "running" or tool is None or tool.timeout_s is None \
+            or entry.started_at is None:
+        return None
+    return entry.started_at + tool.timeout_s
+
+
 class ToolCalls:
     """The ledger of one conversation's tool calls (see the module's rules).
 
@@ -236,10 +245,8 @@ class ToolCalls:
 
     def next_deadline(self) -> float | None:
         """When :meth:`tick` next has a call to time out, if any."""
-        deadlines = [c.started_at + c.tool.timeout_s for c in self._calls.values()
-                     if c.status == "running" and c.tool is not None
-                     and c.started_at is not None and c.tool.timeout_s is not None]
-        return min(deadlines, default=None)
+        deadlines = [_timeout_at(entry) for entry in self._calls.values()]
+        return min((d for d in deadlines if d is not None), default=None)
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -298,30 +305,21 @@ class ToolCalls:
             logger.info("tool call %s ended after it was answered; its result is dropped",
                         call_id)
             return
-        duration = now - entry.started_at if entry.started_at is not None else None
-        if error is not None:
-            output = error_output(f"{entry.call.name} failed: {error}")
-        else:
-            output = result_output(result)
-        self._answer(entry, output, now)
-        self._outputs.append(ToolCallFinished(call=entry.call, output=output, error=error,
-                                              duration_s=duration, at=now))
+        output = error_output(f"{entry.call.name} failed: {error}") if error is not None \
+            else result_output(result)
+        self._finish(entry, output, error, now)
         self._follow_up()
 
     def tick(self, now: float) -> None:
         """Time out the calls that ran past their tool's ``timeout_s``."""
         for entry in list(self._calls.values()):
-            tool = entry.tool
-            if entry.status != "running" or tool is None or tool.timeout_s is None \
-                    or entry.started_at is None or now < entry.started_at + tool.timeout_s:
+            deadline = _timeout_at(entry)
+            if deadline is None or now < deadline:
                 continue
             self._outputs.append(CancelTool(entry.call.call_id))
-            message = f"{entry.call.name} timed out after {tool.timeout_s:g} s"
-            output = error_output(message)
-            self._answer(entry, output, now)
-            self._outputs.append(ToolCallFinished(call=entry.call, output=output,
-                                                  error=message, duration_s=now - entry.started_at,
-                                                  at=now))
+            limit = deadline - (entry.started_at or 0.0)  # the tool's timeout_s
+            message = f"{entry.call.name} timed out after {limit:g} s"
+            self._finish(entry, error_output(message), message, now)
         self._follow_up()
 
     # -- the steps -----------------------------------------------------------------------------
@@ -364,10 +362,15 @@ class ToolCalls:
         self._outputs.append(ToolCallStarted(call=entry.call, at=now))
 
     def _reject(self, entry: _Call, message: str, now: float) -> None:
-        output = error_output(message)
+        self._finish(entry, error_output(message), message, now)
+
+    def _finish(self, entry: _Call, output: str, error: str | None, now: float) -> None:
+        """Answer ``entry`` with ``output`` and tell the app how it ended (``duration_s`` is
+        ``None`` for a call that never ran)."""
         self._answer(entry, output, now)
-        self._outputs.append(ToolCallFinished(call=entry.call, output=output, error=message,
-                                              duration_s=None, at=now))
+        duration = now - entry.started_at if entry.started_at is not None else None
+        self._outputs.append(ToolCallFinished(call=entry.call, output=output, error=error,
+                                              duration_s=duration, at=now))
 
     def _cancel(self, entry: _Call, reason: str, now: float) -> None:
         output = error_output(f"{entry.call.name} was not completed: {reason}")
