@@ -3,6 +3,8 @@ changes, and refuses audio it cannot process."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -252,3 +254,59 @@ def test_a_re_alignment_further_than_the_filter_is_long_keeps_nothing_and_does_n
     assert canceller.bulk_delay == start + int(moved_by * taps)
     assert not np.any(canceller._w_fore) and not np.any(canceller._w_back)
     _run(room, far[4 * RATE: 5 * RATE], canceller)  # and it runs on
+
+
+def test_a_restart_does_not_set_off_the_next_one() -> None:
+    """A restart forgets the output that caused it: with the filter zeroed the output equals
+    the input, so no second restart follows while the microphone keeps sounding (the
+    harmful output's energy left in the smoothed history once set off a restart every 0.1 s
+    for as long as the room was loud, leaving the echo uncancelled for seconds)."""
+    rng = np.random.default_rng(4)
+    canceller = EchoCanceller(RATE, suppress=True, max_delay_ms=0)
+
+    def block(far: npt.NDArray[np.float64], mic: npt.NDArray[np.float64]) -> None:
+        canceller.process(AudioFrame(np.clip(mic, -32768, 32767).astype(np.int16), RATE,
+                                     reference=far.astype(np.int16)))
+
+    old, new = rng.normal(0.0, 0.3, 40), rng.normal(0.0, 0.3, 40)
+    history = np.zeros(len(old))
+    for n in range(3 * RATE // FRAME + 100):
+        far = rng.normal(0.0, 3000.0, FRAME)
+        path = old if n < 3 * RATE // FRAME else new  # the path changes after 3 s
+        signal = np.concatenate([history, far])
+        block(far, np.convolve(signal, path)[len(history):len(history) + FRAME])
+        history = signal[-len(old):]
+        if canceller.restarts:
+            break
+    assert canceller.restarts == 1
+    # The assistant stops; someone near the microphone keeps it sounding for 2 s.
+    for _ in range(2 * RATE // FRAME):
+        block(np.zeros(FRAME), rng.normal(0.0, 1000.0, FRAME))
+    assert canceller.restarts == 1
+
+
+def test_a_filter_louder_than_its_input_is_not_trusted_while_the_restart_is_pending() -> None:
+    """The path moved and the stale filter adds an echo that is not there: from the first
+    block in which its output is louder than its input, the suppressor treats every bin as
+    echo, so what reaches the barge-in detector in the blocks before the restart is not the
+    stale filter's loud output (it stopped the assistant in unseen rooms)."""
+    rng = np.random.default_rng(5)
+    canceller = EchoCanceller(RATE, suppress=True, max_delay_ms=0)
+    old, new = rng.normal(0.0, 0.3, 40), rng.normal(0.0, 0.3, 40)
+    history = np.zeros(len(old))
+    pending: list[float] = []  # output over input, dB, in the blocks of a pending restart
+    for n in range(3 * RATE // FRAME + 100):
+        far = rng.normal(0.0, 3000.0, FRAME)
+        path = old if n < 3 * RATE // FRAME else new
+        signal = np.concatenate([history, far])
+        mic = np.convolve(signal, path)[len(history):len(history) + FRAME]
+        history = signal[-len(old):]
+        out = canceller.process(AudioFrame(mic.astype(np.int16), RATE,
+                                           reference=far.astype(np.int16))).frame.samples
+        if canceller._harm:
+            pending.append(10 * math.log10(float(np.mean(out.astype(np.float64) ** 2))
+                                           / float(np.mean(mic**2))))
+        if canceller.restarts:
+            break
+    assert canceller.restarts == 1 and len(pending) >= 3
+    assert max(pending) < -10.0

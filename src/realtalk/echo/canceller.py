@@ -362,6 +362,14 @@ class EchoCanceller:
                                           # Until the filter has converged its echo estimate
                                           # means little (the start, after a restart).
                                           1.0 - min(self._adapted, 1.0))
+            if self._harm and not self.double_talk:
+                # The filter adds an echo that is not there (the path moved): until the
+                # restart its output is echo, not the user, whatever the suppressor learned
+                # of the old path. Passed on, it stopped the assistant within 0.1 s of a
+                # move in unseen rooms. Not while the microphone holds far more than the
+                # echo: that is the user, whom a filter learning through the double talk
+                # can also make briefly louder.
+                gains = np.full_like(gains, self.suppressor.floor)
             np.multiply(e_spec, gains, out=self._inverse[-1])
             residual = float(np.dot(gains * gains, self.suppressor.residual)) / (b * b)
         if mu is not None:
@@ -466,6 +474,12 @@ class EchoCanceller:
                 self.suppressor.reset()
             self._w_fore[:] = 0.0
             self._w_back[:] = 0.0
+            # The harmful output's history goes with the filter that made it: left in the
+            # smoothed energies, it kept the output "louder than the input" for as long as
+            # the input lasted, once the two were equal, so a restart set off another every
+            # 0.1 s (144 in 40 s of one room, the canceller off for seconds at a time).
+            self._s_out = self._s_mic
+            self._s_est = 0.0
             self._adapted = 0.0
             self._erl_base = _NO_BASE
             self._pey = self._pyy = 0.0
