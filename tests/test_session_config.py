@@ -9,7 +9,7 @@ import pytest
 
 import realtalk
 from realtalk.errors import ConfigurationError, EventParseError
-from realtalk.session_config import TurnDetection
+from realtalk.session_config import TurnDetection, WireShape
 
 
 def test_an_app_setting_out_of_range_names_its_argument() -> None:
@@ -56,3 +56,33 @@ def test_a_setting_of_the_other_kind_of_turn_detection_is_refused(
     with pytest.raises(EventParseError, match=message) as info:
         TurnDetection.from_dict(kwargs, "session.turn_detection")
     assert info.value.field == f"session.turn_detection.{next(iter(kwargs.keys() - {'type'}))}"
+
+
+@pytest.mark.parametrize("shape", ["ga", "beta"])
+def test_transcription_off_is_sent_as_null_and_parsed_back(shape: WireShape) -> None:
+    """transcription_model=False turns input transcription off (null on the wire, as the
+    service takes it); a model name turns it on; None leaves it out of the update."""
+    def wire(config: realtalk.SessionConfig) -> dict[str, Any]:
+        out = config.to_dict(shape)
+        return out.get("audio", {}).get("input", {}) if shape == "ga" else out
+
+    key = "transcription" if shape == "ga" else "input_audio_transcription"
+    off = realtalk.SessionConfig(transcription_model=False)
+    assert wire(off)[key] is None
+    assert realtalk.SessionConfig.from_dict(off.to_dict(shape)).transcription_model is False
+    assert not off.transcribes
+    on = realtalk.SessionConfig(transcription_model="whisper-1")
+    assert wire(on)[key] == {"model": "whisper-1"}
+    assert on.transcribes
+    unset = realtalk.SessionConfig()
+    assert key not in wire(unset)
+    assert realtalk.SessionConfig.from_dict(unset.to_dict(shape)).transcription_model is None
+    assert off.merged(on).transcription_model == "whisper-1"
+    assert on.merged(off).transcription_model is False
+    assert on.merged(unset).transcription_model == "whisper-1"
+
+
+def test_a_transcription_model_of_the_wrong_type_is_refused() -> None:
+    """Only a model name, False (off) or None (unset) will do; True says nothing of which."""
+    with pytest.raises(ConfigurationError, match=r"transcription_model.*got True"):
+        realtalk.SessionConfig(transcription_model=True)  # type: ignore[arg-type]

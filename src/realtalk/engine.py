@@ -74,7 +74,12 @@ from .session import (
 )
 from .session.barge_in import BargeIn
 from .session.playback import ItemKey
-from .session_config import PCM_SAMPLE_RATE, SessionConfig, WireShape
+from .session_config import (
+    DEFAULT_TRANSCRIPTION_MODEL,
+    PCM_SAMPLE_RATE,
+    SessionConfig,
+    WireShape,
+)
 from .tools import Tool
 from .tools.calls import (
     DEFAULT_MAX_TOOL_STEPS,
@@ -162,6 +167,7 @@ class ConversationEngine:
         """The tool-call ledger (``None`` without tools)."""
         if self.tool_calls is not None:
             config = _declaring(config, self.tool_calls)
+        config = _transcribing(config, echo)
         self.session = ClientSession(config, barge_in=barge_in, wire_shape=wire_shape,
                                      cancel_timeout=cancel_timeout)
         self.detector = (OnsetDetector(barge_in, vad, EchoGate(), sample_rate=sample_rate)
@@ -480,6 +486,25 @@ def _declaring(config: SessionConfig | None, tool_calls: ToolCalls) -> SessionCo
                                  "leaves the calls to you), not both", argument="tools")
     extra = {"tools": tool_calls.definitions(), "tool_choice": "auto", **config.extra}
     return attrs.evolve(config, extra=extra)
+
+
+def _transcribing(config: SessionConfig | None, echo: EchoDefences) -> SessionConfig:
+    """``config`` asking for input transcription (:data:`DEFAULT_TRANSCRIPTION_MODEL`) when it
+    leaves ``transcription_model`` unset.
+
+    The service transcribes the user only when asked (its default is off), and a
+    conversation leans on those transcripts: the :class:`~realtalk.UserTranscript` events, the
+    transcript echo filters, the judging of an interruption as real or false, and a
+    transcript store. An app that sets a model gets that one; one that sets ``False`` gets
+    none, and the transcript filters then have nothing to judge (logged as a warning).
+    """
+    config = config if config is not None else SessionConfig()
+    if config.transcription_model is None:
+        return attrs.evolve(config, transcription_model=DEFAULT_TRANSCRIPTION_MODEL)
+    if config.transcription_model is False and echo.transcript_filters is not None:
+        logger.warning("input transcription is off (transcription_model=False): the "
+                       "transcript echo filters will see no user transcript")
+    return config
 
 
 def _stages(echo: EchoFilter | None) -> list[EchoFilter]:

@@ -17,10 +17,15 @@ import attrs
 from ._args import bad_argument, check_choice, check_flag, check_number, check_type, validator
 from .errors import ConfigurationError, EventParseError
 
-__all__ = ("PCM_SAMPLE_RATE", "SessionConfig", "TurnDetection", "WireShape")
+__all__ = ("DEFAULT_TRANSCRIPTION_MODEL", "PCM_SAMPLE_RATE", "SessionConfig", "TurnDetection",
+           "WireShape")
 
 #: The realtime protocol's ``audio/pcm`` format is PCM16 mono at this rate, and no other.
 PCM_SAMPLE_RATE = 24_000
+
+#: The input transcription model a conversation asks for when its configuration leaves
+#: ``transcription_model`` unset (see :class:`~realtalk.Conversation`).
+DEFAULT_TRANSCRIPTION_MODEL = "gpt-4o-mini-transcribe"
 
 WireShape = Literal["ga", "beta"]
 
@@ -138,7 +143,10 @@ class SessionConfig:
         voice: the output voice (``"marin"``, ``"alloy"``, ...).
         turn_detection: a :class:`TurnDetection`; ``False`` turns server turn detection off
             (sent as ``null``: manual commits); ``None`` leaves it as it is.
-        transcription_model: the input transcription model, e.g. ``"gpt-4o-mini-transcribe"``.
+        transcription_model: the input transcription model, e.g. ``"gpt-4o-mini-transcribe"``;
+            ``False`` turns input transcription off (sent as ``null``); ``None`` leaves it as
+            it is. The service sends ``conversation.item.input_audio_transcription.*`` events
+            only while a model is set (its default is off).
         noise_reduction: ``"near_field"`` or ``"far_field"`` input noise reduction.
         input_rate, output_rate: PCM16 sample rates; only 24000 is valid on the wire.
         output_modalities: e.g. ``("audio",)``.
@@ -149,7 +157,7 @@ class SessionConfig:
     instructions: str | None = attrs.field(default=None, validator=_OPTIONAL_STRING)
     voice: str | None = attrs.field(default=None, validator=_OPTIONAL_STRING)
     turn_detection: TurnDetection | Literal[False] | None = attrs.field(default=None)
-    transcription_model: str | None = attrs.field(default=None, validator=_OPTIONAL_STRING)
+    transcription_model: str | Literal[False] | None = attrs.field(default=None)
     noise_reduction: Literal["near_field", "far_field"] | None = attrs.field(
         default=None, validator=validator(check_choice, _NOISE, optional=True)
     )
@@ -166,6 +174,17 @@ class SessionConfig:
         if not (value is None or value is False or isinstance(value, TurnDetection)):
             raise bad_argument("turn_detection", "a TurnDetection, False (off) or None",
                                value)
+
+    @transcription_model.validator
+    def _check_transcription_model(self, _: attrs.Attribute[Any], value: object) -> None:
+        if not (value is None or value is False or isinstance(value, str)):
+            raise bad_argument("transcription_model", "a model name such as "
+                               f"{DEFAULT_TRANSCRIPTION_MODEL!r}, False (off) or None", value)
+
+    @property
+    def transcribes(self) -> bool:
+        """Whether this configuration asks for input transcription (a model is set)."""
+        return isinstance(self.transcription_model, str)
 
     def merged(self, update: SessionConfig) -> SessionConfig:
         """Apply a partial update: every field the update sets wins."""
@@ -201,7 +220,7 @@ class SessionConfig:
             if self.noise_reduction is not None:
                 audio_in["noise_reduction"] = {"type": self.noise_reduction}
             if self.transcription_model is not None:
-                audio_in["transcription"] = {"model": self.transcription_model}
+                audio_in["transcription"] = _transcription(self.transcription_model)
             if turn != "unset":
                 audio_in["turn_detection"] = turn
             if self.output_rate is not None:
@@ -225,7 +244,7 @@ class SessionConfig:
             if self.output_rate is not None:
                 out["output_audio_format"] = "pcm16"
             if self.transcription_model is not None:
-                out["input_audio_transcription"] = {"model": self.transcription_model}
+                out["input_audio_transcription"] = _transcription(self.transcription_model)
             if self.noise_reduction is not None:
                 out["input_audio_noise_reduction"] = {"type": self.noise_reduction}
             if turn != "unset":
@@ -290,7 +309,8 @@ class SessionConfig:
                 audio_in.get("turn_detection"),
                 "turn_detection" in audio_in,
             )
-            transcription = audio_in.get("transcription")
+            transcription_key, transcription = "transcription", audio_in.get("transcription")
+            transcription_in = audio_in
             transcription_path = f"{path}.audio.input.transcription"
             noise = audio_in.get("noise_reduction")
             noise_path = f"{path}.audio.input.noise_reduction"
@@ -311,7 +331,8 @@ class SessionConfig:
                 obj.get("turn_detection"),
                 "turn_detection" in obj,
             )
-            transcription = obj.get("input_audio_transcription")
+            transcription_key = "input_audio_transcription"
+            transcription, transcription_in = obj.get(transcription_key), obj
             transcription_path = f"{path}.input_audio_transcription"
             noise = obj.get("input_audio_noise_reduction")
             noise_path = f"{path}.input_audio_noise_reduction"
@@ -323,6 +344,8 @@ class SessionConfig:
             kwargs["transcription_model"] = _opt_str(
                 _mapping(transcription, transcription_path), "model", transcription_path
             )
+        elif transcription_key in transcription_in:
+            kwargs["transcription_model"] = False  # null: transcription off
         if noise is not None:
             noise_type = _mapping(noise, noise_path).get("type")
             if noise_type not in _NOISE:
@@ -332,6 +355,11 @@ class SessionConfig:
                 )
             kwargs["noise_reduction"] = noise_type
         return _build(cls, path, fields_on_wire=False, **kwargs)
+
+
+def _transcription(model: str | Literal[False]) -> dict[str, Any] | None:
+    """The wire's transcription object for a model, or ``None`` (off) for ``False``."""
+    return None if model is False else {"model": model}
 
 
 def _build(cls: type[_Built], path: str, *, fields_on_wire: bool, **kwargs: Any) -> _Built:

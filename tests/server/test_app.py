@@ -168,7 +168,8 @@ async def test_frames_over_one_mebibyte_are_accepted(server: RealtimeServer) -> 
     async with connect(server.url + "?model=m") as ws:
         await _recv(ws)
         await _send(ws, type="session.update", session={
-            "type": "realtime", "audio": {"input": {"turn_detection": None}}})
+            "type": "realtime", "audio": {"input": {
+                "turn_detection": None, "transcription": {"model": "gpt-4o-transcribe"}}}})
         assert (await _recv(ws))["type"] == "session.updated"
         pcm = bytes(2 * 1024 * 1024)
         await _send(ws, type="input_audio_buffer.append", audio=base64.b64encode(pcm).decode())

@@ -103,8 +103,10 @@ def _item_id(frames: Sequence[dict[str, Any]], event_type: str) -> str:
 def _drive_everything(shape: WireShape) -> list[dict[str, Any]]:
     """Run every scenario that makes the server send something; return all frames."""
     main = _Driver(shape, ScriptedTranscriber(["what is the weather like"]))
-    session = {"type": "realtime", "instructions": "Be brief."} if shape == "ga" else {
-        "instructions": "Be brief.", "voice": "alloy"}
+    session = {"type": "realtime", "instructions": "Be brief.", "audio": {"input": {
+        "transcription": {"model": "gpt-4o-mini-transcribe"}}}} if shape == "ga" else {
+        "instructions": "Be brief.", "voice": "alloy",
+        "input_audio_transcription": {"model": "whisper-1"}}
     main.send(type="session.update", session=session)
     main.send_text("{not json")
     main.send(type="response.cancel", event_id="nothing_active")
@@ -148,6 +150,7 @@ def _drive_everything(shape: WireShape) -> list[dict[str, Any]]:
     main.send(type="response.cancel")
     # A transcriber that fails, on a manual turn.
     failing = _Driver(shape, _FailingTranscriber(), turn_detection=False)
+    failing.send(type="session.update", session=session)
     failing.append(_speech())
     failing.send(type="input_audio_buffer.commit")
     return main.frames + failing.frames

@@ -52,7 +52,9 @@ RATE = 24_000
 
 
 def _session(*, reply: str = REPLY, vad: bool = False, shape: str = "ga",
-             **options: Any) -> ServerSession:
+             transcription: bool = False, **options: Any) -> ServerSession:
+    """A session with manual turns (``vad``: server VAD) that asked for input transcription
+    if ``transcription``; its setup events are drained."""
     opts = ServerOptions(**options) if vad else ServerOptions(turn_detection=False, **options)
     session = ServerSession(
         now=0.0,
@@ -64,7 +66,18 @@ def _session(*, reply: str = REPLY, vad: bool = False, shape: str = "ga",
         seed=1,
     )
     session.events_to_send()  # drop session.created
+    if transcription:
+        _ask_transcription(session)
     return session
+
+
+def _ask_transcription(session: ServerSession, model: str = "gpt-4o-mini-transcribe") -> None:
+    """Turn input transcription on, in the session's dialect."""
+    update: dict[str, Any] = (
+        {"type": "realtime", "audio": {"input": {"transcription": {"model": model}}}}
+        if session.shape == "ga" else {"input_audio_transcription": {"model": model}})
+    (updated,) = _send(session, 0.0, type="session.update", session=update)
+    assert isinstance(updated, SessionUpdated)
 
 
 def _send(session: ServerSession, now: float, /, **frame: Any) -> list[ServerEvent]:
@@ -331,7 +344,7 @@ def test_commit_of_empty_buffer_is_an_error() -> None:
 
 def test_commit_creates_a_user_item_and_its_transcript() -> None:
     """A commit gives committed, item added/done and the transcription, in that order."""
-    session = _session()
+    session = _session(transcription=True)
     assert _append(session, 0.0, _user_speech()) == []
     events = _send(session, 1.0, type="input_audio_buffer.commit")
     assert _types(events) == [
@@ -355,6 +368,8 @@ def test_commit_creates_a_user_item_and_its_transcript() -> None:
 def test_placeholder_transcript_names_the_duration() -> None:
     """Without a scripted transcriber the transcript honestly says how long the user spoke."""
     session = ServerSession(now=0.0, options=ServerOptions(turn_detection=False))
+    session.events_to_send()
+    _ask_transcription(session, "whisper-1")
     _append(session, 0.0, _silence(1240), chunk_ms=1240)
     events = _send(session, 0.0, type="input_audio_buffer.commit")
     transcript = events[-1]
@@ -860,7 +875,7 @@ def test_stored_session_fields_are_echoed() -> None:
 
 def test_transcription_reports_its_usage() -> None:
     """The transcript carries token usage: audio in at 10 tokens a second, text out."""
-    session = _session()
+    session = _session(transcription=True)
     _append(session, 0.0, _silence(1000), chunk_ms=1000)
     (transcript,) = [e for e in _send(session, 1.0, type="input_audio_buffer.commit")
                      if isinstance(e, InputAudioTranscriptionCompleted)]
@@ -958,7 +973,7 @@ def test_truncate_during_generation_cancels_first() -> None:
 
 def test_server_vad_turn_commits_and_responds() -> None:
     """Speech then silence gives started, stopped, the committed item, its text and a response."""
-    session = _session(vad=True)
+    session = _session(vad=True, transcription=True)
     speech = _user_speech()
     events = _append(session, 0.0, np.concatenate((_silence(500), speech, _silence(700))))
     types = _types(events)

@@ -71,6 +71,10 @@ class Item:
     fields: dict[str, Any] = attrs.field(factory=dict)
     audio: bytearray = attrs.field(factory=bytearray)
     words: tuple[WordTiming, ...] = ()
+    # What the model made of a user audio item: the transcriber's words. The model hears
+    # audio whether or not the session asked for transcription; only the asked-for
+    # transcript reaches the client (in the content part and the transcription events).
+    heard: str | None = None
 
     @property
     def audio_ms(self) -> float:
@@ -82,8 +86,11 @@ class Item:
         return self.role == "assistant" and any(p.type == "output_audio" for p in self.parts)
 
     def text(self) -> str:
-        """The item's words as text: ``text`` of text parts, ``transcript`` of audio parts."""
-        pieces = [p.text if p.text is not None else p.transcript for p in self.parts]
+        """The item's words as text: ``text`` of text parts, ``transcript`` of audio parts
+        (for user audio without one, what the model heard)."""
+        pieces = [p.text if p.text is not None
+                  else p.transcript if p.transcript is not None or p.type != "input_audio"
+                  else self.heard for p in self.parts]
         return " ".join(p for p in pieces if p)
 
 

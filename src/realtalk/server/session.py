@@ -11,13 +11,19 @@ Behaviour follows the hosted service (see ``research/protocol.md``):
 - ``session.created`` on creation; ``session.update`` is a partial merge answered by
   ``session.updated`` with the whole configuration.
 - Input audio: ``append`` / ``commit`` / ``clear``; with ``server_vad`` (the default) speech
-  start and stop are detected (:mod:`.vad`), a stop commits the turn and, with
-  ``create_response``, starts a response; a start during a response cancels it when
-  ``interrupt_response`` is set (``reason: turn_detected``).
-- Every commit is followed by ``conversation.item.input_audio_transcription.completed`` from the
-  :class:`~.responder.Transcriber` (with its token ``usage``), whether or not the session
-  configured transcription, so clients always see the user's words (the hosted service sends it
-  only when configured).
+  start and stop are detected (:mod:`.vad`), and a stop commits the turn (``speech_stopped``,
+  ``committed``, the user item) whatever the flags say. Then ``create_response`` starts a
+  response (none while another is active), and ``interrupt_response`` lets a start cancel
+  the active response (``reason: turn_detected``), unless that response is out of band
+  (``conversation: "none"``): the service interrupts only the default conversation's. With
+  both off, the VAD events still come and nothing else is automatic; with turn detection
+  ``null`` the client commits and asks for every response itself.
+- Input transcription only when the session asks for it (GA ``audio.input.transcription``,
+  beta ``input_audio_transcription``, an object with a ``model``; any model name, since the
+  :class:`~.responder.Transcriber` stands in for all): each commit is then followed by
+  ``conversation.item.input_audio_transcription.completed`` (with its token ``usage``), or
+  ``.failed`` if the transcriber raised. Without it, as on the hosted service (off by
+  default), no transcription event is sent and the user item has no transcript.
 - A response plays out on the schedule of :class:`~.playout.Playout`; a cancel stops it at once
   and nothing of it is sent after its ``response.done``. ``response.created`` and
   ``response.done`` carry the whole response object: ``conversation_id``, modalities, voice and
@@ -576,6 +582,8 @@ class ServerSession:
             audio_in = out.setdefault("audio", {}).setdefault("input", {})
             audio_in.setdefault("transcription", None)
             audio_in.setdefault("noise_reduction", None)
+        else:
+            out.setdefault("input_audio_transcription", None)
         return out
 
     def _turn_detection(self) -> TurnDetection | None:
@@ -594,7 +602,8 @@ class ServerSession:
                 self._speech_item_id = self._new_id("item")
                 self._emit(InputAudioBufferSpeechStarted(
                     audio_start_ms=turn_event.audio_start_ms, item_id=self._speech_item_id))
-                if self._response is not None and turn.interrupt_response:
+                if (self._response is not None and turn.interrupt_response
+                        and self._response.params.in_conversation):
                     self._finish_response("cancelled", "turn_detected")
                 continue
             item_id = self._speech_item_id or self._new_id("item")
@@ -633,19 +642,24 @@ class ServerSession:
         previous = self._conversation.insert(item)
         self._emit(InputAudioBufferCommitted(item_id=item_id, previous_item_id=previous))
         self._emit_item_added_done(item, previous)
+        # The transcriber also stands in for the model's own hearing (what the responder and
+        # the tool choice read), so it runs on every turn; its events only when asked for.
         try:
-            transcript = self._transcriber.transcribe(bytes_to_int16(pcm), PCM_SAMPLE_RATE)
+            heard = self._transcriber.transcribe(bytes_to_int16(pcm), PCM_SAMPLE_RATE)
         except Exception:
             logger.exception("transcriber failed on item %s", item_id)
-            self._emit(InputAudioTranscriptionFailed(
-                item_id=item_id,
-                error={"type": "server_error", "code": "transcriber_failed",
-                       "message": "the transcriber raised", "param": None}))
+            if self._config.transcribes:
+                self._emit(InputAudioTranscriptionFailed(
+                    item_id=item_id,
+                    error={"type": "server_error", "code": "transcriber_failed",
+                           "message": "the transcriber raised", "param": None}))
             return
-        item.parts[0].transcript = transcript
+        item.heard = heard
+        if not self._config.transcribes:
+            return
+        item.parts[0].transcript = heard
         self._emit(InputAudioTranscriptionCompleted(
-            item_id=item_id, transcript=transcript,
-            usage=transcription_usage(item.audio_ms, transcript)))
+            item_id=item_id, transcript=heard, usage=transcription_usage(item.audio_ms, heard)))
 
     # -----------------------------------------------------------------------------------------
     # Conversation items
