@@ -17,7 +17,7 @@ from realtalk.errors import ConfigurationError
 from realtalk.server import SyntheticVoice
 from realtalk.session import ErrorOccurred, Interrupted, SendEvent, State, UserSpeechStarted
 from realtalk.session.barge_in import BargeIn
-from realtalk.session_config import SessionConfig
+from realtalk.session_config import DEFAULT_TRANSCRIPTION_MODEL, SessionConfig
 from realtalk.testing import RecordingEchoFilter
 from realtalk.tools import tool
 from realtalk.tools.calls import ToolCallCancelled, ToolCallFinished, ToolCallStarted
@@ -89,6 +89,44 @@ def test_open_configures_the_session() -> None:
     sent = _sent(_perform(engine, 0.0))
     assert [type(e) for e in sent] == [ev.SessionUpdate]
     assert _state(engine) is State.LISTENING
+
+
+def _session_update(engine: ConversationEngine, shape: str = "ga") -> dict[str, object]:
+    """The ``session`` of the engine's opening ``session.update``, as the wire carries it."""
+    engine.open(0.0)
+    (update,) = _sent(_perform(engine, 0.0))
+    assert isinstance(update, ev.SessionUpdate)
+    session: dict[str, object] = json.loads(ev.encode(update, shape))["session"]  # type: ignore[arg-type]
+    return session
+
+
+@pytest.mark.parametrize("shape", ["ga", "beta"])
+def test_transcription_is_asked_for_unless_the_config_says(shape: str) -> None:
+    """The service transcribes the user only when asked, and the conversation's user
+    transcripts need it: unset, the default model is asked for; a model the app set is kept;
+    False sends null (none)."""
+    def transcription(config: SessionConfig | None) -> object:
+        session = _session_update(_engine(Clock(), config=config, wire_shape=shape), shape)
+        if shape == "ga":
+            return session["audio"]["input"].get("transcription", "unset")  # type: ignore[index]
+        return session.get("input_audio_transcription", "unset")
+
+    assert transcription(None) == {"model": DEFAULT_TRANSCRIPTION_MODEL}
+    assert transcription(SessionConfig(voice="alloy")) == {"model": "gpt-4o-mini-transcribe"}
+    assert transcription(SessionConfig(transcription_model="whisper-1")) == {"model": "whisper-1"}
+    assert transcription(SessionConfig(transcription_model=False)) is None
+
+
+def test_transcription_off_with_transcript_filters_is_warned_of(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The transcript echo filters judge user transcripts: with transcription off they never
+    run, which the app is told of."""
+    off = SessionConfig(transcription_model=False)
+    with caplog.at_level("WARNING", logger="realtalk.engine"):
+        _engine(Clock(), config=off)  # filters off: nothing to warn of
+        assert caplog.records == []
+        _engine(Clock(), config=off, echo=EchoDefences(canceller=None, watch=None))
+    assert "transcript echo filters will see no user transcript" in caplog.text
 
 
 def test_a_barge_in_stops_and_cancels_before_the_frame_goes_upstream() -> None:

@@ -90,7 +90,13 @@ class Conversation:
 
     Args:
         provider: where to connect (:func:`realtalk.providers.local`, ``openai``, ``azure``).
-        config: the session configuration (instructions, voice, turn detection, ...).
+        config: the session configuration (instructions, voice, turn detection, ...). Input
+            transcription is asked for with
+            :data:`~realtalk.session_config.DEFAULT_TRANSCRIPTION_MODEL` unless it sets
+            ``transcription_model`` (a model name, or ``False`` for none): the service
+            transcribes the user only when asked, and the :class:`~realtalk.UserTranscript`
+            events, the transcript echo filters, the judging of false interruptions and a
+            transcript store all read those transcripts.
         input: the microphone; ``None`` sends no audio (text-only input). Frames at any
             rate or channel count are downmixed and resampled to 24 kHz mono at the edge.
         output: the speaker; default a :class:`~realtalk.audio.MemoryOutput` that plays

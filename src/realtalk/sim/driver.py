@@ -157,7 +157,8 @@ class Simulation:
     Args:
         user: what the user says and when (``Utterance`` objects, or a ``ScriptedUser``).
         room: the room (a ``Room`` or a ``RoomConfig``; default: a quiet office).
-        config: the session configuration the client sends.
+        config: the session configuration the client sends; input transcription is asked
+            for unless it sets ``transcription_model``, as by :class:`~realtalk.Conversation`.
         barge_in: local barge-in settings; ``None`` disables the local detector.
         vad: the local detector's VAD (default :func:`realtalk.vad.default_vad`).
         server_options: the embedded server's behaviour (latency, generation speed, ...).
