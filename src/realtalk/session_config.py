@@ -309,8 +309,8 @@ class SessionConfig:
                 audio_in.get("turn_detection"),
                 "turn_detection" in audio_in,
             )
-            transcription_key, transcription = "transcription", audio_in.get("transcription")
-            transcription_in = audio_in
+            transcription = audio_in.get("transcription")
+            transcription_set = "transcription" in audio_in
             transcription_path = f"{path}.audio.input.transcription"
             noise = audio_in.get("noise_reduction")
             noise_path = f"{path}.audio.input.noise_reduction"
@@ -331,8 +331,8 @@ class SessionConfig:
                 obj.get("turn_detection"),
                 "turn_detection" in obj,
             )
-            transcription_key = "input_audio_transcription"
-            transcription, transcription_in = obj.get(transcription_key), obj
+            transcription = obj.get("input_audio_transcription")
+            transcription_set = "input_audio_transcription" in obj
             transcription_path = f"{path}.input_audio_transcription"
             noise = obj.get("input_audio_noise_reduction")
             noise_path = f"{path}.input_audio_noise_reduction"
@@ -344,7 +344,7 @@ class SessionConfig:
             kwargs["transcription_model"] = _opt_str(
                 _mapping(transcription, transcription_path), "model", transcription_path
             )
-        elif transcription_key in transcription_in:
+        elif transcription_set:
             kwargs["transcription_model"] = False  # null: transcription off
         if noise is not None:
             noise_type = _mapping(noise, noise_path).get("type")
