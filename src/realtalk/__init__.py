@@ -25,6 +25,7 @@ from .errors import (
     ConnectionClosed,
     ConversationClosed,
     EventParseError,
+    KeepaliveTimeout,
     LocalProtocolError,
     ProtocolError,
     RealtalkError,
@@ -113,6 +114,7 @@ __all__ = (
     "TransportError",
     "ConnectError",
     "ConnectionClosed",
+    "KeepaliveTimeout",
     "AudioError",
     "ConversationClosed",
 )

@@ -12,6 +12,7 @@ application can catch by *cause*::
     ├── TransportError            the connection itself failed
     │   ├── ConnectError          could not connect (refused, bad URL, handshake rejected)
     │   └── ConnectionClosed      the connection closed (``code``, ``reason``)
+    │       └── KeepaliveTimeout  the peer fell silent: no pong, nothing, after a ping
     ├── AudioError                invalid audio (odd byte count, NaN, wrong rate)
     ├── ConversationClosed        the conversation was used after it ended
     ├── RelayError                (realtalk.relay) the relay refused or failed
@@ -51,6 +52,7 @@ __all__ = (
     "TransportError",
     "ConnectError",
     "ConnectionClosed",
+    "KeepaliveTimeout",
     "AudioError",
     "ConversationClosed",
 )
@@ -120,6 +122,20 @@ class ConnectionClosed(TransportError):
         super().__init__(message)
         self.code = code
         self.reason = reason
+
+
+class KeepaliveTimeout(ConnectionClosed):
+    """The peer fell silent: after a keepalive ping, neither its pong nor any other data came
+    within the timeout, so the connection was closed as lost (this side sent ``code`` 1011,
+    ``reason`` ``"keepalive ping timeout"``).
+
+    Attributes:
+        timeout: the seconds of silence allowed after a ping.
+    """
+
+    def __init__(self, message: str, *, timeout: float):
+        super().__init__(message, code=1011, reason="keepalive ping timeout")
+        self.timeout = timeout
 
 
 class AudioError(RealtalkError, ValueError):

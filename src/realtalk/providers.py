@@ -8,7 +8,10 @@
 
 A provider's :meth:`~Provider.connect` is an async context manager that yields a connected
 :class:`~realtalk.transport.Transport` and closes it (and, for :func:`local`, stops the server)
-on exit.
+on exit. The WebSocket providers watch the connection with keepalive pings
+(``keepalive=``, a :class:`~realtalk.transport.Keepalive`; ``None`` for none): a server that
+falls silent ends the conversation with a :class:`~realtalk.errors.KeepaliveTimeout` instead
+of leaving it waiting.
 """
 
 from __future__ import annotations
@@ -23,10 +26,18 @@ import attrs
 
 from ._args import bad_argument, check_choice, check_methods, check_number, check_type, validator
 from .session_config import WireShape
-from .transport import Endpoint, Transport, azure_endpoint, connect_websocket, openai_endpoint
+from .transport import (
+    DEFAULT_KEEPALIVE,
+    Endpoint,
+    Keepalive,
+    Transport,
+    azure_endpoint,
+    connect_websocket,
+    openai_endpoint,
+)
 
 if TYPE_CHECKING:
-    from .server import RealtimeServer, Responder, Transcriber
+    from .server import FaultPlan, RealtimeServer, Responder, Transcriber
 
 __all__ = ("Provider", "RemoteProvider", "LocalProvider", "openai", "azure", "local", "endpoint")
 
@@ -44,15 +55,22 @@ class Provider(Protocol):
         ...
 
 
+_KEEPALIVE_TYPES = (Keepalive, type(None))
+_KEEPALIVE_EXPECTED = "a realtalk.transport.Keepalive or None"
+
+
 @attrs.frozen
 class RemoteProvider:
     """A realtime server reached over WebSocket at :attr:`endpoint`, opened within
-    :attr:`open_timeout` seconds."""
+    :attr:`open_timeout` seconds and watched with :attr:`keepalive` pings (``None``: none)."""
 
     endpoint: Endpoint = attrs.field(validator=validator(
         check_type, Endpoint, "an Endpoint (see realtalk.transport)"))
     open_timeout: float = attrs.field(default=10.0,
                                       validator=validator(check_number, positive=True))
+    keepalive: Keepalive | None = attrs.field(
+        default=DEFAULT_KEEPALIVE,
+        validator=validator(check_type, _KEEPALIVE_TYPES, _KEEPALIVE_EXPECTED))
 
     @property
     def shape(self) -> WireShape:
@@ -61,7 +79,8 @@ class RemoteProvider:
 
     def connect(self) -> contextlib.AbstractAsyncContextManager[Transport]:
         """Open the WebSocket (see :func:`~realtalk.transport.connect_websocket`)."""
-        return connect_websocket(self.endpoint, open_timeout=self.open_timeout)
+        return connect_websocket(self.endpoint, open_timeout=self.open_timeout,
+                                 keepalive=self.keepalive)
 
 
 class LocalProvider:
@@ -69,13 +88,18 @@ class LocalProvider:
 
     The server runs on its own thread and event loop, so it works the same whether the
     conversation runs on asyncio or trio, and its work never delays the conversation's.
-    ``server_options`` go to :class:`~realtalk.server.RealtimeServer`. After
-    :meth:`connect` has entered, :attr:`server` is the running server (for its statistics).
+    ``server_options`` go to :class:`~realtalk.server.RealtimeServer` (``faults=`` a
+    :class:`~realtalk.server.FaultPlan` among them). After :meth:`connect` has entered,
+    :attr:`server` is the running server (for its statistics). ``keepalive`` watches the
+    connection as for a remote server.
     """
 
     shape: WireShape = "ga"
 
-    def __init__(self, **server_options: Any) -> None:
+    def __init__(self, *, keepalive: Keepalive | None = DEFAULT_KEEPALIVE,
+                 **server_options: Any) -> None:
+        check_type("keepalive", keepalive, _KEEPALIVE_TYPES, _KEEPALIVE_EXPECTED)
+        self.keepalive = keepalive
         self.server_options = server_options
         self.server: RealtimeServer | None = None
 
@@ -92,7 +116,8 @@ class LocalProvider:
         self.server = server
         try:
             url = f"{server.url}?model={server.options.model}"
-            async with connect_websocket(Endpoint(url=url)) as transport:
+            async with connect_websocket(Endpoint(url=url),
+                                         keepalive=self.keepalive) as transport:
                 yield transport
         finally:
             with anyio.CancelScope(shield=True):
@@ -104,9 +129,11 @@ class LocalProvider:
 
 
 def openai(
-    *, model: str = "gpt-realtime", api_key: str | None = None, base_url: str | None = None
+    *, model: str = "gpt-realtime", api_key: str | None = None, base_url: str | None = None,
+    keepalive: Keepalive | None = DEFAULT_KEEPALIVE,
 ) -> RemoteProvider:
-    """OpenAI Realtime. See :func:`~realtalk.transport.openai_endpoint` for the arguments.
+    """OpenAI Realtime. See :func:`~realtalk.transport.openai_endpoint` for the arguments;
+    ``keepalive`` watches the connection (see the module docstring).
 
     Raises:
         ConfigurationError: an argument of the wrong type, no key, or a malformed URL.
@@ -114,7 +141,8 @@ def openai(
     _check_name("model", model)
     _check_optional_strings(base_url=base_url)
     _check_optional_strings(api_key=api_key, secret=True)
-    return RemoteProvider(openai_endpoint(model=model, api_key=api_key, base_url=base_url))
+    return RemoteProvider(openai_endpoint(model=model, api_key=api_key, base_url=base_url),
+                          keepalive=keepalive)
 
 
 def azure(
@@ -125,8 +153,10 @@ def azure(
     token: str | None = None,
     api_version: str | None = None,
     base_url: str | None = None,
+    keepalive: Keepalive | None = DEFAULT_KEEPALIVE,
 ) -> RemoteProvider:
-    """Azure OpenAI Realtime. See :func:`~realtalk.transport.azure_endpoint`.
+    """Azure OpenAI Realtime. See :func:`~realtalk.transport.azure_endpoint`; ``keepalive``
+    watches the connection (see the module docstring).
 
     Raises:
         ConfigurationError: an argument of the wrong type, no endpoint or credential, both a
@@ -138,7 +168,7 @@ def azure(
     return RemoteProvider(azure_endpoint(
         deployment=deployment, endpoint=endpoint, api_key=api_key, token=token,
         api_version=api_version, base_url=base_url,
-    ))
+    ), keepalive=keepalive)
 
 
 def local(
@@ -149,6 +179,8 @@ def local(
     responder_factory: Callable[[], Responder] | None = None,
     transcriber_factory: Callable[[], Transcriber] | None = None,
     on_client_event: Callable[[float, str], None] | None = None,
+    faults: FaultPlan | None = None,
+    keepalive: Keepalive | None = DEFAULT_KEEPALIVE,
 ) -> LocalProvider:
     """The embedded realtime server on loopback (no key, no network).
 
@@ -161,12 +193,15 @@ def local(
             states the length of the user's speech; the server has no speech recognition).
         on_client_event: called with ``(time.perf_counter(), type)`` for each client event
             the server receives (benchmarks use it).
+        faults: faults for the server to inject (:class:`~realtalk.server.FaultPlan`).
+        keepalive: keepalive pings on the connection (see the module docstring).
 
     Raises:
         ConfigurationError: an argument of the wrong type or out of range.
     """
-    from .server import ServerOptions
+    from .server import FaultPlan, ServerOptions
 
+    check_type("faults", faults, (FaultPlan, type(None)), "a FaultPlan or None")
     check_number("first_audio_latency_ms", first_audio_latency_ms, minimum=0.0)
     check_number("generation_speed", generation_speed, positive=True)
     check_number("chunk_ms", chunk_ms, integer=True, positive=True)
@@ -179,18 +214,21 @@ def local(
         "options": ServerOptions(first_audio_latency_ms=first_audio_latency_ms,
                                  generation_speed=generation_speed, chunk_ms=chunk_ms),
         "on_client_event": on_client_event,
+        "faults": faults,
     }
     if responder_factory is not None:
         options["responder_factory"] = responder_factory
     if transcriber_factory is not None:
         options["transcriber_factory"] = transcriber_factory
-    return LocalProvider(**options)
+    return LocalProvider(keepalive=keepalive, **options)
 
 
 def endpoint(url: str, *, headers: Mapping[str, str] | None = None,
-             shape: WireShape = "ga") -> RemoteProvider:
+             shape: WireShape = "ga",
+             keepalive: Keepalive | None = DEFAULT_KEEPALIVE) -> RemoteProvider:
     """Any compatible realtime server at ``url`` (``ws://`` or ``wss://``), with ``headers``
-    on the upgrade request (authentication goes there) and speaking the ``shape`` protocol.
+    on the upgrade request (authentication goes there), speaking the ``shape`` protocol, and
+    watched with ``keepalive`` pings (see the module docstring).
 
     Raises:
         ConfigurationError: a URL that is not ``ws(s)://host...``, headers that are not a
@@ -207,7 +245,8 @@ def endpoint(url: str, *, headers: Mapping[str, str] | None = None,
         check_type("headers", name, str, "header names that are strings")
         check_type(f"headers[{name!r}]", value, str, "a string", secret=True)
     check_choice("shape", shape, ("ga", "beta"))
-    return RemoteProvider(Endpoint(url=url, headers=dict(headers or {}), shape=shape))
+    return RemoteProvider(Endpoint(url=url, headers=dict(headers or {}), shape=shape),
+                          keepalive=keepalive)
 
 
 def _check_name(name: str, value: object) -> None:

@@ -5,6 +5,8 @@
 - :class:`ServerSession`: its protocol logic, sans-I/O (frames and ``now`` in, events out).
 - :class:`SyntheticVoice`: speech-like audio for the replies; :class:`ServerVad`: turn detection.
 - :class:`Responder` / :class:`Transcriber`: what the server says and hears (scripted defaults).
+- :class:`FaultPlan`: faults to inject (drops, stalls, broken frames, error events, refused
+  handshakes), for testing how a client copes (:mod:`.faults`).
 
 The I/O shell (:mod:`.app`, which needs websockets and anyio) is imported on first use, so the
 sans-I/O parts can be imported without them.
@@ -15,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._renamed import resolve
+from .faults import Drop, Fault, FaultAction, FaultPlan, Garble, SendError, SessionFaults, Stall
 from .responder import (
     DEFAULT_REPLIES,
     ConversationTurn,
@@ -51,6 +54,15 @@ __all__ = (
     "SUPPORTED_CLIENT_EVENTS",
     "SENT_SERVER_EVENTS",
     "sent_event_types",
+    # faults
+    "FaultPlan",
+    "Fault",
+    "FaultAction",
+    "Drop",
+    "Stall",
+    "Garble",
+    "SendError",
+    "SessionFaults",
     # what it says and hears
     "Responder",
     "ScriptedResponder",

@@ -14,6 +14,10 @@ Anything else gets HTTP 404, a missing ``model`` / ``deployment`` / ``api-versio
 and, when ``api_key`` is set, a missing or wrong key HTTP 401 (``Authorization: Bearer <key>``,
 ``api-key: <key>`` or Azure's ``?api-key=`` are accepted). The key is never logged.
 
+With a :class:`~.faults.FaultPlan` (``faults=``), the server refuses the plan's first
+handshakes and injects its faults into the sessions it accepts, numbered from 1 in the order
+their handshakes were accepted.
+
 Listening, handshakes, keepalive pings, shutdown and the scrubbing of handshake logs are
 :class:`~realtalk.transport.host.WebSocketHost`'s, so the server runs in the caller's event
 loop under asyncio or trio. Each connection gets its own :class:`ServerSession`, served by
@@ -31,15 +35,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import attrs
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 
+from .._args import check_type
 from ..session_config import WireShape
 from ..transport.connection import WebSocketConnection
 from ..transport.endpoints import Endpoint
 from ..transport.host import WebSocketHost, http_response, json_response
 from ..transport.websocket import WebSocketTransport
+from .faults import DropHow, FaultPlan
 from .responder import PlaceholderTranscriber, Responder, ScriptedResponder, Transcriber
-from .serving import ClientEventHook, serve_session
+from .serving import ClientEventHook, FaultRunner, serve_session
 from .session import ServerOptions, ServerSession
 
 __all__ = ("ClientEventHook", "RealtimeServer")
@@ -88,6 +95,8 @@ class RealtimeServer(WebSocketHost):
         transcriber_factory: builds each connection's :class:`~.responder.Transcriber`.
         on_client_event: called with ``(time.perf_counter(), event type)`` when each client
             frame is received, on the server's event loop (keep it quick).
+        faults: faults to inject (:class:`~.faults.FaultPlan`): handshakes to refuse, drops,
+            stalls, broken frames and error events in chosen sessions at chosen points.
 
     It serves in the caller's event loop, asyncio or trio: ``async with server:`` or
     :meth:`serve_forever`; or on a thread of its own, from any event loop or from sync code,
@@ -104,7 +113,9 @@ class RealtimeServer(WebSocketHost):
         responder_factory: Callable[[], Responder] = ScriptedResponder,
         transcriber_factory: Callable[[], Transcriber] = PlaceholderTranscriber,
         on_client_event: ClientEventHook | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
+        check_type("faults", faults, (FaultPlan, type(None)), "a FaultPlan or None")
         super().__init__(
             host, port, name="the realtime server", logger=logger,
             wire_logger="realtalk.server.websockets", secrets=[api_key] if api_key else [],
@@ -116,6 +127,10 @@ class RealtimeServer(WebSocketHost):
         self._transcriber_factory = transcriber_factory
         self.on_client_event = on_client_event
         self._sessions: list[ServerSession] = []
+        self.faults = faults
+        self._refused = 0  # handshakes refused for the fault plan
+        self._accepted = 0  # handshakes accepted: the number of the next session, less one
+        self._fault_runners: dict[WebSocketConnection, FaultRunner] = {}
 
     @property
     def url(self) -> str:
@@ -146,6 +161,17 @@ class RealtimeServer(WebSocketHost):
         if route.problem is not None:
             logger.info("rejected %s: %s (400)", path_only, route.problem)
             return http_response(HTTPStatus.BAD_REQUEST, route.problem + "\n")
+        plan = self.faults
+        if plan is not None and self._refused < plan.refuse_handshakes:
+            self._refused += 1
+            logger.info("refused %s: fault plan, refusal %d of %d (%d)", path_only,
+                        self._refused, plan.refuse_handshakes, plan.refuse_status)
+            return _refusal(plan.refuse_status)
+        self._accepted += 1
+        if plan is not None:
+            self._fault_runners[connection] = FaultRunner(
+                plan.for_session(self._accepted, anyio.current_time()),
+                _WebSocketWire(connection))
         return None
 
     def _authorized(self, request: Request) -> bool:
@@ -181,8 +207,60 @@ class RealtimeServer(WebSocketHost):
         endpoint = Endpoint(f"ws://{self._netloc()}{request.path}", shape=route.shape)
         try:
             await serve_session(session, WebSocketTransport(connection, endpoint),
-                                on_client_event=self.on_client_event)
+                                on_client_event=self.on_client_event,
+                                faults=self._fault_runners.get(connection))
         except Exception:
             logger.exception("session %s failed", session.id)
         finally:
+            self._fault_runners.pop(connection, None)
             logger.info("session %s closed", session.id)
+
+    async def _keepalive(self, connection: WebSocketConnection, interval: float) -> None:
+        runner = self._fault_runners.get(connection)
+        if runner is None:
+            await super()._keepalive(connection, interval)
+            return
+        # A stalled server sends nothing, its own pings included; they start over after.
+        while True:
+            await runner.wait_unstalled()
+            with runner.interruptible() as scope:
+                await super()._keepalive(connection, interval)
+            if not scope.cancelled_caught:
+                return
+
+
+def _refusal(status: int) -> Response:
+    """The response refusing a handshake for a fault plan, with an error body shaped as the
+    hosted service's."""
+    code = HTTPStatus(status)
+    if code is HTTPStatus.TOO_MANY_REQUESTS:
+        error_type, error_code = "requests", "rate_limit_exceeded"
+    else:
+        error_type = "server_error" if status >= 500 else "invalid_request_error"
+        error_code = code.phrase.lower().replace(" ", "_")
+    return json_response(code, {"error": {
+        "type": error_type, "code": error_code, "param": None,
+        "message": f"{code.phrase}: the server cannot take the connection now (injected "
+                   "fault)."}})
+
+
+class _WebSocketWire:
+    """What a fault does to a WebSocket connection, below the protocol where it must."""
+
+    def __init__(self, connection: WebSocketConnection) -> None:
+        self._connection = connection
+
+    async def drop(self, how: DropHow, code: int, reason: str) -> None:
+        if how == "close":
+            await self._connection.close(code, reason)
+        else:
+            await self._connection.abort(reset=how == "reset")
+
+    async def send_invalid_utf8(self) -> None:
+        frame = Frame(Opcode.TEXT, b'{"type":"\xff\xfe"}')
+        await self._connection.write_raw(frame.serialize(mask=False))
+
+    async def send_truncated(self, text: str) -> None:
+        data = Frame(Opcode.TEXT, text.encode("utf-8")).serialize(mask=False)
+        await self._connection.write_raw(data[: len(data) // 2])
+        await self._connection.abort(reset=False)

@@ -10,7 +10,7 @@ from .endpoints import (
     openai_endpoint,
 )
 from .memory import MemoryTransport, memory_transport_pair
-from .websocket import WebSocketTransport, connect_websocket
+from .websocket import DEFAULT_KEEPALIVE, Keepalive, WebSocketTransport, connect_websocket
 
 __all__ = (
     "Transport",
@@ -20,6 +20,8 @@ __all__ = (
     "DEFAULT_OPENAI_BASE_URL",
     "AZURE_PREVIEW_API_VERSION",
     "WebSocketTransport",
+    "Keepalive",
+    "DEFAULT_KEEPALIVE",
     "connect_websocket",
     "MemoryTransport",
     "memory_transport_pair",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import math
 import os
 from collections.abc import Iterable
 
@@ -87,6 +88,7 @@ class WebSocketConnection:
         self._messages: collections.deque[str | bytes] = collections.deque()
         self._fragments: list[bytes] = []
         self._fragment_opcode = Opcode.TEXT
+        self._failed = False  # a message failed the connection: deliver nothing after it
         # One task writes at a time; the others wait for it (a plain flag rather than a lock,
         # whose every acquire and release asks the event loop for the current task).
         self._writing = False
@@ -95,6 +97,7 @@ class WebSocketConnection:
         self._reading = False
         self._read_done: anyio.Event | None = None  # set after the read in progress
         self._pings: dict[bytes, anyio.Event] = {}
+        self._last_received = -math.inf  # when bytes last came in, on the event loop's clock
         self._closed = anyio.Event()
         self._remote_address = _address(stream)  # read now: a closed socket cannot tell
         # See the class docstring: whether a cancelled write can leave part of a frame behind.
@@ -185,6 +188,55 @@ class WebSocketConnection:
         self.protocol.send_ping(data)
         await self._flush()
         return pong
+
+    async def wait_silent(self, interval: float, silence: float) -> None:
+        """Ping every ``interval`` seconds until the peer falls silent, then return: neither
+        the pong nor any other data came within ``silence`` seconds of a ping (or of the last
+        data after it). Any data counts, as a pong queued behind a burst of audio on a slow
+        link proves as much as the pong itself. What to do then (close, fail) is the
+        caller's.
+
+        While it waits for a pong and no other task reads, it reads itself (messages read
+        are kept for :meth:`recv`), so a connection whose owner is busy elsewhere is not
+        taken for silent.
+
+        Raises:
+            websockets.exceptions.ConnectionClosed: the connection closed first.
+        """
+        while True:
+            await anyio.sleep(interval)
+            pong = await self.ping()
+            heard = anyio.current_time()
+            while not pong.is_set():
+                heard = max(heard, self._last_received)
+                wait = heard + silence - anyio.current_time()
+                if wait <= 0:
+                    return
+                with anyio.move_on_after(wait):
+                    while not pong.is_set():
+                        if self.protocol.state is State.CLOSED:
+                            raise self.protocol.close_exc
+                        await self._receive()
+
+    async def fail(self, code: int, reason: str) -> None:
+        """Fail the connection: send a close frame with ``code`` and ``reason`` (if it is
+        open) and close the TCP connection at once, without waiting for the peer's answer
+        (one that stopped answering never sends it); :meth:`recv` and :meth:`send` then raise
+        ``ConnectionClosedError`` with that close frame as sent. Idempotent."""
+        with anyio.CancelScope(shield=True):
+            if self.protocol.state is State.OPEN:
+                self.protocol.fail(code, reason)
+                with anyio.move_on_after(self.close_timeout):
+                    await self._flush()
+            await self.abort()
+
+    async def write_raw(self, data: bytes) -> None:
+        """Write ``data`` to the stream as it is, after what the protocol has queued: bytes
+        outside the WebSocket protocol, for fault injection (:mod:`realtalk.server.faults`).
+        Anything but whole frames breaks the connection for the peer."""
+        self._unsent.extend(self.protocol.data_to_send())
+        self._unsent.append(data)
+        await self._flush()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Run the closing handshake with ``code`` and ``reason``, then close the TCP
@@ -295,6 +347,7 @@ class WebSocketConnection:
         if data is None:
             self.protocol.receive_eof()
         else:
+            self._last_received = anyio.current_time()
             self.protocol.receive_data(data)
         self._take(self.protocol.events_received())
         await self._flush()
@@ -351,6 +404,8 @@ class WebSocketConnection:
                 self.response = event
 
     def _take_frame(self, frame: Frame) -> None:
+        if self._failed:
+            return  # frames parsed in the same read as the one that failed the connection
         opcode = frame.opcode
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
             if frame.fin:
@@ -375,6 +430,7 @@ class WebSocketConnection:
         try:
             self._messages.append(data.decode("utf-8"))
         except UnicodeDecodeError as exc:
+            self._failed = True
             if self.protocol.state is State.OPEN:
                 self.protocol.fail(_INVALID_DATA, f"invalid UTF-8 at position {exc.start}")
 

@@ -86,7 +86,8 @@ class WebSocketHost:
         max_size: the largest message accepted from a client; ``None`` for no limit.
         origins: if set, the ``Origin`` values browsers may connect from (else HTTP 403).
         ping_interval: seconds between keepalive pings to each client; ``None`` for none.
-        ping_timeout: seconds a pong may take before the connection is closed (1011).
+        ping_timeout: seconds a pong (or any other data) may take after a ping before the
+            connection is closed (1011).
         open_timeout: seconds a client may take to send its handshake request.
         close_timeout: seconds a closing handshake may take.
     """
@@ -386,17 +387,12 @@ class WebSocketHost:
             self._open.discard(connection)
 
     async def _keepalive(self, connection: WebSocketConnection, interval: float) -> None:
-        """Ping every ``interval`` seconds; close (1011) when a pong is late."""
-        while True:
-            await anyio.sleep(interval)
-            try:
-                pong = await connection.ping()
-            except ConnectionClosed:
-                return
-            with anyio.move_on_after(self._ping_timeout):
-                await pong.wait()
-                continue
-            self._logger.info("%s: %s did not answer a ping within %g s; closing it",
-                              self._name, connection.remote_address, self._ping_timeout)
-            await connection.close(1011, "keepalive ping timeout")
+        """Ping every ``interval`` seconds; close (1011) a connection whose peer falls
+        silent (:meth:`~.connection.WebSocketConnection.wait_silent`)."""
+        try:
+            await connection.wait_silent(interval, self._ping_timeout)
+        except ConnectionClosed:
             return
+        self._logger.info("%s: %s did not answer a ping within %g s; closing it",
+                          self._name, connection.remote_address, self._ping_timeout)
+        await connection.close(1011, "keepalive ping timeout")

@@ -6,6 +6,11 @@ WebSocket over it (:class:`~.connection.WebSocketConnection`), so a
 and websockets version. Frames over 1 MiB are normal in this protocol (items carrying audio),
 so there is no message size limit. Compression is off: base64 audio barely compresses and
 deflate would add latency to every frame, ``response.cancel`` included.
+
+Every connection :func:`connect_websocket` opens is watched (:class:`Keepalive`): a ping every
+few seconds, and a server that sends neither the pong nor anything else in time is presumed
+gone: the connection is failed and its reader gets a :class:`~realtalk.errors.KeepaliveTimeout`
+rather than waiting on a dead socket until TCP gives up (minutes, or never).
 """
 
 from __future__ import annotations
@@ -16,18 +21,22 @@ import ssl
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 import anyio
+import anyio.abc
+import attrs
 import websockets.exceptions as wsexc
 from websockets.client import ClientProtocol
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
-from ..errors import ConfigurationError, ConnectError, ConnectionClosed
+from .._args import check_number, check_type, validator
+from ..errors import ConfigurationError, ConnectError, ConnectionClosed, KeepaliveTimeout
 from .connection import CLOSE_TIMEOUT, WebSocketConnection
 from .endpoints import Endpoint
 from .redact import RedactingFilter, Redactor
 from .tcp import connect_tcp
 
-__all__ = ("WebSocketTransport", "connect_websocket", "open_websocket")
+__all__ = ("DEFAULT_KEEPALIVE", "Keepalive", "WebSocketTransport", "connect_websocket",
+           "open_websocket")
 
 logger = logging.getLogger("realtalk.transport")
 # What websockets logs (handshake headers at DEBUG) goes through this logger, scrubbed.
@@ -46,12 +55,57 @@ def _closed(exc: wsexc.ConnectionClosed) -> ConnectionClosed:
     return ConnectionClosed(f"connection closed ({how}){suffix}", code=code, reason=reason)
 
 
+@attrs.frozen
+class Keepalive:
+    """Liveness checks on a WebSocket: a ping every ``interval`` seconds; when neither its
+    pong nor any other frame arrives within ``timeout`` seconds of the ping (or of the last
+    frame after it), the server is presumed gone and the connection is failed with a
+    :class:`~realtalk.errors.KeepaliveTimeout`. A silent server is so detected within
+    ``interval + timeout`` seconds of its last frame.
+
+    Raises:
+        ConfigurationError: a value that is not a number > 0.
+    """
+
+    interval: float = attrs.field(default=5.0, validator=validator(check_number, positive=True))
+    timeout: float = attrs.field(default=5.0, validator=validator(check_number, positive=True))
+
+
+#: What :func:`connect_websocket` and the providers use unless told otherwise: a silent
+#: server is noticed within 10 s (websockets' own defaults take 40 s), while a link that
+#: drops packets for a few seconds, or a pong stuck behind a burst of audio, is not taken
+#: for a dead one (any frame counts as an answer).
+DEFAULT_KEEPALIVE = Keepalive()
+
+
 class WebSocketTransport:
     """A connected realtime WebSocket. Create it with :func:`connect_websocket`."""
 
     def __init__(self, connection: WebSocketConnection, endpoint: Endpoint) -> None:
         self._ws = connection
         self.endpoint = endpoint
+        self._silent: Keepalive | None = None  # the keepalive that found the server silent
+
+    def _closed(self, exc: wsexc.ConnectionClosed) -> ConnectionClosed:
+        if self._silent is not None:
+            return KeepaliveTimeout(
+                f"connection to {self.endpoint.safe_url} lost: no answer to a keepalive "
+                f"ping (no pong, no other frame) within {self._silent.timeout:g} s",
+                timeout=self._silent.timeout)
+        return _closed(exc)
+
+    async def keep_alive(self, keepalive: Keepalive) -> None:
+        """Ping the server as ``keepalive`` says until the connection closes; when the
+        server falls silent, fail the connection, so that :meth:`receive` and :meth:`send`
+        raise :class:`~realtalk.errors.KeepaliveTimeout`. Never raises."""
+        try:
+            await self._ws.wait_silent(keepalive.interval, keepalive.timeout)
+        except wsexc.ConnectionClosed:
+            return
+        logger.warning("%s sent nothing for %g s after a keepalive ping; closing the "
+                       "connection as lost", self.endpoint.safe_url, keepalive.timeout)
+        self._silent = keepalive
+        await self._ws.fail(1011, "keepalive ping timeout")
 
     def __repr__(self) -> str:
         return f"WebSocketTransport({self.endpoint.safe_url!r})"
@@ -65,7 +119,7 @@ class WebSocketTransport:
         try:
             await self._ws.send(message)
         except wsexc.ConnectionClosed as exc:
-            raise _closed(exc) from exc
+            raise self._closed(exc) from exc
 
     async def receive(self) -> str:
         """The next text frame (a binary frame is decoded as UTF-8 JSON text).
@@ -76,7 +130,7 @@ class WebSocketTransport:
         try:
             message = await self._ws.recv()
         except wsexc.ConnectionClosed as exc:
-            raise _closed(exc) from exc
+            raise self._closed(exc) from exc
         if isinstance(message, bytes):
             return message.decode("utf-8", errors="replace")
         return message
@@ -143,15 +197,21 @@ async def open_websocket(
 
 @contextlib.asynccontextmanager
 async def connect_websocket(
-    endpoint: Endpoint, *, open_timeout: float = 10.0
+    endpoint: Endpoint, *, open_timeout: float = 10.0,
+    keepalive: Keepalive | None = DEFAULT_KEEPALIVE,
 ) -> AsyncIterator[WebSocketTransport]:
     """Open a WebSocket to ``endpoint`` for the duration of the ``async with`` block.
+
+    ``keepalive`` pings the server while the block runs (:class:`Keepalive`; ``None`` for no
+    pings): a server that falls silent makes the transport's ``receive`` raise
+    :class:`~realtalk.errors.KeepaliveTimeout`.
 
     Raises:
         ConnectError: the server refused the connection or the handshake (``HTTP 401`` for a
             wrong key), or it could not be reached within ``open_timeout`` seconds.
         ConfigurationError: the URL is malformed.
     """
+    check_type("keepalive", keepalive, (Keepalive, type(None)), "a Keepalive or None")
     where = endpoint.safe_url
     try:
         ws = await open_websocket(endpoint.url, headers=endpoint.headers,
@@ -172,7 +232,19 @@ async def connect_websocket(
         ) from exc
     logger.debug("connected to %s", where)
     transport = WebSocketTransport(ws, endpoint)
+    # Entered by hand, not with `async with`: the body's own exception then leaves as it is,
+    # never wrapped in an exception group (the keepalive task never raises).
+    watch: anyio.abc.TaskGroup | None = None
     try:
+        if keepalive is not None:
+            watch = anyio.create_task_group()
+            await watch.__aenter__()
+            watch.start_soon(transport.keep_alive, keepalive)
         yield transport
     finally:
-        await transport.aclose()
+        try:
+            await transport.aclose()
+        finally:
+            if watch is not None:
+                watch.cancel_scope.cancel()
+                await watch.__aexit__(None, None, None)
