@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 import realtalk
-from realtalk.server import ScriptedResponder, ServerOptions, SyntheticVoice
+from realtalk.server import (
+    Drop,
+    Fault,
+    FaultPlan,
+    ScriptedResponder,
+    ServerOptions,
+    SyntheticVoice,
+)
 from realtalk.testing import InProcessServer, MemoryInput, MemoryOutput
 
 pytestmark = pytest.mark.anyio
@@ -134,3 +141,29 @@ def test_bad_arguments_are_named() -> None:
         InProcessServer(shape="GA")  # type: ignore[arg-type]
     with pytest.raises(realtalk.ConfigurationError, match="seed"):
         InProcessServer(seed=1.5)  # type: ignore[arg-type]
+
+
+async def test_a_fault_plan_drops_the_second_session_in_virtual_time() -> None:
+    """The plan's first refusal, then a first session left alone, then a second one dropped
+    before its third audio delta: the conversation reports the loss as its fatal error."""
+    plan = FaultPlan([Fault(Drop(), before="response.output_audio.delta", nth=3, session=2)],
+                     refuse_handshakes=1, refuse_status=429)
+    server = InProcessServer(responder_factory=lambda: ScriptedResponder(["Short answer."]),
+                             faults=plan)
+    with pytest.raises(realtalk.ConnectError, match="HTTP 429"):
+        async with realtalk.Conversation(server):
+            pass
+    fatal: list[realtalk.ErrorOccurred] = []
+    for _ in range(2):
+        async with realtalk.Conversation(server) as conv:
+            await conv.send_text("hello")
+            with anyio.fail_after(60):
+                async for event in conv.events():
+                    if isinstance(event, realtalk.ErrorOccurred) and event.fatal:
+                        fatal.append(event)
+                    if isinstance(event, realtalk.ResponseFinished):
+                        break
+    first, second = server.sessions
+    assert first.stats.responses_completed == 1
+    assert second.closed and second.stats.responses_completed == 0
+    assert len(fatal) == 1 and "connection lost" in fatal[0].message

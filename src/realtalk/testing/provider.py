@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import anyio
 
 from .._args import check_choice, check_methods, check_number, check_type
-from ..errors import ConnectionClosed
+from ..errors import ConnectError, ConnectionClosed
 from ..server import (
+    FaultPlan,
     PlaceholderTranscriber,
     Responder,
     ScriptedResponder,
@@ -18,7 +19,8 @@ from ..server import (
     ServerSession,
     Transcriber,
 )
-from ..server.serving import serve_session
+from ..server.faults import DropHow
+from ..server.serving import FaultRunner, serve_session
 from ..session_config import WireShape
 from ..transport import MemoryTransport, Transport, memory_transport_pair
 
@@ -88,6 +90,11 @@ class InProcessServer:
         shape: the protocol shape spoken: ``"ga"``, or ``"beta"`` (Azure's preview).
         seed: seeds each session's ids (the same in every session), for reproducible tests;
             ``None``: random ids.
+        faults: faults to inject (:class:`~realtalk.server.FaultPlan`). The in-memory
+            connection carries whole text messages, so every way of ending it (a reset, a
+            close without a frame or with a code, a frame that is not UTF-8 or cut off)
+            ends it alike: the client's ``receive`` raises ``ConnectionClosed``. Handshakes
+            to refuse are refused with :class:`~realtalk.errors.ConnectError`.
 
     Raises:
         ConfigurationError: an argument of the wrong type.
@@ -101,6 +108,7 @@ class InProcessServer:
         transcriber_factory: Callable[[], Transcriber] = PlaceholderTranscriber,
         shape: WireShape = "ga",
         seed: int | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         check_type("options", options, (ServerOptions, type(None)), "a ServerOptions or None")
         for name, factory in (("responder_factory", responder_factory),
@@ -108,6 +116,9 @@ class InProcessServer:
             check_methods(name, factory, ("__call__",), "a callable")
         check_choice("shape", shape, ("ga", "beta"))
         check_number("seed", seed, integer=True, optional=True)
+        check_type("faults", faults, (FaultPlan, type(None)), "a FaultPlan or None")
+        self.faults = faults
+        self._refused = 0
         self.options = options or ServerOptions()
         self._responder_factory = responder_factory
         self._transcriber_factory = transcriber_factory
@@ -127,7 +138,15 @@ class InProcessServer:
 
     def connect(self) -> contextlib.AbstractAsyncContextManager[Transport]:
         """Start a session in this event loop and connect to it; it ends when the connection
-        closes."""
+        closes.
+
+        Raises:
+            ConnectError: the fault plan refuses this connection.
+        """
+        plan = self.faults
+        if plan is not None and self._refused < plan.refuse_handshakes:
+            self._refused += 1
+            return _refused(plan.refuse_status)
         return self._memory.connect()
 
     async def _serve(self, end: MemoryTransport) -> None:
@@ -135,4 +154,29 @@ class InProcessServer:
                                 options=self.options, responder=self._responder_factory(),
                                 transcriber=self._transcriber_factory(), seed=self._seed)
         self.sessions.append(session)
-        await serve_session(session, end)
+        faults = None if self.faults is None else FaultRunner(
+            self.faults.for_session(len(self.sessions), anyio.current_time()), _MemoryWire(end))
+        await serve_session(session, end, faults=faults)
+
+
+@contextlib.asynccontextmanager
+async def _refused(status: int) -> AsyncIterator[Transport]:
+    raise ConnectError(f"the in-process server rejected the connection with HTTP {status} "
+                       "(injected fault)")
+    yield  # an async generator, for asynccontextmanager  # pragma: no cover
+
+
+class _MemoryWire:
+    """What a fault does to an in-memory connection: any end of it is the end."""
+
+    def __init__(self, end: MemoryTransport) -> None:
+        self._end = end
+
+    async def drop(self, how: DropHow, code: int, reason: str) -> None:
+        await self._end.aclose()
+
+    async def send_invalid_utf8(self) -> None:
+        await self._end.aclose()
+
+    async def send_truncated(self, text: str) -> None:
+        await self._end.aclose()
