@@ -94,3 +94,23 @@ async def test_a_local_connection_runs_its_own_server_and_a_remote_one_reaches_i
         with pytest.raises(ConnectError):  # stopped with the connection
             async with providers.endpoint(url).connect():
                 pass
+
+
+def test_keepalive_and_faults_are_checked_and_kept() -> None:
+    from realtalk.server import Drop, Fault, FaultPlan
+    from realtalk.transport import DEFAULT_KEEPALIVE, Keepalive
+
+    assert providers.openai(api_key="sk-x").keepalive is DEFAULT_KEEPALIVE
+    assert providers.endpoint("ws://h/x", keepalive=None).keepalive is None
+    custom = Keepalive(interval=1.0, timeout=2.0)
+    assert providers.azure(deployment="d", endpoint="https://r.example", api_key="k",
+                           keepalive=custom).keepalive is custom
+    plan = FaultPlan([Fault(Drop(), after=1.0)])
+    local = providers.local(faults=plan, keepalive=custom)
+    assert local.keepalive is custom and local.server_options["faults"] is plan
+    with pytest.raises(ConfigurationError, match="keepalive"):
+        providers.openai(api_key="sk-x", keepalive=5.0)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="faults"):
+        providers.local(faults=[Fault(Drop(), after=1.0)])  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="timeout"):
+        Keepalive(timeout=0)

@@ -214,8 +214,9 @@ def local(
         "options": ServerOptions(first_audio_latency_ms=first_audio_latency_ms,
                                  generation_speed=generation_speed, chunk_ms=chunk_ms),
         "on_client_event": on_client_event,
-        "faults": faults,
     }
+    if faults is not None:
+        options["faults"] = faults
     if responder_factory is not None:
         options["responder_factory"] = responder_factory
     if transcriber_factory is not None:

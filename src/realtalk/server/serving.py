@@ -32,7 +32,7 @@ from ..wire import encode, wire_type
 from .faults import Drop, DropHow, FaultAction, Garble, SendError, SessionFaults, Stall
 from .session import ServerSession
 
-__all__ = ("ClientEventHook", "FaultRunner", "FaultWire", "serve_session")
+__all__ = ("ClientEventHook", "FaultRunner", "serve_session")
 
 logger = logging.getLogger("realtalk.server")
 
