@@ -32,6 +32,7 @@ def test_conversation_events_are_exported_at_the_top() -> None:
 
     for attr in outputs.__all__:
         if attr in ("SendEvent", "PlayAudio", "StopPlayback", "EndOfAudio", "DuckPlayback",
+                    "PausePlayback", "ResumePlayback",
                     "AudioAction", "AUDIO_ACTIONS", "Action", "Output"):
             continue
         assert attr in realtalk.__all__, attr

@@ -35,11 +35,16 @@ from .errors import (
 from .session import (
     AssistantTranscript,
     AssistantTranscriptDelta,
+    Backchannel,
     ConversationEvent,
     ErrorOccurred,
+    Evidence,
     FalseInterruption,
     Interrupted,
+    InterruptionClassifier,
+    InterruptionDecided,
     InterruptionLatency,
+    LexiconClassifier,
     OtherServerEvent,
     PlaybackPosition,
     ResponseAudioStarted,
@@ -51,6 +56,7 @@ from .session import (
     UserSpeechStarted,
     UserSpeechStopped,
     UserTranscript,
+    Verdict,
 )
 from .session.barge_in import BargeIn
 from .session_config import SessionConfig, TurnDetection
@@ -100,6 +106,12 @@ __all__ = (
     "PlaybackPosition",
     "Interrupted",
     "FalseInterruption",
+    "InterruptionDecided",
+    "Backchannel",
+    "Evidence",
+    "InterruptionClassifier",
+    "LexiconClassifier",
+    "Verdict",
     "InterruptionLatency",
     "Truncated",
     "ErrorOccurred",

@@ -38,6 +38,7 @@ import attrs
 from .audio.base import AudioOutput
 from .audio.edge import MicrophoneEdge
 from .audio.frame import AudioFrame
+from .audio.hold import PlaybackHold
 from .audio.pcm import bytes_to_int16, int16_to_bytes
 from .echo import (
     EchoControl,
@@ -59,18 +60,23 @@ from .echo.calibration import (
 )
 from .errors import ConfigurationError, EventParseError
 from .session import (
+    AUDIO_ACTIONS,
+    AudioAction,
     ClientSession,
     ConversationEvent,
     DuckPlayback,
     EndOfAudio,
     ErrorOccurred,
     Interrupted,
+    PausePlayback,
     PlayAudio,
+    ResumePlayback,
     SendEvent,
     State,
     StateChanged,
     StopPlayback,
     UserSpeechStarted,
+    UserTranscript,
 )
 from .session.barge_in import BargeIn
 from .session.playback import ItemKey
@@ -162,6 +168,7 @@ class ConversationEngine:
         max_tool_steps: int = DEFAULT_MAX_TOOL_STEPS,
     ) -> None:
         self.output = output
+        self._playback = PlaybackHold(output)  # every write goes through it: a pause holds
         self.sample_rate = sample_rate
         self.tool_calls = ToolCalls(tools, max_tool_steps) if tools else None
         """The tool-call ledger (``None`` without tools)."""
@@ -296,6 +303,7 @@ class ConversationEngine:
         """Time passed: read the playback position and handle the deadlines that are due."""
         if self.closed:
             return
+        self._playback.forget_played()
         self.session.playback_progress(self.output.played_samples(), now)
         self.session.tick(now)
         if self.tool_calls is not None:
@@ -359,7 +367,7 @@ class ConversationEngine:
                                      f"got {probe.sample_rate}")
         played = probe.samples()
         self.calibration = CalibrationRecording(played, self.sample_rate)
-        self.output.write(played)
+        self._playback.write(played)
         return self.calibration
 
     def cancel_calibration(self) -> None:
@@ -373,6 +381,8 @@ class ConversationEngine:
         onset = detector.process(frame, captured_at)
         if onset is not None:
             self._user_speaks(now, onset=onset)
+        # While the assistant has yielded, each frame is evidence for the decision.
+        self.session.user_heard(now, detector.heard, frame.duration * 1000.0)
         # After the confirmation, which stops playback: a duck is kept in its latency.
         self.session.speech_probable(now, detector.probable)
         if self.tool_calls is not None:
@@ -419,7 +429,7 @@ class ConversationEngine:
                 if isinstance(out, SendEvent):
                     if not self.closed:
                         self._effects.append(out)
-                elif isinstance(out, PlayAudio | StopPlayback | DuckPlayback | EndOfAudio):
+                elif isinstance(out, AUDIO_ACTIONS):
                     if not self.closed:
                         self._play(out, now)
                 else:
@@ -438,18 +448,22 @@ class ConversationEngine:
             else:
                 self._emit(out)
 
-    def _play(self, action: PlayAudio | StopPlayback | DuckPlayback | EndOfAudio,
-              now: float) -> None:
+    def _play(self, action: AudioAction, now: float) -> None:
         match action:
             case PlayAudio(pcm=pcm):
-                self.output.write(bytes_to_int16(pcm))
+                self._playback.write(bytes_to_int16(pcm))
             case StopPlayback():
                 # clear() returns the final played count: the truncate is computed from it.
-                self.session.playback_stopped(now, self.output.clear())
+                self.session.playback_stopped(now, self._playback.clear())
+            case PausePlayback():
+                # The pause's count is the heard cursor a later truncate starts from.
+                self.session.playback_progress(self._playback.pause(), now)
+            case ResumePlayback():
+                self._playback.resume()
             case DuckPlayback(gain=gain, ramp_ms=ramp_ms):
                 self.output.set_gain(gain, ramp_ms)
             case EndOfAudio():
-                self.output.mark_end()
+                self._playback.mark_end()
 
     def _deliver(self, event: ConversationEvent, now: float) -> None:
         if isinstance(event, Interrupted):
@@ -462,6 +476,9 @@ class ConversationEngine:
         out, verdicts = self.echo_control.screen(event)
         if isinstance(out, EchoTranscriptDropped):
             self.session.echo_item(out.item_id, now)
+        elif isinstance(out, UserTranscript):
+            # Words the echo filters kept: what a pending interruption decision waits for.
+            self.session.user_words(out.text, now)
         if self.recorder is not None:
             try:
                 self.recorder.record(out, verdicts=verdicts)

@@ -19,7 +19,9 @@ from realtalk.session.outputs import (
     EndOfAudio,
     Interrupted,
     Output,
+    PausePlayback,
     PlayAudio,
+    ResumePlayback,
     SendEvent,
     StopPlayback,
     UserTranscript,
@@ -37,7 +39,8 @@ def test_the_audio_actions_are_the_audio_action_union() -> None:
     members of AudioAction, and every action but SendEvent is one."""
     assert typing.get_args(AudioAction) == AUDIO_ACTIONS
     assert set(typing.get_args(Action)) == {SendEvent, *AUDIO_ACTIONS}
-    assert set(AUDIO_ACTIONS) == {PlayAudio, StopPlayback, DuckPlayback, EndOfAudio}
+    assert set(AUDIO_ACTIONS) == {PlayAudio, StopPlayback, DuckPlayback, EndOfAudio,
+                                  PausePlayback, ResumePlayback}
 
 
 def test_every_output_class_is_an_action_or_a_conversation_event() -> None:

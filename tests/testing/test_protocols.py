@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import anyio
 
 import realtalk
+from realtalk import InterruptionClassifier
 from realtalk.audio import AudioInput, AudioOutput
 from realtalk.echo import EchoFilter, TranscriptFilter
 from realtalk.echo.calibration import DelaySeedable, GainSeedable
@@ -33,6 +34,7 @@ from realtalk.testing import (
     RecordingEchoFilter,
     RecordingResponder,
     RecordingTranscriber,
+    ScriptedClassifier,
     ScriptedGate,
     ScriptedPolicy,
     ScriptedTranscriptFilter,
@@ -58,6 +60,7 @@ async def _silent(t: MemoryTransport) -> None:
 def _fakes() -> Iterator[dict[type, object]]:
     vad: VoiceActivityDetector = ScriptedVAD()
     gate: SpeechGate = ScriptedGate()
+    classifier: InterruptionClassifier = ScriptedClassifier()
     echo: EchoFilter = RecordingEchoFilter()
     seedable: DelaySeedable = RecordingEchoFilter()
     gain_seedable: GainSeedable = ScriptedGate()
@@ -77,6 +80,7 @@ def _fakes() -> Iterator[dict[type, object]]:
     with send, receive:
         transport: Transport = MemoryTransport(send, receive)
         yield {VoiceActivityDetector: vad, SpeechGate: gate, EchoFilter: echo,
+               InterruptionClassifier: classifier,
                DelaySeedable: seedable, GainSeedable: gain_seedable,
                TranscriptFilter: transcript_filter, TranscriptStore: store, Responder: responder,
                Transcriber: transcriber, ClientConnection: client, Policy: policy,

@@ -8,6 +8,7 @@ from typing import Any
 
 from .._renamed import resolve
 from .core import ClientSession, ClientStats
+from .decision import Evidence, InterruptionClassifier, LexiconClassifier, Verdict
 from .latency import DetectionSource, InterruptionLatency
 from .outputs import (
     AUDIO_ACTIONS,
@@ -15,19 +16,23 @@ from .outputs import (
     AssistantTranscript,
     AssistantTranscriptDelta,
     AudioAction,
+    Backchannel,
     ConversationEvent,
     DuckPlayback,
     EndOfAudio,
     ErrorOccurred,
     FalseInterruption,
     Interrupted,
+    InterruptionDecided,
     OtherServerEvent,
     Output,
+    PausePlayback,
     PlayAudio,
     PlaybackPosition,
     ResponseAudioStarted,
     ResponseFinished,
     ResponseStarted,
+    ResumePlayback,
     SendEvent,
     StateChanged,
     StopPlayback,
@@ -57,6 +62,8 @@ __all__ = (
     "SendEvent",
     "PlayAudio",
     "StopPlayback",
+    "PausePlayback",
+    "ResumePlayback",
     "DuckPlayback",
     "EndOfAudio",
     "AudioAction",
@@ -75,6 +82,12 @@ __all__ = (
     "PlaybackPosition",
     "Interrupted",
     "FalseInterruption",
+    "InterruptionDecided",
+    "Backchannel",
+    "Evidence",
+    "InterruptionClassifier",
+    "LexiconClassifier",
+    "Verdict",
     "Truncated",
     "ErrorOccurred",
     "OtherServerEvent",

@@ -8,13 +8,26 @@ so one utterance is one onset.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from .._args import check_flag, check_number, validator
+from ..errors import ConfigurationError
+from .decision import InterruptionClassifier
 
 __all__ = ("BargeIn", "BargeInPolicy")
 
 _MILLISECONDS = validator(check_number, minimum=0.0)
+
+
+def _classifier(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not callable(getattr(value, "decide", None)):
+        raise ConfigurationError(
+            f"BargeIn.classifier must have a decide(evidence) method (an "
+            f"InterruptionClassifier) or be None, got {value!r}")
+
+
 _FLAG = validator(check_flag)
 
 
@@ -46,6 +59,17 @@ class BargeIn:
             restored if the sound turns out not to be speech.
         duck_ramp_ms: how fast the duck (and the restore) ramps, short enough to be heard at
             once, long enough not to click.
+        decide: what confirmed speech over the assistant does. ``False`` (the default):
+            it stops and cancels the reply at once. ``True``: the assistant yields (playback
+            pauses at the exact sample, the reply keeps arriving) and ``classifier`` decides
+            whether it was an interruption (cancel and truncate at what was heard) or a
+            backchannel or noise (the reply plays on from the paused sample); see
+            :mod:`realtalk.session.decision`.
+        classifier: the decision's judge (``None``: :class:`~realtalk.session.decision.
+            LexiconClassifier`, whose settings hold the decision's deadlines); an app's own
+            can wrap it to override its verdicts.
+        max_yield_ms: the longest the assistant stays yielded: if no verdict has come by
+            then, the speech counts as an interruption.
     """
 
     min_speech_ms: float = attrs.field(default=120.0, validator=_MILLISECONDS)
@@ -63,6 +87,10 @@ class BargeIn:
     duck_gain_db: float | None = attrs.field(
         default=-18.0, validator=validator(check_number, maximum=0.0, optional=True))
     duck_ramp_ms: float = attrs.field(default=8.0, validator=_MILLISECONDS)
+    decide: bool = attrs.field(default=False, validator=_FLAG)
+    classifier: InterruptionClassifier | None = attrs.field(default=None, validator=_classifier)
+    max_yield_ms: float = attrs.field(
+        default=4000.0, validator=validator(check_number, positive=True))
 
 
 class BargeInPolicy:

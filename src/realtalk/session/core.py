@@ -65,22 +65,27 @@ from ..wire import (
     SessionUpdate,
 )
 from .barge_in import BargeIn
+from .decision import Evidence, LexiconClassifier, Verdict
 from .latency import DetectionSource, InterruptionLatency
 from .outputs import (
     AssistantTranscript,
     AssistantTranscriptDelta,
+    Backchannel,
     DuckPlayback,
     EndOfAudio,
     ErrorOccurred,
     FalseInterruption,
     Interrupted,
+    InterruptionDecided,
     OtherServerEvent,
     Output,
+    PausePlayback,
     PlayAudio,
     PlaybackPosition,
     ResponseAudioStarted,
     ResponseFinished,
     ResponseStarted,
+    ResumePlayback,
     SendEvent,
     StateChanged,
     StopPlayback,
@@ -146,6 +151,9 @@ class ClientStats:
     server_vad_ignored: int = 0
     echo_items_deleted: int = 0
     echo_replies_cancelled: int = 0
+    yields: int = 0
+    backchannels: int = 0
+    resumed: int = 0
 
 
 @attrs.define
@@ -173,6 +181,7 @@ class _PendingInterruption:
     playback_stopped: float | None = None
     cancel_sent: float | None = None
     truncate_sent: float | None = None
+    decided: bool = False  # by the interruption decision: real, never judged false
 
     def finish(self, *, acknowledged: float | None, timed_out: bool) -> Interrupted:
         return Interrupted(
@@ -194,6 +203,24 @@ class _PendingInterruption:
                 acknowledged=acknowledged,
             ),
         )
+
+
+@attrs.define(kw_only=True)
+class _Yield:
+    """The assistant has yielded to the user's speech; the decision is pending."""
+
+    onset: float | None
+    yielded: float
+    ducked: float | None
+    speech_ms: float = 0.0
+    silent_ms: float = 0.0
+    speaking: bool = True
+    transcript: str | None = None
+
+    def evidence(self, now: float) -> Evidence:
+        return Evidence(speech_ms=self.speech_ms, silent_ms=self.silent_ms,
+                        speaking=self.speaking, since_yield_ms=(now - self.yielded) * 1000.0,
+                        transcript=self.transcript)
 
 
 class ClientSession:
@@ -247,6 +274,10 @@ class ClientSession:
         """Whether the server's ``speech_started`` may stop the assistant (the slow path, and
         the fallback when no local detector runs)."""
         self._ducked_at: float | None = None
+        self._yield: _Yield | None = None
+        self.classifier = (self.barge_in.classifier if self.barge_in.classifier is not None
+                           else LexiconClassifier())
+        """The judge of the interruption decision (``BargeIn(decide=True)``)."""
         self._local_detector = False  # set once a local detector reports (speech_probable)
         self._local_heard_at: float | None = None
         self.interruption_note = interruption_note
@@ -306,8 +337,11 @@ class ClientSession:
 
     def next_deadline(self) -> float | None:
         """The earliest ``now`` at which :meth:`tick` has work to do, if any."""
+        yield_deadline = (self._yield.yielded + self.barge_in.max_yield_ms / 1000.0
+                          if self._yield is not None else None)
         deadlines = [d for d in (self._cancel_deadline, self._drain_deadline,
-                                 self._progress_deadline, self._judge_deadline) if d is not None]
+                                 self._progress_deadline, self._judge_deadline,
+                                 yield_deadline) if d is not None]
         return min(deadlines) if deadlines else None
 
     def _handling(self, input_: Input) -> Trigger | Handling:
@@ -351,6 +385,7 @@ class ClientSession:
         if self._pending is not None:
             self._out.append(self._pending.finish(acknowledged=None, timed_out=True))
             self._pending = None
+        self._yield = None
         self._cancel_deadline = self._drain_deadline = None
         self._fire(handling, now)
 
@@ -432,9 +467,82 @@ class ClientSession:
     def _user_speech(self, handling: Trigger | Handling, now: float, *, onset: float | None,
                      source: DetectionSource) -> None:
         if isinstance(handling, Trigger):
+            if source == "local" and self.barge_in.decide:
+                if self._yield is None:
+                    self._start_yield(now, onset)
+                return  # already yielded: the decision is under way
             self._barge_in(handling, now, onset=onset, source=source)
         elif handling is Handling.REPORT:
             self._out.append(UserSpeechStarted(source=source, at=now))
+
+    # -- the interruption decision (BargeIn(decide=True), see realtalk.session.decision) ------
+
+    @property
+    def yielded(self) -> bool:
+        """Whether the assistant has yielded to the user and the decision is pending."""
+        return self._yield is not None
+
+    def _start_yield(self, now: float, onset: float | None) -> None:
+        self._settle_stop(now, None)
+        self.stats.yields += 1
+        # Pause first, as a stop would: the user must hear the assistant give way at once.
+        self._out.append(PausePlayback())
+        self._yield = _Yield(onset=onset, yielded=now, ducked=self._ducked_at)
+        self._ducked_at = None  # the resume restores the gain; a withdrawn duck must not
+        self._drain_deadline = None
+
+    def user_heard(self, now: float, heard: bool, frame_ms: float) -> None:
+        """The local detector's decision on one more frame (``heard``: the user). While the
+        assistant has yielded this is evidence for the decision; otherwise it is ignored."""
+        pending = self._yield
+        if pending is None:
+            return
+        pending.speaking = heard
+        if heard:
+            pending.speech_ms += frame_ms
+            pending.silent_ms = 0.0
+        else:
+            pending.silent_ms += frame_ms
+        self._decide(now)
+
+    def user_words(self, text: str, now: float) -> None:
+        """A transcript of the user's speech (after the echo filters kept it). While the
+        assistant has yielded, these are the words the decision waits for."""
+        pending = self._yield
+        if pending is None:
+            return
+        pending.transcript = text if pending.transcript is None else f"{pending.transcript} {text}"
+        self._decide(now)
+
+    def _decide(self, now: float) -> None:
+        pending = self._yield
+        if pending is None:
+            return
+        evidence = pending.evidence(now)
+        verdict: Verdict | None = self.classifier.decide(evidence)
+        if verdict is None and evidence.since_yield_ms >= self.barge_in.max_yield_ms:
+            verdict = "interruption"
+        if verdict is None:
+            return
+        self._yield = None
+        self._out.append(InterruptionDecided(verdict=verdict, evidence=evidence,
+                                             onset=pending.onset, yielded=pending.yielded,
+                                             decided=now))
+        if verdict == "interruption":
+            handling = self._handling(Input.USER_SPEECH)
+            if isinstance(handling, Trigger):
+                self._barge_in(handling, now, onset=pending.onset, source="local",
+                               yielded=pending)
+                return
+        elif verdict == "backchannel":
+            self.stats.backchannels += 1
+            self._out.append(Backchannel(transcript=pending.transcript,
+                                         speech_ms=pending.speech_ms, at=now))
+        # Play on from the paused sample (also after an interruption with nothing left to
+        # cancel), at full volume: the pause cleared the output, and with it the duck.
+        self.stats.resumed += 1
+        self._out.append(ResumePlayback())
+        self._check_drained(now)
 
     def speech_probable(self, now: float, probable: bool) -> None:
         """The local detector thinks speech may be starting (``True``), or that what it heard
@@ -507,6 +615,7 @@ class ClientSession:
     def tick(self, now: float) -> None:
         """Handle deadlines that have passed (cancel timeout, end of playback)."""
         self._settle_stop(now, None)
+        self._decide(now)
         if self._judge_deadline is not None and now >= self._judge_deadline:
             self._judge_false(now)
         if self._cancel_deadline is not None and now >= self._cancel_deadline:
@@ -692,7 +801,11 @@ class ClientSession:
     # -- barge-in ------------------------------------------------------------------------------
 
     def _barge_in(self, trigger: Trigger, now: float, *, onset: float | None,
-                  source: DetectionSource) -> None:
+                  source: DetectionSource, yielded: _Yield | None = None) -> None:
+        if yielded is None and self._yield is not None:
+            # The app or the server's VAD interrupts while the decision is pending: it is
+            # an interruption, from the moment playback paused.
+            yielded, self._yield = self._yield, None
         self._settle_stop(now, None)
         self.stats.interruptions += 1
         rid = self._playing_response
@@ -714,6 +827,12 @@ class ClientSession:
         self._pending = _PendingInterruption(
             response_id=rid, item_id=key[0] if key else None, source=source,
             cancel_event_id=cancel_id, onset=onset, detected=now, ducked=self._ducked_at)
+        if yielded is not None:
+            # The user has heard nothing since the pause: that is when playback stopped for
+            # them. The speech was decided real, so it is never judged noise later.
+            self._pending.ducked = yielded.ducked
+            self._pending.playback_stopped = yielded.yielded
+            self._pending.decided = True
         self._ducked_at = None  # clearing the output restores its gain
         # The truncate waits for the output's final count (playback_stopped): a device still
         # plays what it already handed to the driver, and the user hears that too.
@@ -759,7 +878,7 @@ class ClientSession:
             pending.heard_ms, pending.received_ms = heard, received
             pending.truncate_ms = truncate_ms
             judge_after = self.barge_in.false_interruption_s
-            if truncate_ms is not None and judge_after is not None:
+            if truncate_ms is not None and judge_after is not None and not pending.decided:
                 self._judging = pending
                 self._judge_deadline = pending.detected + judge_after
             if pending.cancel_event_id is None:
@@ -812,7 +931,8 @@ class ClientSession:
 
     def _check_drained(self, now: float) -> None:
         handling = self._handling(Input.DRAIN_CHECK)
-        if not isinstance(handling, Trigger):
+        if not isinstance(handling, Trigger) or self._yield is not None:
+            # (Yielded: nothing plays until the decision resumes or cancels the reply.)
             self._drain_deadline = None
             return
         rid = self._playing_response

@@ -11,6 +11,7 @@ from typing import TypeAlias
 import attrs
 
 from ..wire import ClientEvent, ErrorInfo, ResponseStatus, ServerEvent
+from .decision import Evidence, Verdict
 from .latency import DetectionSource, InterruptionLatency
 from .state import State
 
@@ -21,6 +22,8 @@ __all__ = (
     "StopPlayback",
     "DuckPlayback",
     "EndOfAudio",
+    "PausePlayback",
+    "ResumePlayback",
     "AudioAction",
     "AUDIO_ACTIONS",
     "Action",
@@ -37,6 +40,8 @@ __all__ = (
     "PlaybackPosition",
     "Interrupted",
     "FalseInterruption",
+    "InterruptionDecided",
+    "Backchannel",
     "Truncated",
     "ErrorOccurred",
     "OtherServerEvent",
@@ -85,9 +90,23 @@ class EndOfAudio:
     """All audio of the playing response is queued: play it out (see ``AudioOutput.mark_end``)."""
 
 
-AudioAction: TypeAlias = PlayAudio | StopPlayback | DuckPlayback | EndOfAudio
+@attrs.frozen
+class PausePlayback:
+    """The assistant yields to the user: stop the output now, but keep what was queued and
+    did not play, and hold the audio that comes after it, to play on from the exact sample
+    (:class:`ResumePlayback`) or drop (:class:`StopPlayback`)."""
+
+
+@attrs.frozen
+class ResumePlayback:
+    """Play on from where :class:`PausePlayback` stopped: what was held, in order."""
+
+
+AudioAction: TypeAlias = (PlayAudio | StopPlayback | DuckPlayback | EndOfAudio | PausePlayback
+                          | ResumePlayback)
 """The actions performed on the audio output (the engine performs them: ``realtalk.engine``)."""
-AUDIO_ACTIONS = (PlayAudio, StopPlayback, DuckPlayback, EndOfAudio)
+AUDIO_ACTIONS = (PlayAudio, StopPlayback, DuckPlayback, EndOfAudio, PausePlayback,
+                 ResumePlayback)
 
 Action: TypeAlias = SendEvent | AudioAction
 
@@ -251,6 +270,39 @@ class FalseInterruption:
 
 
 @attrs.frozen(kw_only=True)
+class InterruptionDecided:
+    """The assistant yielded to the user's speech and the decision is made
+    (``BargeIn(decide=True)``, see :mod:`realtalk.session.decision`).
+
+    Attributes:
+        verdict: ``"interruption"`` (the reply is cancelled; an :class:`Interrupted`
+            follows), ``"backchannel"`` or ``"noise"`` (the reply plays on from the paused
+            sample).
+        evidence: what the classifier judged.
+        onset: the detector's speech onset (capture time).
+        yielded: when playback paused.
+        decided: when the verdict came; ``decided - yielded`` is how long the assistant
+            was silent before it went on or stopped for good.
+    """
+
+    verdict: Verdict
+    evidence: Evidence
+    onset: float | None
+    yielded: float
+    decided: float
+
+
+@attrs.frozen(kw_only=True)
+class Backchannel:
+    """The user said something like "yeah" or "uh huh" over the assistant, which went on
+    with its reply. ``transcript``: their words, if they were transcribed in time."""
+
+    transcript: str | None
+    speech_ms: float
+    at: float
+
+
+@attrs.frozen(kw_only=True)
 class Truncated:
     """The server confirmed the truncation of ``item_id`` at ``audio_end_ms``."""
 
@@ -297,6 +349,8 @@ ConversationEvent: TypeAlias = (
     | PlaybackPosition
     | Interrupted
     | FalseInterruption
+    | InterruptionDecided
+    | Backchannel
     | Truncated
     | ErrorOccurred
     | OtherServerEvent

@@ -19,7 +19,8 @@ A fake for every interface (each records what it was given):
 - audio: :class:`MemoryInput` (a scripted microphone), :class:`MemoryOutput` (a speaker that
   records what it played);
 - detection: :class:`ScriptedVAD` (a :class:`~realtalk.vad.VoiceActivityDetector`),
-  :class:`ScriptedGate` (a :class:`~realtalk.vad.SpeechGate`);
+  :class:`ScriptedGate` (a :class:`~realtalk.vad.SpeechGate`), :class:`ScriptedClassifier`
+  (an :class:`~realtalk.InterruptionClassifier`);
 - echo: :class:`RecordingEchoFilter` (an :class:`~realtalk.echo.EchoFilter`),
   :class:`ScriptedTranscriptFilter` (a :class:`~realtalk.echo.TranscriptFilter`);
 - transcripts: :class:`MemoryTranscriptStore` (a
@@ -35,7 +36,7 @@ A fake for every interface (each records what it was given):
 """
 
 from ..audio.memory import MemoryInput, MemoryOutput
-from .detectors import ScriptedGate, ScriptedVAD
+from .detectors import ScriptedClassifier, ScriptedGate, ScriptedVAD
 from .echo import RecordingEchoFilter, ScriptedTranscriptFilter
 from .provider import InProcessServer, MemoryProvider, ServerScript
 from .relay import MemoryClientConnection, RecordingAuthenticator, ScriptedPolicy
@@ -58,6 +59,7 @@ __all__ = (
     "MemoryOutput",
     "ScriptedVAD",
     "ScriptedGate",
+    "ScriptedClassifier",
     "RecordingEchoFilter",
     "ScriptedTranscriptFilter",
     "MemoryTranscriptStore",

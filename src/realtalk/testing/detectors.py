@@ -1,5 +1,5 @@
-"""Scripted per-frame judges: a voice activity detector and a speech gate that answer from a
-script and record every frame they were shown."""
+"""Scripted judges: a voice activity detector and a speech gate that answer from a script and
+record every frame they were shown, and an interruption classifier that gives a set verdict."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from collections.abc import Sequence
 
 from .._args import bad_argument, check_number
 from ..audio.frame import AudioFrame
+from ..errors import ConfigurationError
+from ..session.decision import Evidence, Verdict
 
-__all__ = ("ScriptedVAD", "ScriptedGate")
+__all__ = ("ScriptedVAD", "ScriptedGate", "ScriptedClassifier")
 
 
 def _intervals(name: str, value: object) -> tuple[tuple[float, float], ...]:
@@ -115,3 +117,30 @@ class ScriptedGate(_FrameScript):
     def passes(self, frame: AudioFrame) -> bool:
         """The script's answer for this frame."""
         return self._answer(frame)
+
+
+class ScriptedClassifier:
+    """An :class:`~realtalk.InterruptionClassifier` that gives ``verdict`` once ``after_ms``
+    have passed since the assistant yielded, and records every :class:`~realtalk.Evidence`
+    it was shown (``verdict=None``: it never decides, so ``BargeIn.max_yield_ms`` does).
+
+    Raises:
+        ConfigurationError: a verdict other than the three, or a negative ``after_ms``.
+    """
+
+    def __init__(self, verdict: Verdict | None = "interruption", *,
+                 after_ms: float = 0.0) -> None:
+        if verdict not in ("interruption", "backchannel", "noise", None):
+            raise ConfigurationError(
+                f"verdict must be 'interruption', 'backchannel', 'noise' or None, "
+                f"got {verdict!r}")
+        if not after_ms >= 0:
+            raise ConfigurationError(f"after_ms must be >= 0, got {after_ms!r}")
+        self.verdict: Verdict | None = verdict
+        self.after_ms = after_ms
+        self.evidence: list[Evidence] = []
+
+    def decide(self, evidence: Evidence) -> Verdict | None:
+        """``verdict`` once ``after_ms`` have passed since the yield, else ``None``."""
+        self.evidence.append(evidence)
+        return self.verdict if evidence.since_yield_ms >= self.after_ms else None

@@ -1,0 +1,144 @@
+"""The interruption decision: after the assistant has yielded to the user, was it a real
+interruption, a backchannel ("yeah", "uh huh") or only noise?
+
+Barge-in and backchannels share one path, in the session core (:mod:`realtalk.session.core`):
+
+1. **detect**: the local detector confirms user speech while the assistant speaks;
+2. **yield**: playback pauses at once, at a sample-exact point, and the reply keeps streaming
+   into a held buffer; the cancel is held;
+3. **decide**: evidence accumulates (how long the user has talked, whether they have fallen
+   silent and for how long, the words once a transcript exists) and an
+   :class:`InterruptionClassifier` judges it;
+4. **cancel or resume**: an interruption cancels and truncates at what was heard, exactly as an
+   immediate barge-in does; a backchannel or noise resumes the same reply from the paused
+   sample, nothing lost or repeated.
+
+This module is pure logic: the evidence, the verdicts, the classifier protocol and the default
+classifier, which needs nothing beyond the detector and the transcript.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Literal, Protocol
+
+import attrs
+
+__all__ = (
+    "Verdict",
+    "Evidence",
+    "InterruptionClassifier",
+    "LexiconClassifier",
+    "ENGLISH_BACKCHANNELS",
+    "words_of",
+)
+
+Verdict = Literal["interruption", "backchannel", "noise"]
+"""What the user's speech over the assistant was: ``"interruption"`` (cancel and truncate),
+``"backchannel"`` (keep the reply going) or ``"noise"`` (it was not speech: keep going)."""
+
+ENGLISH_BACKCHANNELS: frozenset[str] = frozenset({
+    "yeah", "yes", "yep", "yup", "ya", "uh huh", "uh-huh", "mhm", "mm hmm", "mm-hmm", "mmhmm",
+    "hmm", "mm", "right", "ok", "okay", "sure", "i see", "got it", "cool", "nice", "great",
+    "alright", "all right", "true", "exactly", "totally", "oh", "ah", "wow", "really",
+    "interesting", "makes sense", "fair enough", "of course", "indeed", "gotcha",
+})
+"""Whole utterances that are backchannels in English (compared after :func:`words_of`;
+repeats such as "yeah yeah" and "okay okay" count too). A phrase that adds anything ("yeah
+but", "okay wait", "right, and Tuesday?") is a turn."""
+
+_WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
+
+
+def words_of(text: str) -> tuple[str, ...]:
+    """The lower-case words of ``text``, punctuation dropped ("Uh-huh." -> ``("uh-huh",)``)."""
+    return tuple(_WORD.findall(text.lower()))
+
+
+@attrs.frozen(kw_only=True)
+class Evidence:
+    """What is known about the user's speech since the assistant yielded.
+
+    Attributes:
+        speech_ms: how long the detector has heard the user since the onset (gaps inside
+            speech not counted).
+        silent_ms: how long the user has been silent now (0 while they talk).
+        speaking: whether the last frame was taken for the user.
+        since_yield_ms: time since the assistant yielded.
+        transcript: the user's words, once the server transcribed the utterance (``None``:
+            not yet, or the session asked for no transcription).
+    """
+
+    speech_ms: float
+    silent_ms: float
+    speaking: bool
+    since_yield_ms: float
+    transcript: str | None = None
+
+
+class InterruptionClassifier(Protocol):
+    """Judges the evidence; called after every microphone frame and transcript while the
+    assistant has yielded, until it returns a verdict."""
+
+    def decide(self, evidence: Evidence) -> Verdict | None:
+        """The verdict, or ``None`` to wait for more evidence."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class LexiconClassifier:
+    """The default classifier: duration first, words when they exist.
+
+    - The user keeps talking past ``max_backchannel_ms`` of speech: an interruption, decided
+      while they still talk (a backchannel is a word or two).
+    - A transcript arrives: only backchannel words (``lexicon``) -> backchannel; any other
+      word -> interruption (a command such as "stop" or "wait" is not in the lexicon); no
+      words -> noise.
+    - The user fell silent ``wait_for_words_ms`` ago and no transcript came: ``undecided``
+      (by default an interruption: a user who said "stop" and got no transcript must not
+      hear the assistant start again).
+
+    Args:
+        lexicon: whole utterances that are backchannels (lower case, see :func:`words_of`).
+        max_backchannel_ms: speech longer than this is a turn.
+        wait_for_words_ms: how long after the user falls silent to wait for a transcript.
+        undecided: the verdict when no transcript came in time.
+    """
+
+    lexicon: frozenset[str] = ENGLISH_BACKCHANNELS
+    max_backchannel_ms: float = 800.0
+    wait_for_words_ms: float = 1500.0
+    undecided: Verdict = "interruption"
+
+    def decide(self, evidence: Evidence) -> Verdict | None:
+        """See the class docstring."""
+        if evidence.speech_ms > self.max_backchannel_ms:
+            return "interruption"
+        if evidence.transcript is not None:
+            return self.judge_words(evidence.transcript)
+        if not evidence.speaking and evidence.silent_ms >= self.wait_for_words_ms:
+            return self.undecided
+        return None
+
+    def judge_words(self, transcript: str) -> Verdict:
+        """The verdict on an utterance's words alone."""
+        words = words_of(transcript)
+        if not words:
+            return "noise"
+        return "backchannel" if _all_backchannel(words, self.lexicon) else "interruption"
+
+
+def _all_backchannel(words: tuple[str, ...], lexicon: Iterable[str]) -> bool:
+    """Whether ``words`` is one or more lexicon phrases back to back ("yeah yeah", "okay,
+    got it")."""
+    phrases = sorted((tuple(p.split()) for p in lexicon), key=len, reverse=True)
+    at = 0
+    while at < len(words):
+        for phrase in phrases:
+            if words[at:at + len(phrase)] == phrase:
+                at += len(phrase)
+                break
+        else:
+            return False
+    return True

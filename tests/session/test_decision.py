@@ -1,0 +1,54 @@
+"""The interruption decision's default judge: duration first, then the words."""
+
+from __future__ import annotations
+
+import pytest
+
+from realtalk import BargeIn, Evidence, LexiconClassifier
+from realtalk.errors import ConfigurationError
+from realtalk.session.decision import words_of
+
+
+def _evidence(speech_ms: float = 200.0, silent_ms: float = 0.0, speaking: bool = True,
+              transcript: str | None = None) -> Evidence:
+    return Evidence(speech_ms=speech_ms, silent_ms=silent_ms, speaking=speaking,
+                    since_yield_ms=speech_ms + silent_ms, transcript=transcript)
+
+
+@pytest.mark.parametrize("text", ["Yeah.", "uh-huh", "Mm-hmm!", "okay, got it", "yeah yeah",
+                                  "Right.", "I see"])
+def test_backchannel_words_keep_the_reply(text: str) -> None:
+    assert LexiconClassifier().decide(_evidence(transcript=text)) == "backchannel"
+
+
+@pytest.mark.parametrize("text", ["Stop.", "wait", "yeah but what about Tuesday",
+                                  "okay wait", "No.", "hang on", "right, and the price?"])
+def test_anything_more_is_an_interruption(text: str) -> None:
+    assert LexiconClassifier().decide(_evidence(transcript=text)) == "interruption"
+
+
+def test_no_words_is_noise() -> None:
+    assert LexiconClassifier().decide(_evidence(transcript=" ... ")) == "noise"
+
+
+def test_a_user_who_keeps_talking_interrupts_before_any_transcript() -> None:
+    classifier = LexiconClassifier(max_backchannel_ms=800.0)
+    assert classifier.decide(_evidence(speech_ms=780.0)) is None
+    assert classifier.decide(_evidence(speech_ms=820.0)) == "interruption"
+
+
+def test_without_words_in_time_the_undecided_verdict_holds() -> None:
+    classifier = LexiconClassifier(wait_for_words_ms=1000.0)
+    assert classifier.decide(_evidence(silent_ms=990.0, speaking=False)) is None
+    assert classifier.decide(_evidence(silent_ms=1000.0, speaking=False)) == "interruption"
+    lenient = LexiconClassifier(wait_for_words_ms=1000.0, undecided="backchannel")
+    assert lenient.decide(_evidence(silent_ms=1000.0, speaking=False)) == "backchannel"
+
+
+def test_words_of_keeps_hyphenated_words_whole() -> None:
+    assert words_of("Uh-huh. OK, don't!") == ("uh-huh", "ok", "don't")
+
+
+def test_a_classifier_without_decide_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="decide"):
+        BargeIn(decide=True, classifier=object())  # type: ignore[arg-type]
