@@ -32,6 +32,7 @@ from .errors import (
     RemoteProtocolError,
     TransportError,
 )
+from .reconnect import LostResponse, Reconnect, Reconnected, Reconnecting
 from .session import (
     AssistantTranscript,
     AssistantTranscriptDelta,
@@ -91,6 +92,7 @@ __all__ = (
     "ToolCallStarted",
     "ToolCallFinished",
     "ToolCallCancelled",
+    "Reconnect",
     "State",
     # conversation events
     "ConversationEvent",
@@ -116,6 +118,9 @@ __all__ = (
     "Truncated",
     "ErrorOccurred",
     "OtherServerEvent",
+    "Reconnecting",
+    "Reconnected",
+    "LostResponse",
     # errors
     "RealtalkError",
     "ConfigurationError",

@@ -11,6 +11,11 @@ order:
 - the *timer* wakes at its next deadline (end of playback, cancel timeout) and when playback
   may have moved.
 
+With :class:`~realtalk.Reconnect` settings, a lost connection starts a fourth task, the
+*reconnector*: it waits the engine's backoff, opens a new connection through the same
+provider, has the engine restore the conversation on it, and reads it (the first
+connection's reader has ended). It owns each connection it opens, and loops on the next loss.
+
 Conversation events go to a buffered stream read with :meth:`Conversation.events`. The hot path
 never waits on the app: if the app stops reading and the buffer fills, events are dropped and
 counted (:attr:`Conversation.dropped_events`), never the audio or the cancel.
@@ -28,7 +33,6 @@ from typing import Literal
 
 import anyio
 import anyio.abc
-import anyio.lowlevel
 
 from ._args import (
     check_choice,
@@ -57,12 +61,14 @@ from .echo.defences import UNSET, defences_from_keywords
 from .engine import AppEvent, CancelTool, ConversationEngine, Emit, RunTool
 from .errors import (
     ConfigurationError,
+    ConnectError,
     ConnectionClosed,
     ConversationClosed,
     RealtalkError,
     unwrap_group,
 )
 from .providers import Provider
+from .reconnect import Reconnect
 from .session import ClientSession, Interrupted, State
 from .session.barge_in import BargeIn
 from .session_config import PCM_SAMPLE_RATE, SessionConfig
@@ -124,6 +130,12 @@ class Conversation:
             (docs/tools.md has the rules, interruptions included).
         max_tool_steps: how many follow-ups a chain of calls may take between user turns
             before the model must answer in words.
+        reconnect: what to do when the connection is lost (closed, reset, or silent past
+            the provider's keepalive): with :class:`~realtalk.Reconnect` settings, reopen it
+            through the same provider and restore the conversation on it
+            (:class:`~realtalk.Reconnecting`, :class:`~realtalk.Reconnected`;
+            docs/reliability.md has the rules); ``None`` (the default): the conversation
+            ends with a fatal :class:`~realtalk.ErrorOccurred`.
 
     Raises:
         ConfigurationError: an argument of the wrong type or out of range, named in the
@@ -151,6 +163,7 @@ class Conversation:
         transcripts: TranscriptStore | None = None,
         tools: Sequence[Tool] = (),
         max_tool_steps: int = DEFAULT_MAX_TOOL_STEPS,
+        reconnect: Reconnect | None = None,
         # Deprecated: fields of EchoDefences now.
         half_duplex: bool = UNSET,
         transcript_filters: TranscriptFilterChain | Literal["default"] | None = UNSET,
@@ -160,6 +173,8 @@ class Conversation:
         _check_arguments(provider=provider, config=config, input=input, output=output,
                          barge_in=barge_in, vad=vad, cancel_timeout=cancel_timeout, clock=clock,
                          event_buffer=event_buffer, transcripts=transcripts)
+        check_type("reconnect", reconnect, (Reconnect, type(None)),
+                   "a realtalk.Reconnect or None")
         defences = defences_from_keywords(
             "Conversation", echo, half_duplex=half_duplex, transcript_filters=transcript_filters,
             echo_watch=echo_watch, calibrate_at_start=calibrate_at_start)
@@ -179,7 +194,8 @@ class Conversation:
         self.engine = ConversationEngine(
             output=self.output, sample_rate=PCM_SAMPLE_RATE, config=config, barge_in=barge_in,
             vad=vad, echo=defences, transcripts=transcripts, wire_shape=provider.shape,
-            cancel_timeout=cancel_timeout, tools=tools, max_tool_steps=max_tool_steps)
+            cancel_timeout=cancel_timeout, tools=tools, max_tool_steps=max_tool_steps,
+            reconnect=reconnect)
         """Everything the conversation decides; this class feeds it and performs its
         effects."""
         self._clock: Callable[[], float] = clock if clock is not None else anyio.current_time
@@ -189,6 +205,7 @@ class Conversation:
         self._task_scopes: list[anyio.CancelScope] = []
         self._tools = ToolRunner(self._spawn, self._tool_finished)
         self._transport: Transport | None = None
+        self._reconnector_started = False
         self._closed = False
         self.closed_reason: str | None = None
         """Why the conversation closed (``None`` while it runs)."""
@@ -469,15 +486,54 @@ class Conversation:
     # -- tasks ---------------------------------------------------------------------------------
 
     async def _reader(self, transport: Transport) -> None:
+        lost = await self._read(transport)
+        async with self._lock:
+            self._lost(lost)
+            await self._perform()
+
+    async def _read(self, transport: Transport) -> ConnectionClosed:
+        """Hand the engine every frame of ``transport``; return what ended it."""
         while True:
             try:
                 text = await transport.receive()
             except ConnectionClosed as exc:
-                await self._connection_lost(exc)
-                return
+                return exc
             async with self._lock:
                 self.engine.server_frame(text, self._clock())
                 await self._perform()
+
+    def _lost(self, exc: ConnectionClosed) -> None:
+        """The connection is gone: the engine decides whether to reconnect. Call with the
+        lock held. Once the reconnector runs, it handles the losses of its connections."""
+        if self._closed or self._reconnector_started:
+            return
+        delay = self.engine.lost(str(exc), self._clock())
+        if delay is None:
+            self._shutdown(self.engine.failure or f"connection lost: {exc}")
+            return
+        self._reconnector_started = True
+        self._spawn(self._reconnector, delay)
+
+    async def _reconnector(self, delay: float | None) -> None:
+        while delay is not None:
+            await anyio.sleep(delay)
+            async with contextlib.AsyncExitStack() as connection:
+                try:
+                    transport = await connection.enter_async_context(self.provider.connect())
+                except (ConnectError, ConnectionClosed) as exc:
+                    async with self._lock:
+                        delay = self.engine.attempt_failed(str(exc), self._clock())
+                        await self._perform()
+                    continue
+                async with self._lock:
+                    self._transport = transport
+                    self.engine.reconnected(self._clock())
+                    await self._perform()
+                lost = await self._read(transport)
+                async with self._lock:
+                    delay = self.engine.lost(str(lost), self._clock())
+                    await self._perform()
+        self._shutdown(self.engine.failure or "the connection was lost")
 
     async def _microphone(self, source: AudioInput) -> None:
         frames = source.frames()
@@ -529,7 +585,9 @@ class Conversation:
                     self._emit(effect.event)
                 elif isinstance(effect, RunTool | CancelTool):
                     self._tools.perform(effect)
-                elif not self._closed:
+                elif not self._closed and not self.engine.reconnecting:
+                    # (During an outage the engine holds its sends: these were on their way
+                    # when the connection broke, and are lost with it.)
                     await self._send_text(encode(effect.event))
                     self.engine.sent(effect, self._clock())
         if performed:
@@ -540,11 +598,7 @@ class Conversation:
             assert self._transport is not None, "sending before the transport is connected"
             await self._transport.send(text)
         except ConnectionClosed as exc:
-            await self._connection_lost(exc)
-
-    async def _connection_lost(self, exc: ConnectionClosed) -> None:
-        self._fail(f"connection lost: {exc}")
-        await anyio.lowlevel.checkpoint()
+            self._lost(exc)
 
     def _fail(self, message: str) -> None:
         """End the conversation with a fatal error event saying why."""

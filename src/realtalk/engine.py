@@ -29,6 +29,7 @@ synchronously as events are emitted (a failed write is an error event).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any, TypeAlias
@@ -59,6 +60,7 @@ from .echo.calibration import (
     GainSeedable,
 )
 from .errors import ConfigurationError, EventParseError
+from .reconnect import LostResponse, Outage, Reconnect, Reconnected, Reconnecting
 from .session import (
     AUDIO_ACTIONS,
     AudioAction,
@@ -79,6 +81,7 @@ from .session import (
     UserTranscript,
 )
 from .session.barge_in import BargeIn
+from .session.context import ConversationContext
 from .session.playback import ItemKey
 from .session_config import (
     DEFAULT_TRANSCRIPTION_MODEL,
@@ -111,12 +114,12 @@ _DEFAULT_ECHO = EchoDefences()
 
 AppEvent: TypeAlias = (
     ConversationEvent | EchoTranscriptDropped | EchoRiskChange | EchoPathMeasurement
-    | ToolCallEvent
+    | ToolCallEvent | Reconnecting | Reconnected
 )
 """What :meth:`realtalk.Conversation.events` yields: the session's events, the user
 transcripts the transcript echo filters dropped (in place of the
 :class:`~realtalk.UserTranscript`), the echo-risk watch's changes of level, each echo-path
-calibration's figures, and the tool calls' starts, ends and cancellations."""
+calibration's figures, the tool calls' starts, ends and cancellations, and the reconnects."""
 
 
 @attrs.frozen
@@ -146,6 +149,8 @@ class ConversationEngine:
         tools, max_tool_steps: the function tools the model may call, declared in the
             session, and how many follow-ups a chain of calls may take
             (:mod:`realtalk.tools.calls` has the rules).
+        reconnect: what :meth:`lost` does (``None``: a lost connection is the end, as
+            :meth:`fail`).
 
     Raises:
         ConfigurationError: tools given here and in ``config.extra`` too, or a bad tool
@@ -166,6 +171,7 @@ class ConversationEngine:
         cancel_timeout: float = 2.0,
         tools: Sequence[Tool] = (),
         max_tool_steps: int = DEFAULT_MAX_TOOL_STEPS,
+        reconnect: Reconnect | None = None,
     ) -> None:
         self.output = output
         self._playback = PlaybackHold(output)  # every write goes through it: a pause holds
@@ -175,8 +181,11 @@ class ConversationEngine:
         if self.tool_calls is not None:
             config = _declaring(config, self.tool_calls)
         config = _transcribing(config, echo)
-        self.session = ClientSession(config, barge_in=barge_in, wire_shape=wire_shape,
-                                     cancel_timeout=cancel_timeout)
+        # A new connection gets a new session core, configured alike.
+        self._new_session = functools.partial(ClientSession, config, barge_in=barge_in,
+                                              wire_shape=wire_shape,
+                                              cancel_timeout=cancel_timeout)
+        self.session = self._new_session()
         self.detector = (OnsetDetector(barge_in, vad, EchoGate(), sample_rate=sample_rate)
                          if barge_in is not None else None)
         self.echo_control = EchoControl(echo, sample_rate=sample_rate, detector=self.detector,
@@ -190,6 +199,13 @@ class ConversationEngine:
         self.uplinked: tuple[AudioFrame, float] | None = None
         """The frame the last :meth:`microphone` call queued upstream (as cleaned) and its
         capture time; ``None`` when that call sent nothing (muted, calibrating, closed)."""
+        self.context = ConversationContext()
+        """What the model should remember, as the user heard it: what a reconnect restores."""
+        self.reconnect = reconnect
+        self.outage: Outage | None = None
+        """The outage under way (between :meth:`lost` and :meth:`reconnected`), if any."""
+        self.failure: str | None = None
+        """The fatal error's message, once the conversation failed."""
         self.closed = False
         self._edge = MicrophoneEdge(sample_rate)
         self._effects: list[Effect] = []
@@ -203,8 +219,11 @@ class ConversationEngine:
 
     def effects(self) -> list[Effect]:
         """Drain what to do, in order. Performing a :class:`SendEvent` (then :meth:`sent`)
-        can produce more: call again until empty."""
+        can produce more: call again until empty. During an outage, events to send are held
+        for the next session instead."""
         out, self._effects = self._effects, []
+        if self.outage is not None or any(_orphan_output(e, self.context) for e in out):
+            out = self._held_back(out)
         return out
 
     def playing(self) -> tuple[ItemKey | None, float]:
@@ -244,8 +263,109 @@ class ConversationEngine:
         if self.closed:
             return
         logger.warning(message)
+        self.failure = message
         self._error(message, now, fatal=True)
         self.close(now)
+
+    @property
+    def reconnecting(self) -> bool:
+        """Whether an outage is under way (nothing can be sent until :meth:`reconnected`)."""
+        return self.outage is not None
+
+    def lost(self, reason: str, now: float) -> float | None:
+        """The connection is gone (``reason``: what the transport said). Playback stops where
+        the user is, what was heard is kept in :attr:`context`, and :class:`Reconnecting` is
+        emitted: returns the seconds to wait before connecting again. Returns ``None`` when
+        the conversation cannot go on (no :class:`Reconnect` settings, or its attempts are
+        spent): then it has failed, as :meth:`fail`, naming ``reason``."""
+        if self.closed:
+            return None
+        if self.reconnect is None:
+            self.fail(f"connection lost: {reason}", now)
+            return None
+        if self.outage is None:
+            self.outage = Outage(self.reconnect, reason, now)
+            self.outage.lost_response = self._stop_for_outage(now)
+        return self.attempt_failed(reason, now)
+
+    def attempt_failed(self, reason: str, now: float) -> float | None:
+        """An attempt to reconnect failed (``reason``: the connect error): as :meth:`lost`."""
+        outage = self.outage
+        if self.closed or outage is None:
+            return None
+        attempt = outage.next_attempt(reason, now)
+        if attempt is None:
+            self.fail(outage.gave_up(), now)
+            return None
+        logger.warning("connection lost (%s): reconnect attempt %d in %.2f s", reason,
+                       attempt.attempt, attempt.delay_s)
+        self._emit(attempt)
+        return attempt.delay_s
+
+    def reconnected(self, now: float) -> None:
+        """A new connection is open: configure it as the first (the same
+        ``session.update``), recreate the context, send what the outage held, and emit
+        :class:`Reconnected`."""
+        outage, self.outage = self.outage, None
+        if self.closed or outage is None:
+            return
+        stats = self.session.stats
+        self.session = self._new_session()
+        self.session.stats = stats
+        self.session.open(now)
+        self._drain(now)
+        restore = self.context.restore_events(self.session.wire_shape)
+        self._effects.extend(SendEvent(event) for event in restore)
+        self.context.restored()
+        self._effects.extend(SendEvent(event) for event in outage.held)
+        logger.info("reconnected after %.2f s: %d items restored", now - outage.started_at,
+                    len(restore))
+        self._emit(outage.ended(len(restore), now, self.sample_rate))
+
+    def _stop_for_outage(self, now: float) -> LostResponse | None:
+        """Stop playback where the user is, keep what they heard, end the old session's
+        business (its replies in progress, their unfinished tool calls), and return the reply
+        the loss cut off."""
+        tracker = self.session.tracker
+        tracker.update(self.output.played_samples())
+        playing = tracker.playing()
+        tracker.update(self.output.clear())
+        in_progress = self.context.responses_in_progress
+        self.context.connection_lost(lambda key: (tracker.heard_ms(key),
+                                                  tracker.received_ms(key)))
+        if self.tool_calls is not None:
+            self.tool_calls.connection_lost(now)
+        self.session.close(now)
+        self._drain(now)
+        # What the old session still wanted to send (a truncate, a cancel) has no session.
+        self._effects = [e for e in self._effects if not isinstance(e, SendEvent)]
+        response_id = in_progress[-1] if in_progress else (
+            self.context.response_of(playing[0]) if playing is not None else None)
+        if response_id is None:
+            return None
+        parts = self.context.assistant_parts(response_id)
+        key = playing if playing in parts else (parts[-1] if parts else None)
+        return LostResponse(
+            response_id=response_id, item_id=key[0] if key is not None else None,
+            heard_ms=tracker.heard_ms(key) if key is not None else 0.0,
+            heard_text=self.context.heard_text(key[0]) if key is not None else "")
+
+    def _held_back(self, effects: list[Effect]) -> list[Effect]:
+        """``effects`` less the sends held for the next session (during an outage) and the
+        outputs of calls the session does not have (they were not restored)."""
+        kept: list[Effect] = []
+        for effect in effects:
+            if not isinstance(effect, SendEvent):
+                kept.append(effect)
+            elif self.outage is not None:
+                # Which session has the call is known once it is restored.
+                self.outage.held.append(effect.event)
+            elif _orphan_output(effect, self.context):
+                logger.info("not sending a function output: its call was not restored to "
+                            "this session")
+            else:
+                kept.append(effect)
+        return kept
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -257,6 +377,10 @@ class ConversationEngine:
             return
         frame = self._edge.convert(captured)
         if frame is None:
+            return
+        if self.outage is not None:
+            # The user hears silence: what they say into it is not answered late.
+            self.outage.audio_dropped_samples += len(frame.samples)
             return
         captured_at = frame.timestamp if frame.timestamp is not None else now - frame.duration
         if self.calibration is not None:
@@ -278,7 +402,7 @@ class ConversationEngine:
 
     def server_frame(self, frame: str | bytes, now: float) -> None:
         """One frame from the server."""
-        if self.closed:
+        if self.closed or self.outage is not None:
             return
         try:
             event = parse_server_event(frame)
@@ -287,6 +411,7 @@ class ConversationEngine:
             self._error(f"malformed server event: {exc}", now)
             return
         was = self.session.state
+        self.context.server_event(event)
         self.session.receive(event, now)
         self._drain(now)
         if was is not State.SPEAKING and self.session.state is State.SPEAKING \
@@ -312,6 +437,7 @@ class ConversationEngine:
 
     def sent(self, event: SendEvent, now: float) -> None:
         """The shell wrote ``event`` to the server at ``now`` (for the latency marks)."""
+        self.context.sent(event.event)
         self.session.event_sent(event.event, now)
         self._drain(now)
 
@@ -492,6 +618,15 @@ class ConversationEngine:
     def _error(self, message: str, now: float, *, fatal: bool = False) -> None:
         """An error of the conversation's own (not the server's ``error`` event)."""
         self._emit(ErrorOccurred(message=message, error=None, benign=False, fatal=fatal, at=now))
+
+
+def _orphan_output(effect: Effect, context: ConversationContext) -> bool:
+    """Whether ``effect`` sends the output of a call its session does not have."""
+    if not isinstance(effect, SendEvent) or not isinstance(effect.event, ConversationItemCreate):
+        return False
+    item = effect.event.item
+    return item.get("type") == "function_call_output" \
+        and not context.knows_call(str(item.get("call_id")))
 
 
 def _declaring(config: SessionConfig | None, tool_calls: ToolCalls) -> SessionConfig:

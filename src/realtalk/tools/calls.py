@@ -295,6 +295,22 @@ class ToolCalls:
             if not response.followed_up:
                 response.user_spoke = True
 
+    def connection_lost(self, now: float) -> None:
+        """The session is gone, and the responses in progress with it. Their calls whose
+        arguments were not complete are answered as not run; no follow-up is asked for them
+        (a reply the loss cut off is not asked for again: the app decides). Running calls go
+        on, and their output goes to the next session if the call is restored there."""
+        for response_id in self._in_progress:
+            response = self._responses.get(response_id)
+            if response is None:
+                continue
+            response.done = response.followed_up = True
+            for entry in self._entries(response.calls):
+                if entry.status == "arguments":
+                    self._cancel(entry, "the connection was lost before the call was "
+                                 "complete", now)
+        self._in_progress.clear()
+
     def finished(self, call_id: str, now: float, *, result: object = None,
                  error: str | None = None) -> None:
         """The run of ``call_id`` ended with ``result``, or with ``error`` (the function raised:

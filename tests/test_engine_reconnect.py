@@ -1,0 +1,204 @@
+"""The engine across a lost connection, sans-I/O: playback stopped where the user is, the
+outage's rules (microphone dropped, app requests held), the restore on the new session, the
+budget, and tool calls in flight."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import pytest
+
+from realtalk import wire as ev
+from realtalk.audio import AudioFrame, MemoryOutput
+from realtalk.audio.pcm import int16_to_bytes
+from realtalk.echo import EchoDefences
+from realtalk.engine import ConversationEngine, Effect, Emit, RunTool
+from realtalk.reconnect import LostResponse, Reconnect, Reconnected, Reconnecting
+from realtalk.session import ErrorOccurred, SendEvent, State
+from realtalk.tools import tool
+from realtalk.tools.calls import ToolCallCancelled
+
+RATE = 24_000
+WORDS = ["Once", "upon", "a", "time", "there", "was", "a", "king"]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@tool
+def lookup(city: str) -> str:
+    """Look a city up."""
+    return f"{city}: sunny"
+
+
+def _new(clock: _Clock, reconnect: Reconnect | None = None, **options: Any
+         ) -> ConversationEngine:
+    engine = ConversationEngine(
+        output=MemoryOutput(RATE, clock=clock), reconnect=reconnect,
+        echo=EchoDefences(canceller=None, watch=None, transcript_filters=None), **options)
+    engine.open(0.0)
+    _drain(engine)
+    return engine
+
+
+def _drain(engine: ConversationEngine) -> list[Effect]:
+    """Perform as a shell does: each send reported back, until nothing is left."""
+    done: list[Effect] = []
+    while effects := engine.effects():
+        for effect in effects:
+            if isinstance(effect, SendEvent):
+                engine.sent(effect, 0.0)
+        done.extend(effects)
+    return done
+
+
+def _server(engine: ConversationEngine, *events: ev.ServerEvent) -> list[Effect]:
+    for event in events:
+        engine.server_frame(ev.encode(event), 0.0)
+    return _drain(engine)
+
+
+def _reply(engine: ConversationEngine, rid: str = "r1", iid: str = "a1") -> None:
+    """A reply of 100 ms per word, each word's audio then its transcript delta; not done."""
+    chunk = int16_to_bytes(np.full(RATE // 10, 1000, dtype=np.int16))
+    _server(engine, ev.ResponseCreated(response=ev.ResponseInfo(id=rid)),
+            ev.ResponseOutputItemAdded(response_id=rid, item={
+                "id": iid, "type": "message", "role": "assistant"}))
+    for n, word in enumerate(WORDS):
+        _server(engine, ev.ResponseOutputAudioDelta(response_id=rid, item_id=iid, delta=chunk),
+                ev.ResponseOutputAudioTranscriptDelta(response_id=rid, item_id=iid,
+                                                      delta=word if n == 0 else " " + word))
+
+
+def _state(engine: ConversationEngine) -> State:
+    """The state now (a call: the type checker would carry an earlier check over)."""
+    return engine.state
+
+
+def _sends(effects: list[Effect]) -> list[ev.ClientEvent]:
+    return [e.event for e in effects if isinstance(e, SendEvent)]
+
+
+def _events(effects: list[Effect], kind: type[Any]) -> list[Any]:
+    return [e.event for e in effects if isinstance(e, Emit) and isinstance(e.event, kind)]
+
+
+def test_a_loss_mid_reply_stops_playback_and_restores_what_was_heard() -> None:
+    """Playback stops at the loss; microphone audio is dropped and the app's text held
+    during the outage; the new session gets the same session.update, the context (the reply
+    cut at what was heard), then the held text; the lost reply is reported, not re-asked."""
+    clock = _Clock()
+    engine = _new(clock, Reconnect(rng=random.Random(3)))
+    configured = engine.session.config
+    engine.user_text("Tell me a story")
+    _drain(engine)
+    _reply(engine)
+    assert engine.state is State.SPEAKING
+    clock.now = 0.35  # 350 ms of the reply played
+    delay = engine.lost("connection closed: reset", 0.35)
+    effects = _drain(engine)
+    assert delay is not None and 0.125 <= delay <= 0.25
+    assert _events(effects, Reconnecting) == [Reconnecting(
+        attempt=1, reason="connection closed: reset", delay_s=delay, at=0.35)]
+    assert _sends(effects) == []  # no truncate or cancel: the old session is gone
+    assert engine.output.buffered_samples() == 0
+    assert _state(engine) is State.IDLE and engine.reconnecting
+
+    engine.microphone(AudioFrame(np.zeros(RATE // 2, dtype=np.int16), RATE), 0.5)
+    engine.user_text("Are you there?")
+    assert _sends(_drain(engine)) == []
+
+    engine.reconnected(1.35)
+    effects = _drain(engine)
+    sent = _sends(effects)
+    assert [type(e) for e in sent] == [ev.SessionUpdate, ev.ConversationItemCreate,
+                                       ev.ConversationItemCreate, ev.ConversationItemCreate,
+                                       ev.ResponseCreate]
+    assert isinstance(sent[0], ev.SessionUpdate) and sent[0].session == configured
+    assert [e.item["content"][0]["text"] for e in sent[1:4]  # type: ignore[union-attr]
+            ] == ["Tell me a story", "Once upon a", "Are you there?"]
+    (reconnected,) = _events(effects, Reconnected)
+    assert reconnected == Reconnected(
+        attempts=1, downtime_s=1.0, items_restored=2, audio_dropped_ms=500.0, at=1.35,
+        lost_response=LostResponse(response_id="r1", item_id="a1", heard_ms=350.0,
+                                   heard_text="Once upon a"))
+    assert _state(engine) is State.LISTENING and not engine.reconnecting
+
+
+def test_the_budget_spent_is_the_fatal_error_naming_the_last_reason() -> None:
+    engine = _new(_Clock(), Reconnect(attempts=2, backoff_s=1.0, rng=random.Random(1)))
+    first = engine.lost("connection closed: eof", 1.0)
+    second = engine.attempt_failed("503 Service Unavailable", 2.0)
+    assert first is not None and 0.5 <= first <= 1.0
+    assert second is not None and 1.0 <= second <= 2.0
+    assert engine.attempt_failed("503 again", 4.0) is None
+    effects = _drain(engine)
+    assert [e.attempt for e in _events(effects, Reconnecting)] == [1, 2]
+    (error,) = _events(effects, ErrorOccurred)
+    assert error.fatal and error.message == ("connection lost: 503 again (gave up after 2 "
+                                             "reconnect attempts)")
+    assert engine.closed and engine.failure == error.message
+
+
+def test_without_settings_a_loss_is_the_end_as_before() -> None:
+    engine = _new(_Clock())
+    assert engine.lost("connection closed: reset", 1.0) is None
+    (error,) = _events(_drain(engine), ErrorOccurred)
+    assert error.fatal and error.message == "connection lost: connection closed: reset"
+    assert engine.closed
+
+
+def test_a_call_in_flight_is_answered_on_the_new_session_only_if_restored() -> None:
+    """A complete call still running is restored, and its output follows on the new
+    session; a call cut off before its arguments were complete is cancelled, and its output
+    (the cancellation) is not sent: the new session has no such call."""
+    engine = _new(_Clock(), Reconnect(rng=random.Random(0)), tools=[lookup])
+    item = {"type": "function_call", "name": "lookup", "arguments": ""}
+    runs = [e for e in _server(
+        engine, ev.ResponseCreated(response=ev.ResponseInfo(id="r1")),
+        ev.ResponseOutputItemAdded(response_id="r1", item={**item, "id": "f1", "call_id": "c1"}),
+        ev.ResponseFunctionCallArgumentsDone(response_id="r1", item_id="f1", call_id="c1",
+                                             arguments='{"city": "Oslo"}', name="lookup"),
+        ev.ResponseOutputItemAdded(response_id="r1", item={**item, "id": "f2", "call_id": "c2"}),
+    ) if isinstance(e, RunTool)]
+    assert [r.call.call_id for r in runs] == ["c1"]
+    engine.lost("connection closed: reset", 1.0)
+    effects = _drain(engine)
+    assert [e.call.call_id for e in _events(effects, ToolCallCancelled)] == ["c2"]
+    engine.tool_finished("c1", 1.5, result="Oslo: sunny")  # during the outage: held
+    assert _sends(_drain(engine)) == []
+    engine.reconnected(2.0)
+    items = [e.item for e in _sends(_drain(engine)) if isinstance(e, ev.ConversationItemCreate)]
+    assert items == [
+        {"type": "function_call", "call_id": "c1", "name": "lookup",
+         "arguments": '{"city": "Oslo"}'},
+        {"type": "function_call_output", "call_id": "c1", "output": "Oslo: sunny"}]
+
+
+@pytest.mark.parametrize(("settings", "argument"), [
+    ({"attempts": 0}, "attempts"), ({"backoff_s": -1.0}, "backoff_s"),
+    ({"max_backoff_s": "1"}, "max_backoff_s"), ({"rng": 3}, "rng")])
+def test_bad_reconnect_settings_are_refused_naming_them(settings: dict[str, Any],
+                                                         argument: str) -> None:
+    from realtalk.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=argument):
+        Reconnect(**settings)
+
+
+def test_the_backoff_doubles_up_to_its_maximum_with_equal_jitter() -> None:
+    """Each delay is half its exponential step fixed and half drawn; the same seed draws
+    the same delays."""
+    settings = Reconnect(backoff_s=0.5, max_backoff_s=3.0, rng=random.Random(9))
+    delays = [settings.delay(n) for n in range(1, 6)]
+    for delay, step in zip(delays, [0.5, 1.0, 2.0, 3.0, 3.0], strict=True):
+        assert step / 2 <= delay <= step
+    again = Reconnect(backoff_s=0.5, max_backoff_s=3.0, rng=random.Random(9))
+    assert [again.delay(n) for n in range(1, 6)] == delays
