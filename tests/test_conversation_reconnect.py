@@ -1,0 +1,198 @@
+"""A Conversation that outlives its connection, over real WebSockets to the embedded server on
+loopback, with the server's fault plan: a drop mid-reply, a reply heard whole, refused
+handshakes, a spent budget, a stall caught by the keepalive; what the second session holds
+and what the transcript store keeps."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import pytest
+
+import realtalk
+from realtalk.providers import RemoteProvider
+from realtalk.server import (
+    Drop,
+    Fault,
+    FaultPlan,
+    RealtimeServer,
+    ScriptedResponder,
+    ServerOptions,
+    Stall,
+)
+from realtalk.testing import MemoryTranscriptStore
+from realtalk.transcripts import TranscriptRecord
+from realtalk.transport import Keepalive, Transport
+
+pytestmark = pytest.mark.anyio
+
+DELTA = "response.output_audio.delta"
+REPLIES = ["Hi there.", "Here is more."]
+
+
+@contextlib.contextmanager
+def _server(plan: FaultPlan | None = None) -> Iterator[RealtimeServer]:
+    server = RealtimeServer(
+        options=ServerOptions(first_audio_latency_ms=0, generation_speed=math.inf,
+                              chunk_ms=100),
+        responder_factory=lambda: ScriptedResponder(REPLIES), faults=plan)
+    with server.running_in_thread():
+        yield server
+
+
+def _provider(server: RealtimeServer, keepalive: Keepalive | None = None) -> RemoteProvider:
+    return realtalk.providers.endpoint(f"{server.url}?model=gpt-realtime", keepalive=keepalive)
+
+
+class _Failover:
+    """A provider whose first connection goes to one server and the next ones to another."""
+
+    shape = "ga"
+
+    def __init__(self, first: RemoteProvider, then: RemoteProvider) -> None:
+        self._providers = [first, then]
+
+    def connect(self) -> contextlib.AbstractAsyncContextManager[Transport]:
+        provider = self._providers[0]
+        del self._providers[:-1]
+        return provider.connect()
+
+
+def _fast(attempts: int = 5, seed: int = 0) -> realtalk.Reconnect:
+    return realtalk.Reconnect(attempts=attempts, backoff_s=0.02, max_backoff_s=0.1,
+                              rng=random.Random(seed))
+
+
+async def _until(conv: realtalk.Conversation, kind: type[Any], seen: list[Any]) -> Any:
+    """Read events (kept in ``seen``) up to the first of type ``kind``, and return it."""
+    with anyio.fail_after(20):
+        async for event in conv.events():
+            seen.append(event)
+            if isinstance(event, kind):
+                return event
+    raise AssertionError(f"the conversation ended before a {kind.__name__}: {seen[-3:]}")
+
+
+async def _until_quiet(conv: realtalk.Conversation, seen: list[Any]) -> None:
+    """Read events up to the end of a reply's playback (back to listening)."""
+    with anyio.fail_after(20):
+        async for event in conv.events():
+            seen.append(event)
+            if isinstance(event, realtalk.StateChanged) and event.old is realtalk.State.SPEAKING \
+                    and event.new is realtalk.State.LISTENING:
+                return
+
+
+def _texts(server: RealtimeServer, session: int) -> list[tuple[str | None, str]]:
+    return [(item.role, item.text()) for item in server.sessions[session].conversation]
+
+
+def _of(seen: list[Any], kind: type[Any]) -> list[Any]:
+    return [event for event in seen if isinstance(event, kind)]
+
+
+async def test_a_drop_mid_reply_reconnects_restores_and_goes_on() -> None:
+    """The reply the drop cut off is reported, not asked again; the second session holds the
+    conversation as heard, and a new reply plays on it."""
+    plan = FaultPlan([Fault(Drop("reset"), before=DELTA, nth=3, session=1)])
+    seen: list[Any] = []
+    with _server(plan) as server:
+        async with realtalk.Conversation(_provider(server), barge_in=None,
+                                         reconnect=_fast()) as conv:
+            await conv.send_text("hello")
+            reconnecting = await _until(conv, realtalk.Reconnecting, seen)
+            reconnected = await _until(conv, realtalk.Reconnected, seen)
+            await conv.send_text("again")
+            await _until_quiet(conv, seen)
+    assert reconnecting.attempt == 1 and "no close frame" in reconnecting.reason
+    lost = reconnected.lost_response
+    assert lost is not None and REPLIES[0].startswith(lost.heard_text)
+    heard = [("assistant", lost.heard_text)] if lost.heard_text else []
+    assert reconnected.items_restored == 1 + len(heard)
+    texts = _texts(server, 1)
+    assert texts[:2 + len(heard)] == [("user", "hello"), *heard, ("user", "again")]
+    assert texts[-1] == ("assistant", REPLIES[0])  # the second session's first reply
+    assert not any(isinstance(e, realtalk.ErrorOccurred) and e.fatal for e in seen)
+    assert len(_of(seen, realtalk.ResponseStarted)) == 2  # the lost reply was not re-asked
+
+
+async def test_a_reply_heard_whole_is_restored_and_transcripts_are_kept_once() -> None:
+    """A drop between turns: the second session gets both turns and the whole reply; the
+    transcript store has each transcript once, in order, across the reconnect."""
+    plan = FaultPlan([Fault(Drop("eof"), before="response.created", nth=2, session=1)])
+    store = MemoryTranscriptStore()
+    seen: list[Any] = []
+    with _server(plan) as server:
+        async with realtalk.Conversation(_provider(server), barge_in=None, transcripts=store,
+                                         reconnect=_fast()) as conv:
+            await conv.send_text("hello")
+            await _until_quiet(conv, seen)
+            await conv.send_text("more please")
+            reconnected = await _until(conv, realtalk.Reconnected, seen)
+            await conv.create_response()
+            await _until_quiet(conv, seen)
+    assert reconnected.lost_response is None and reconnected.items_restored == 3
+    assert _texts(server, 1)[:3] == [("user", "hello"), ("assistant", REPLIES[0]),
+                                     ("user", "more please")]
+    records = [e for e in store.entries() if isinstance(e, TranscriptRecord)]
+    assert [(r.role, r.text) for r in records] == [("assistant", REPLIES[0]),
+                                                   ("assistant", REPLIES[0])]
+    assert len({r.item_id for r in records}) == 2
+
+
+async def test_refused_handshakes_count_against_the_budget_with_backoff() -> None:
+    """Each refused handshake is an attempt, waited for with the seeded backoff, until one
+    is accepted and the context is restored there."""
+    seen: list[Any] = []
+    first = FaultPlan([Fault(Drop("reset"), before=DELTA, nth=2)])
+    with _server(first) as lost, _server(FaultPlan(refuse_handshakes=2)) as standby:
+        provider = _Failover(_provider(lost), _provider(standby))
+        async with realtalk.Conversation(provider, barge_in=None,  # type: ignore[arg-type]
+                                         reconnect=_fast(seed=7)) as conv:
+            await conv.send_text("hello")
+            reconnected = await _until(conv, realtalk.Reconnected, seen)
+    attempts = _of(seen, realtalk.Reconnecting)
+    assert [a.attempt for a in attempts] == [1, 2, 3]
+    assert all("503" in a.reason for a in attempts[1:])
+    expected = _fast(seed=7)
+    assert [a.delay_s for a in attempts] == [expected.delay(n) for n in (1, 2, 3)]
+    assert reconnected.attempts == 3
+    assert _texts(standby, 0)[0] == ("user", "hello")
+
+
+async def test_the_budget_spent_is_a_fatal_error_naming_the_last_reason() -> None:
+    seen: list[Any] = []
+    first = FaultPlan([Fault(Drop("reset"), before=DELTA, nth=2)])
+    with _server(first) as lost, _server(FaultPlan(refuse_handshakes=10)) as refusing:
+        provider = _Failover(_provider(lost), _provider(refusing))
+        async with realtalk.Conversation(provider, barge_in=None,  # type: ignore[arg-type]
+                                         reconnect=_fast(attempts=2)) as conv:
+            await conv.send_text("hello")
+            error = await _until(conv, realtalk.ErrorOccurred, seen)
+            with anyio.fail_after(5):
+                async for event in conv.events():
+                    seen.append(event)
+            assert conv.closed and conv.closed_reason == error.message
+    assert error.fatal and "503" in error.message
+    assert "gave up after 2 reconnect attempts" in error.message
+    assert [a.attempt for a in _of(seen, realtalk.Reconnecting)] == [1, 2]
+    assert not _of(seen, realtalk.Reconnected)
+
+
+async def test_a_stall_caught_by_the_keepalive_reconnects() -> None:
+    plan = FaultPlan([Fault(Stall(), before=DELTA, nth=2, session=1)])
+    seen: list[Any] = []
+    with _server(plan) as server:
+        provider = _provider(server, Keepalive(interval=0.1, timeout=0.3))
+        async with realtalk.Conversation(provider, barge_in=None, reconnect=_fast()) as conv:
+            await conv.send_text("hello")
+            reconnecting = await _until(conv, realtalk.Reconnecting, seen)
+            reconnected = await _until(conv, realtalk.Reconnected, seen)
+    assert "keepalive" in reconnecting.reason
+    assert reconnected.attempts == 1 and len(server.sessions) == 2
+    assert _texts(server, 1)[0] == ("user", "hello")
