@@ -1,6 +1,7 @@
 """A Conversation against the embedded server's injected faults, over a real WebSocket
-(``providers.local`` with a fault plan): what the app sees for each. Reconnecting is not
-the conversation's yet: a lost connection is its fatal error."""
+(``providers.local`` with a fault plan): what the app sees for each. Without reconnect
+settings (the default), a lost connection is the conversation's fatal error;
+tests/test_conversation_reconnect.py has the reconnects."""
 
 from __future__ import annotations
 

@@ -53,6 +53,18 @@ def _local_conversation(out: str) -> None:
     assert abs(int(truncated.group(1)) - int(heard.group(1))) <= 1
 
 
+def _reconnect(out: str) -> None:
+    lines = out.splitlines()
+    assert lines[0] == "reconnecting (attempt 1): connection closed (no close frame)", out
+    assert lines[1].startswith("reconnected after ") and "item(s) restored" in lines[1], out
+    cut = re.search(r"cut off after \d+ ms: '(.*)'", out)
+    first = "Lighthouses guide ships with a light that turns, and each has its own rhythm."
+    assert cut is None or first.startswith(cut.group(1)), out
+    held = lines[lines.index("the new session holds:") + 1:]
+    assert held[0] == "  user: Tell me about lighthouses.", out
+    assert "  user: Go on, please." in held, out
+
+
 def _relay_server(out: str) -> None:
     lines = out.splitlines()
     assert any(line.startswith("relay -> response.cancel") for line in lines), out
@@ -85,6 +97,7 @@ CHECKS: dict[str, Callable[[str], None]] = {
     "echo_in_a_loud_room.py": _echo_in_a_loud_room,
     "echo_transcripts.py": _echo_transcripts,
     "local_conversation.py": _local_conversation,
+    "reconnect.py": _reconnect,
     "relay_server.py": _relay_server,
     "simulate_barge_in.py": _simulate_barge_in,
     "tools.py": _tools,
