@@ -43,9 +43,8 @@ async def main() -> None:
                     case realtalk.AssistantTranscript(text=text):
                         print(f"ai: {text}")
                         break
-    restored = [(item.role, item.text()) for item in server.sessions[1].conversation]
     print("the new session holds:")
-    for role, text in restored:
+    for role, text in [(item.role, item.text()) for item in server.sessions[1].conversation]:
         print(f"  {role}: {text}")
 
 

@@ -63,6 +63,15 @@ class _Failover:
         return provider.connect()
 
 
+@contextlib.contextmanager
+def _failover(refusals: int) -> Iterator[tuple[RealtimeServer, _Failover]]:
+    """A server that drops the first connection mid-reply, and a standby that refuses its
+    first ``refusals`` handshakes; the provider connects to the first, then to the standby."""
+    first = FaultPlan([Fault(Drop("reset"), before=DELTA, nth=2)])
+    with _server(first) as lost, _server(FaultPlan(refuse_handshakes=refusals)) as standby:
+        yield standby, _Failover(_provider(lost), _provider(standby))
+
+
 def _fast(attempts: int = 5, seed: int = 0) -> realtalk.Reconnect:
     return realtalk.Reconnect(attempts=attempts, backoff_s=0.02, max_backoff_s=0.1,
                               rng=random.Random(seed))
@@ -149,9 +158,7 @@ async def test_refused_handshakes_count_against_the_budget_with_backoff() -> Non
     """Each refused handshake is an attempt, waited for with the seeded backoff, until one
     is accepted and the context is restored there."""
     seen: list[Any] = []
-    first = FaultPlan([Fault(Drop("reset"), before=DELTA, nth=2)])
-    with _server(first) as lost, _server(FaultPlan(refuse_handshakes=2)) as standby:
-        provider = _Failover(_provider(lost), _provider(standby))
+    with _failover(refusals=2) as (standby, provider):
         async with realtalk.Conversation(provider, barge_in=None,  # type: ignore[arg-type]
                                          reconnect=_fast(seed=7)) as conv:
             await conv.send_text("hello")
@@ -167,9 +174,7 @@ async def test_refused_handshakes_count_against_the_budget_with_backoff() -> Non
 
 async def test_the_budget_spent_is_a_fatal_error_naming_the_last_reason() -> None:
     seen: list[Any] = []
-    first = FaultPlan([Fault(Drop("reset"), before=DELTA, nth=2)])
-    with _server(first) as lost, _server(FaultPlan(refuse_handshakes=10)) as refusing:
-        provider = _Failover(_provider(lost), _provider(refusing))
+    with _failover(refusals=10) as (_, provider):
         async with realtalk.Conversation(provider, barge_in=None,  # type: ignore[arg-type]
                                          reconnect=_fast(attempts=2)) as conv:
             await conv.send_text("hello")
