@@ -5,11 +5,21 @@ Usage::
     apt-get install -y espeak-ng sox      # Debian/Ubuntu
     python scripts/make_speech_clips.py   # rewrites src/realtalk/sim/speech/*.wav and manifest.json
     python scripts/make_speech_clips.py --set unseen   # rewrites src/realtalk/sim/speech/unseen/
+    python scripts/make_speech_clips.py --set backchannel  # rewrites .../speech/backchannel/
 
 The ``unseen`` set holds voices and sentences that nothing was tuned on: users who barge in
 (``kind="speech"``, at 24 kHz only, the barge-in benchmark's rate) and longer background
 talkers for babble (``kind="talker"``, at 16 kHz only: ``talker_babble`` resamples them), so
 that the set stays small.
+
+The ``backchannel`` set (24 kHz only) holds what a listener says while the assistant talks:
+backchannels that should not stop it (``kind="backchannel"``: "yeah", "mm-hmm", "got it", ...)
+and interruptions that should (``kind="interruption"``), each with a ``subkind``: ``short``
+("stop", "no, wait"), ``long`` (a question or correction of 1-2.5 s) or ``hard`` (an
+interruption that opens like a backchannel: "yeah, but what about Tuesday?"). Every phrase is
+spoken by one or two of eight voice/speed/pitch variants; the manifest records each clip's
+``subkind``, ``speed_wpm`` and ``pitch`` beside its text and voice. ``benchmarks/backchannel.py``
+runs on it.
 
 Each clip is rendered once by espeak-ng (22.05 kHz); sox trims its leading and trailing silence,
 resamples it to 16 kHz and 24 kHz (``rate -v``) and normalises the peak to -3 dBFS (after
@@ -40,6 +50,7 @@ RATES = (16_000, 24_000)
 PEAK_DBFS = -3.0
 OUT_DIR = Path(__file__).resolve().parents[1] / "src" / "realtalk" / "sim" / "speech"
 UNSEEN_DIR = OUT_DIR / "unseen"
+BACKCHANNEL_DIR = OUT_DIR / "backchannel"
 UNSEEN_RATES = (24_000,)
 TALKER_RATES = (16_000,)  # background babble needs no more bandwidth; it is resampled on use
 
@@ -57,6 +68,8 @@ class SpeechSpec:
     speed_wpm: int = 170
     pitch: int = 50
     kind: str = "speech"
+    subkind: str = ""  # the backchannel set's short, long or hard (interruptions)
+    say: str = ""  # what espeak-ng is given, when it is not ``text`` (phonemes for "mm-hmm")
 
 
 @attrs.frozen
@@ -111,6 +124,86 @@ UNSEEN_TALKERS: tuple[SpeechSpec, ...] = (
                "en-us-nyc+m7", 175, 35, "talker"),
 )
 
+# The backchannel set: eight voice/speed/pitch variants, none of them the default set's, taken
+# in turn so that each kind of phrase meets every voice and a slow, a middle and a fast speed.
+BACKCHANNEL_VOICES: tuple[tuple[str, int, int], ...] = (
+    ("en-us", 175, 50),
+    ("en-gb+f3", 150, 62),
+    ("en-us+m3", 200, 42),
+    ("en-gb-scotland+f2", 160, 58),
+    ("en-us-nyc+f4", 190, 66),
+    ("en+m7", 165, 38),
+    ("en-029+m1", 185, 48),
+    ("en-gb-x-rp+f5", 170, 70),
+)
+# (name, text, what espeak-ng says when the spelling would be read out letter by letter)
+BACKCHANNELS: tuple[tuple[str, str, str], ...] = (
+    ("yeah", "Yeah.", ""),
+    ("uh_huh", "Uh huh.", ""),
+    ("right", "Right.", ""),
+    ("got_it", "Got it.", ""),
+    ("mm_hmm", "Mm-hmm.", "[[@m'h@m]]"),
+    ("okay", "Okay.", ""),
+    ("sure", "Sure.", ""),
+    ("i_see", "I see.", ""),
+    ("yep", "Yep.", ""),
+    ("oh_okay", "Oh, okay.", ""),
+    ("exactly", "Exactly.", ""),
+    ("alright", "Alright.", ""),
+    ("makes_sense", "Makes sense.", ""),
+    ("cool", "Cool.", ""),
+)
+SHORT_INTERRUPTIONS: tuple[tuple[str, str], ...] = (
+    ("stop", "Stop."),
+    ("no", "No."),
+    ("wait", "Wait."),
+    ("hang_on", "Hang on."),
+    ("no_wait", "No, wait."),
+)
+LONG_INTERRUPTIONS: tuple[tuple[str, str], ...] = (
+    ("which_day", "Wait, which day was that?"),
+    ("repeat_price", "Hold on, can you repeat the price?"),
+    ("missed_address", "Sorry, I didn't catch the address."),
+    ("second_step", "Can you go back to the second step?"),
+    ("by_friday", "Actually, I need it by Friday."),
+    ("train_not_bus", "No, the train, not the bus."),
+    ("basic_plan", "What do you mean by the basic plan?"),
+    ("grab_a_pen", "Hang on, let me get a pen."),
+)
+# Interruptions that open like a backchannel: the first word alone would keep the reply going.
+HARD_INTERRUPTIONS: tuple[tuple[str, str], ...] = (
+    ("yeah_but_tuesday", "Yeah, but what about Tuesday?"),
+    ("okay_wait", "Okay, wait a second."),
+    ("right_and_cost", "Right, and what about the cost?"),
+    ("sure_but_how_long", "Sure, but how long?"),
+    ("mm_hmm_no_wait", "Mm-hmm, no, wait."),
+)
+
+
+def backchannel_specs() -> tuple[SpeechSpec, ...]:
+    """The backchannel set: each backchannel and short interruption in two variants, each
+    long and hard interruption in one (they are the longer clips), named ``<phrase>_<v>``
+    with ``v`` the variant's index in :data:`BACKCHANNEL_VOICES`."""
+    n = len(BACKCHANNEL_VOICES)
+
+    def spec(name: str, text: str, variant: int, kind: str, *, subkind: str = "",
+             say: str = "") -> SpeechSpec:
+        voice, speed, pitch = BACKCHANNEL_VOICES[variant % n]
+        return SpeechSpec(f"{name}_{variant % n}", text, voice, speed, pitch, kind, subkind, say)
+
+    specs: list[SpeechSpec] = []
+    for i, (name, text, say) in enumerate(BACKCHANNELS):
+        specs += [spec(name, text, v, "backchannel", say=say) for v in (i, i + 3)]
+    for i, (name, text) in enumerate(SHORT_INTERRUPTIONS):
+        specs += [spec(name, text, v, "interruption", subkind="short") for v in (i + 1, i + 5)]
+    specs += [spec(name, text, i + 2, "interruption", subkind="long")
+              for i, (name, text) in enumerate(LONG_INTERRUPTIONS)]
+    specs += [spec(name, text, i + 6, "interruption", subkind="hard",
+                   say="[[@m'h@m]], no, wait." if name.startswith("mm_hmm") else "")
+              for i, (name, text) in enumerate(HARD_INTERRUPTIONS)]
+    return tuple(specs)
+
+
 EVENTS: tuple[EventSpec, ...] = (
     # A click: a 4 ms white-noise burst with a 0.5 ms attack and a fast decay.
     EventSpec(
@@ -154,7 +247,7 @@ def _make_speech(
 ) -> list[dict[str, object]]:
     raw = tmp / f"{spec.name}.wav"
     voice_args = ["-v", spec.voice, "-s", str(spec.speed_wpm), "-p", str(spec.pitch)]
-    _run(["espeak-ng", *voice_args, "-w", str(raw), spec.text])
+    _run(["espeak-ng", *voice_args, "-w", str(raw), spec.say or spec.text])
     entries: list[dict[str, object]] = []
     for rate in rates:
         out = out_dir / f"{spec.name}_{rate // 1000}k.wav"
@@ -175,7 +268,10 @@ def _make_speech(
                 str(PEAK_DBFS),
             ]
         )
-        entries.append(_entry(out, spec.name, spec.text, spec.voice, rate=rate, kind=spec.kind))
+        entry = _entry(out, spec.name, spec.text, spec.voice, rate=rate, kind=spec.kind)
+        if spec.kind in ("backchannel", "interruption"):
+            entry.update(subkind=spec.subkind, speed_wpm=spec.speed_wpm, pitch=spec.pitch)
+        entries.append(entry)
     return entries
 
 
@@ -220,13 +316,16 @@ def _entry(
 def main(argv: list[str] | None = None) -> int:
     """Render every clip and write the manifest; returns the process exit code."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--set", choices=("default", "unseen"), default="default",
-                        help="which clips: the default set, or the unseen voices and talkers")
+    parser.add_argument("--set", choices=("default", "unseen", "backchannel"), default="default",
+                        help="which clips: the default set, the unseen voices and talkers, or "
+                             "the backchannels and interruptions")
     parser.add_argument("--out", type=Path, default=None, help="output directory")
     args = parser.parse_args(argv)
-    unseen = args.set == "unseen"
-    out_dir: Path = args.out or (UNSEEN_DIR if unseen else OUT_DIR)
-    speech = UNSEEN_SPEECH + UNSEEN_TALKERS if unseen else SPEECH
+    which: str = args.set
+    out_dir: Path = args.out or {"default": OUT_DIR, "unseen": UNSEEN_DIR,
+                                 "backchannel": BACKCHANNEL_DIR}[which]
+    speech = {"default": SPEECH, "unseen": UNSEEN_SPEECH + UNSEEN_TALKERS,
+              "backchannel": backchannel_specs()}[which]
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not found; install it (Debian: apt-get install -y espeak-ng sox)")
@@ -237,13 +336,15 @@ def main(argv: list[str] | None = None) -> int:
     entries: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for spec in speech:
-            rates = RATES if not unseen else TALKER_RATES if spec.kind == "talker" else UNSEEN_RATES
+            rates: tuple[int, ...] = RATES if which == "default" else (
+                TALKER_RATES if spec.kind == "talker" else UNSEEN_RATES)
             entries.extend(_make_speech(spec, Path(tmp), out_dir, rates))
-    for event in () if unseen else EVENTS:
+    for event in EVENTS if which == "default" else ():
         entries.extend(_make_event(event, out_dir))
 
     manifest = {
-        "generator": "scripts/make_speech_clips.py" + (" --set unseen" if unseen else ""),
+        "generator": "scripts/make_speech_clips.py"
+        + ("" if which == "default" else f" --set {which}"),
         "tools": {
             "espeak-ng": _tool_version(["espeak-ng", "--version"]),
             "sox": _tool_version(["sox", "--version"]),
