@@ -83,12 +83,12 @@ Metrics, per method (times are simulated):
 - ``resumed_after_interruption``: interruption trials in which the reply was heard again after
   the stop.
 
-Also per method: ``by_kind`` (``backchannel``, ``short``, ``long``, ``hard``) and ``by_room``
-(the same figures over those trials), ``ai_only`` (AI-only runs, and how many the room alone
-stopped), ``new_event_types`` (timeline events of types this benchmark does not know, by
-name: what a newer engine emits), ``errors``, ``settings_applied`` / ``settings_missing``,
-simulated and wall seconds. A trial whose run raises is counted under ``errors`` and left
-out of the rest.
+Also per method: ``by_kind`` (``backchannel``, ``short``, ``long``, ``hard``), ``by_room`` and
+``by_position`` (``0.8s``, ``2s`` into the answer): the same figures over those trials;
+``ai_only`` (AI-only runs, and how many the room alone stopped), ``new_event_types``
+(timeline events of types this benchmark does not know, by name: what a newer engine emits),
+``errors``, ``settings_applied`` / ``settings_missing``, simulated and wall seconds. A trial
+whose run raises is counted under ``errors`` and left out of the rest.
 """
 
 from __future__ import annotations
@@ -411,6 +411,7 @@ class Outcome:
     room: str
     text: str
     end: float
+    at_s: float | None = None
     onset: float | None = None
     sound_end: float | None = None
     stops: tuple[Stop, ...] = ()
@@ -497,7 +498,7 @@ def outcome_of(trial: Trial, sim: Simulation, result: SimulationResult, *,
                       and isinstance(getattr(e, "at", None), float))
     return Outcome(
         index=trial.index, group=trial.group, room=trial.room, text=trial.text,
-        end=result.simulated_s, onset=onset, sound_end=sound_end,
+        end=result.simulated_s, at_s=trial.at_s, onset=onset, sound_end=sound_end,
         stops=tuple(Stop(e.latency.detected, e.latency.playback_stopped
                          if e.latency.playback_stopped is not None else e.latency.detected)
                     for e in interrupted),
@@ -660,6 +661,8 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         **figures(judged),
         "by_kind": {g: figures([(o, v) for o, v in judged if o.group == g]) for g in GROUPS},
         "by_room": {r: figures([(o, v) for o, v in judged if o.room == r]) for r in ROOMS},
+        "by_position": {f"{at:g}s": figures([(o, v) for o, v in judged if o.at_s == at])
+                        for at in AT_S},
         "ai_only": {"trials": len(ai_only),
                     "stopped": sum(bool(o.stops) or not o.audible for o in ai_only)},
         "new_event_types": _counts(name for o, _ in judged for name in o.new_events),
@@ -735,7 +738,8 @@ def table(report: dict[str, dict[str, Any]]) -> list[str]:
         lines.append(f"  {'rows':<14}{'bc':>5}{'int':>5}{'kept%':>7}{'stop%':>7}"
                      f"{'stop p50/p95':>15}{'decide p50/p95':>16}{'gap p50/p95':>15}"
                      f"{'answered':>9}{'noise':>6}{'resumed':>8}")
-        rows = [("all", r), *r["by_kind"].items(), *r["by_room"].items()]
+        rows = [("all", r), *r["by_kind"].items(), *r["by_room"].items(),
+                *((f"at {name}", g) for name, g in r["by_position"].items())]
         for name, g in rows:
             stop, decide, gap = (_pair(g[k]) for k in ("stop_ms", "decision_ms", "resume_gap_ms"))
             lines.append(
