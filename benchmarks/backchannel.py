@@ -93,13 +93,10 @@ whose run raises is counted under ``errors`` and left out of the rest.
 
 from __future__ import annotations
 
-import argparse
-import concurrent.futures
 import difflib
 import functools
 import json
 import logging
-import os
 import re
 import sys
 import time
@@ -113,10 +110,13 @@ import numpy.typing as npt
 from barge_in import (
     SERVER,
     USER_DBFS,
+    _cell,
     _counts,
     _latency,
     active_level_dbfs,
+    bench_arguments,
     onset_offset_s,
+    run_work,
 )
 
 from realtalk import (
@@ -690,39 +690,17 @@ def run_methods(methods: Sequence[str], *, seed: int = 0, quick: bool = False, j
     size = max(1, len(trials) // (4 * max(1, jobs)))
     ordered = sorted(trials, key=lambda t: -t.duration_s)  # long ones first
     work = [(m, ordered[i:i + size]) for m in runs for i in range(0, len(ordered), size)]
-    outcomes: dict[str, list[Outcome]] = {m: [] for m in runs}
-    done = 0
-
-    def collect(method: str, chunk: list[Outcome]) -> None:
-        nonlocal done
-        done += 1
-        outcomes[method].extend(chunk)
-        print(f"[{done:3d}/{len(work)}] {method:<20} {len(chunk):3d} trials, "
-              f"{sum(o.simulated_s for o in chunk):6.1f} s simulated, "
-              f"{time.perf_counter() - started:6.1f} s elapsed", flush=True)
-
-    if jobs <= 1:
-        for method, chunk in work:
-            collect(method, run_chunk(method, chunk))
-    else:
-        with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
-            futures = {pool.submit(run_chunk, m, c): m for m, c in work}
-            for future in concurrent.futures.as_completed(futures):
-                collect(futures[future], future.result())
+    outcomes = run_work(work, run_chunk, jobs=jobs, started=started)
 
     report: dict[str, dict[str, Any]] = {}
     for method in methods:
         applied, missing = method_settings(method)
-        summary = summarize(sorted(outcomes[same[method]], key=lambda o: o.index))
+        summary = summarize(outcomes[same[method]])
         report[method] = {**summary, "settings_applied": applied, "settings_missing": missing,
                           "same_as": None if same[method] == method else same[method]}
     for line in table(report):
         print(line, flush=True)
     return report
-
-
-def _cell(value: Any, width: int) -> str:
-    return f"{'-' if value is None else value:>{width}}"
 
 
 def _pair(latency: dict[str, Any]) -> str:
@@ -756,11 +734,7 @@ def table(report: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
-    parser.add_argument("--quick", action="store_true", help="a small corpus, for a smoke run")
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                        help="worker processes (default: 2, or fewer cores)")
+    parser = bench_arguments(__doc__)
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
                         help="run only these methods (default: all)")
     args = parser.parse_args(argv)

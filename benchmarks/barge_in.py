@@ -132,7 +132,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 import attrs
 import numpy as np
@@ -1118,26 +1118,34 @@ def _chunks(trials: Sequence[Trial], size: int) -> list[list[Trial]]:
     return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
 
-def run_methods(methods: Sequence[str], *, seed: int = 0, quick: bool = False, jobs: int = 2,
-                started: float | None = None) -> dict[str, dict[str, Any]]:
-    """Run the corpus under each method (``jobs`` worker processes), printing progress;
-    the report keyed by method. ``benchmarks/echo.py`` runs its chain block through this."""
-    started = time.perf_counter() if started is None else started
-    corpus = build_corpus(seed, quick)
-    kinds = {k: sum(t.kind == k for t in corpus.trials)
-             for k in ("speech", "click", "cough", "typing")}
-    ai_only_s = sum(t.duration_s for t in corpus.trials if t.kind == "ai_only")
-    print(f"corpus (seed {seed}{', quick' if quick else ''}): "
-          f"{len(corpus.trials)} trials, {kinds}, AI-only {ai_only_s / 60:.1f} min; "
-          "echo/user active level dB: "
-          + ", ".join(f"{k} {v:+.1f}" for k, v in corpus.echo_to_user_db.items()), flush=True)
+class Ran(Protocol):
+    """What :func:`run_work` needs of a trial's outcome."""
 
-    size = max(1, len(corpus.trials) // (4 * max(1, jobs)))
-    work = [(m, chunk) for m in methods for chunk in _chunks(corpus.trials, size)]
-    outcomes: dict[str, list[Outcome]] = {m: [] for m in methods}
+    @property
+    def index(self) -> int:
+        """The trial's place in its corpus."""
+        ...
+
+    @property
+    def simulated_s(self) -> float:
+        """Simulated seconds the trial covered."""
+        ...
+
+
+RanT = TypeVar("RanT", bound=Ran)
+WorkT = TypeVar("WorkT")
+
+
+def run_work(work: Sequence[tuple[str, Sequence[WorkT]]],
+             run_chunk: Callable[[str, Sequence[WorkT]], list[RanT]], *, jobs: int,
+             started: float) -> dict[str, list[RanT]]:
+    """Run each ``(method, trials)`` chunk of ``work`` with ``run_chunk`` (in ``jobs`` worker
+    processes; one runs them here), printing a progress line per chunk; each method's
+    outcomes, in trial order. ``benchmarks/backchannel.py`` runs its trials through this."""
+    outcomes: dict[str, list[RanT]] = {m: [] for m, _ in work}
     done = 0
 
-    def collect(method: str, chunk_outcomes: list[Outcome]) -> None:
+    def collect(method: str, chunk_outcomes: list[RanT]) -> None:
         nonlocal done
         done += 1
         outcomes[method].extend(chunk_outcomes)
@@ -1154,11 +1162,42 @@ def run_methods(methods: Sequence[str], *, seed: int = 0, quick: bool = False, j
             futures = {pool.submit(run_chunk, m, c): m for m, c in work}
             for future in concurrent.futures.as_completed(futures):
                 collect(futures[future], future.result())
+    # Completion order varies with the workers: put each method's outcomes in trial order.
+    return {m: sorted(found, key=lambda o: o.index) for m, found in outcomes.items()}
+
+
+def bench_arguments(doc: str | None) -> argparse.ArgumentParser:
+    """A benchmark's command line: ``--seed``, ``--quick`` and ``--jobs``, described by the
+    first line of ``doc`` (its module docstring)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
+    parser.add_argument("--quick", action="store_true", help="a small corpus, for a smoke run")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                        help="worker processes (default: 2, or fewer cores)")
+    return parser
+
+
+def run_methods(methods: Sequence[str], *, seed: int = 0, quick: bool = False, jobs: int = 2,
+                started: float | None = None) -> dict[str, dict[str, Any]]:
+    """Run the corpus under each method (``jobs`` worker processes), printing progress;
+    the report keyed by method. ``benchmarks/echo.py`` runs its chain block through this."""
+    started = time.perf_counter() if started is None else started
+    corpus = build_corpus(seed, quick)
+    kinds = {k: sum(t.kind == k for t in corpus.trials)
+             for k in ("speech", "click", "cough", "typing")}
+    ai_only_s = sum(t.duration_s for t in corpus.trials if t.kind == "ai_only")
+    print(f"corpus (seed {seed}{', quick' if quick else ''}): "
+          f"{len(corpus.trials)} trials, {kinds}, AI-only {ai_only_s / 60:.1f} min; "
+          "echo/user active level dB: "
+          + ", ".join(f"{k} {v:+.1f}" for k, v in corpus.echo_to_user_db.items()), flush=True)
+
+    size = max(1, len(corpus.trials) // (4 * max(1, jobs)))
+    work = [(m, chunk) for m in methods for chunk in _chunks(corpus.trials, size)]
+    outcomes = run_work(work, run_chunk, jobs=jobs, started=started)
 
     report: dict[str, Any] = {}
     for method in methods:
-        ordered = sorted(outcomes[method], key=lambda o: o.index)  # completion order varies
-        report[method] = summarize(ordered, local_detector=method != "server_vad")
+        report[method] = summarize(outcomes[method], local_detector=method != "server_vad")
     for line in condition_table(report):
         print(line, flush=True)
     for method in methods:
@@ -1224,11 +1263,7 @@ def summary_table(report: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
-    parser.add_argument("--quick", action="store_true", help="a small corpus, for a smoke run")
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                        help="worker processes (default: 2, or fewer cores)")
+    parser = bench_arguments(__doc__)
     parser.add_argument("--methods", nargs="+", default=None,
                         help="run only these methods (default: all available)")
     args = parser.parse_args(argv)
