@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from realtalk import BargeIn
 from realtalk import wire as ev
 from realtalk.audio import AudioFrame, MemoryOutput
 from realtalk.audio.pcm import int16_to_bytes
@@ -130,6 +131,28 @@ def test_a_loss_mid_reply_stops_playback_and_restores_what_was_heard() -> None:
         lost_response=LostResponse(response_id="r1", item_id="a1", heard_ms=350.0,
                                    heard_text="Once upon a"))
     assert _state(engine) is State.LISTENING and not engine.reconnecting
+
+
+def test_a_loss_while_the_assistant_has_yielded_leaves_nothing_paused() -> None:
+    """The user was talking over the assistant (yielded, the decision pending) when the
+    connection went: the held audio goes with the old session, and the new session's first
+    reply plays at once instead of being held for a resume that will never come."""
+    clock = _Clock()
+    engine = _new(clock, Reconnect(rng=random.Random(3)), barge_in=BargeIn(decide=True))
+    _reply(engine)
+    clock.now = 0.35
+    # The detector's confirmed onset, as the engine hands it on; the tick performs the pause.
+    engine.session.user_speech(0.35, onset=0.3, source="local")
+    engine.tick(0.35)
+    _drain(engine)
+    assert engine.session.yielded and engine._playback.paused
+    engine.lost("connection closed: reset", 0.35)
+    _drain(engine)
+    engine.reconnected(1.0)
+    _drain(engine)
+    assert not engine._playback.paused
+    _reply(engine, rid="r2", iid="a2")
+    assert engine.output.buffered_samples() == len(WORDS) * RATE // 10
 
 
 def test_the_budget_spent_is_the_fatal_error_naming_the_last_reason() -> None:

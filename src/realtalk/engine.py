@@ -329,7 +329,7 @@ class ConversationEngine:
         tracker = self.session.tracker
         tracker.update(self.output.played_samples())
         playing = tracker.playing()
-        tracker.update(self.output.clear())
+        tracker.update(self._playback.clear())
         in_progress = self.context.responses_in_progress
         self.context.connection_lost(lambda key: (tracker.heard_ms(key),
                                                   tracker.received_ms(key)))
