@@ -40,11 +40,12 @@ its end was played, the server's truncation rule).
 A trial runs until 4 s after the user falls silent (the end of the clip): long enough for the
 false-interruption judge (2.5 s after the stop by default) and a resumed reply to be heard.
 
-Methods: ``default`` (realtalk's defaults) and ``stop_on_any_speech``, which passes the
-settings in :data:`METHODS` to :class:`realtalk.BargeIn`. A setting that ``BargeIn`` does not
-have is left out (listed under ``settings_missing``); a method whose settings come out equal
-to another's is not run again, its figures are that method's (``same_as``). Today ``BargeIn``
-has no such setting, so ``stop_on_any_speech`` is ``default``.
+Methods: ``default`` (realtalk's defaults), ``stop_on_any_speech`` (``BargeIn(decide=False)``:
+confirmed speech stops and cancels the reply at once) and ``decide`` (``BargeIn(decide=True)``:
+the assistant yields, the interruption classifier decides, a backchannel resumes the reply), each
+passing the settings in :data:`METHODS` to :class:`realtalk.BargeIn`. A setting that ``BargeIn``
+does not have is left out (listed under ``settings_missing``); a method whose settings come out
+equal to another's is not run again, its figures are that method's (``same_as``).
 
 Metrics, per method (times are simulated):
 
@@ -173,10 +174,10 @@ ANSWERS: tuple[str, ...] = (
 )
 ANSWER_TO_USER = "Sorry, go ahead."
 # A setting per method; those BargeIn does not have are left out (see the module docstring).
-# When the engine's backchannel setting lands under another name, this is the line to change.
 METHODS: dict[str, dict[str, Any]] = {
     "default": {},
-    "stop_on_any_speech": {"stop_on_any_speech": True},
+    "stop_on_any_speech": {"decide": False},
+    "decide": {"decide": True},
 }
 # Events of a later engine that carry its verdict on what the user said (read by type name).
 DECISION_EVENT = re.compile(r"Backchannel|Decision|Decided")

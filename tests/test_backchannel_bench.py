@@ -168,10 +168,10 @@ def test_a_newer_engines_decision_event_is_read() -> None:
 
 def test_a_method_passes_only_the_settings_barge_in_has(monkeypatch: pytest.MonkeyPatch) -> None:
     assert bench.method_settings("default") == ({}, [])
-    assert "stop_on_any_speech" not in attrs.fields_dict(BargeIn)  # today: the same as default
-    assert bench.method_settings("stop_on_any_speech") == ({}, ["stop_on_any_speech"])
-    assert bench.distinct_methods(["default", "stop_on_any_speech"]) == {
-        "default": "default", "stop_on_any_speech": "default"}
+    assert not BargeIn().decide  # today stopping on any speech is the default
+    assert bench.method_settings("stop_on_any_speech") == ({"decide": False}, [])
+    assert bench.distinct_methods(["default", "stop_on_any_speech", "decide"]) == {
+        "default": "default", "stop_on_any_speech": "default", "decide": "decide"}
     monkeypatch.setitem(bench.METHODS, "slow", {"min_speech_ms": 300.0, "no_such": 1})
     assert bench.method_settings("slow") == ({"min_speech_ms": 300.0}, ["no_such"])
     assert bench.barge_in_for("slow") == BargeIn(min_speech_ms=300.0)

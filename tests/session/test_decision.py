@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from realtalk import BargeIn, Evidence, LexiconClassifier
@@ -37,12 +38,17 @@ def test_a_user_who_keeps_talking_interrupts_before_any_transcript() -> None:
     assert classifier.decide(_evidence(speech_ms=820.0)) == "interruption"
 
 
-def test_without_words_in_time_the_undecided_verdict_holds() -> None:
+def test_silence_without_words_waits_only_if_the_server_heard_speech() -> None:
+    """No words after the user fell silent: if the server's VAD heard speech, the words
+    are waited for; if not, none will come and the undecided verdict holds (by default an
+    interruption: an uncaught "stop" still stops)."""
     classifier = LexiconClassifier(wait_for_words_ms=1000.0)
     assert classifier.decide(_evidence(silent_ms=990.0, speaking=False)) is None
     assert classifier.decide(_evidence(silent_ms=1000.0, speaking=False)) == "interruption"
-    lenient = LexiconClassifier(wait_for_words_ms=1000.0, undecided="backchannel")
-    assert lenient.decide(_evidence(silent_ms=1000.0, speaking=False)) == "backchannel"
+    heard = attrs.evolve(_evidence(silent_ms=3000.0, speaking=False), server_heard=True)
+    assert classifier.decide(heard) is None  # BargeIn.max_yield_ms ends the wait
+    lenient = LexiconClassifier(wait_for_words_ms=1000.0, undecided="noise")
+    assert lenient.decide(_evidence(silent_ms=1000.0, speaking=False)) == "noise"
 
 
 def test_words_of_keeps_hyphenated_words_whole() -> None:

@@ -9,9 +9,11 @@ from realtalk import (
     BargeIn,
     Interrupted,
     InterruptionDecided,
+    ResponseStarted,
     State,
     StateChanged,
 )
+from realtalk.session_config import TurnDetection
 from realtalk.sim import RoomConfig, Simulation, Utterance, load_clip
 from realtalk.testing import ScriptedClassifier
 
@@ -47,6 +49,13 @@ def test_a_backchannel_pauses_the_reply_and_it_plays_on_from_the_same_sample() -
     assert sim.session.state is State.SPEAKING
     expected = (result.simulated_s - started - paused_s) * 24_000
     assert abs(sim.session.tracker.played - expected) < 0.1 * 24_000
+    # The session owns the turns: the server starts no reply by itself, the question was
+    # answered at realtalk's request, and the backchannel was deleted, never answered.
+    detection = sim.session.config.turn_detection
+    assert isinstance(detection, TurnDetection)
+    assert not detection.create_response and not detection.interrupt_response
+    assert len([e for e in result.timeline if isinstance(e, ResponseStarted)]) == 1
+    assert "Yeah." not in [item.text() for item in sim.server.conversation]
 
 
 def test_an_interruption_is_cancelled_and_truncated_at_the_pause() -> None:
@@ -65,6 +74,9 @@ def test_an_interruption_is_cancelled_and_truncated_at_the_pause() -> None:
     assert stop.latency.playback_stopped == decided[0].yielded
     assert stop.truncate_ms is not None and stop.truncate_ms <= stop.heard_ms + 1
     assert not any(type(e).__name__ == "FalseInterruption" for e in result.timeline)
+    # The user's words are the next turn: answered once the cancel is through.
+    started = [e for e in result.timeline if isinstance(e, ResponseStarted)]
+    assert len(started) == 2 and started[1].at > stop.latency.playback_stopped
 
 
 def test_a_verdict_of_noise_resumes_even_a_real_command() -> None:

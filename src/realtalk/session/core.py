@@ -132,6 +132,9 @@ _REMEMBERED_UTTERANCES = 32
 # A response created this soon after a user item was committed is the server's reply to it
 # (turn detection's create_response); one created later was asked for by the app.
 _REPLY_WITHIN_S = 1.0
+# After a backchannel or a noise is dismissed, the server's commit of that speech may still
+# come (its VAD waits for the silence after it): one commit this soon after is that speech.
+_DISMISSED_COMMIT_S = 2.0
 
 
 @attrs.define
@@ -216,11 +219,13 @@ class _Yield:
     silent_ms: float = 0.0
     speaking: bool = True
     transcript: str | None = None
+    server_heard: bool = False
+    items: list[str] = attrs.field(factory=list)  # user items committed while it is pending
 
     def evidence(self, now: float) -> Evidence:
         return Evidence(speech_ms=self.speech_ms, silent_ms=self.silent_ms,
                         speaking=self.speaking, since_yield_ms=(now - self.yielded) * 1000.0,
-                        transcript=self.transcript)
+                        transcript=self.transcript, server_heard=self.server_heard)
 
 
 class ClientSession:
@@ -268,6 +273,15 @@ class ClientSession:
             # The client decides interruptions (it knows what was played and what is
             # echo); the server's own VAD still ends the user's turns and starts replies.
             config = attrs.evolve(config, turn_detection=TurnDetection(interrupt_response=False))
+        self.owns_turns = (barge_in is not None and barge_in.decide
+                           and isinstance(config.turn_detection, TurnDetection))
+        """Whether the session asks for replies itself (``BargeIn(decide=True)`` with server
+        turn detection): the server ends the user's turns, but a turn that was only a
+        backchannel must not be answered, and only the decision knows which it was."""
+        if self.owns_turns:
+            assert isinstance(config.turn_detection, TurnDetection)
+            config = attrs.evolve(config, turn_detection=attrs.evolve(
+                config.turn_detection, create_response=False, interrupt_response=False))
         self.barge_in = barge_in if barge_in is not None else BargeIn()
         """The barge-in settings the session follows."""
         self.server_vad_barge_in = barge_in is None or barge_in.use_server_vad
@@ -307,6 +321,11 @@ class ClientSession:
         self._drain_deadline: float | None = None
         self._turn_ended_at: float | None = None
         self._last_committed: tuple[str, float] | None = None  # (item id, when)
+        # Owned turns (owns_turns): user items committed while the assistant talked, to be
+        # answered once it is quiet (unless they turn out to be echo), and until when a
+        # commit belongs to speech the decision already dismissed (a backchannel, a noise).
+        self._unanswered: list[str] = []
+        self._dismissed_until: float | None = None
         self._echo_items: collections.deque[str] = collections.deque(maxlen=16)
         # Capture times [start, end] of the server VAD's turns, by input item: a transcript
         # arrives later and is told when its audio was captured.
@@ -354,6 +373,8 @@ class ClientSession:
         new = self._machine.fire(trigger)
         if new is not old:
             self._out.append(StateChanged(old=old, new=new, at=now))
+            if new is State.LISTENING and self.owns_turns:
+                self._answer_turns()  # the assistant is quiet: the user's turn is answered
 
     def _next_id(self, kind: str) -> str:
         return f"rt_{kind}_{next(self._ids)}"
@@ -487,7 +508,10 @@ class ClientSession:
         self.stats.yields += 1
         # Pause first, as a stop would: the user must hear the assistant give way at once.
         self._out.append(PausePlayback())
-        self._yield = _Yield(onset=onset, yielded=now, ducked=self._ducked_at)
+        # The speech that confirmed the onset counts: the evidence starts at the onset.
+        heard_ms = (now - onset) * 1000.0 if onset is not None and onset <= now else 0.0
+        self._yield = _Yield(onset=onset, yielded=now, ducked=self._ducked_at,
+                             speech_ms=heard_ms)
         self._ducked_at = None  # the resume restores the gain; a withdrawn duck must not
         self._drain_deadline = None
 
@@ -529,12 +553,21 @@ class ClientSession:
                                              onset=pending.onset, yielded=pending.yielded,
                                              decided=now))
         if verdict == "interruption":
+            # The turn is the user's: answered once the cancel is through (see _user_turn).
+            self._unanswered.extend(pending.items)
             handling = self._handling(Input.USER_SPEECH)
             if isinstance(handling, Trigger):
                 self._barge_in(handling, now, onset=pending.onset, source="local",
                                yielded=pending)
                 return
-        elif verdict == "backchannel":
+            self._answer_turns()
+        else:
+            # Not a turn: the server's commit of it (made, or still to come) is deleted, so
+            # the model neither answers nor remembers it; its reply goes on as if unbroken.
+            for item_id in pending.items:
+                self._forget_turn(item_id)
+            self._dismissed_until = now + _DISMISSED_COMMIT_S
+        if verdict == "backchannel":
             self.stats.backchannels += 1
             self._out.append(Backchannel(transcript=pending.transcript,
                                          speech_ms=pending.speech_ms, at=now))
@@ -543,6 +576,29 @@ class ClientSession:
         self.stats.resumed += 1
         self._out.append(ResumePlayback())
         self._check_drained(now)
+
+    def _user_turn(self, item_id: str, now: float) -> None:
+        """The server committed the user's audio as ``item_id`` (owned turns): answer it now
+        if the assistant is quiet, hold it for the decision if one is pending, forget it if
+        the decision dismissed that speech, else answer it once the assistant is quiet."""
+        if self._yield is not None:
+            self._yield.items.append(item_id)
+        elif self._dismissed_until is not None and now <= self._dismissed_until:
+            self._dismissed_until = None
+            self._forget_turn(item_id)
+        else:
+            self._unanswered.append(item_id)
+            self._answer_turns()
+
+    def _forget_turn(self, item_id: str) -> None:
+        self._send(ConversationItemDelete(item_id=item_id, event_id=self._next_id("turn")))
+
+    def _answer_turns(self) -> None:
+        """Ask for the reply to the user's unanswered turns, if the assistant is quiet (a
+        reply asked for while one plays would queue behind it, answering late)."""
+        if self._unanswered and self._machine.state is State.LISTENING:
+            self._unanswered.clear()
+            self._send(ResponseCreate(event_id=self._next_id("turn")))
 
     def speech_probable(self, now: float, probable: bool) -> None:
         """The local detector thinks speech may be starting (``True``), or that what it heard
@@ -592,6 +648,8 @@ class ClientSession:
                 # user's, so the judgement goes on.
                 self._judging, self._judge_deadline = judging, deadline
         self._echo_items.append(item_id)  # its reply may not have been created yet
+        if item_id in self._unanswered:
+            self._unanswered.remove(item_id)  # echo is not a turn to answer
         self._cancel_echo_replies()
 
     def _cancel_echo_replies(self) -> None:
@@ -665,6 +723,11 @@ class ClientSession:
             case InputAudioBufferSpeechStarted():
                 onset = self.input_time(event.audio_start_ms)
                 self._utterance(event.item_id)[0] = onset
+                if self._yield is not None:
+                    # Evidence for the pending decision, not a barge-in of its own.
+                    self._yield.server_heard = True
+                    self._decide(now)
+                    return
                 handling = self._handling(Input.SERVER_SPEECH)
                 if not isinstance(handling, Trigger) or (
                         self.server_vad_barge_in and self._server_vad_corroborated(now)):
@@ -689,6 +752,8 @@ class ClientSession:
                                                 speech_ended_at=ended))
             case InputAudioBufferCommitted():
                 self._last_committed = (event.item_id, now)
+                if self.owns_turns:
+                    self._user_turn(event.item_id, now)
             case ConversationItemTruncated():
                 self._out.append(Truncated(item_id=event.item_id,
                                            audio_end_ms=event.audio_end_ms, at=now))
@@ -829,7 +894,9 @@ class ClientSession:
             cancel_event_id=cancel_id, onset=onset, detected=now, ducked=self._ducked_at)
         if yielded is not None:
             # The user has heard nothing since the pause: that is when playback stopped for
-            # them. The speech was decided real, so it is never judged noise later.
+            # them, and the speech was detected then. Decided real, it is never judged noise
+            # later.
+            self._pending.detected = yielded.yielded
             self._pending.ducked = yielded.ducked
             self._pending.playback_stopped = yielded.yielded
             self._pending.decided = True
@@ -886,7 +953,9 @@ class ClientSession:
                 self._finish_interruption(now, acknowledged=None, timed_out=False)
                 self._fire(Trigger.CANCEL_CONFIRMED, now)
             else:
-                self._cancel_deadline = pending.detected + self.cancel_timeout
+                # From now, not from the detection: a decided interruption is cancelled
+                # only when the decision comes.
+                self._cancel_deadline = max(now, pending.detected) + self.cancel_timeout
 
     def _finish_interruption(self, now: float, *, acknowledged: float | None,
                              timed_out: bool) -> None:
