@@ -17,7 +17,8 @@ from realtalk.audio.pcm import int16_to_bytes
 from realtalk.echo import EchoDefences
 from realtalk.engine import ConversationEngine, Effect, Emit, RunTool
 from realtalk.reconnect import LostResponse, Reconnect, Reconnected, Reconnecting
-from realtalk.session import ErrorOccurred, SendEvent, State
+from realtalk.rollover import TRANSCRIPT_WAIT_S, OpenNextSession, RolledOver, SwitchSession
+from realtalk.session import ErrorOccurred, SendEvent, State, StateChanged
 from realtalk.tools import tool
 from realtalk.tools.calls import ToolCallCancelled
 
@@ -207,7 +208,8 @@ def test_a_call_in_flight_is_answered_on_the_new_session_only_if_restored() -> N
 
 @pytest.mark.parametrize(("settings", "argument"), [
     ({"attempts": 0}, "attempts"), ({"backoff_s": -1.0}, "backoff_s"),
-    ({"max_backoff_s": "1"}, "max_backoff_s"), ({"rng": 3}, "rng")])
+    ({"max_backoff_s": "1"}, "max_backoff_s"), ({"rng": 3}, "rng"),
+    ({"rollover_after_s": 0.0}, "rollover_after_s")])
 def test_bad_reconnect_settings_are_refused_naming_them(settings: dict[str, Any],
                                                          argument: str) -> None:
     from realtalk.errors import ConfigurationError
@@ -225,3 +227,125 @@ def test_the_backoff_doubles_up_to_its_maximum_with_equal_jitter() -> None:
         assert step / 2 <= delay <= step
     again = Reconnect(backoff_s=0.5, max_backoff_s=3.0, rng=random.Random(9))
     assert [again.delay(n) for n in range(1, 6)] == delays
+
+
+# -- rollover -----------------------------------------------------------------------------------
+
+
+def _rolling(clock: _Clock, after_s: float = 10.0) -> ConversationEngine:
+    return _new(clock, Reconnect(rng=random.Random(1), rollover_after_s=after_s))
+
+
+def _at(engine: ConversationEngine, now: float, *events: ev.ServerEvent) -> list[Effect]:
+    for event in events:
+        engine.server_frame(ev.encode(event), now)
+    return _drain(engine)
+
+
+def _due(engine: ConversationEngine, now: float) -> list[Effect]:
+    engine.tick(now)
+    return _drain(engine)
+
+
+def test_a_rollover_opens_the_next_session_when_due_and_switches_at_a_quiet_moment() -> None:
+    """Due at its age, the next connection is asked for; once open at a quiet moment, the
+    switch comes first, then the same session.update and the context, with no state change
+    shown to the app."""
+    clock = _Clock()
+    engine = _rolling(clock)
+    assert engine.next_deadline() == 10.0
+    engine.user_text("hello", respond=False)
+    _drain(engine)
+    assert not any(isinstance(e, OpenNextSession) for e in _due(engine, 9.9))
+    effects = _due(engine, 10.0)
+    assert [e for e in effects if isinstance(e, OpenNextSession)] == [OpenNextSession()]
+    assert engine.next_deadline() is None  # opening: not asked twice
+    engine.next_session_ready(10.5)
+    effects = _drain(engine)
+    assert isinstance(effects[0], SwitchSession)
+    assert [type(e) for e in _sends(effects)] == [ev.SessionUpdate, ev.ConversationItemCreate]
+    assert _events(effects, RolledOver) == [RolledOver(session_age_s=10.5, waited_s=0.5,
+                                                       items_restored=1, at=10.5)]
+    assert not _events(effects, StateChanged) and engine.state is State.LISTENING
+    assert engine.next_deadline() == 20.5  # the new session's own count
+
+
+def test_a_rollover_waits_for_the_reply_to_play_out() -> None:
+    clock = _Clock()
+    engine = _rolling(clock)
+    clock.now = 9.5
+    _reply(engine)  # 800 ms from 9.5 s
+    clock.now = 10.0
+    _due(engine, 10.0)
+    engine.next_session_ready(10.0)
+    assert not any(isinstance(e, SwitchSession) for e in _drain(engine))
+    _server(engine, ev.ResponseDone(response=ev.ResponseInfo(id="r1", status="completed")))
+    clock.now = 10.2  # 100 ms of the reply still to play
+    assert not any(isinstance(e, SwitchSession) for e in _due(engine, 10.2))
+    clock.now = 10.3  # played to the end
+    effects = _due(engine, 10.3)
+    assert any(isinstance(e, SwitchSession) for e in effects)
+    restored = [e.item["content"][0]["text"] for e in _sends(effects)
+                if isinstance(e, ev.ConversationItemCreate)]
+    assert restored == [" ".join(WORDS)]  # heard whole
+
+
+def test_a_rollover_waits_for_the_user_and_their_transcript() -> None:
+    """Ready while the server hears the user, then while their turn has no transcript yet:
+    the switch waits for each, and restores the turn's words."""
+    clock = _Clock()
+    engine = _rolling(clock)
+    _at(engine, 9.0, ev.InputAudioBufferSpeechStarted(audio_start_ms=0, item_id="u1"))
+    _due(engine, 10.0)
+    engine.next_session_ready(10.0)
+    assert not any(isinstance(e, SwitchSession) for e in _drain(engine))
+    effects = _at(engine, 10.5, ev.InputAudioBufferSpeechStopped(audio_end_ms=900, item_id="u1"),
+                  ev.InputAudioBufferCommitted(item_id="u1"))
+    assert not any(isinstance(e, SwitchSession) for e in effects)
+    effects = _at(engine, 11.0, ev.InputAudioTranscriptionCompleted(item_id="u1",
+                                                                   transcript="And then?"))
+    assert any(isinstance(e, SwitchSession) for e in effects)
+    restored = [e.item["content"][0]["text"] for e in _sends(effects)
+                if isinstance(e, ev.ConversationItemCreate)]
+    assert restored == ["And then?"]
+
+
+def test_a_transcript_that_never_comes_holds_a_rollover_back_only_so_long() -> None:
+    clock = _Clock()
+    engine = _rolling(clock)
+    _at(engine, 9.0, ev.InputAudioBufferCommitted(item_id="u1"))
+    _due(engine, 10.0)
+    engine.next_session_ready(10.0)
+    assert not any(isinstance(e, SwitchSession) for e in _due(engine, 8.9 + TRANSCRIPT_WAIT_S))
+    assert any(isinstance(e, SwitchSession) for e in _due(engine, 9.0 + TRANSCRIPT_WAIT_S))
+
+
+def test_a_failed_opening_is_retried_with_backoff_then_given_up() -> None:
+    clock = _Clock()
+    engine = _new(clock, Reconnect(attempts=2, backoff_s=1.0, rng=random.Random(1),
+                                   rollover_after_s=10.0))
+    _due(engine, 10.0)
+    engine.next_session_failed("HTTP 503", 10.0)
+    deadline = engine.next_deadline()
+    assert deadline is not None and 10.5 <= deadline <= 11.0
+    assert any(isinstance(e, OpenNextSession) for e in _due(engine, deadline))
+    engine.next_session_failed("HTTP 503", deadline)
+    assert engine.next_deadline() is None  # given up: the service's close will be a loss
+
+
+def test_a_loss_abandons_the_rollover_and_the_restored_session_counts_anew() -> None:
+    clock = _Clock()
+    engine = _rolling(clock)
+    _due(engine, 10.0)
+    engine.lost("reset", 10.2)
+    engine.next_session_ready(10.3)  # the connection opened for the rollover: unused
+    assert not any(isinstance(e, SwitchSession) for e in _drain(engine))
+    engine.reconnected(11.0)
+    _drain(engine)
+    assert engine.next_deadline() == 21.0
+
+
+def test_rollover_is_off_with_none_and_defaults_to_25_minutes() -> None:
+    assert Reconnect().rollover_after_s == 25 * 60
+    engine = _new(_Clock(), Reconnect(rollover_after_s=None))
+    assert engine.rollover is None and engine.next_deadline() is None

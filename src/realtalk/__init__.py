@@ -33,6 +33,7 @@ from .errors import (
     TransportError,
 )
 from .reconnect import LostResponse, Reconnect, Reconnected, Reconnecting
+from .rollover import RolledOver
 from .session import (
     AssistantTranscript,
     AssistantTranscriptDelta,
@@ -121,6 +122,7 @@ __all__ = (
     "Reconnecting",
     "Reconnected",
     "LostResponse",
+    "RolledOver",
     # errors
     "RealtalkError",
     "ConfigurationError",

@@ -13,8 +13,13 @@ order:
 
 With :class:`~realtalk.Reconnect` settings, a lost connection starts a fourth task, the
 *reconnector*: it waits the engine's backoff, opens a new connection through the same
-provider, has the engine restore the conversation on it, and reads it (the first
-connection's reader has ended). It owns each connection it opens, and loops on the next loss.
+provider (again after a failed attempt), has the engine restore the conversation on it, and
+reads it (the first connection's reader has ended); the next loss starts a new reconnector.
+A rollover (:mod:`realtalk.rollover`) starts a *next-session* task: it opens a connection
+while the current one carries on, and once the engine switches to it, reads it. Each
+connection is owned (opened and closed) by the task that reads it, the first one by the
+conversation itself; a connection's end is a loss only if it is still the conversation's
+connection (a rollover closes the one it leaves).
 
 Conversation events go to a buffered stream read with :meth:`Conversation.events`. The hot path
 never waits on the app: if the app stops reading and the buffer fills, events are dropped and
@@ -69,6 +74,7 @@ from .errors import (
 )
 from .providers import Provider
 from .reconnect import Reconnect
+from .rollover import OpenNextSession, SwitchSession
 from .session import ClientSession, Interrupted, State
 from .session.barge_in import BargeIn
 from .session_config import PCM_SAMPLE_RATE, SessionConfig
@@ -205,7 +211,11 @@ class Conversation:
         self._task_scopes: list[anyio.CancelScope] = []
         self._tools = ToolRunner(self._spawn, self._tool_finished)
         self._transport: Transport | None = None
-        self._reconnector_started = False
+        # A rollover's connection, from its opening to the switch, and what the switch or an
+        # abandoned rollover tells its task.
+        self._next_transport: Transport | None = None
+        self._next_scope: anyio.CancelScope | None = None
+        self._switched: anyio.Event | None = None
         self._closed = False
         self.closed_reason: str | None = None
         """Why the conversation closed (``None`` while it runs)."""
@@ -486,10 +496,13 @@ class Conversation:
     # -- tasks ---------------------------------------------------------------------------------
 
     async def _reader(self, transport: Transport) -> None:
+        """Read ``transport`` to its end: a loss if it is still the conversation's
+        connection (a rollover closes the one it leaves)."""
         lost = await self._read(transport)
         async with self._lock:
-            self._lost(lost)
-            await self._perform()
+            if transport is self._transport:
+                self._lost(lost)
+                await self._perform()
 
     async def _read(self, transport: Transport) -> ConnectionClosed:
         """Hand the engine every frame of ``transport``; return what ended it."""
@@ -504,14 +517,15 @@ class Conversation:
 
     def _lost(self, exc: ConnectionClosed) -> None:
         """The connection is gone: the engine decides whether to reconnect. Call with the
-        lock held. Once the reconnector runs, it handles the losses of its connections."""
-        if self._closed or self._reconnector_started:
+        lock held. During an outage, the reconnector handles what fails."""
+        if self._closed or self.engine.reconnecting:
             return
+        if self._next_scope is not None:
+            self._next_scope.cancel()  # a rollover under way is abandoned
         delay = self.engine.lost(str(exc), self._clock())
         if delay is None:
             self._shutdown(self.engine.failure or f"connection lost: {exc}")
             return
-        self._reconnector_started = True
         self._spawn(self._reconnector, delay)
 
     async def _reconnector(self, delay: float | None) -> None:
@@ -529,11 +543,43 @@ class Conversation:
                     self._transport = transport
                     self.engine.reconnected(self._clock())
                     await self._perform()
-                lost = await self._read(transport)
-                async with self._lock:
-                    delay = self.engine.lost(str(lost), self._clock())
-                    await self._perform()
+                await self._reader(transport)
+                return
         self._shutdown(self.engine.failure or "the connection was lost")
+
+    async def _next_session(self) -> None:
+        """Open the connection a rollover moves to; read it once the engine switched."""
+        switched = self._switched = anyio.Event()
+        # Cancelled by a loss before the switch (the rollover is abandoned); after it, the
+        # scope is no longer reachable.
+        with anyio.CancelScope() as self._next_scope:
+            async with contextlib.AsyncExitStack() as connection:
+                try:
+                    transport = await connection.enter_async_context(self.provider.connect())
+                except (ConnectError, ConnectionClosed) as exc:
+                    async with self._lock:
+                        self.engine.next_session_failed(str(exc), self._clock())
+                        await self._perform()
+                    return
+                async with self._lock:
+                    self._next_transport = transport
+                    self.engine.next_session_ready(self._clock())
+                    await self._perform()
+                await switched.wait()
+                await self._reader(transport)
+        if not switched.is_set():
+            self._next_scope = self._next_transport = None
+
+    def _switch(self) -> None:
+        """Perform a :class:`SwitchSession`: send on the rollover's connection from now on,
+        and close the one left (in a task: its closing handshake is not waited for here)."""
+        assert self._next_transport is not None
+        assert self._switched is not None
+        left, self._transport = self._transport, self._next_transport
+        self._next_scope = self._next_transport = None  # the conversation's connection now
+        self._switched.set()
+        if left is not None:
+            self._spawn(left.aclose)
 
     async def _microphone(self, source: AudioInput) -> None:
         frames = source.frames()
@@ -585,6 +631,10 @@ class Conversation:
                     self._emit(effect.event)
                 elif isinstance(effect, RunTool | CancelTool):
                     self._tools.perform(effect)
+                elif isinstance(effect, OpenNextSession):
+                    self._spawn(self._next_session)
+                elif isinstance(effect, SwitchSession):
+                    self._switch()
                 elif not self._closed and not self.engine.reconnecting:
                     # (During an outage the engine holds its sends: these were on their way
                     # when the connection broke, and are lost with it.)

@@ -61,6 +61,7 @@ from .echo.calibration import (
 )
 from .errors import ConfigurationError, EventParseError
 from .reconnect import LostResponse, Outage, Reconnect, Reconnected, Reconnecting
+from .rollover import OpenNextSession, RolledOver, RolloverSchedule, SwitchSession
 from .session import (
     AUDIO_ACTIONS,
     AudioAction,
@@ -114,12 +115,13 @@ _DEFAULT_ECHO = EchoDefences()
 
 AppEvent: TypeAlias = (
     ConversationEvent | EchoTranscriptDropped | EchoRiskChange | EchoPathMeasurement
-    | ToolCallEvent | Reconnecting | Reconnected
+    | ToolCallEvent | Reconnecting | Reconnected | RolledOver
 )
 """What :meth:`realtalk.Conversation.events` yields: the session's events, the user
 transcripts the transcript echo filters dropped (in place of the
 :class:`~realtalk.UserTranscript`), the echo-risk watch's changes of level, each echo-path
-calibration's figures, the tool calls' starts, ends and cancellations, and the reconnects."""
+calibration's figures, the tool calls' starts, ends and cancellations, the reconnects and the
+rollovers."""
 
 
 @attrs.frozen
@@ -129,10 +131,12 @@ class Emit:
     event: AppEvent
 
 
-Effect: TypeAlias = SendEvent | Emit | RunTool | CancelTool
+Effect: TypeAlias = SendEvent | Emit | RunTool | CancelTool | OpenNextSession | SwitchSession
 """What the engine asks its shell to do, in order: :class:`RunTool` starts a tool's function
 (report its end with :meth:`ConversationEngine.tool_finished`), :class:`CancelTool` stops it
-(its answer was given already)."""
+(its answer was given already); :class:`~realtalk.rollover.OpenNextSession` and
+:class:`~realtalk.rollover.SwitchSession` roll the conversation over to a new connection
+(:mod:`realtalk.rollover`)."""
 
 
 class ConversationEngine:
@@ -150,7 +154,7 @@ class ConversationEngine:
             session, and how many follow-ups a chain of calls may take
             (:mod:`realtalk.tools.calls` has the rules).
         reconnect: what :meth:`lost` does (``None``: a lost connection is the end, as
-            :meth:`fail`).
+            :meth:`fail`), and when a session is rolled over.
 
     Raises:
         ConfigurationError: tools given here and in ``config.extra`` too, or a bad tool
@@ -202,6 +206,12 @@ class ConversationEngine:
         self.context = ConversationContext()
         """What the model should remember, as the user heard it: what a reconnect restores."""
         self.reconnect = reconnect
+        self.rollover = (RolloverSchedule(reconnect.rollover_after_s, reconnect.attempts,
+                                          track_transcripts=config.transcription_model
+                                          is not False)
+                         if reconnect is not None and reconnect.rollover_after_s is not None
+                         else None)
+        """When the session rolls over (``None``: never)."""
         self.outage: Outage | None = None
         """The outage under way (between :meth:`lost` and :meth:`reconnected`), if any."""
         self.failure: str | None = None
@@ -235,7 +245,8 @@ class ConversationEngine:
     def next_deadline(self) -> float | None:
         """The earliest ``now`` at which :meth:`tick` has work to do, if any."""
         deadlines = [self.session.next_deadline(),
-                     self.tool_calls.next_deadline() if self.tool_calls is not None else None]
+                     self.tool_calls.next_deadline() if self.tool_calls is not None else None,
+                     self.rollover.next_deadline() if self.rollover is not None else None]
         return min((d for d in deadlines if d is not None), default=None)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -245,6 +256,8 @@ class ConversationEngine:
         the echo defences ask for it (see :attr:`calibration`)."""
         self.session.open(now)
         self._drain(now)
+        if self.rollover is not None:
+            self.rollover.session_opened(now)
         if self.echo_control.defences.calibrate_at_start:
             self.calibrate()
 
@@ -286,6 +299,8 @@ class ConversationEngine:
         if self.outage is None:
             self.outage = Outage(self.reconnect, reason, now)
             self.outage.lost_response = self._stop_for_outage(now)
+            if self.rollover is not None:
+                self.rollover.session_lost()
         return self.attempt_failed(reason, now)
 
     def attempt_failed(self, reason: str, now: float) -> float | None:
@@ -309,6 +324,28 @@ class ConversationEngine:
         outage, self.outage = self.outage, None
         if self.closed or outage is None:
             return
+        restored = self._fresh_session(now)
+        self._effects.extend(SendEvent(event) for event in outage.held)
+        logger.info("reconnected after %.2f s: %d items restored", now - outage.started_at,
+                    restored)
+        self._emit(outage.ended(restored, now, self.sample_rate))
+
+    def next_session_ready(self, now: float) -> None:
+        """The connection an :class:`~realtalk.rollover.OpenNextSession` asked for is open:
+        the switch comes at the first quiet moment (at once if this is one)."""
+        if self.rollover is not None and not self.closed and self.outage is None:
+            self.rollover.ready()
+            self._roll_over_if_quiet(now)
+
+    def next_session_failed(self, reason: str, now: float) -> None:
+        """The connection an :class:`~realtalk.rollover.OpenNextSession` asked for could not
+        be opened (``reason``): it is asked for again after the reconnect backoff."""
+        if self.rollover is not None and self.reconnect is not None:
+            self.rollover.failed(reason, self.reconnect.delay(self.rollover.failures + 1), now)
+
+    def _fresh_session(self, now: float) -> int:
+        """Replace the session core with a new one, configured as the first, and queue the
+        context's restore on it; return the items restored."""
         stats = self.session.stats
         self.session = self._new_session()
         self.session.stats = stats
@@ -317,10 +354,40 @@ class ConversationEngine:
         restore = self.context.restore_events(self.session.wire_shape)
         self._effects.extend(SendEvent(event) for event in restore)
         self.context.restored()
-        self._effects.extend(SendEvent(event) for event in outage.held)
-        logger.info("reconnected after %.2f s: %d items restored", now - outage.started_at,
-                    len(restore))
-        self._emit(outage.ended(len(restore), now, self.sample_rate))
+        if self.rollover is not None:
+            self.rollover.session_opened(now)
+        return len(restore)
+
+    def _quiet(self, now: float) -> bool:
+        """A turn boundary: nothing is said or about to be, by either side."""
+        detector = self.detector
+        return (self.session.state is State.LISTENING and not self.session.yielded
+                and not self.context.responses_in_progress
+                and (detector is None or not (detector.speaking or detector.probable))
+                and (self.tool_calls is None or not self.tool_calls.unanswered)
+                and self.calibration is None
+                and self.rollover is not None and self.rollover.turn_settled(now))
+
+    def _roll_over_if_quiet(self, now: float) -> None:
+        rollover = self.rollover
+        if rollover is None or rollover.phase != "ready" or self.closed \
+                or self.outage is not None or not self._quiet(now):
+            return
+        # The old session is left as it is, in the same quiet state as the new one: the app
+        # sees no state change.
+        opened_at = rollover.opened_at
+        self.context.connection_lost(lambda key: (0.0, 0.0))  # all heard: nothing is cut
+        self._effects.append(SwitchSession())
+        began = len(self._effects)
+        restored = self._fresh_session(now)
+        self._effects[began:] = [e for e in self._effects[began:] if not (
+            isinstance(e, Emit) and isinstance(e.event, StateChanged))]
+        event = RolledOver(session_age_s=now - opened_at,
+                           waited_s=now - opened_at - rollover.after_s,
+                           items_restored=restored, at=now)
+        logger.info("rolled over to a new session after %.0f s: %d items restored",
+                    event.session_age_s, restored)
+        self._emit(event)
 
     def _stop_for_outage(self, now: float) -> LostResponse | None:
         """Stop playback where the user is, keep what they heard, end the old session's
@@ -399,6 +466,7 @@ class ConversationEngine:
         self.session.audio_sent(len(cleaned.samples), captured_at)
         self.echo_control.sent(cleaned, captured_at)
         self.uplinked = (cleaned, captured_at)
+        self._roll_over_if_quiet(now)
 
     def server_frame(self, frame: str | bytes, now: float) -> None:
         """One frame from the server."""
@@ -412,6 +480,8 @@ class ConversationEngine:
             return
         was = self.session.state
         self.context.server_event(event)
+        if self.rollover is not None:
+            self.rollover.server_event(event, now)
         self.session.receive(event, now)
         self._drain(now)
         if was is not State.SPEAKING and self.session.state is State.SPEAKING \
@@ -423,6 +493,7 @@ class ConversationEngine:
         if self.tool_calls is not None:
             self.tool_calls.server_event(event, now)
             self._drain(now)
+        self._roll_over_if_quiet(now)
 
     def tick(self, now: float) -> None:
         """Time passed: read the playback position and handle the deadlines that are due."""
@@ -434,6 +505,9 @@ class ConversationEngine:
         if self.tool_calls is not None:
             self.tool_calls.tick(now)
         self._drain(now)
+        if self.rollover is not None and self.outage is None and self.rollover.due(now):
+            self._effects.append(OpenNextSession())
+        self._roll_over_if_quiet(now)
 
     def sent(self, event: SendEvent, now: float) -> None:
         """The shell wrote ``event`` to the server at ``now`` (for the latency marks)."""
@@ -449,6 +523,7 @@ class ConversationEngine:
             return
         self.tool_calls.finished(call_id, now, result=result, error=error)
         self._drain(now)
+        self._roll_over_if_quiet(now)
 
     def user_text(self, text: str, *, respond: bool = True) -> None:
         """The app adds a user text message, and by default asks for a response."""

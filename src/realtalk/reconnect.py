@@ -20,6 +20,7 @@ import random
 import attrs
 
 from ._args import check_number, check_type, validator
+from .rollover import DEFAULT_ROLLOVER_AFTER_S
 from .wire import ClientEvent
 
 __all__ = ("LostResponse", "Outage", "Reconnect", "Reconnected", "Reconnecting")
@@ -40,6 +41,11 @@ class Reconnect:
         backoff_s: the delay before the first attempt; it doubles with each attempt...
         max_backoff_s: ... up to this.
         rng: draws the jitter (seed one for reproducible delays in tests).
+        rollover_after_s: the session age at which the conversation moves to a fresh
+            session, at the next turn boundary and without a gap (:mod:`realtalk.rollover`);
+            by default 25 minutes, the shortest documented maximum (Azure's 30 minutes) less
+            a margin to find a quiet moment in. ``None``: never (the service's close at its
+            maximum is then a loss like any other).
 
     Raises:
         ConfigurationError: a value of the wrong type or out of range, named in the message.
@@ -53,6 +59,9 @@ class Reconnect:
                                                                          minimum=0.0))
     rng: random.Random = attrs.field(factory=random.Random, eq=False, repr=False,
                                      validator=validator(_check_rng))
+    rollover_after_s: float | None = attrs.field(
+        default=DEFAULT_ROLLOVER_AFTER_S, validator=validator(check_number, positive=True,
+                                                              optional=True))
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before attempt number ``attempt`` (from 1): the exponential step

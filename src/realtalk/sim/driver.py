@@ -319,8 +319,9 @@ class Simulation:
                     self._tool_ends = [end for end in self._tool_ends
                                        if end[2] != effect.call_id]
                     heapq.heapify(self._tool_ends)
-                else:
+                elif isinstance(effect, Emit):
                     self._observe(effect)
+                # (No rollover effects: a simulation has one session, never reconnected.)
 
     def _start_tool(self, run: RunTool, now: float) -> None:
         latency = self._tool_latency
