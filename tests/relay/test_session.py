@@ -169,19 +169,32 @@ async def test_the_session_ends_when_cancelled_from_outside(upstream: _Upstream)
     assert len(registry) == 0
 
 
+def _user_text(client: MemoryClientConnection, text: str) -> None:
+    client.deliver(json.dumps({"type": "conversation.item.create", "item": {
+        "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}}))
+
+
+def _texts(session: ServerSession) -> list[tuple[str | None, str]]:
+    return [(item.role, item.text()) for item in session.conversation]
+
+
 async def test_reconnect_mode_waits_then_opens_a_new_upstream_session(
         upstream: _Upstream) -> None:
+    """The new upstream session gets the conversation back: the client's turn and the reply
+    it was sent, before the client's next event."""
     client, registry = MemoryClientConnection(), IdRegistry()
     provider = _Droppable(upstream.provider)
     async with _serving(client, provider, registry=registry, on_upstream_loss="reconnect",
                         reconnect_delay=2.0):
         first = (await _next(client))["session"]["id"]
+        _user_text(client, "hello there")
         await _turn(client)
         await provider.drop()
         error = await _next(client)
         told = anyio.current_time()
         created = await _next(client)
         waited = anyio.current_time() - told
+        _user_text(client, "and again")
         assert "response.output_audio.delta" in await _turn(client)
         client.hang_up()
     assert error["error"]["code"] == "upstream_disconnected"
@@ -190,6 +203,34 @@ async def test_reconnect_mode_waits_then_opens_a_new_upstream_session(
     assert created["session"]["id"] != first
     assert waited == pytest.approx(2.0)
     assert [s.closed for s in upstream.sessions] == [True, True]
+    before, after = (_texts(s) for s in upstream.sessions)
+    assert before[0] == ("user", "hello there") and before[1][0] == "assistant"
+    assert after[:3] == [*before, ("user", "and again")]
+
+
+async def test_reconnect_mode_restores_a_reply_cut_off_as_far_as_its_transcript_came(
+        upstream: _Upstream) -> None:
+    client = MemoryClientConnection()
+    provider = _Droppable(upstream.provider)
+    async with _serving(client, provider, on_upstream_loss="reconnect", reconnect_delay=0.0):
+        await _next(client)
+        _user_text(client, "tell me a story")
+        client.deliver(json.dumps({"type": "response.create"}))
+        deltas: list[str] = []
+        while len(deltas) < 2:
+            event = await _next(client)
+            if event["type"] == "response.output_audio_transcript.delta":
+                deltas.append(event["delta"])
+        await provider.drop()
+        while (await _next(client))["type"] != "session.created":
+            pass
+        _user_text(client, "go on")
+        await _turn(client)
+        client.hang_up()
+    restored = _texts(upstream.sessions[1])[:3]
+    assert restored[0] == ("user", "tell me a story") and restored[2] == ("user", "go on")
+    role, heard = restored[1]
+    assert role == "assistant" and heard.startswith("".join(deltas).strip())
 
 
 class _SlowUpstream:

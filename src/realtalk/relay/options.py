@@ -34,7 +34,8 @@ class RelayOptions:
         on_upstream_loss: ``"close"`` or ``"reconnect"`` (see :data:`UpstreamLoss`). A
             reconnect starts a new upstream session: the client is told with an ``error``
             event and then receives the new ``session.created``; the relay replays the
-            client's last accepted ``session.update`` to it.
+            client's last accepted ``session.update`` to it, then the conversation's context
+            (:attr:`RelaySession.context <realtalk.relay.RelaySession.context>`).
         reconnect_attempts: upstream connection attempts after a loss before giving up.
         reconnect_delay: seconds before the first reconnect attempt (doubling after each).
         upstream_first_event_timeout: seconds for a new upstream connection to send its first

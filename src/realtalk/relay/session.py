@@ -9,6 +9,13 @@
   it fails, tells the client with an ``error`` event and then closes the client's connection
   or opens a new upstream session, as configured.
 
+In the reconnect mode, the session keeps the conversation's context
+(:class:`~realtalk.session.context.ConversationContext`, the same ledger a
+:class:`~realtalk.Conversation` keeps), fed from the events it forwards both ways, and
+recreates it on each new upstream session after the client's ``session.update``. The relay
+does not know what the client played: a reply the loss cut off goes back as far as its
+transcript had come (a client's ``conversation.item.truncate`` before that still cuts it).
+
 With tools of its own (:mod:`~.tools`), the session also runs their calls: a task per call,
 a timer for their timeouts, and the outputs and follow-ups sent upstream in order.
 
@@ -44,11 +51,12 @@ from websockets.exceptions import ConnectionClosed as ClientConnectionClosed
 
 from ..errors import ConnectError, ConnectionClosed, EventParseError
 from ..providers import Provider
+from ..session.context import ConversationContext
 from ..tools import Tool
 from ..tools.calls import DEFAULT_MAX_TOOL_STEPS
 from ..tools.running import ToolRunner
 from ..transport import Transport
-from ..wire import load_json
+from ..wire import encode, load_json, parse_client_event, parse_server_event
 from .frames import (
     APPEND,
     AUDIO_DELTA_TYPES,
@@ -110,6 +118,10 @@ class UpstreamFailure:
 class _ClientGone(Exception):
     """The client disconnected, or was disconnected: the session ends."""
 
+
+#: The client events that change the conversation's items (what the context notes).
+_CONTEXT_CLIENT_TYPES = frozenset({"conversation.item.create", "conversation.item.truncate",
+                                   "conversation.item.delete"})
 
 _UPSTREAM_CODES = {"connect": UPSTREAM_UNAVAILABLE, "dropped": UPSTREAM_DISCONNECTED,
                    "timeout": UPSTREAM_TIMEOUT}
@@ -237,6 +249,9 @@ class RelaySession:
         self._upstream_scope: anyio.CancelScope | None = None
         self._send_failure: UpstreamFailure | None = None
         self._last_session_update: str | None = None
+        self.context = ConversationContext() if options.on_upstream_loss == "reconnect" \
+            else None
+        """What a new upstream session is given back (``None`` unless reconnecting)."""
         # When the send in progress began (time.monotonic), per direction; the watchdog's input.
         self._upstream_send_began: float | None = None
         self._client_send_began: float | None = None
@@ -355,6 +370,8 @@ class RelaySession:
             return
         self._hop_up_control.add(received, forwarded)
         self.ownership.observe_client(payload)
+        if self.context is not None:
+            self._note_sent(payload)
         if event_type == "session.update":
             self._last_session_update = text  # replayed to a replacement upstream
         if tools is not None:
@@ -477,14 +494,19 @@ class RelaySession:
                 first = await upstream.receive()
             established = True
             received = time.perf_counter_ns()
-            # A reconnect restores the client's config; the relay's tools are declared on
-            # every upstream session.
-            replay = self._last_session_update
+            # A reconnect restores the client's config and the conversation; the relay's
+            # tools are declared on every upstream session.
+            replay = [self._last_session_update] if self._last_session_update else []
             if self._tools is not None:
-                replay = self._tools.declaration(replay)
-            if replay is not None:
+                replay = [self._tools.declaration(self._last_session_update)]
+            if self.context is not None:
+                shape = self._provider.shape
+                replay += [encode(e, shape) for e in self.context.restore_events(shape)]
+            for message in replay:
                 with anyio.fail_after(self._options.upstream_send_timeout):
-                    await upstream.send(replay)
+                    await upstream.send(message)
+            if self.context is not None:
+                self.context.restored()
             with anyio.CancelScope() as scope:
                 self._upstream, self._upstream_scope = upstream, scope
                 self._ready.set()
@@ -511,11 +533,14 @@ class RelaySession:
             if established:
                 self.ownership.forget_upstream()
                 self._forget_tool_calls()
+                if self.context is not None:
+                    # Everything received was forwarded: a reply cut off keeps what came.
+                    self.context.connection_lost(lambda key: (math.inf, math.inf))
 
     async def _from_upstream(self, message: str, received: int) -> None:
         delta = audio_delta(message)
         if delta is not None:
-            self.ownership.add_audio(*delta)
+            self._audio(*delta)
             await self._send_client(message)
             self._hop_down_audio.add(received, time.perf_counter_ns())
             return
@@ -531,11 +556,15 @@ class RelaySession:
         if event_type in AUDIO_DELTA_TYPES:
             item_id, audio = payload.get("item_id"), payload.get("delta")
             if isinstance(item_id, str) and isinstance(audio, str):
-                self.ownership.add_audio(item_id, len(audio) * 3 // 4 - audio.count("=", -2))
+                self._audio(item_id, len(audio) * 3 // 4 - audio.count("=", -2))
             await self._send_client(message)
             self._hop_down_audio.add(received, time.perf_counter_ns())
             return
         self.ownership.observe_server(payload)
+        if self.context is not None:
+            # One that does not parse goes to the client as it came: nothing to learn.
+            with contextlib.suppress(EventParseError):
+                self.context.server_event(parse_server_event(payload))
         tools = self._tools
         if tools is not None:
             shown = tools.upstream_event(payload, anyio.current_time())
@@ -576,8 +605,10 @@ class RelaySession:
                 if upstream is None:  # gone, and the calls with its conversation
                     self._tool_frames.clear()
                     return
-                await self._send_upstream(upstream, self._upstream_scope,
-                                          self._tool_frames.popleft())
+                frame = self._tool_frames.popleft()
+                sent = await self._send_upstream(upstream, self._upstream_scope, frame)
+                if sent is not None and self.context is not None:
+                    self._note_sent(load_json(frame, max_depth=None))
 
     async def _tool_finished(self, call_id: str, result: Any, error: str | None) -> None:
         assert self._tools is not None
@@ -594,6 +625,20 @@ class RelaySession:
             self._tool_wake = anyio.Event()
             tools.tick(anyio.current_time())
             await self._perform_tools(tools)
+
+    def _audio(self, item_id: str, n_bytes: int) -> None:
+        self.ownership.add_audio(item_id, n_bytes)
+        if self.context is not None:
+            self.context.audio_received(item_id, n_bytes)
+
+    def _note_sent(self, payload: Any) -> None:
+        """A client event went upstream: the context notes the items it adds, cuts or
+        deletes. (One the upstream cannot parse either is answered with an error there.)"""
+        if self.context is None or not isinstance(payload, dict) \
+                or payload.get("type") not in _CONTEXT_CLIENT_TYPES:
+            return
+        with contextlib.suppress(EventParseError):
+            self.context.sent(parse_client_event(payload))
 
     def _forget_tool_calls(self) -> None:
         """The upstream session ended, its calls with it: stop their runs, drop their

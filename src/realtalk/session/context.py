@@ -250,6 +250,13 @@ class ConversationContext:
                 if entry is not None:
                     self._entries.remove(entry)
 
+    def audio_received(self, item_id: str, n_bytes: int) -> None:
+        """``n_bytes`` of PCM16 audio of assistant item ``item_id`` arrived (what an audio
+        delta carries, for a caller that forwards deltas without decoding them)."""
+        entry = self._find(item_id)
+        if entry is not None and entry.kind == "assistant":
+            entry.audio_bytes += n_bytes
+
     def cut(self, item_id: str, heard_ms: float) -> None:
         """Assistant item ``item_id`` was heard only up to ``heard_ms``."""
         entry = self._find(item_id)
