@@ -349,3 +349,23 @@ def test_rollover_is_off_with_none_and_defaults_to_25_minutes() -> None:
     assert Reconnect().rollover_after_s == 25 * 60
     engine = _new(_Clock(), Reconnect(rollover_after_s=None))
     assert engine.rollover is None and engine.next_deadline() is None
+
+
+def test_a_barge_in_after_a_reconnect_truncates_at_what_the_new_reply_played() -> None:
+    """The output's played count goes on across sessions: the new session's tracker starts
+    from it, so a truncate there is what was heard of the new reply, not all of it."""
+    clock = _Clock()
+    engine = _new(clock, Reconnect(rng=random.Random(3)))
+    _reply(engine)
+    clock.now = 1.0  # the whole first reply played
+    _server(engine, ev.ResponseDone(response=ev.ResponseInfo(id="r1", status="completed")))
+    engine.tick(1.0)
+    engine.lost("reset", 1.0)
+    engine.reconnected(1.2)
+    _drain(engine)
+    clock.now = 2.0
+    _reply(engine, rid="r2", iid="a2")  # 800 ms from 2.0 s
+    clock.now = 2.3
+    assert engine.interrupt(2.3)
+    (truncate,) = [e for e in _sends(_drain(engine)) if isinstance(e, ev.ConversationItemTruncate)]
+    assert truncate.item_id == "a2" and 299 <= truncate.audio_end_ms <= 300

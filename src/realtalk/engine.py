@@ -349,6 +349,10 @@ class ConversationEngine:
         stats = self.session.stats
         self.session = self._new_session()
         self.session.stats = stats
+        # The output's count goes on across sessions: the new tracker starts where it is, or
+        # it would take the old sessions' audio for its own (and its heard positions, its
+        # truncates, would be wrong).
+        self.session.tracker.resync(self.output.played_samples())
         self.session.open(now)
         self._drain(now)
         restore = self.context.restore_events(self.session.wire_shape)
