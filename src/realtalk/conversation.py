@@ -560,6 +560,7 @@ class Conversation:
                     async with self._lock:
                         self.engine.next_session_failed(str(exc), self._clock())
                         await self._perform()
+                    self._wake.set()  # a new deadline (the retry) for the timer
                     return
                 async with self._lock:
                     self._next_transport = transport
