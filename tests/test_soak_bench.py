@@ -23,7 +23,7 @@ def test_a_short_soak_stays_within_every_bound() -> None:
     assert report["barge_ins"] >= 8 and report["tool_calls"] >= 1
     assert report["over_bound"] == {} and report["growing"] == {}
     assert report["kept_for_the_app"] == {"engine.interruptions": report["barge_ins"]}
-    assert 0 < report["engine_kb"]["first"] and 0 < report["engine_kb"]["end"]
+    assert report["engine_kb"]["first"] > 0 and report["engine_kb"]["end"] > 0
 
 
 def test_a_container_that_grows_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -140,8 +140,11 @@ class Conversation:
             the provider's keepalive): with :class:`~realtalk.Reconnect` settings, reopen it
             through the same provider and restore the conversation on it
             (:class:`~realtalk.Reconnecting`, :class:`~realtalk.Reconnected`;
-            docs/reliability.md has the rules); ``None`` (the default): the conversation
-            ends with a fatal :class:`~realtalk.ErrorOccurred`.
+            docs/reliability.md has the rules), and move to a fresh session at a turn
+            boundary before the hosted maximum duration (``Reconnect.rollover_after_s``,
+            :class:`~realtalk.RolledOver`); ``None`` (the default): the conversation ends
+            with a fatal :class:`~realtalk.ErrorOccurred`, and a session is never rolled
+            over.
 
     Raises:
         ConfigurationError: an argument of the wrong type or out of range, named in the
@@ -512,6 +515,10 @@ class Conversation:
             except ConnectionClosed as exc:
                 return exc
             async with self._lock:
+                if transport is not self._transport:
+                    # A connection a rollover left, until its close: what it still says (its
+                    # VAD on the last audio it got, say) is not the new session's.
+                    continue
                 self.engine.server_frame(text, self._clock())
                 await self._perform()
 
