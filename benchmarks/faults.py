@@ -280,8 +280,8 @@ def _count(server: InProcessServer, tap: _Tap, store: MemoryTranscriptStore,
     last = server.sessions[-1]
     held = [item.text() for item in last.conversation if item.text()]
     context_lost = sum(
-        1 for r in records if r.text and not r.dropped and session_of.get(r.item_id or "", -1)
-        < len(server.sessions) - 1 and not any(
+        1 for r in records if r.text and not r.dropped and session_of.get(
+            r.item_id or "", len(server.sessions)) < len(server.sessions) - 1 and not any(
             h == r.text or (r.role == "assistant" and (h.startswith(r.text)
                                                        or r.text.startswith(h)))
             for h in held))

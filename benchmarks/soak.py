@@ -162,8 +162,8 @@ def soak(barge_ins: int, seed: int = 0, *, progress: bool = True) -> dict[str, A
     first: tuple[dict[str, int], int, int] | None = None
     calls = 0
     while len(sim.engine.interruptions) < barge_ins and sim.clock.now < cycles * CYCLE_S:
-        result = sim.run(CYCLE_S * 2)
-        calls += sum(isinstance(e, realtalk.ToolCallStarted) for e in result.timeline)
+        result = sim.run(CYCLE_S * 2)  # (its timeline is the whole conversation's)
+        calls = sum(isinstance(e, realtalk.ToolCallStarted) for e in result.timeline)
         done = len(sim.engine.interruptions)
         if first is None and done >= barge_ins // 10:
             first = (state_sizes(sim.engine)[0], tracemalloc.get_traced_memory()[0],
