@@ -49,8 +49,10 @@ import realtalk
 from realtalk.echo import EchoDefences, EchoGate
 from realtalk.engine import ConversationEngine
 from realtalk.session.context import DEFAULT_MAX_ITEMS
+from realtalk.session.playback import _MAX_ITEMS as TRACKED_PARTS
 from realtalk.sim import RoomConfig, Simulation, Utterance, load_clip
 from realtalk.testing import MemoryTranscriptStore
+from realtalk.tools.calls import KEPT_SETTLED
 
 CYCLE_S = 10.0
 GROWTH_SLACK = 50
@@ -61,6 +63,8 @@ FRAME_S = 0.02
 #: What the playback hold remembers is what is queued and not played yet: one write per
 #: audio delta, a reply's worth (a minute of 100 ms deltas).
 QUEUED_WRITES = 600
+#: Responses with calls not settled yet, at most (a chain of follow-ups, a barge-in's).
+IN_FLIGHT = 8
 
 
 def documented_bounds(engine: ConversationEngine) -> dict[str, int]:
@@ -69,6 +73,12 @@ def documented_bounds(engine: ConversationEngine) -> dict[str, int]:
     near_end = engine.echo_control.near_end
     bounds = {"engine.context.items": DEFAULT_MAX_ITEMS,
               "engine.context.entries": DEFAULT_MAX_ITEMS,
+              "engine.context.session_calls": DEFAULT_MAX_ITEMS,
+              # the settled responses kept, and a few in flight
+              "engine.tool_calls.calls": KEPT_SETTLED + IN_FLIGHT,
+              "engine.tool_calls.responses": KEPT_SETTLED + IN_FLIGHT,
+              "engine.session.tracker.heard": TRACKED_PARTS,
+              "engine.session.tracker.received": TRACKED_PARTS,
               "engine.playback.writes": QUEUED_WRITES,
               # a window of time: the last keep_s of frames
               "engine.echo_control.near_end.notes": round(near_end.keep_s / FRAME_S) + 1}

@@ -196,3 +196,12 @@ def test_the_bound_drops_the_oldest_and_a_call_with_its_output() -> None:
 def test_a_bound_too_small_is_refused(bad: Any) -> None:
     with pytest.raises(ValueError, match="max_items"):
         ConversationContext(max_items=bad)
+
+
+def test_calls_that_fall_out_of_the_bound_are_forgotten_by_the_session_too() -> None:
+    ctx = ConversationContext(max_items=4)
+    for n in range(10):
+        _call(ctx, f"c{n}", rid=f"r{n}")
+        ctx.sent(_output(f"c{n}"))
+    assert [ctx.knows_call(f"c{n}") for n in range(10)] == [False] * 8 + [True] * 2
+    assert len(ctx._session_calls) == 2

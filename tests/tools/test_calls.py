@@ -11,6 +11,7 @@ from realtalk import wire as ev
 from realtalk.errors import ConfigurationError
 from realtalk.tools import Tool, tool
 from realtalk.tools.calls import (
+    KEPT_SETTLED,
     CancelTool,
     RunTool,
     ToolCallCancelled,
@@ -297,3 +298,26 @@ def test_a_follow_up_waits_while_speech_may_be_starting_and_goes_if_it_was_not()
     assert "ResponseCreate" not in _kinds(ledger.outputs())
     ledger.hold(False)  # it was not speech
     assert _kinds(ledger.outputs()) == ["ResponseCreate"]
+
+
+def test_a_long_conversation_keeps_only_the_last_settled_calls() -> None:
+    """Calls answered and followed up are forgotten past the last KEPT_SETTLED responses; a
+    late result for one is dropped as for any answered call, and a call still running is
+    kept however old."""
+    ledger = _ledger()
+    ledger.server_event(_created("slow"), 0.0)
+    _call(ledger, "slow", "c_slow", "lookup_order", '{"order_id": "S"}')
+    ledger.server_event(_done("slow"), 0.0)
+    for n in range(3 * KEPT_SETTLED):
+        ledger.user_turn()
+        ledger.server_event(_created(f"r{n}"), float(n))
+        _call(ledger, f"r{n}", f"c{n}", "lookup_order", '{"order_id": "A"}', now=float(n))
+        ledger.server_event(_done(f"r{n}"), float(n))
+        ledger.finished(f"c{n}", float(n), result="ok")
+        ledger.outputs()
+    assert len(ledger._calls) <= KEPT_SETTLED + 2  # the last settled, the running, the newest
+    assert [c.call_id for c in ledger.running] == ["c_slow"]
+    ledger.finished("c0", 99.0, result="late")
+    assert ledger.outputs() == []
+    ledger.finished("c_slow", 99.0, result="done at last")
+    assert _sent_outputs(ledger.outputs()) == {"c_slow": "done at last"}

@@ -171,7 +171,8 @@ class ConversationContext:
 
     def knows_call(self, call_id: str) -> bool:
         """Whether the current session has the function call ``call_id`` (its output may be
-        sent on it): a call made on it (complete or not), or restored to it."""
+        sent on it): a call made on it (complete or not), or restored to it, and still in the
+        context (a call that fell out of the bound is forgotten)."""
         return call_id in self._session_calls
 
     @property
@@ -327,8 +328,10 @@ class ConversationContext:
         while len(self._entries) > self.max_items:
             oldest = self._entries.pop(0)
             if oldest.call_id is not None:
-                # A call and its output go together.
+                # A call and its output go together, and the session's record of the call
+                # (which would otherwise grow with every call of a long session).
                 self._entries = [e for e in self._entries if e.call_id != oldest.call_id]
+                self._session_calls.discard(oldest.call_id)
 
     def _assistant(self, response_id: str, item_id: str, content_index: int) -> _Entry:
         entry = self._find(item_id)

@@ -159,6 +159,10 @@ def error_output(message: str) -> str:
 
 _Status = Literal["arguments", "running", "answered"]
 
+#: Settled responses (calls answered, follow-up decided) the ledger remembers, with their
+#: calls; older ones are forgotten.
+KEPT_SETTLED = 16
+
 
 @attrs.define
 class _Call:
@@ -422,8 +426,20 @@ class ToolCalls:
     def _entries(self, call_ids: Iterable[str]) -> list[_Call]:
         return [self._calls[c] for c in call_ids]
 
+    def _forget_settled(self) -> None:
+        """Forget all but the last :data:`KEPT_SETTLED` responses whose calls are answered
+        and whose follow-up was decided, and their calls: no event names them again (their
+        ``response.done`` came), so a long conversation's ledger stays bounded. A late result
+        of a forgotten call is dropped, as that of any answered call."""
+        settled = [rid for rid, r in self._responses.items() if r.done and r.followed_up
+                   and all(self._calls[c].status == "answered" for c in r.calls)]
+        for rid in settled[:max(0, len(settled) - KEPT_SETTLED)]:
+            for call_id in self._responses.pop(rid).calls:
+                del self._calls[call_id]
+
     def _follow_up(self) -> None:
         """Ask for the spoken follow-up of every response whose calls are all answered."""
+        self._forget_settled()
         ready = [r for r in self._responses.values() if r.done and not r.followed_up
                  and all(e.status == "answered" for e in self._entries(r.calls))]
         if not ready:
