@@ -683,7 +683,7 @@ class ConversationEngine:
             self.session.echo_item(out.item_id, now)
         elif isinstance(out, UserTranscript):
             # Words the echo filters kept: what a pending interruption decision waits for.
-            self.session.user_words(out.text, now)
+            self.session.user_words(out.item_id, out.text, now)
         if self.recorder is not None:
             try:
                 self.recorder.record(out, verdicts=verdicts)

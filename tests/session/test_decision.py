@@ -5,8 +5,10 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from realtalk import BargeIn, Evidence, LexiconClassifier
+from realtalk import BargeIn, Evidence, InterruptionDecided, LexiconClassifier
+from realtalk import wire as ev
 from realtalk.errors import ConfigurationError
+from realtalk.session import ClientSession, PausePlayback, ResumePlayback, SendEvent
 from realtalk.session.decision import words_of
 
 
@@ -58,3 +60,27 @@ def test_words_of_keeps_hyphenated_words_whole() -> None:
 def test_a_classifier_without_decide_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="decide"):
         BargeIn(decide=True, classifier=object())  # type: ignore[arg-type]
+
+
+def test_only_the_words_of_the_yielded_speech_decide() -> None:
+    """A late transcript of an earlier turn arriving during the yield says nothing about
+    this speech; the words of the item committed since do."""
+    s = ClientSession(barge_in=BargeIn(decide=True))
+    s.open(0.0)
+    s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r1")), 0.1)
+    s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="a1",
+                                          delta=b"\x00\x00" * 24_000), 0.1)
+    s.user_speech(0.5, onset=0.38, source="local")
+    assert s.yielded and any(isinstance(o, PausePlayback) for o in s.outputs())
+    s.user_words("question", "What's the weather like tomorrow?", 0.6)
+    assert s.yielded  # an earlier turn's words: not this speech's
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 1.2)
+    s.user_words("u2", "Yeah.", 1.3)
+    out = s.outputs()
+    decided = [o for o in out if isinstance(o, InterruptionDecided)]
+    assert [d.verdict for d in decided] == ["backchannel"]
+    assert decided[0].evidence.speech_ms == pytest.approx(120.0)  # from the onset
+    assert any(isinstance(o, ResumePlayback) for o in out)
+    # Owned turns: the backchannel's item is deleted, never answered.
+    sends = [o.event for o in out if isinstance(o, SendEvent)]
+    assert [type(e) for e in sends] == [ev.ConversationItemDelete]

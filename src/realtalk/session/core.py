@@ -529,11 +529,13 @@ class ClientSession:
             pending.silent_ms += frame_ms
         self._decide(now)
 
-    def user_words(self, text: str, now: float) -> None:
-        """A transcript of the user's speech (after the echo filters kept it). While the
-        assistant has yielded, these are the words the decision waits for."""
+    def user_words(self, item_id: str, text: str, now: float) -> None:
+        """The transcript of the user item ``item_id`` (after the echo filters kept it).
+        While the assistant has yielded, the words of an item committed since are what the
+        decision waits for (a late transcript of an earlier turn says nothing about this
+        speech)."""
         pending = self._yield
-        if pending is None:
+        if pending is None or item_id not in pending.items:
             return
         pending.transcript = text if pending.transcript is None else f"{pending.transcript} {text}"
         self._decide(now)
@@ -582,7 +584,7 @@ class ClientSession:
         if the assistant is quiet, hold it for the decision if one is pending, forget it if
         the decision dismissed that speech, else answer it once the assistant is quiet."""
         if self._yield is not None:
-            self._yield.items.append(item_id)
+            pass  # held with the pending decision (see receive)
         elif self._dismissed_until is not None and now <= self._dismissed_until:
             self._dismissed_until = None
             self._forget_turn(item_id)
@@ -752,6 +754,8 @@ class ClientSession:
                                                 speech_ended_at=ended))
             case InputAudioBufferCommitted():
                 self._last_committed = (event.item_id, now)
+                if self._yield is not None:
+                    self._yield.items.append(event.item_id)  # this speech's turn
                 if self.owns_turns:
                     self._user_turn(event.item_id, now)
             case ConversationItemTruncated():
@@ -869,8 +873,9 @@ class ClientSession:
                   source: DetectionSource, yielded: _Yield | None = None) -> None:
         if yielded is None and self._yield is not None:
             # The app or the server's VAD interrupts while the decision is pending: it is
-            # an interruption, from the moment playback paused.
+            # an interruption, from the moment playback paused, and the user's turn stands.
             yielded, self._yield = self._yield, None
+            self._unanswered.extend(yielded.items)
         self._settle_stop(now, None)
         self.stats.interruptions += 1
         rid = self._playing_response
