@@ -580,12 +580,10 @@ class ClientSession:
         self._check_drained(now)
 
     def _user_turn(self, item_id: str, now: float) -> None:
-        """The server committed the user's audio as ``item_id`` (owned turns): answer it now
-        if the assistant is quiet, hold it for the decision if one is pending, forget it if
-        the decision dismissed that speech, else answer it once the assistant is quiet."""
-        if self._yield is not None:
-            pass  # held with the pending decision (see receive)
-        elif self._dismissed_until is not None and now <= self._dismissed_until:
+        """The server committed the user's audio as ``item_id`` (owned turns, no decision
+        pending): forget it if a decision just dismissed that speech, else answer it now if
+        the assistant is quiet, or once it is."""
+        if self._dismissed_until is not None and now <= self._dismissed_until:
             self._dismissed_until = None
             self._forget_turn(item_id)
         else:
@@ -755,8 +753,9 @@ class ClientSession:
             case InputAudioBufferCommitted():
                 self._last_committed = (event.item_id, now)
                 if self._yield is not None:
-                    self._yield.items.append(event.item_id)  # this speech's turn
-                if self.owns_turns:
+                    # This speech's turn: the pending decision answers or deletes it.
+                    self._yield.items.append(event.item_id)
+                elif self.owns_turns:
                     self._user_turn(event.item_id, now)
             case ConversationItemTruncated():
                 self._out.append(Truncated(item_id=event.item_id,
