@@ -10,6 +10,7 @@ from realtalk import wire as ev
 from realtalk.errors import ConfigurationError
 from realtalk.session import ClientSession, PausePlayback, ResumePlayback, SendEvent
 from realtalk.session.decision import words_of
+from realtalk.testing import ScriptedClassifier
 
 
 def _evidence(speech_ms: float = 200.0, silent_ms: float = 0.0, speaking: bool = True,
@@ -84,3 +85,12 @@ def test_only_the_words_of_the_yielded_speech_decide() -> None:
     # Owned turns: the backchannel's item is deleted, never answered.
     sends = [o.event for o in out if isinstance(o, SendEvent)]
     assert [type(e) for e in sends] == [ev.ConversationItemDelete]
+
+
+def test_a_verdict_that_is_not_one_of_the_three_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="undecided"):
+        LexiconClassifier(undecided="maybe")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="verdict"):
+        ScriptedClassifier("maybe")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="after_ms"):
+        ScriptedClassifier(after_ms=-1.0)

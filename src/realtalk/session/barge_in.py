@@ -8,24 +8,14 @@ so one utterance is one onset.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
-from .._args import check_flag, check_number, validator
-from ..errors import ConfigurationError
+from .._args import check_flag, check_methods, check_number, validator
 from .decision import InterruptionClassifier
 
 __all__ = ("BargeIn", "BargeInPolicy")
 
 _MILLISECONDS = validator(check_number, minimum=0.0)
-
-
-def _classifier(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not callable(getattr(value, "decide", None)):
-        raise ConfigurationError(
-            f"BargeIn.classifier must have a decide(evidence) method (an "
-            f"InterruptionClassifier) or be None, got {value!r}")
 
 
 _FLAG = validator(check_flag)
@@ -88,7 +78,10 @@ class BargeIn:
         default=-18.0, validator=validator(check_number, maximum=0.0, optional=True))
     duck_ramp_ms: float = attrs.field(default=8.0, validator=_MILLISECONDS)
     decide: bool = attrs.field(default=False, validator=_FLAG)
-    classifier: InterruptionClassifier | None = attrs.field(default=None, validator=_classifier)
+    classifier: InterruptionClassifier | None = attrs.field(
+        default=None, validator=validator(
+            check_methods, ("decide",), "an InterruptionClassifier (with decide(evidence))",
+            optional=True))
     max_yield_ms: float = attrs.field(
         default=4000.0, validator=validator(check_number, positive=True))
 

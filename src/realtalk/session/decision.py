@@ -25,8 +25,11 @@ from typing import Literal, Protocol
 
 import attrs
 
+from .._args import check_choice, validator
+
 __all__ = (
     "Verdict",
+    "VERDICTS",
     "Evidence",
     "InterruptionClassifier",
     "LexiconClassifier",
@@ -37,6 +40,7 @@ __all__ = (
 Verdict = Literal["interruption", "backchannel", "noise"]
 """What the user's speech over the assistant was: ``"interruption"`` (cancel and truncate),
 ``"backchannel"`` (keep the reply going) or ``"noise"`` (it was not speech: keep going)."""
+VERDICTS: tuple[Verdict, ...] = ("interruption", "backchannel", "noise")
 
 ENGLISH_BACKCHANNELS: frozenset[str] = frozenset({
     "yeah", "yes", "yep", "yup", "ya", "uh huh", "uh-huh", "mhm", "mm hmm", "mm-hmm", "mmhmm",
@@ -118,7 +122,8 @@ class LexiconClassifier:
     lexicon: frozenset[str] = ENGLISH_BACKCHANNELS
     max_backchannel_ms: float = 800.0
     wait_for_words_ms: float = 1000.0
-    undecided: Verdict = "interruption"
+    undecided: Verdict = attrs.field(default="interruption",
+                                     validator=validator(check_choice, VERDICTS))
 
     def decide(self, evidence: Evidence) -> Verdict | None:
         """See the class docstring."""

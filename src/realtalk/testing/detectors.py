@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .._args import bad_argument, check_number
+from .._args import bad_argument, check_choice, check_number
 from ..audio.frame import AudioFrame
-from ..errors import ConfigurationError
-from ..session.decision import Evidence, Verdict
+from ..session.decision import VERDICTS, Evidence, Verdict
 
 __all__ = ("ScriptedVAD", "ScriptedGate", "ScriptedClassifier")
 
@@ -130,12 +129,8 @@ class ScriptedClassifier:
 
     def __init__(self, verdict: Verdict | None = "interruption", *,
                  after_ms: float = 0.0) -> None:
-        if verdict not in ("interruption", "backchannel", "noise", None):
-            raise ConfigurationError(
-                f"verdict must be 'interruption', 'backchannel', 'noise' or None, "
-                f"got {verdict!r}")
-        if not after_ms >= 0:
-            raise ConfigurationError(f"after_ms must be >= 0, got {after_ms!r}")
+        check_choice("verdict", verdict, VERDICTS, optional=True)
+        check_number("after_ms", after_ms, minimum=0.0)
         self.verdict: Verdict | None = verdict
         self.after_ms = after_ms
         self.evidence: list[Evidence] = []
