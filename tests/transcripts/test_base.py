@@ -24,6 +24,7 @@ from realtalk.transcripts import (
     TranscriptStoreError,
     open_store,
 )
+from realtalk.transcripts.records import MARK_KINDS
 
 VERDICTS = (
     TranscriptVerdict(filter="timing", drop=True, reason="onset during playback — «echo»",
@@ -165,6 +166,27 @@ def test_records_filter_by_conversation_and_summaries_count(store_path: Path) ->
     assert (a.user_transcripts, a.dropped) == (1, 1)
     assert b.first_wall_time == assistant_record(0).wall_time
     assert b.last_wall_time == user_record(3).wall_time
+
+
+def test_every_mark_kind_round_trips_and_is_counted(store_path: Path) -> None:
+    """Barge-ins, false barge-ins, reconnects and rollovers: each kind is stored, read back
+    as written and counted in the conversation's summary."""
+    written = [InterruptionMark(conversation_id="conv", item_id="a1" if n < 3 else None,
+                                kind=kind, heard_ms=None if n == 3 else 100.0 * n,
+                                wall_time=1_700_000_000.0 + n, at=10.0 + n,
+                                detail=f"k=v{n} other=«{n}»")
+               for n, kind in enumerate(MARK_KINDS)]
+    with open_store(store_path) as store:
+        for entry in written:
+            store.append(entry)
+        entries = store.entries()
+        (summary,) = store.conversations()
+    assert [attr_without_id(e) for e in entries] == written
+    assert [e.kind for e in entries if isinstance(e, InterruptionMark)] == \
+        ["interrupted", "false_interruption", "reconnected", "rolled_over"]
+    assert (summary.interruptions, summary.false_interruptions, summary.reconnects,
+            summary.rollovers) == (1, 1, 1, 1)
+    assert (summary.user_transcripts, summary.assistant_transcripts) == (0, 0)
 
 
 def test_closed_store_refuses_to_append(store_path: Path) -> None:

@@ -59,6 +59,10 @@ def test_a_broken_line_names_its_number(tmp_path: Path) -> None:
     path.write_text('{"type": "transcript"}\n', encoding="utf-8")
     with pytest.raises(TranscriptStoreError, match="line 1: malformed"):
         JSONLTranscriptStore(path, readonly=True).entries()
+    path.write_text('{"type": "mark", "conversation_id": "c", "kind": "applause", '
+                    '"wall_time": 1.0}\n', encoding="utf-8")
+    with pytest.raises(TranscriptStoreError, match="line 1: unknown mark kind 'applause'"):
+        JSONLTranscriptStore(path, readonly=True).entries()
 
 
 def test_ids_are_line_numbers(tmp_path: Path) -> None:

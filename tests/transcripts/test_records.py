@@ -37,6 +37,9 @@ def test_round_trip_through_json_objects() -> None:
       "text": "x", "wall_time": 1.0}, "robot"),
     ({"type": "mark", "conversation_id": "c", "kind": "interrupted", "wall_time": "noon"},
      "malformed"),
+    ({"type": "mark", "conversation_id": "c", "kind": "applause", "wall_time": 1.0},
+     "unknown mark kind 'applause': expected one of 'interrupted', 'false_interruption', "
+     "'reconnected', 'rolled_over'"),
     ({"type": "transcript", "conversation_id": "c", "item_id": None, "role": "user",
       "text": "x", "wall_time": 1.0, "verdicts": [{"filter": "f"}]}, "malformed verdict"),
 ])

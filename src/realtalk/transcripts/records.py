@@ -1,6 +1,7 @@
 """What a transcript store keeps: one :class:`TranscriptRecord` per user or assistant
-transcript, one :class:`InterruptionMark` per barge-in (and per barge-in judged false), and
-their plain-JSON form, shared by the stores and the command line."""
+transcript, one :class:`InterruptionMark` per moment the conversation's course changed
+between them (a barge-in, a barge-in judged false, a lost connection restored, a rollover to a
+fresh session), and their plain-JSON form, shared by the stores and the command line."""
 
 from __future__ import annotations
 
@@ -27,10 +28,11 @@ __all__ = (
 )
 
 Role: TypeAlias = Literal["user", "assistant"]
-MarkKind: TypeAlias = Literal["interrupted", "false_interruption"]
+MarkKind: TypeAlias = Literal["interrupted", "false_interruption", "reconnected", "rolled_over"]
 
 ROLES: tuple[Role, ...] = ("user", "assistant")
-MARK_KINDS: tuple[MarkKind, ...] = ("interrupted", "false_interruption")
+MARK_KINDS: tuple[MarkKind, ...] = ("interrupted", "false_interruption", "reconnected",
+                                    "rolled_over")
 
 
 class TranscriptStoreError(RealtalkError):
@@ -83,16 +85,29 @@ class TranscriptRecord:
 
 @attrs.frozen(kw_only=True)
 class InterruptionMark:
-    """A barge-in, or a barge-in later judged false (no user words followed it: a noise, or
-    the assistant's own echo, took for the user).
+    """A mark between the transcripts: a moment the conversation's course changed. (The name
+    is older than the marks that are not barge-ins; it covers them all.)
+
+    ``kind`` says which:
+
+    - ``"interrupted"``: the user barged in on the assistant;
+    - ``"false_interruption"``: a barge-in later judged false (no user words followed it: a
+      noise, or the assistant's own echo, taken for the user);
+    - ``"reconnected"``: the connection was lost and a new one restored the conversation
+      (:class:`~realtalk.Reconnected`); the mark stands where the conversation went on, at
+      the restore;
+    - ``"rolled_over"``: the conversation moved to a fresh session at a turn boundary
+      (:class:`~realtalk.RolledOver`).
 
     Attributes:
         conversation_id, wall_time, at, id: as for :class:`TranscriptRecord`.
-        item_id: the assistant item that was playing.
-        kind: ``"interrupted"`` or ``"false_interruption"``.
-        heard_ms: how much of the item had been played.
-        detail: what the event said besides (the detector that fired, whether the model
-            was asked to resume).
+        item_id: the assistant item that was playing (barge-ins), or the item of the reply
+            the lost connection cut off (``"reconnected"``; ``None`` if none was cut off).
+        kind: one of the four above.
+        heard_ms: how much of that item had been played (``None`` without an item).
+        detail: what the event said besides, as ``key=value`` pairs separated by spaces
+            (the detector that fired, whether the model was asked to resume; the attempts,
+            downtime and items restored of a reconnect or rollover).
     """
 
     conversation_id: str
@@ -111,7 +126,10 @@ Entry: TypeAlias = TranscriptRecord | InterruptionMark
 
 @attrs.frozen(kw_only=True)
 class ConversationSummary:
-    """One conversation in a store, in figures."""
+    """One conversation in a store, in figures: its transcripts (and those dropped as echo),
+    and its marks of each kind (``interruptions``: ``"interrupted"``; ``false_interruptions``:
+    ``"false_interruption"``; ``reconnects``: ``"reconnected"``, the connections lost and
+    restored; ``rollovers``: ``"rolled_over"``, the moves to a fresh session)."""
 
     conversation_id: str
     first_wall_time: float
@@ -121,6 +139,8 @@ class ConversationSummary:
     dropped: int
     interruptions: int
     false_interruptions: int
+    reconnects: int = 0
+    rollovers: int = 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,6 +215,10 @@ def entry_from_dict(data: dict[str, Any], *, id: int | None = None) -> Entry:
                 dropped=bool(data.get("dropped", False)),
                 verdicts=tuple(verdict_from_dict(v) for v in data.get("verdicts", ())), id=id)
         if kind == "mark":
+            if data.get("kind") not in MARK_KINDS:
+                raise TranscriptStoreError(
+                    f"unknown mark kind {data.get('kind')!r}: expected one of "
+                    f"{', '.join(map(repr, MARK_KINDS))}")
             return InterruptionMark(
                 conversation_id=str(data["conversation_id"]),
                 item_id=_optional_str(data.get("item_id")), kind=data["kind"],
@@ -229,5 +253,7 @@ def summarize(entries: list[Entry]) -> list[ConversationSummary]:
             assistant_transcripts=sum(r.role == "assistant" for r in records),
             dropped=sum(r.dropped for r in records),
             interruptions=sum(m.kind == "interrupted" for m in marks),
-            false_interruptions=sum(m.kind == "false_interruption" for m in marks)))
+            false_interruptions=sum(m.kind == "false_interruption" for m in marks),
+            reconnects=sum(m.kind == "reconnected" for m in marks),
+            rollovers=sum(m.kind == "rolled_over" for m in marks)))
     return out

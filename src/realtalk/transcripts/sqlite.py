@@ -10,6 +10,12 @@ its own transaction, committed before the call returns. The database runs in WAL
 - ``durability="power"`` (``synchronous=FULL``): the WAL is synced to the disk at every commit;
   nothing is lost even to a power cut, for an ``fsync`` per record (milliseconds on many disks).
 
+Schema: version 2, in ``PRAGMA user_version`` (``docs/transcripts.md`` shows it). A writing
+store that opens a version 1 file (an older realtalk's, whose marks were barge-ins only)
+migrates it in place, in one transaction, keeping every row and its id; stores opening it at
+the same moment take turns, and only the first migrates. A read-only store reads a version 1
+file as it is. A file of a newer version is refused.
+
 Concurrency: WAL lets readers run beside one writer; writers take turns, each waiting up to
 ``timeout`` seconds for the lock. Several stores (one per conversation, or per process) may
 write the same file at once; one store may also be shared by several threads or tasks, its
@@ -50,38 +56,68 @@ __all__ = ("SQLiteTranscriptStore", "SCHEMA_VERSION")
 
 logger = logging.getLogger("realtalk.transcripts.sqlite")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The schema this store writes: 1 had two kinds of mark, 2 has four (``"reconnected"`` and
+``"rolled_over"`` added). A version 1 file is migrated when a writing store opens it."""
 
-_SCHEMA = """
-CREATE TABLE transcripts (
+# The marks table's columns and constraints, shared by a new file and the migration to v2.
+_MARKS_TABLE = """
+CREATE TABLE {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     conversation_id TEXT NOT NULL,
     item_id TEXT,
-    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-    text TEXT NOT NULL,
-    wall_time REAL NOT NULL,
-    monotonic REAL,
-    response_id TEXT,
-    interrupted INTEGER NOT NULL DEFAULT 0,
-    heard_ms REAL,
-    dropped INTEGER NOT NULL DEFAULT 0,
-    max_score REAL NOT NULL DEFAULT 0,
-    verdicts TEXT NOT NULL DEFAULT '[]'
-);
-CREATE INDEX transcripts_by_conversation ON transcripts (conversation_id, id);
-CREATE INDEX transcripts_suspect ON transcripts (dropped, max_score) WHERE role = 'user';
-CREATE TABLE marks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL,
-    item_id TEXT,
-    kind TEXT NOT NULL CHECK (kind IN ('interrupted', 'false_interruption')),
+    kind TEXT NOT NULL
+        CHECK (kind IN ('interrupted', 'false_interruption', 'reconnected', 'rolled_over')),
     heard_ms REAL,
     wall_time REAL NOT NULL,
     monotonic REAL,
     detail TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX marks_by_conversation ON marks (conversation_id, id);
-"""
+)"""
+_MARKS_INDEX = "CREATE INDEX marks_by_conversation ON marks (conversation_id, id)"
+
+_SCHEMA = (
+    """
+    CREATE TABLE transcripts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id TEXT NOT NULL,
+        item_id TEXT,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        text TEXT NOT NULL,
+        wall_time REAL NOT NULL,
+        monotonic REAL,
+        response_id TEXT,
+        interrupted INTEGER NOT NULL DEFAULT 0,
+        heard_ms REAL,
+        dropped INTEGER NOT NULL DEFAULT 0,
+        max_score REAL NOT NULL DEFAULT 0,
+        verdicts TEXT NOT NULL DEFAULT '[]'
+    )""",
+    "CREATE INDEX transcripts_by_conversation ON transcripts (conversation_id, id)",
+    "CREATE INDEX transcripts_suspect ON transcripts (dropped, max_score) WHERE role = 'user'",
+    _MARKS_TABLE.format(name="marks"),
+    _MARKS_INDEX,
+)
+
+_MARK_COLUMNS = "id, conversation_id, item_id, kind, heard_ms, wall_time, monotonic, detail"
+
+# SQLite cannot change a CHECK constraint in place: v1 -> v2 builds the widened table beside
+# the old one, copies every row with its id, hands it the old table's AUTOINCREMENT counter
+# (ids are never reused, even those of rows deleted by hand: an audit may have quoted them),
+# then swaps the tables (the rename carries the counter). Run inside the opener's write
+# transaction: all or nothing.
+_MIGRATE_V1 = (
+    _MARKS_TABLE.format(name="marks_v2"),
+    f"INSERT INTO marks_v2 ({_MARK_COLUMNS}) SELECT {_MARK_COLUMNS} FROM marks ORDER BY id",
+    "DELETE FROM sqlite_sequence WHERE name = 'marks_v2'",
+    "INSERT INTO sqlite_sequence (name, seq) "
+    "SELECT 'marks_v2', seq FROM sqlite_sequence WHERE name = 'marks'",
+    "DROP TABLE marks",
+    "ALTER TABLE marks_v2 RENAME TO marks",
+    _MARKS_INDEX,
+)
+
+# The statements that bring a file from version N to N + 1.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {1: _MIGRATE_V1}
 
 # SQLite checkpoints the WAL into the database inside the commit that crosses 1000 pages, an
 # fsync or two: milliseconds on the caller's thread, every few dozen records. The store turns
@@ -99,7 +135,6 @@ _INSERT_MARK = (
     "detail) VALUES (?, ?, ?, ?, ?, ?, ?)")
 _TRANSCRIPT_COLUMNS = ("id, conversation_id, item_id, role, text, wall_time, monotonic, "
                        "response_id, interrupted, heard_ms, dropped, verdicts")
-_MARK_COLUMNS = "id, conversation_id, item_id, kind, heard_ms, wall_time, monotonic, detail"
 
 Durability = Literal["process", "power"]
 
@@ -109,7 +144,8 @@ class SQLiteTranscriptStore:
     how to call it from async code).
 
     Args:
-        path: the database file; created with its schema if missing.
+        path: the database file; created with its schema if missing, migrated to the
+            current schema if older (module docstring).
         durability: ``"process"`` (survives a killed process) or ``"power"`` (survives a
             power cut, an ``fsync`` per record).
         timeout: seconds to wait for another writer's lock before failing.
@@ -198,23 +234,34 @@ class SQLiteTranscriptStore:
             synchronous = "FULL" if self.durability == "power" else "NORMAL"
             self._conn.execute(f"PRAGMA synchronous = {synchronous}")
             self._conn.execute("PRAGMA wal_autocheckpoint = 0")
-            # IMMEDIATE: two processes opening a new file at once must not both create it.
+            # IMMEDIATE: two processes opening a new (or an old) file at once must not both
+            # create (or migrate) it: the second waits for the first's commit, then finds
+            # the schema current.
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 version = self._conn.execute("PRAGMA user_version").fetchone()[0]
                 if version == 0:
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            self._conn.execute(statement)
+                    self._run(_SCHEMA)
                     self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                elif version < SCHEMA_VERSION:
+                    for step in range(version, SCHEMA_VERSION):
+                        self._run(_MIGRATIONS[step])
+                    self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    logger.info("%s: transcript schema %d migrated to %d", self.path, version,
+                                SCHEMA_VERSION)
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # some errors have rolled it back already
+                    self._conn.execute("ROLLBACK")
                 raise
             self._check_version(version or SCHEMA_VERSION)
         except sqlite3.Error as exc:
             raise TranscriptStoreError(
                 f"cannot prepare the transcript database {str(self.path)!r}: {exc}") from exc
+
+    def _run(self, statements: tuple[str, ...]) -> None:
+        for statement in statements:
+            self._conn.execute(statement)
 
     def _check_version(self, version: int) -> None:
         if version == 0:
@@ -289,7 +336,7 @@ class SQLiteTranscriptStore:
         return [self._record(row) for row in rows]
 
     def marks(self, conversation_id: str | None = None) -> list[InterruptionMark]:
-        """Every interruption mark (of one conversation), in the order appended."""
+        """Every mark (of one conversation), in the order appended."""
         where, params = self._where(conversation_id)
         rows = self._query(f"SELECT {_MARK_COLUMNS} FROM marks{where} ORDER BY id", params)
         return [InterruptionMark(id=row[0], conversation_id=row[1], item_id=row[2],
@@ -310,22 +357,26 @@ class SQLiteTranscriptStore:
         rows = self._query(
             """
             SELECT conversation_id, MIN(first), MAX(last), SUM(users), SUM(assistants),
-                   SUM(dropped), SUM(interruptions), SUM(false_interruptions)
+                   SUM(dropped), SUM(interruptions), SUM(false_interruptions),
+                   SUM(reconnects), SUM(rollovers)
             FROM (
                 SELECT conversation_id, MIN(wall_time) AS first, MAX(wall_time) AS last,
                        SUM(role = 'user') AS users, SUM(role = 'assistant') AS assistants,
-                       SUM(dropped) AS dropped, 0 AS interruptions, 0 AS false_interruptions
+                       SUM(dropped) AS dropped, 0 AS interruptions, 0 AS false_interruptions,
+                       0 AS reconnects, 0 AS rollovers
                 FROM transcripts GROUP BY conversation_id
                 UNION ALL
                 SELECT conversation_id, MIN(wall_time), MAX(wall_time), 0, 0, 0,
-                       SUM(kind = 'interrupted'), SUM(kind = 'false_interruption')
+                       SUM(kind = 'interrupted'), SUM(kind = 'false_interruption'),
+                       SUM(kind = 'reconnected'), SUM(kind = 'rolled_over')
                 FROM marks GROUP BY conversation_id
             ) GROUP BY conversation_id ORDER BY MIN(first), conversation_id
             """, ())
         return [ConversationSummary(
             conversation_id=row[0], first_wall_time=row[1], last_wall_time=row[2],
             user_transcripts=row[3], assistant_transcripts=row[4], dropped=row[5],
-            interruptions=row[6], false_interruptions=row[7]) for row in rows]
+            interruptions=row[6], false_interruptions=row[7], reconnects=row[8],
+            rollovers=row[9]) for row in rows]
 
     @staticmethod
     def _record(row: tuple[Any, ...]) -> TranscriptRecord:
