@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from realtalk.echo.transcript import TranscriptVerdict
-from realtalk.transcripts import InterruptionMark, TranscriptRecord, open_store
+from realtalk.transcripts import InterruptionMark, MarkKind, TranscriptRecord, open_store
 from realtalk.transcripts.cli import add_parser, run
 
 DROP = TranscriptVerdict(filter="timing", drop=True, reason="onset during playback",
@@ -65,6 +65,35 @@ def test_lists_conversations_with_marks_and_verdicts(filled: Path) -> None:
     assert "-- barge-in (source=local, 1500 ms heard) --" in out
     assert "the forecast for  [DROPPED as echo by timing]" in out
     assert out.count("conversation ") == 2
+
+
+def test_reconnects_and_rollovers_are_listed_in_place_and_counted(tmp_path: Path) -> None:
+    """The marks of a lost connection and of a rollover stand between the turns where they
+    happened, and the conversation's heading counts them (only when there are any)."""
+    path = tmp_path / "t.db"
+    _fill(path)
+    with open_store(path) as store:
+        marks: list[tuple[int, MarkKind, str]] = [
+            (0, "reconnected", "attempts=1 downtime_ms=212"),
+            (2, "rolled_over", "session_age_s=1500.00")]
+        for n, kind, detail in marks:
+            store.append(InterruptionMark(conversation_id="alpha", item_id=None, kind=kind,
+                                          heard_ms=None, wall_time=1_700_000_001.5 + n,
+                                          at=1.5 + n, detail=detail))
+    code, out, _ = _run(str(path), "--conversation", "alpha")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].endswith("1 interruption(s), 1 reconnect(s), 1 rollover(s)")
+    assert [line.split("  ", 2)[-1].strip() for line in lines[1:7]] == [
+        "assistant  The forecast for Saturday is sunny.  [interrupted, 1500 ms heard]",
+        "-- barge-in (source=local, 1500 ms heard) --",
+        "-- connection lost and restored (attempts=1 downtime_ms=212) --",
+        "user       the forecast for  [DROPPED as echo by timing]",
+        "user       what about sunday",
+        "-- rolled over to a new session (session_age_s=1500.00) --",
+    ]
+    code, out, _ = _run(str(path), "--conversation", "beta")
+    assert out.splitlines()[0].endswith("1 interruption(s)")
 
 
 def test_echo_lists_suspects_only(filled: Path) -> None:

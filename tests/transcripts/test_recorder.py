@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
+import attrs
 import pytest
 
 import realtalk
@@ -24,6 +25,7 @@ from realtalk.echo.transcript import (
     TranscriptVerdict,
     default_transcript_filters,
 )
+from realtalk.reconnect import LostResponse
 from realtalk.server import ScriptedResponder, ScriptedTranscriber, ServerOptions, SyntheticVoice
 from realtalk.testing import InProcessServer, virtual_backend
 from realtalk.transcripts import (
@@ -82,6 +84,38 @@ def test_each_transcript_event_becomes_one_entry(tmp_path: Path) -> None:
     assert user.verdicts[0].filter == "timing"
     assert all(e.conversation_id == "conv-1" for e in entries)
     assert [e.wall_time for e in entries] == [1000.0, 1001.0, 1002.0, 1003.0, 1004.0]
+
+
+def test_reconnects_and_rollovers_become_marks(tmp_path: Path) -> None:
+    """A reconnect is a "reconnected" mark on the reply the loss cut off (if any), a rollover
+    a "rolled_over" mark; their figures are in the detail, their time is the event's."""
+    lost = LostResponse(response_id="r7", item_id="a7", heard_ms=1234.4, heard_text="Once upon")
+    events = [
+        realtalk.Reconnected(attempts=2, downtime_s=0.2126, items_restored=5,
+                             lost_response=lost, audio_dropped_ms=180.0, at=30.5),
+        realtalk.Reconnected(attempts=1, downtime_s=0.15, items_restored=3,
+                             lost_response=None, audio_dropped_ms=0.0, at=40.0),
+        realtalk.RolledOver(session_age_s=1500.254, waited_s=12.5, items_restored=42,
+                            at=1600.0),
+    ]
+    with SQLiteTranscriptStore(tmp_path / "t.db") as store:
+        recorder = TranscriptRecorder(store, conversation_id="c", wall_clock=lambda: 5.0)
+        for event in events:
+            recorder.record(event)
+        entries = store.entries()
+    assert [attrs.evolve(e, id=None) for e in entries] == [
+        InterruptionMark(conversation_id="c", item_id="a7", kind="reconnected",
+                         heard_ms=1234.4, wall_time=5.0, at=30.5,
+                         detail="attempts=2 downtime_ms=213 items_restored=5 "
+                                "audio_dropped_ms=180 lost_response=r7"),
+        InterruptionMark(conversation_id="c", item_id=None, kind="reconnected", heard_ms=None,
+                         wall_time=5.0, at=40.0,
+                         detail="attempts=1 downtime_ms=150 items_restored=3 "
+                                "audio_dropped_ms=0"),
+        InterruptionMark(conversation_id="c", item_id=None, kind="rolled_over", heard_ms=None,
+                         wall_time=5.0, at=1600.0,
+                         detail="session_age_s=1500.25 waited_s=12.50 items_restored=42"),
+    ]
 
 
 def test_conversation_ids_are_unique_by_default(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from .records import (
     ConversationSummary,
     Entry,
     InterruptionMark,
+    MarkKind,
     TranscriptRecord,
     TranscriptStoreError,
     entry_to_dict,
@@ -28,8 +29,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "transcripts", help="list stored transcripts, or the suspected echoes among them",
         description="List the transcripts of a store (SQLite, or JSONL for .jsonl files): "
-                    "per conversation, user and assistant turns with interruption marks and "
-                    "the echo filters' verdicts. --echo lists only suspected echoes: "
+                    "per conversation, user and assistant turns in order with the marks "
+                    "between them (barge-ins, reconnects, rollovers) and the echo filters' "
+                    "verdicts. --echo lists only suspected echoes: "
                     "transcripts the filters dropped, near misses, and unfiltered ones that "
                     "resemble what the assistant had just said.")
     parser.add_argument("path", metavar="PATH", help="the store: a SQLite file or a .jsonl file")
@@ -94,20 +96,31 @@ def _clock(wall_time: float, *, date: bool = False) -> str:
     return moment.strftime("%H:%M:%S.%f")[:-3]
 
 
+# How a mark reads in the listing.
+_MARK_LABELS: dict[MarkKind, str] = {
+    "interrupted": "barge-in",
+    "false_interruption": "barge-in judged false",
+    "reconnected": "connection lost and restored",
+    "rolled_over": "rolled over to a new session",
+}
+
+
 def _summary_line(s: ConversationSummary) -> str:
     dropped = f" ({s.dropped} dropped as echo)" if s.dropped else ""
     false = f" ({s.false_interruptions} false)" if s.false_interruptions else ""
+    # Most conversations never lose their connection: counted only when it happened.
+    reconnects = f", {s.reconnects} reconnect(s)" if s.reconnects else ""
+    rollovers = f", {s.rollovers} rollover(s)" if s.rollovers else ""
     return (f"conversation {s.conversation_id}  {_clock(s.first_wall_time, date=True)}: "
             f"{s.user_transcripts} user{dropped}, {s.assistant_transcripts} assistant, "
-            f"{s.interruptions} interruption(s){false}")
+            f"{s.interruptions} interruption(s){false}{reconnects}{rollovers}")
 
 
 def _entry_line(entry: Entry) -> str:
     when = _clock(entry.wall_time)
     if isinstance(entry, InterruptionMark):
         heard = f", {entry.heard_ms:.0f} ms heard" if entry.heard_ms is not None else ""
-        what = "barge-in" if entry.kind == "interrupted" else "barge-in judged false"
-        return f"  {when}  {'':9}  -- {what} ({entry.detail}{heard}) --"
+        return f"  {when}  {'':9}  -- {_MARK_LABELS[entry.kind]} ({entry.detail}{heard}) --"
     notes = _record_notes(entry)
     return f"  {when}  {entry.role:9}  {entry.text}" + (f"  [{notes}]" if notes else "")
 

@@ -8,6 +8,8 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from ..echo.transcript import EchoTranscriptDropped, TranscriptVerdict
+from ..reconnect import Reconnected
+from ..rollover import RolledOver
 from ..session.outputs import (
     AssistantTranscript,
     FalseInterruption,
@@ -32,6 +34,11 @@ class TranscriptRecorder:
     - :class:`~realtalk.AssistantTranscript`: an assistant record with its interruption marks
       (``interrupted``, ``heard_ms``);
     - :class:`~realtalk.Interrupted` and :class:`~realtalk.FalseInterruption`: a mark;
+    - :class:`~realtalk.Reconnected`: a ``"reconnected"`` mark, on the item of the reply the
+      loss cut off (if any) with what of it was heard, its ``detail`` the attempts, the
+      downtime, the items restored, the microphone audio dropped and the lost response's id;
+    - :class:`~realtalk.RolledOver`: a ``"rolled_over"`` mark, its ``detail`` the age of the
+      session left, the wait for a quiet moment and the items restored;
 
     and ignores the rest. Each is committed before :meth:`record` returns (see the store).
 
@@ -100,5 +107,24 @@ class TranscriptRecorder:
                                         kind="false_interruption", heard_ms=heard_ms,
                                         wall_time=self._wall_clock(), at=at,
                                         detail=f"resumed={resumed}")
+            case Reconnected(attempts=attempts, downtime_s=downtime_s,
+                             items_restored=restored, lost_response=lost,
+                             audio_dropped_ms=audio_dropped_ms, at=at):
+                detail = (f"attempts={attempts} downtime_ms={downtime_s * 1000:.0f} "
+                          f"items_restored={restored} audio_dropped_ms={audio_dropped_ms:.0f}")
+                if lost is not None:
+                    detail += f" lost_response={lost.response_id}"
+                return InterruptionMark(conversation_id=cid,
+                                        item_id=lost.item_id if lost is not None else None,
+                                        kind="reconnected",
+                                        heard_ms=lost.heard_ms if lost is not None else None,
+                                        wall_time=self._wall_clock(), at=at, detail=detail)
+            case RolledOver(session_age_s=age_s, waited_s=waited_s, items_restored=restored,
+                            at=at):
+                return InterruptionMark(conversation_id=cid, item_id=None, kind="rolled_over",
+                                        heard_ms=None, wall_time=self._wall_clock(), at=at,
+                                        detail=f"session_age_s={age_s:.2f} "
+                                               f"waited_s={waited_s:.2f} "
+                                               f"items_restored={restored}")
             case _:
                 return None
