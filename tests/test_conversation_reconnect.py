@@ -1,17 +1,19 @@
 """A Conversation that outlives its connection, over real WebSockets to the embedded server on
 loopback, with the server's fault plan: a drop mid-reply, a reply heard whole, refused
 handshakes, a spent budget, a stall caught by the keepalive; what the second session holds
-and what the transcript store keeps. And one that rolls over to a fresh session before the
-hosted maximum, in virtual time against the in-process server: at a turn boundary, with the
-context restored, the old connection kept until the switch, no reply cut, and a refused
-opening retried."""
+and what the transcript store keeps (each transcript once, the reconnect marked where it
+happened). And one that rolls over to a fresh session before the hosted maximum, in virtual
+time against the in-process server: at a turn boundary, with the context restored, the old
+connection kept until the switch, no reply cut, a refused opening retried, and the rollover
+marked in the transcript store."""
 
 from __future__ import annotations
 
 import contextlib
 import math
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -25,11 +27,13 @@ from realtalk.server import (
     FaultPlan,
     RealtimeServer,
     ScriptedResponder,
+    ScriptedTranscriber,
     ServerOptions,
     Stall,
+    SyntheticVoice,
 )
 from realtalk.testing import InProcessServer, MemoryTranscriptStore, virtual_backend
-from realtalk.transcripts import TranscriptRecord
+from realtalk.transcripts import Entry, InterruptionMark, SQLiteTranscriptStore, TranscriptRecord
 from realtalk.transport import Keepalive, Transport
 
 pytestmark = pytest.mark.anyio
@@ -39,11 +43,16 @@ REPLIES = ["Hi there.", "Here is more."]
 
 
 @contextlib.contextmanager
-def _server(plan: FaultPlan | None = None) -> Iterator[RealtimeServer]:
+def _server(plan: FaultPlan | None = None, said: Sequence[str] = ()) -> Iterator[RealtimeServer]:
+    """The embedded server on loopback; spoken turns are transcribed as ``said``, in order,
+    across its sessions (one transcriber for all: a new session's first turn is the
+    conversation's next)."""
+    transcriber = ScriptedTranscriber(said)
     server = RealtimeServer(
         options=ServerOptions(first_audio_latency_ms=0, generation_speed=math.inf,
                               chunk_ms=100),
-        responder_factory=lambda: ScriptedResponder(REPLIES), faults=plan)
+        responder_factory=lambda: ScriptedResponder(REPLIES),
+        transcriber_factory=lambda: transcriber, faults=plan)
     with server.running_in_thread():
         yield server
 
@@ -155,6 +164,57 @@ async def test_a_reply_heard_whole_is_restored_and_transcripts_are_kept_once() -
     assert [(r.role, r.text) for r in records] == [("assistant", REPLIES[0]),
                                                    ("assistant", REPLIES[0])]
     assert len({r.item_id for r in records}) == 2
+
+
+SAID = ["what about tomorrow", "and the day after that"]
+TURNS = realtalk.SessionConfig(turn_detection=realtalk.TurnDetection(silence_duration_ms=300))
+
+
+def _say(mic: realtalk.audio.MemoryInput, n: int) -> None:
+    """The user speaks turn ``n``: a word (half a second of real time over loopback), which
+    the scripted server transcribes as ``SAID[n]``."""
+    mic.push(SyntheticVoice(seed=3 + n, pitch_hz=220).synthesize("okay").samples)
+
+
+def _audit(entries: list[Entry]) -> list[tuple[str, str]]:
+    """The stored conversation as an audit reads it: each transcript's role and text, each
+    mark's kind."""
+    return [(e.role, e.text) if isinstance(e, TranscriptRecord) else ("mark", e.kind)
+            for e in entries]
+
+
+async def test_the_transcript_store_marks_the_reconnect_between_the_turns(
+        tmp_path: Path) -> None:
+    """A spoken turn is transcribed, then the connection drops before its reply is created:
+    in the store, each transcript once and in order, with the reconnect marked after that
+    turn and before the reply the new session gives (and the next spoken turn after it)."""
+    plan = FaultPlan([Fault(Drop("eof"), before="response.created", nth=2, session=1)])
+    mic = realtalk.audio.MemoryInput(noise_dbfs=-70.0)
+    seen: list[Any] = []
+    with _server(plan, said=SAID) as server, SQLiteTranscriptStore(tmp_path / "t.db") as store:
+        async with realtalk.Conversation(_provider(server), config=TURNS, input=mic,
+                                         barge_in=None, transcripts=store,
+                                         reconnect=_fast()) as conv:
+            await conv.send_text("hello")
+            await _until_quiet(conv, seen)
+            _say(mic, 0)
+            reconnected = await _until(conv, realtalk.Reconnected, seen)
+            await conv.create_response()
+            await _until_quiet(conv, seen)
+            _say(mic, 1)
+            await _until_quiet(conv, seen)
+        entries = store.entries()
+    assert [e.text for e in _of(seen, realtalk.UserTranscript)] == SAID
+    assert len(server.sessions) == 2 and reconnected.lost_response is None
+    assert _audit(entries) == [
+        ("assistant", REPLIES[0]), ("user", SAID[0]),
+        ("mark", "reconnected"),
+        ("assistant", REPLIES[0]), ("user", SAID[1]), ("assistant", REPLIES[1])]
+    (mark,) = [e for e in entries if isinstance(e, InterruptionMark)]
+    assert (mark.item_id, mark.heard_ms, mark.at) == (None, None, reconnected.at)
+    assert mark.detail == (f"attempts=1 downtime_ms={reconnected.downtime_s * 1000:.0f} "
+                           f"items_restored=3 audio_dropped_ms="
+                           f"{reconnected.audio_dropped_ms:.0f}")
 
 
 async def test_refused_handshakes_count_against_the_budget_with_backoff() -> None:
@@ -269,6 +329,41 @@ async def test_a_rollover_due_mid_reply_waits_for_it_to_play_out() -> None:
     assert first.stats.truncations == 0 and first.stats.responses_cancelled == 0
     assert _texts(server, 1)[:3] == [("user", "hello"), ("assistant", ROLLOVER_REPLIES[0]),
                                      ("user", "again")]
+
+
+@_virtual
+async def test_the_transcript_store_marks_the_rollover_between_the_turns(
+        tmp_path: Path) -> None:
+    """A spoken turn and its reply, a rollover at the quiet moment after them, another turn
+    on the new session: in the store, each transcript once and in order, the rollover
+    marked between the turns."""
+    transcriber = ScriptedTranscriber(SAID)
+    server = InProcessServer(
+        options=ServerOptions(first_audio_latency_ms=20.0, generation_speed=1.0, chunk_ms=100),
+        responder_factory=lambda: ScriptedResponder(ROLLOVER_REPLIES),
+        transcriber_factory=lambda: transcriber)
+    mic = realtalk.audio.MemoryInput(noise_dbfs=-70.0)
+    seen: list[Any] = []
+    with SQLiteTranscriptStore(tmp_path / "t.db") as store:
+        async with realtalk.Conversation(server, config=TURNS, input=mic, barge_in=None,
+                                         transcripts=store, reconnect=_rolling(8.0)) as conv:
+            _say(mic, 0)
+            await _until_quiet(conv, seen)
+            rolled = await _until(conv, realtalk.RolledOver, seen)
+            _say(mic, 1)
+            await _until_quiet(conv, seen)
+        entries = store.entries()
+        (summary,) = store.conversations()
+    assert len(server.sessions) == 2
+    assert _audit(entries) == [
+        ("user", SAID[0]), ("assistant", ROLLOVER_REPLIES[0]),
+        ("mark", "rolled_over"),
+        ("user", SAID[1]), ("assistant", ROLLOVER_REPLIES[0])]
+    (mark,) = [e for e in entries if isinstance(e, InterruptionMark)]
+    assert mark.at == rolled.at
+    assert mark.detail == (f"session_age_s={rolled.session_age_s:.2f} "
+                           f"waited_s={rolled.waited_s:.2f} items_restored=2")
+    assert (summary.rollovers, summary.reconnects, summary.user_transcripts) == (1, 0, 2)
 
 
 class _RefusingSecond:

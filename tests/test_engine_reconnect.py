@@ -19,8 +19,10 @@ from realtalk.engine import ConversationEngine, Effect, Emit, RunTool
 from realtalk.reconnect import LostResponse, Reconnect, Reconnected, Reconnecting
 from realtalk.rollover import TRANSCRIPT_WAIT_S, OpenNextSession, RolledOver, SwitchSession
 from realtalk.session import ErrorOccurred, SendEvent, State, StateChanged
+from realtalk.testing import MemoryTranscriptStore
 from realtalk.tools import tool
 from realtalk.tools.calls import ToolCallCancelled
+from realtalk.transcripts import InterruptionMark
 
 RATE = 24_000
 WORDS = ["Once", "upon", "a", "time", "there", "was", "a", "king"]
@@ -369,3 +371,42 @@ def test_a_barge_in_after_a_reconnect_truncates_at_what_the_new_reply_played() -
     assert engine.interrupt(2.3)
     (truncate,) = [e for e in _sends(_drain(engine)) if isinstance(e, ev.ConversationItemTruncate)]
     assert truncate.item_id == "a2" and 299 <= truncate.audio_end_ms <= 300
+
+
+# -- the transcript store -------------------------------------------------------------------------
+
+
+def test_reconnects_and_rollovers_are_marked_in_the_transcript_store() -> None:
+    """A reconnect leaves one mark, on the reply the loss cut off, and so does a rollover; a
+    store that refuses a mark is a non-fatal error event, and the event itself still
+    reaches the app."""
+    clock = _Clock()
+    store = MemoryTranscriptStore()
+    engine = _new(clock, Reconnect(rng=random.Random(3), rollover_after_s=10.0),
+                  transcripts=store)
+    _reply(engine)
+    clock.now = 0.35
+    engine.lost("connection closed: reset", 0.35)
+    _drain(engine)
+    engine.reconnected(1.35)
+    _drain(engine)
+    assert [(m.kind, m.item_id, m.heard_ms, m.at, m.detail) for m in store.entries()
+            if isinstance(m, InterruptionMark)] == [
+        ("reconnected", "a1", 350.0, 1.35,
+         "attempts=1 downtime_ms=1000 items_restored=1 audio_dropped_ms=0 lost_response=r1")]
+    assert len(store.entries()) == 1  # the reply cut off never finished: no transcript
+
+    _due(engine, 11.35)
+    store.fail(times=1, message="database is locked")
+    engine.next_session_ready(11.5)
+    effects = _drain(engine)
+    (error,) = _events(effects, ErrorOccurred)
+    assert error.message == "transcript store: database is locked" and not error.fatal
+    assert len(_events(effects, RolledOver)) == 1 and not engine.closed
+    assert [(m.kind, m.detail) for m in store.refused if isinstance(m, InterruptionMark)] == [
+        ("rolled_over", "session_age_s=10.15 waited_s=0.15 items_restored=1")]
+    engine.lost("connection closed: eof", 12.0)
+    engine.reconnected(12.5)
+    _drain(engine)
+    assert [m.kind for m in store.entries() if isinstance(m, InterruptionMark)] == \
+        ["reconnected", "reconnected"]

@@ -128,8 +128,8 @@ class Conversation:
             :class:`DeprecationWarning`: they are fields of ``EchoDefences`` now.
         transcripts: a :class:`~realtalk.transcripts.TranscriptStore` to record every user and
             assistant transcript in (with the filters' verdicts, dropped ones flagged) and
-            every interruption; see :attr:`recorder`. A failed write is an
-            :class:`~realtalk.ErrorOccurred` event, not the end of the conversation.
+            every interruption, reconnect and rollover; see :attr:`recorder`. A failed write
+            is an :class:`~realtalk.ErrorOccurred` event, not the end of the conversation.
         tools: function tools (:func:`realtalk.tool`) the model may call: declared in the
             session, each call run as soon as its arguments are complete (sync functions in
             a worker thread), answered exactly once, and followed by the spoken answer

@@ -24,7 +24,8 @@ What comes back from :meth:`~ConversationEngine.effects`, to perform in order:
 plays, stops and ducks audio on the :class:`~realtalk.audio.AudioOutput` itself: that protocol
 never blocks, and a stop must read the output's final played count in the same step, so the
 truncate is exactly what the user heard. A transcript store, when given, is written to
-synchronously as events are emitted (a failed write is an error event).
+synchronously as events are emitted, the reconnects and rollovers among them (a failed write
+is an error event).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from .echo.calibration import (
     DelaySeedable,
     GainSeedable,
 )
+from .echo.transcript import TranscriptVerdict
 from .errors import ConfigurationError, EventParseError
 from .reconnect import LostResponse, Outage, Reconnect, Reconnected, Reconnecting
 from .rollover import OpenNextSession, RolledOver, RolloverSchedule, SwitchSession
@@ -328,7 +330,9 @@ class ConversationEngine:
         self._effects.extend(SendEvent(event) for event in outage.held)
         logger.info("reconnected after %.2f s: %d items restored", now - outage.started_at,
                     restored)
-        self._emit(outage.ended(restored, now, self.sample_rate))
+        event = outage.ended(restored, now, self.sample_rate)
+        self._record(event, now)
+        self._emit(event)
 
     def next_session_ready(self, now: float) -> None:
         """The connection an :class:`~realtalk.rollover.OpenNextSession` asked for is open:
@@ -391,6 +395,7 @@ class ConversationEngine:
                            items_restored=restored, at=now)
         logger.info("rolled over to a new session after %.0f s: %d items restored",
                     event.session_age_s, restored)
+        self._record(event, now)
         self._emit(event)
 
     def _stop_for_outage(self, now: float) -> LostResponse | None:
@@ -684,12 +689,18 @@ class ConversationEngine:
         elif isinstance(out, UserTranscript):
             # Words the echo filters kept: what a pending interruption decision waits for.
             self.session.user_words(out.item_id, out.text, now)
+        self._record(out, now, verdicts)
+        self._emit(out)
+
+    def _record(self, event: AppEvent, now: float,
+                verdicts: tuple[TranscriptVerdict, ...] = ()) -> None:
+        """Write ``event`` to the transcript store, if there is one and the event is kept
+        there; a failed write is an error event, and the conversation goes on."""
         if self.recorder is not None:
             try:
-                self.recorder.record(out, verdicts=verdicts)
+                self.recorder.record(event, verdicts=verdicts)
             except TranscriptStoreError as exc:
                 self._error(f"transcript store: {exc}", now)
-        self._emit(out)
 
     def _emit(self, event: AppEvent) -> None:
         self._effects.append(Emit(event))
