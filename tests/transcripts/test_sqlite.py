@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import attrs
@@ -277,28 +278,19 @@ def test_stores_racing_to_migrate_one_file_take_turns(tmp_path: Path) -> None:
         _v1_file(path)
         before = _dump(path)
         barrier = threading.Barrier(4)
-        stores: list[SQLiteTranscriptStore] = []
-        errors: list[BaseException] = []
 
-        def open_and_write(n: int, path: Path = path, barrier: threading.Barrier = barrier,
-                           stores: list[SQLiteTranscriptStore] = stores,
-                           errors: list[BaseException] = errors) -> None:
-            barrier.wait()
-            try:
-                store = SQLiteTranscriptStore(path)
-                stores.append(store)
-                store.append(_reconnect_mark(f"writer{n}", 1_700_001_000.0 + n))
-            except BaseException as exc:  # reported below: a thread cannot fail the test
-                errors.append(exc)
+        def open_and_write(n: int, path: Path = path,
+                           barrier: threading.Barrier = barrier) -> SQLiteTranscriptStore:
+            barrier.wait(timeout=30)
+            store = SQLiteTranscriptStore(path)
+            store.append(_reconnect_mark(f"writer{n}", 1_700_001_000.0 + n))
+            return store
 
-        threads = [threading.Thread(target=open_and_write, args=(n,)) for n in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        for store in stores:
-            store.close()
-        assert errors == []
+        # One thread per opener (the pool starts one per task while none is idle); map
+        # raises here what an opener raised.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for store in list(pool.map(open_and_write, range(4))):
+                store.close()
         assert _version(path) == SCHEMA_VERSION
         after = _dump(path)
         assert after["transcripts"] == before["transcripts"]
