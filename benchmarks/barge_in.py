@@ -16,6 +16,8 @@ Methods (each runs the whole corpus through :class:`realtalk.sim.Simulation`):
 
 - ``realtalk``: the current default, ``Simulation``'s own onset detector and ``BargeIn()``
   (with the server's ``speech_started`` as the fallback path).
+- ``realtalk_stop``: ``realtalk`` with ``BargeIn(decide=False)``: confirmed speech stops and
+  cancels the reply at once, with no interruption decision.
 - ``realtalk_local``: the same detector with the server path off (``BargeIn(use_server_vad=
   False)``, ``interrupt_response=False`` upstream): what the local detector does on its own,
   since the server's VAD hears the raw echo too and, in the default, can stop the assistant.
@@ -75,8 +77,12 @@ Metrics, per method (times are simulated, so they are ms of audio, not wall cloc
 
 - ``stop_latency_ms`` {p50, p95}: true speech onset (where the clip's sound starts at the
   microphone) -> playback stopped (``Interrupted.latency.playback_stopped``), over detected
-  barge-ins. The SDK's own ``latency.stop_ms`` starts at the detector's idea of the onset,
-  which echo can move; it is reported beside it as ``reported_stop_ms``.
+  barge-ins. With the interruption decision (``BargeIn(decide=True)``, the default) the
+  assistant yields (pauses) at confirmation; a yield the decision took back (a backchannel or
+  noise verdict, ``InterruptionDecided``) silenced the assistant all the same, so it counts
+  as a stop everywhere below, a false one when no user spoke. The SDK's own
+  ``latency.stop_ms`` starts at the detector's idea of the onset, which echo can move; it is
+  reported beside it as ``reported_stop_ms``.
 - ``detected_pct``: barge-in trials whose speech stopped the assistant (an interruption detected
   between the onset and 0.5 s after the clip ends), out of those in which the assistant was
   still speaking when the user started (a method that had already stopped it falsely is
@@ -142,6 +148,7 @@ from transcript_filters import mishear
 from realtalk import (
     BargeIn,
     Interrupted,
+    InterruptionDecided,
     SessionConfig,
     State,
     StateChanged,
@@ -616,7 +623,8 @@ def _webrtc_factory() -> Callable[[], VoiceActivityDetector] | None:
 
 def available_methods() -> list[str]:
     """The methods this machine can run, in report order."""
-    names = ["realtalk", "realtalk_local", "realtalk_no_aec", "energy", "naive", "server_vad"]
+    names = ["realtalk", "realtalk_stop", "realtalk_local", "realtalk_no_aec", "energy", "naive",
+             "server_vad"]
     if _webrtc_factory() is not None:
         names.append("webrtcvad")
     return names
@@ -655,6 +663,8 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
     naive = NaiveVAD()
     if method == "realtalk":
         sim = Simulation(utterances, **common)
+    elif method == "realtalk_stop":
+        sim = Simulation(utterances, barge_in=BargeIn(decide=False), **common)
     elif method == "realtalk_local":
         sim = Simulation(utterances, barge_in=BargeIn(use_server_vad=False),
                          config=LOCAL_ONLY, **common)
@@ -794,7 +804,13 @@ def outcome_of(trial: Trial, result: SimulationResult, timer: CpuTimer,
         samples = render(trial.sound).astype(np.float64) / 32768.0
         onset = spoke[0].at + onset_offset_s(samples)
         sound_end = spoke[0].at + spoke[0].duration_ms / 1000.0
-    stops = tuple(_stop(e) for e in result.interruptions)
+    # A yield the decision took back (a backchannel or noise verdict) silenced the assistant
+    # as a stop does, so it counts as one; a decided interruption is an Interrupted already.
+    stops = tuple(sorted([*(_stop(e) for e in result.interruptions),
+                          *(_resumed(e) for e in result.timeline
+                            if isinstance(e, InterruptionDecided)
+                            and e.verdict != "interruption")],
+                         key=lambda stop: stop.detected))
     return Outcome(index=trial.index, kind=trial.kind, echo=trial.echo, onset=onset,
                    condition=trial.condition,
                    changes=tuple(e.at for e in result.timeline if isinstance(e, EchoPathChanged)),
@@ -811,6 +827,13 @@ def _stop(event: Interrupted) -> Stop:
     stopped = lat.playback_stopped if lat.playback_stopped is not None else lat.detected
     return Stop(detected=lat.detected, stopped=stopped, ducked=lat.ducked,
                 reported_onset=lat.onset, source=event.source)
+
+
+def _resumed(event: InterruptionDecided) -> Stop:
+    """A yield that ended in a resume: playback paused at the yield, with no duck recorded
+    (the pause is the response)."""
+    return Stop(detected=event.yielded, stopped=event.yielded, ducked=None,
+                reported_onset=event.onset, source="local")
 
 
 def _run_replies(sim: Simulation, trial: Trial, step_s: float = 0.1) -> SimulationResult:

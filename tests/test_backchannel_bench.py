@@ -168,10 +168,11 @@ def test_a_newer_engines_decision_event_is_read() -> None:
 
 def test_a_method_passes_only_the_settings_barge_in_has(monkeypatch: pytest.MonkeyPatch) -> None:
     assert bench.method_settings("default") == ({}, [])
-    assert not BargeIn().decide  # today stopping on any speech is the default
+    assert BargeIn().decide  # deciding is the default
     assert bench.method_settings("stop_on_any_speech") == ({"decide": False}, [])
     assert bench.distinct_methods(["default", "stop_on_any_speech", "decide"]) == {
-        "default": "default", "stop_on_any_speech": "default", "decide": "decide"}
+        "default": "default", "stop_on_any_speech": "stop_on_any_speech",
+        "decide": "default"}
     monkeypatch.setitem(bench.METHODS, "slow", {"min_speech_ms": 300.0, "no_such": 1})
     assert bench.method_settings("slow") == ({"min_speech_ms": 300.0}, ["no_such"])
     assert bench.barge_in_for("slow") == BargeIn(min_speech_ms=300.0)
@@ -181,8 +182,9 @@ def test_a_method_passes_only_the_settings_barge_in_has(monkeypatch: pytest.Monk
 # -- simulated trials --------------------------------------------------------------------------
 
 
-def test_a_long_interruption_stops_todays_assistant() -> None:
-    outcome = bench.run_trial("default", _trial("which_day_2"))
+@pytest.mark.parametrize("method", ["default", "stop_on_any_speech"])
+def test_a_long_interruption_stops_the_assistant(method: str) -> None:
+    outcome = bench.run_trial(method, _trial("which_day_2"))
     assert outcome.error is None
     verdict = bench.judge(outcome)
     assert verdict.valid and verdict.stop_at is not None and not verdict.came_back
@@ -192,13 +194,21 @@ def test_a_long_interruption_stops_todays_assistant() -> None:
     assert row["interruptions"] == 1 and row["interruptions_stopped_pct"] == 100.0
 
 
-def test_a_backchannel_stops_todays_assistant_and_is_answered() -> None:
-    """Today any speech that lasts min_speech_ms stops the reply, and the model answers the
-    "yeah" as a turn of its own."""
-    outcome = bench.run_trial("default", _trial("got_it_3"))
+def test_a_backchannel_stops_an_assistant_that_stops_on_any_speech_and_is_answered() -> None:
+    """Without the decision any speech that lasts min_speech_ms stops the reply, and the model
+    answers the "got it" as a turn of its own."""
+    outcome = bench.run_trial("stop_on_any_speech", _trial("got_it_3"))
     verdict = bench.judge(outcome)
     assert verdict.valid and not verdict.kept and verdict.answered
     assert outcome.stops and outcome.answered == ("Got it.",)
+
+
+def test_a_backchannel_keeps_the_default_assistant_talking_and_is_not_answered() -> None:
+    outcome = bench.run_trial("default", _trial("got_it_3"))
+    verdict = bench.judge(outcome)
+    assert verdict.valid and verdict.kept and not verdict.answered
+    assert not outcome.stops and outcome.decisions
+    assert verdict.lost == 0 and verdict.repeated == 0
 
 
 def test_an_ai_only_run_counts_no_trial() -> None:

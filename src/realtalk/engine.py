@@ -497,7 +497,7 @@ class ConversationEngine:
                 and self.detector is not None and self.detector.speaking:
             # The assistant started over a user who is still talking (their onset came
             # before there was anything to interrupt): it yields at once, as to a barge-in.
-            self._user_speaks(now, onset=None)
+            self._user_speaks(now, onset=None, mid_turn=True)
             self._drain(now)
         if self.tool_calls is not None:
             self.tool_calls.server_event(event, now)
@@ -599,12 +599,12 @@ class ConversationEngine:
             # A follow-up is not asked for while the user may be starting to talk.
             self.tool_calls.hold(detector.probable)
 
-    def _user_speaks(self, now: float, *, onset: float | None) -> None:
+    def _user_speaks(self, now: float, *, onset: float | None, mid_turn: bool = False) -> None:
         """The local detector hears the user: the session decides (a barge-in while the
         assistant speaks). The play position is read just before, so that a stop's truncate
         is what was heard."""
         self.session.playback_progress(self.output.played_samples(), now)
-        self.session.user_speech(now, onset=onset, source="local")
+        self.session.user_speech(now, onset=onset, source="local", mid_turn=mid_turn)
 
     def _record_calibration(self, recording: CalibrationRecording, frame: AudioFrame,
                             now: float) -> None:

@@ -445,9 +445,10 @@ def test_model_is_told_it_was_interrupted_right_after_the_cut_item() -> None:
 
 
 def _cut(false_interruption_s: float = 2.0, min_words: int = 1) -> ClientSession:
-    """A session that was interrupted at 0.3 s and whose cancel was confirmed."""
+    """A session that was interrupted at 0.3 s (speech stops at once: the false-interruption
+    judgement is that mode's) and whose cancel was confirmed."""
     s = ClientSession(barge_in=BargeIn(false_interruption_s=false_interruption_s,
-                                       min_words=min_words),
+                                       min_words=min_words, decide=False),
                       progress_interval=None)
     s.open(0.0)
     s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r1")), 0.1)
@@ -531,7 +532,7 @@ def test_probable_speech_ducks_and_restores() -> None:
 
 def test_duck_then_confirm_marks_the_duck_time() -> None:
     """A confirmed barge-in after a duck carries the duck time in its latency."""
-    s = _speaking(barge_in=BargeIn(duck_gain_db=-18.0))
+    s = _speaking(barge_in=BargeIn(duck_gain_db=-18.0, decide=False))
     s.speech_probable(0.30, True)
     _barge(s, 0.42, onset=0.28)
     s.receive(_done(status="cancelled"), 0.45)
@@ -584,8 +585,11 @@ def test_with_a_local_detector_the_server_does_not_interrupt_on_its_own() -> Non
     assert isinstance(s.config.turn_detection, TurnDetection)
     assert s.config.turn_detection.interrupt_response is False
     mine = SessionConfig(turn_detection=TurnDetection(interrupt_response=True))
-    assert ClientSession(mine, barge_in=BargeIn()).config.turn_detection == \
+    assert ClientSession(mine, barge_in=BargeIn(decide=False)).config.turn_detection == \
         TurnDetection(interrupt_response=True)
+    # Deciding owns the turns: the server neither stops nor answers on its own.
+    assert ClientSession(mine, barge_in=BargeIn()).config.turn_detection == \
+        TurnDetection(interrupt_response=False, create_response=False)
     assert ClientSession(barge_in=None).config.turn_detection is None
 
 
@@ -607,7 +611,8 @@ def test_server_events_the_core_does_not_use_pass_through() -> None:
 
 def test_no_resume_after_a_false_interruption_when_the_settings_say_so() -> None:
     """BargeIn(resume_after_false=False): the false interruption is only reported."""
-    s = ClientSession(barge_in=BargeIn(false_interruption_s=2.0, resume_after_false=False))
+    s = ClientSession(barge_in=BargeIn(false_interruption_s=2.0, resume_after_false=False,
+                                       decide=False))
     s.open(0.0)
     s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="i1", delta=CHUNK), 0.1)
     s.playback_progress(1200, 0.3)

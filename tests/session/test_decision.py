@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import attrs
 import pytest
 
-from realtalk import BargeIn, Evidence, InterruptionDecided, LexiconClassifier
+from realtalk import (
+    BargeIn,
+    ErrorOccurred,
+    Evidence,
+    InterruptionDecided,
+    LexiconClassifier,
+    SessionConfig,
+)
 from realtalk import wire as ev
 from realtalk.errors import ConfigurationError
 from realtalk.session import ClientSession, PausePlayback, ResumePlayback, SendEvent
 from realtalk.session.decision import words_of
+from realtalk.session_config import DEFAULT_TRANSCRIPTION_MODEL
 from realtalk.testing import ScriptedClassifier
 
 
@@ -94,3 +104,98 @@ def test_a_verdict_that_is_not_one_of_the_three_is_refused() -> None:
         ScriptedClassifier("maybe")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="after_ms"):
         ScriptedClassifier(after_ms=-1.0)
+
+
+def _yielded_session(barge_in: BargeIn | None = None, *,
+                     transcribes: bool = True) -> ClientSession:
+    """A session whose assistant is playing ``a1`` and has yielded to user speech (onset
+    at 0.38 s, confirmed at 0.5 s)."""
+    config = SessionConfig(transcription_model=DEFAULT_TRANSCRIPTION_MODEL if transcribes
+                           else False)
+    s = ClientSession(config, barge_in=barge_in or BargeIn(decide=True))
+    s.open(0.0)
+    s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r1")), 0.1)
+    s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="a1",
+                                          delta=b"\x00\x00" * 48_000), 0.1)
+    s.user_speech(0.5, onset=0.38, source="local")
+    assert s.yielded
+    s.outputs()
+    return s
+
+
+def _silence(s: ClientSession, start: float, ms: float) -> None:
+    for k in range(int(ms // 20)):
+        s.user_heard(start + 0.02 * (k + 1), False, 20.0)
+
+
+def _commits(out: Sequence[object]) -> list[ev.InputAudioBufferCommit]:
+    return [o.event for o in out
+            if isinstance(o, SendEvent) and isinstance(o.event, ev.InputAudioBufferCommit)]
+
+
+def test_speech_the_server_did_not_hear_is_committed_for_its_words() -> None:
+    """A short "stop" the server's VAD missed: once the user has been silent
+    ``commit_after_silence_ms``, the session commits the audio itself, waits for the words
+    instead of guessing, and decides on them."""
+    s = _yielded_session(BargeIn(decide=True, commit_after_silence_ms=300.0))
+    _silence(s, 0.5, 280.0)
+    assert _commits(s.outputs()) == []
+    _silence(s, 0.78, 40.0)
+    out = s.outputs()
+    assert len(_commits(out)) == 1
+    _silence(s, 0.82, 1500.0)  # past wait_for_words_ms: the words are on their way
+    out = s.outputs()
+    assert _commits(out) == [] and s.yielded
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 2.4)
+    s.user_words("u2", "Stop.", 2.5)
+    decided = [o for o in s.outputs() if isinstance(o, InterruptionDecided)]
+    assert [(d.verdict, d.evidence.committed) for d in decided] == [("interruption", True)]
+
+
+def test_no_commit_when_the_server_heard_or_nothing_would_be_transcribed() -> None:
+    heard = _yielded_session()
+    heard.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=380, item_id="u2"), 0.55)
+    _silence(heard, 0.55, 600.0)
+    assert _commits(heard.outputs()) == []
+    deaf = _yielded_session(transcribes=False)
+    _silence(deaf, 0.5, 600.0)
+    assert _commits(deaf.outputs()) == []
+    off = _yielded_session(BargeIn(decide=True, commit_after_silence_ms=None))
+    _silence(off, 0.5, 600.0)
+    assert _commits(off.outputs()) == []
+
+
+def test_a_turn_the_server_had_open_at_the_yield_counts_as_heard() -> None:
+    """The server's VAD reported the speech before the local detector confirmed it: its
+    commit is coming, so the session neither commits nor guesses."""
+    s = ClientSession(SessionConfig(transcription_model=DEFAULT_TRANSCRIPTION_MODEL),
+                      barge_in=BargeIn(decide=True))
+    s.open(0.0)
+    s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r1")), 0.1)
+    s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="a1",
+                                          delta=b"\x00\x00" * 48_000), 0.1)
+    s.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=380, item_id="u2"), 0.45)
+    s.user_speech(0.5, onset=0.38, source="local")
+    _silence(s, 0.5, 1500.0)
+    out = s.outputs()
+    assert _commits(out) == [] and s.yielded
+
+
+def test_a_refused_commit_does_not_leave_the_decision_waiting() -> None:
+    s = _yielded_session()
+    _silence(s, 0.5, 300.0)
+    (commit,) = _commits(s.outputs())
+    s.receive(ev.ServerError(error=ev.ErrorInfo(
+        type="invalid_request_error", code="input_audio_buffer_commit_empty",
+        message="buffer too small", event_id=commit.event_id)), 0.85)
+    out = s.outputs()
+    errors = [o for o in out if isinstance(o, ErrorOccurred)]
+    assert [e.benign for e in errors] == [True]
+    _silence(s, 0.86, 700.0)  # wait_for_words_ms after the user fell silent: the guess
+    decided = [o for o in s.outputs() if isinstance(o, InterruptionDecided)]
+    assert [(d.verdict, d.evidence.committed) for d in decided] == [("interruption", False)]
+
+
+def test_committed_speech_waits_for_its_words() -> None:
+    committed = attrs.evolve(_evidence(silent_ms=3000.0, speaking=False), committed=True)
+    assert LexiconClassifier().decide(committed) is None

@@ -138,7 +138,9 @@ class _Driver:
     def go_to(self, target: State) -> None:
         """Move one standard step at a time until the session is in ``target``."""
         s = self.s
-        while s.state is not target:
+        for _ in range(20):  # a few steps reach any state; more means a step went nowhere
+            if s.state is target:
+                break
             if target is State.IDLE:
                 s.close(self.step())
             elif s.state is State.IDLE:
@@ -165,6 +167,7 @@ class _Driver:
                 assert self.cancelled is not None
                 s.receive(ev.ResponseDone(response=ev.ResponseInfo(
                     id=self.cancelled, status="cancelled")), self.step())
+        assert s.state is target, f"stuck in {s.state} on the way to {target}"
         s.outputs()
 
     def time_out_the_cancel(self) -> None:
@@ -181,8 +184,9 @@ Seen = Trigger | Handling
 
 
 # Server VAD may barge in (the SERVER_SPEECH rows), and no false-interruption judgement adds
-# events to the other rows.
-_SETTINGS = BargeIn(use_server_vad=True, false_interruption_s=None)
+# events to the other rows. User speech stops at once (decide=False): the decision's yield is
+# a pause inside SPEAKING, with its own tests (test_decision.py).
+_SETTINGS = BargeIn(use_server_vad=True, false_interruption_s=None, decide=False)
 
 
 @attrs.frozen
@@ -361,7 +365,8 @@ PROBES: dict[Input, _Probe] = {
                               prepare=_ready_to_drain),
     Input.JUDGED_FALSE: _Probe(
         lambda d: d.s.tick(d.now + JUDGE_AFTER), _judged, prepare=_judgement_pending,
-        settings=BargeIn(use_server_vad=True, false_interruption_s=JUDGE_AFTER)),
+        settings=BargeIn(use_server_vad=True, false_interruption_s=JUDGE_AFTER,
+                         decide=False)),
 }
 
 def test_every_input_has_a_probe() -> None:

@@ -110,7 +110,8 @@ def test_a_click_taken_for_speech_is_judged_false_and_the_ai_resumes() -> None:
     ]
     # The energy detector: the default one rejects clicks by their spectrum.
     sim = Simulation(script, room=_room(), vad=EnergyVAD(),
-                     barge_in=BargeIn(min_speech_ms=0, false_interruption_s=1.5))
+                     barge_in=BargeIn(min_speech_ms=0, false_interruption_s=1.5,
+                                      decide=False))
     result = sim.run(10.0)
     assert len(result.interruptions) == 1
     false = [e for e in result.timeline if isinstance(e, FalseInterruption)]

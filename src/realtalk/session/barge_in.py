@@ -49,17 +49,23 @@ class BargeIn:
             restored if the sound turns out not to be speech.
         duck_ramp_ms: how fast the duck (and the restore) ramps, short enough to be heard at
             once, long enough not to click.
-        decide: what confirmed speech over the assistant does. ``False`` (the default):
-            it stops and cancels the reply at once. ``True``: the assistant yields (playback
-            pauses at the exact sample, the reply keeps arriving) and ``classifier`` decides
-            whether it was an interruption (cancel and truncate at what was heard) or a
-            backchannel or noise (the reply plays on from the paused sample); see
-            :mod:`realtalk.session.decision`.
+        decide: what confirmed speech over the assistant does. ``True`` (the default): the
+            assistant yields (playback pauses at the exact sample, the reply keeps arriving)
+            and ``classifier`` decides whether it was an interruption (cancel and truncate at
+            what was heard) or a backchannel or noise (the reply plays on from the paused
+            sample); see :mod:`realtalk.session.decision`. ``False``: it stops and cancels
+            the reply at once (then ``false_interruption_s`` judges it afterwards).
         classifier: the decision's judge (``None``: :class:`~realtalk.session.decision.
             LexiconClassifier`, whose settings hold the decision's deadlines); an app's own
             can wrap it to override its verdicts.
         max_yield_ms: the longest the assistant stays yielded: if no verdict has come by
             then, the speech counts as an interruption.
+        commit_after_silence_ms: while the assistant has yielded, once the user has been
+            silent this long and the server's VAD has not heard them, realtalk commits the
+            input audio itself (``input_audio_buffer.commit``: the service creates the user
+            item and transcribes it, and starts no reply), so that a short "yeah" or "stop"
+            the server's VAD missed is decided on its words (``None``: never; the decision
+            then guesses, see ``LexiconClassifier.undecided``). Needs input transcription.
     """
 
     min_speech_ms: float = attrs.field(default=120.0, validator=_MILLISECONDS)
@@ -77,13 +83,15 @@ class BargeIn:
     duck_gain_db: float | None = attrs.field(
         default=-18.0, validator=validator(check_number, maximum=0.0, optional=True))
     duck_ramp_ms: float = attrs.field(default=8.0, validator=_MILLISECONDS)
-    decide: bool = attrs.field(default=False, validator=_FLAG)
+    decide: bool = attrs.field(default=True, validator=_FLAG)
     classifier: InterruptionClassifier | None = attrs.field(
         default=None, validator=validator(
             check_methods, ("decide",), "an InterruptionClassifier (with decide(evidence))",
             optional=True))
     max_yield_ms: float = attrs.field(
         default=4000.0, validator=validator(check_number, positive=True))
+    commit_after_silence_ms: float | None = attrs.field(
+        default=300.0, validator=validator(check_number, minimum=0.0, optional=True))
 
 
 class BargeInPolicy:

@@ -47,6 +47,7 @@ from ..wire import (
     ConversationItemDelete,
     ConversationItemTruncate,
     ConversationItemTruncated,
+    InputAudioBufferCommit,
     InputAudioBufferCommitted,
     InputAudioBufferSpeechStarted,
     InputAudioBufferSpeechStopped,
@@ -106,6 +107,7 @@ logger = logging.getLogger("realtalk.session")
 _CANCEL_NOT_ACTIVE = "response_cancel_not_active"
 _TRUNCATE_OVERSHOOT = "already shorter than"
 _ALREADY_ACTIVE = "conversation_already_has_active_response"
+_COMMIT_EMPTY = "input_audio_buffer_commit_empty"
 # How far back the local detector's probable speech corroborates a server speech_started: the
 # server reports speech a few hundred ms after it began (its VAD plus the network).
 _SERVER_VAD_CORROBORATION_S = 0.6
@@ -220,12 +222,17 @@ class _Yield:
     speaking: bool = True
     transcript: str | None = None
     server_heard: bool = False
+    # Our own commit of the speech, for its words (see ClientSession._commit_for_words), and
+    # whether the server refused it (then no words come of it).
+    commit_id: str | None = None
+    commit_failed: bool = False
     items: list[str] = attrs.field(factory=list)  # user items committed while it is pending
 
     def evidence(self, now: float) -> Evidence:
         return Evidence(speech_ms=self.speech_ms, silent_ms=self.silent_ms,
                         speaking=self.speaking, since_yield_ms=(now - self.yielded) * 1000.0,
-                        transcript=self.transcript, server_heard=self.server_heard)
+                        transcript=self.transcript, server_heard=self.server_heard,
+                        committed=self.commit_id is not None and not self.commit_failed)
 
 
 class ClientSession:
@@ -236,8 +243,10 @@ class ClientSession:
         barge_in: the barge-in settings (:class:`~realtalk.BargeIn`, where each is
             documented); the session follows ``use_server_vad``, ``notify_model``,
             ``false_interruption_s``, ``resume_after_false``, ``min_words``,
-            ``duck_gain_db`` and ``duck_ramp_ms``. ``None`` means no local detector: the
-            server's VAD is then the barge-in, and the rest keep ``BargeIn()``'s defaults.
+            ``duck_gain_db``, ``duck_ramp_ms`` and the decision's (``decide`` and after).
+            ``None`` means no local detector: the server's VAD is then the barge-in, it stops
+            the assistant at once (no frames to decide on), and the rest keep ``BargeIn()``'s
+            defaults.
             With settings, a ``config`` that leaves turn detection unset gets server VAD with
             ``interrupt_response`` off: the server still ends turns and starts replies, but
             only the client (which can tell the user from the echo) stops the assistant.
@@ -282,7 +291,8 @@ class ClientSession:
             assert isinstance(config.turn_detection, TurnDetection)
             config = attrs.evolve(config, turn_detection=attrs.evolve(
                 config.turn_detection, create_response=False, interrupt_response=False))
-        self.barge_in = barge_in if barge_in is not None else BargeIn()
+        # No local detector, no frames to decide on: speech stops the assistant at once.
+        self.barge_in = barge_in if barge_in is not None else BargeIn(decide=False)
         """The barge-in settings the session follows."""
         self.server_vad_barge_in = barge_in is None or barge_in.use_server_vad
         """Whether the server's ``speech_started`` may stop the assistant (the slow path, and
@@ -326,6 +336,7 @@ class ClientSession:
         # commit belongs to speech the decision already dismissed (a backchannel, a noise).
         self._unanswered: list[str] = []
         self._dismissed_until: float | None = None
+        self._server_speaking = False  # the server's VAD has a turn open (started, not stopped)
         self._echo_items: collections.deque[str] = collections.deque(maxlen=16)
         # Capture times [start, end] of the server VAD's turns, by input item: a transcript
         # arrives later and is told when its audio was captured.
@@ -478,17 +489,20 @@ class ClientSession:
             pending.truncate_sent = now
 
     def user_speech(self, now: float, *, onset: float | None = None,
-                    source: DetectionSource = "local") -> None:
+                    source: DetectionSource = "local", mid_turn: bool = False) -> None:
         """The user is talking (onset confirmed by a detector, or the app asked to interrupt).
 
         While the assistant speaks this is a barge-in; otherwise it is only reported.
+        ``mid_turn``: the user was already talking when the assistant started, so the
+        assistant spoke over them, not they over it: no backchannel to decide, it stops at once.
         """
-        self._user_speech(self._handling(Input.USER_SPEECH), now, onset=onset, source=source)
+        self._user_speech(self._handling(Input.USER_SPEECH), now, onset=onset, source=source,
+                          decide=self.barge_in.decide and not mid_turn)
 
     def _user_speech(self, handling: Trigger | Handling, now: float, *, onset: float | None,
-                     source: DetectionSource) -> None:
+                     source: DetectionSource, decide: bool = False) -> None:
         if isinstance(handling, Trigger):
-            if source == "local" and self.barge_in.decide:
+            if source == "local" and decide:
                 if self._yield is None:
                     self._start_yield(now, onset)
                 return  # already yielded: the decision is under way
@@ -510,8 +524,9 @@ class ClientSession:
         self._out.append(PausePlayback())
         # The speech that confirmed the onset counts: the evidence starts at the onset.
         heard_ms = (now - onset) * 1000.0 if onset is not None and onset <= now else 0.0
+        # A turn the server's VAD has open is this speech: its commit and words will come.
         self._yield = _Yield(onset=onset, yielded=now, ducked=self._ducked_at,
-                             speech_ms=heard_ms)
+                             speech_ms=heard_ms, server_heard=self._server_speaking)
         self._ducked_at = None  # the resume restores the gain; a withdrawn duck must not
         self._drain_deadline = None
 
@@ -527,7 +542,22 @@ class ClientSession:
             pending.silent_ms = 0.0
         else:
             pending.silent_ms += frame_ms
+            self._commit_for_words(pending)
         self._decide(now)
+
+    def _commit_for_words(self, pending: _Yield) -> None:
+        """Commit the user's speech ourselves when the server's VAD did not hear it, so that
+        its words are transcribed: a short "yeah" or "stop" under the assistant's voice is
+        often too brief or too quiet after echo cancellation for the server's VAD, and
+        without words the decision can only guess. The hosted service allows a commit in
+        server VAD mode: it creates the user item and transcribes it, and starts no reply."""
+        after = self.barge_in.commit_after_silence_ms
+        if (after is None or pending.silent_ms < after or pending.server_heard
+                or pending.commit_id is not None or pending.items or not self.owns_turns
+                or not self.config.transcribes):
+            return
+        pending.commit_id = self._next_id("words")
+        self._send(InputAudioBufferCommit(event_id=pending.commit_id))
 
     def user_words(self, item_id: str, text: str, now: float) -> None:
         """The transcript of the user item ``item_id`` (after the echo filters kept it).
@@ -721,6 +751,7 @@ class ClientSession:
             case ResponseDone():
                 self._on_response_done(event, now)
             case InputAudioBufferSpeechStarted():
+                self._server_speaking = True
                 onset = self.input_time(event.audio_start_ms)
                 self._utterance(event.item_id)[0] = onset
                 if self._yield is not None:
@@ -739,6 +770,7 @@ class ClientSession:
                     logger.info("server speech_started while the local detector heard no "
                                 "user; taken for echo")
             case InputAudioBufferSpeechStopped():
+                self._server_speaking = False
                 ended = self.input_time(event.audio_end_ms)
                 self._utterance(event.item_id)[1] = ended
                 self._turn_ended_at = ended if ended is not None else now
@@ -853,6 +885,13 @@ class ClientSession:
                 self._cancel_confirmed(Input.CANCEL_NOT_ACTIVE, now)
         elif _TRUNCATE_OVERSHOOT in err.message:
             benign = True
+        elif (err.code == _COMMIT_EMPTY and self._yield is not None
+              and err.event_id is not None and err.event_id == self._yield.commit_id):
+            # Our commit for words found too little audio (the server's VAD had just taken
+            # it): no words will come of it, and the decision must not wait for them.
+            benign = True
+            self._yield.commit_failed = True
+            self._decide(now)
         elif (err.code == _ALREADY_ACTIVE and err.event_id is not None
                 and err.event_id.startswith("rt_resume")):
             # Our resume after a false interruption raced a reply the server had already

@@ -72,8 +72,13 @@ class Evidence:
         since_yield_ms: time since the assistant yielded.
         transcript: the user's words, once the server transcribed the utterance (``None``:
             not yet, or the session asked for no transcription).
-        server_heard: whether the server's own VAD has heard speech start since the yield
-            (``input_audio_buffer.speech_started``): a second, independent ear.
+        server_heard: whether the server's own VAD heard this speech
+            (``input_audio_buffer.speech_started`` during the yield, or a turn it had open
+            when the assistant yielded): a second, independent ear, whose commit brings the
+            words.
+        committed: whether realtalk committed the speech itself for its words, because the
+            server's VAD did not hear it (``BargeIn.commit_after_silence_ms``): a transcript
+            is on its way.
     """
 
     speech_ms: float
@@ -82,6 +87,7 @@ class Evidence:
     since_yield_ms: float
     transcript: str | None = None
     server_heard: bool = False
+    committed: bool = False
 
 
 class InterruptionClassifier(Protocol):
@@ -103,13 +109,12 @@ class LexiconClassifier:
       word -> interruption (a command such as "stop" or "wait" is not in the lexicon); no
       words -> noise.
     - The user fell silent ``wait_for_words_ms`` ago and no transcript came: if the
-      server's own VAD heard speech, the words are on their way and are waited for
-      (``BargeIn.max_yield_ms`` bounds the wait); if it did not, no words will come (the
-      server commits no turn it did not hear) and ``undecided`` is the verdict: by default
-      an interruption, since a short "stop" that neither the server nor the transcript
-      caught must still stop the assistant (measured: "noise" there kept every
-      backchannel but resumed the assistant over 21 of 276 real interruptions in
-      ``benchmarks/backchannel.py``).
+      speech was committed (by the server's VAD, or by realtalk when the server's VAD did
+      not hear it), the words are on their way and are waited for (``BargeIn.max_yield_ms``
+      bounds the wait); if not (the session asks for no transcription, or the commit was
+      refused), no words will come and ``undecided`` is the verdict: by default an
+      interruption, since a short "stop" that no transcript caught must still stop the
+      assistant.
 
     Args:
         lexicon: whole utterances that are backchannels (lower case, see :func:`words_of`).
@@ -132,7 +137,7 @@ class LexiconClassifier:
         if evidence.transcript is not None:
             return self.judge_words(evidence.transcript)
         if not evidence.speaking and evidence.silent_ms >= self.wait_for_words_ms:
-            return None if evidence.server_heard else self.undecided
+            return None if evidence.server_heard or evidence.committed else self.undecided
         return None
 
     def judge_words(self, transcript: str) -> Verdict:
