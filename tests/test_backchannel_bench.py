@@ -168,11 +168,10 @@ def test_a_newer_engines_decision_event_is_read() -> None:
 
 def test_a_method_passes_only_the_settings_barge_in_has(monkeypatch: pytest.MonkeyPatch) -> None:
     assert bench.method_settings("default") == ({}, [])
-    assert BargeIn().decide  # deciding is the default
+    assert not BargeIn().decide  # stopping on any speech is still the default
     assert bench.method_settings("stop_on_any_speech") == ({"decide": False}, [])
     assert bench.distinct_methods(["default", "stop_on_any_speech", "decide"]) == {
-        "default": "default", "stop_on_any_speech": "stop_on_any_speech",
-        "decide": "default"}
+        "default": "default", "stop_on_any_speech": "default", "decide": "decide"}
     monkeypatch.setitem(bench.METHODS, "slow", {"min_speech_ms": 300.0, "no_such": 1})
     assert bench.method_settings("slow") == ({"min_speech_ms": 300.0}, ["no_such"])
     assert bench.barge_in_for("slow") == BargeIn(min_speech_ms=300.0)
@@ -182,7 +181,7 @@ def test_a_method_passes_only_the_settings_barge_in_has(monkeypatch: pytest.Monk
 # -- simulated trials --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["default", "stop_on_any_speech"])
+@pytest.mark.parametrize("method", ["decide", "stop_on_any_speech"])
 def test_a_long_interruption_stops_the_assistant(method: str) -> None:
     outcome = bench.run_trial(method, _trial("which_day_2"))
     assert outcome.error is None
@@ -203,8 +202,8 @@ def test_a_backchannel_stops_an_assistant_that_stops_on_any_speech_and_is_answer
     assert outcome.stops and outcome.answered == ("Got it.",)
 
 
-def test_a_backchannel_keeps_the_default_assistant_talking_and_is_not_answered() -> None:
-    outcome = bench.run_trial("default", _trial("got_it_3"))
+def test_a_backchannel_keeps_a_deciding_assistant_talking_and_is_not_answered() -> None:
+    outcome = bench.run_trial("decide", _trial("got_it_3"))
     verdict = bench.judge(outcome)
     assert verdict.valid and verdict.kept and not verdict.answered
     assert not outcome.stops and outcome.decisions

@@ -168,6 +168,8 @@ async def test_a_reply_heard_whole_is_restored_and_transcripts_are_kept_once() -
 
 SAID = ["what about tomorrow", "and the day after that"]
 TURNS = realtalk.SessionConfig(turn_detection=realtalk.TurnDetection(silence_duration_ms=300))
+APP_ASKS = realtalk.SessionConfig(turn_detection=realtalk.TurnDetection(
+    silence_duration_ms=300, create_response=False))
 
 
 def _say(mic: realtalk.audio.MemoryInput, n: int) -> None:
@@ -187,21 +189,29 @@ async def test_the_transcript_store_marks_the_reconnect_between_the_turns(
         tmp_path: Path) -> None:
     """A spoken turn is transcribed, then the connection drops before its reply is created:
     in the store, each transcript once and in order, with the reconnect marked after that
-    turn and before the reply the new session gives (and the next spoken turn after it)."""
+    turn and before the reply the new session gives (and the next spoken turn after it).
+
+    The app asks for each reply (``create_response`` off), so the drop comes only once the
+    turn's transcript is in: a drop right after the server's commit could lose the
+    transcript's frames on the wire, which no client can store."""
     plan = FaultPlan([Fault(Drop("eof"), before="response.created", nth=2, session=1)])
     mic = realtalk.audio.MemoryInput(noise_dbfs=-70.0)
     seen: list[Any] = []
     with _server(plan, said=SAID) as server, SQLiteTranscriptStore(tmp_path / "t.db") as store:
-        async with realtalk.Conversation(_provider(server), config=TURNS, input=mic,
+        async with realtalk.Conversation(_provider(server), config=APP_ASKS, input=mic,
                                          barge_in=None, transcripts=store,
                                          reconnect=_fast()) as conv:
             await conv.send_text("hello")
             await _until_quiet(conv, seen)
             _say(mic, 0)
+            await _until(conv, realtalk.UserTranscript, seen)
+            await conv.create_response()
             reconnected = await _until(conv, realtalk.Reconnected, seen)
             await conv.create_response()
             await _until_quiet(conv, seen)
             _say(mic, 1)
+            await _until(conv, realtalk.UserTranscript, seen)
+            await conv.create_response()
             await _until_quiet(conv, seen)
         entries = store.entries()
     assert [e.text for e in _of(seen, realtalk.UserTranscript)] == SAID

@@ -22,7 +22,7 @@ from realtalk.session import ErrorOccurred, SendEvent, State, StateChanged
 from realtalk.testing import MemoryTranscriptStore
 from realtalk.tools import tool
 from realtalk.tools.calls import ToolCallCancelled
-from realtalk.transcripts import InterruptionMark
+from realtalk.transcripts import InterruptionMark, TranscriptRecord
 
 RATE = 24_000
 WORDS = ["Once", "upon", "a", "time", "there", "was", "a", "king"]
@@ -377,7 +377,7 @@ def test_a_barge_in_after_a_reconnect_truncates_at_what_the_new_reply_played() -
 
 
 def test_reconnects_and_rollovers_are_marked_in_the_transcript_store() -> None:
-    """A reconnect leaves one mark, on the reply the loss cut off, and so does a rollover; a
+    """A reconnect leaves a mark, on the reply the loss cut off, and so does a rollover; a
     store that refuses a mark is a non-fatal error event, and the event itself still
     reaches the app."""
     clock = _Clock()
@@ -394,7 +394,13 @@ def test_reconnects_and_rollovers_are_marked_in_the_transcript_store() -> None:
             if isinstance(m, InterruptionMark)] == [
         ("reconnected", "a1", 350.0, 1.35,
          "attempts=1 downtime_ms=1000 items_restored=1 audio_dropped_ms=0 lost_response=r1")]
-    assert len(store.entries()) == 1  # the reply cut off never finished: no transcript
+    # The reply cut off never finished its transcript: what the user heard of it is stored,
+    # an interrupted assistant record just before the mark.
+    lost = store.entries()[0]
+    assert isinstance(lost, TranscriptRecord) and len(store.entries()) == 2
+    assert (lost.role, lost.item_id, lost.interrupted, lost.heard_ms, lost.response_id) == \
+        ("assistant", "a1", True, 350.0, "r1")
+    assert lost.text == "Once upon a"  # 350 ms heard at 100 ms a word
 
     _due(engine, 11.35)
     store.fail(times=1, message="database is locked")

@@ -588,7 +588,7 @@ def test_with_a_local_detector_the_server_does_not_interrupt_on_its_own() -> Non
     assert ClientSession(mine, barge_in=BargeIn(decide=False)).config.turn_detection == \
         TurnDetection(interrupt_response=True)
     # Deciding owns the turns: the server neither stops nor answers on its own.
-    assert ClientSession(mine, barge_in=BargeIn()).config.turn_detection == \
+    assert ClientSession(mine, barge_in=BargeIn(decide=True)).config.turn_detection == \
         TurnDetection(interrupt_response=False, create_response=False)
     assert ClientSession(barge_in=None).config.turn_detection is None
 

@@ -104,6 +104,10 @@ def test_reconnects_and_rollovers_become_marks(tmp_path: Path) -> None:
             recorder.record(event)
         entries = store.entries()
     assert [attrs.evolve(e, id=None) for e in entries] == [
+        # The lost reply's transcript never came: the words the user heard of it are kept.
+        TranscriptRecord(conversation_id="c", item_id="a7", role="assistant", text="Once upon",
+                         wall_time=5.0, at=30.5, response_id="r7", interrupted=True,
+                         heard_ms=1234.4),
         InterruptionMark(conversation_id="c", item_id="a7", kind="reconnected",
                          heard_ms=1234.4, wall_time=5.0, at=30.5,
                          detail="attempts=2 downtime_ms=213 items_restored=5 "
@@ -116,6 +120,23 @@ def test_reconnects_and_rollovers_become_marks(tmp_path: Path) -> None:
                          wall_time=5.0, at=1600.0,
                          detail="session_age_s=1500.25 waited_s=12.50 items_restored=42"),
     ]
+
+
+def test_a_lost_reply_whose_transcript_is_stored_is_not_stored_again(tmp_path: Path) -> None:
+    """The reply's transcript came before the loss (its audio was still playing): the store
+    has it, and the reconnect adds only its mark."""
+    lost = LostResponse(response_id="r7", item_id="a7", heard_ms=800.0, heard_text="Once upon")
+    with SQLiteTranscriptStore(tmp_path / "t.db") as store:
+        recorder = TranscriptRecorder(store, conversation_id="c", wall_clock=lambda: 5.0)
+        recorder.record(AssistantTranscript(response_id="r7", item_id="a7",
+                                            text="Once upon a time", interrupted=False,
+                                            heard_ms=None, at=30.0))
+        recorder.record(realtalk.Reconnected(attempts=1, downtime_s=0.2, items_restored=2,
+                                             lost_response=lost, audio_dropped_ms=0.0,
+                                             at=30.5))
+        entries = store.entries()
+    assert [(type(e).__name__, e.item_id) for e in entries] == [
+        ("TranscriptRecord", "a7"), ("InterruptionMark", "a7")]
 
 
 def test_conversation_ids_are_unique_by_default(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import time
 import uuid
@@ -37,6 +38,9 @@ class TranscriptRecorder:
     - :class:`~realtalk.Reconnected`: a ``"reconnected"`` mark, on the item of the reply the
       loss cut off (if any) with what of it was heard, its ``detail`` the attempts, the
       downtime, the items restored, the microphone audio dropped and the lost response's id;
+      when that reply's transcript never came (the loss cut it off first), an interrupted
+      assistant record of the words the user heard of it (``LostResponse.heard_text``, what
+      the new session was given) is stored just before the mark, so the audit has them;
     - :class:`~realtalk.RolledOver`: a ``"rolled_over"`` mark, its ``detail`` the age of the
       session left, the wait for a quiet moment and the items restored;
 
@@ -54,20 +58,38 @@ class TranscriptRecorder:
         self.conversation_id = conversation_id if conversation_id is not None \
             else uuid.uuid4().hex
         self._wall_clock = wall_clock
+        # The assistant items whose transcript is stored: a lost reply's heard words are
+        # stored only if its own transcript was not (a lost reply is one of the last few).
+        self._assistant_items: collections.deque[str | None] = collections.deque(maxlen=32)
 
     def record(self, event: object, *,
                verdicts: Sequence[TranscriptVerdict] = ()) -> Entry | None:
-        """Store what ``event`` says, if it is one of the kinds above; return the entry.
+        """Store what ``event`` says, if it is one of the kinds above; return the entry (for a
+        :class:`~realtalk.Reconnected`, the mark).
 
         ``verdicts`` are those of the echo filters on a kept :class:`~realtalk.UserTranscript`.
 
         Raises:
             TranscriptStoreError: the store could not write it.
         """
+        if isinstance(event, Reconnected):
+            lost = event.lost_response
+            if lost is not None and lost.heard_text \
+                    and lost.item_id not in self._assistant_items:
+                self._store(TranscriptRecord(
+                    conversation_id=self.conversation_id, item_id=lost.item_id,
+                    role="assistant", text=lost.heard_text, wall_time=self._wall_clock(),
+                    at=event.at, response_id=lost.response_id, interrupted=True,
+                    heard_ms=lost.heard_ms))
         entry = self._entry(event, tuple(verdicts))
         if entry is not None:
-            self.store.append(entry)
+            self._store(entry)
         return entry
+
+    def _store(self, entry: Entry) -> None:
+        self.store.append(entry)
+        if isinstance(entry, TranscriptRecord) and entry.role == "assistant":
+            self._assistant_items.append(entry.item_id)
 
     async def arecord(self, event: object, *,
                       verdicts: Sequence[TranscriptVerdict] = ()) -> Entry | None:
