@@ -80,7 +80,9 @@ Metrics, per method (times are simulated, so they are ms of audio, not wall cloc
   barge-ins. With the interruption decision (``BargeIn(decide=True)``, ``realtalk_decide``)
   the assistant yields (pauses) at confirmation; a yield the decision took back (a backchannel or
   noise verdict, ``InterruptionDecided``) silenced the assistant all the same, so it counts
-  as a stop everywhere below, a false one when no user spoke. The SDK's own
+  as a stop everywhere below, a false one when no user spoke; the pause is not playback (a
+  user who starts during it finds the assistant silent, as after a false stop), and a trial
+  still yielded at its end runs on until the verdict. The SDK's own
   ``latency.stop_ms`` starts at the detector's idea of the onset, which echo can move; it is
   reported beside it as ``reported_stop_ms``.
 - ``detected_pct``: barge-in trials whose speech stopped the assistant (an interruption detected
@@ -602,6 +604,8 @@ class NaiveVAD:
         """Stateless: nothing to forget."""
 
 
+# Longer than BargeIn.max_yield_ms, which bounds every decision.
+DECISION_WAIT_S = 5.0
 NO_CANCELLER = EchoDefences(canceller=None)  # the naive rule and server VAD run without one
 NAIVE_BARGE_IN = BargeIn(min_speech_ms=0.0, max_gap_ms=0.0, rearm_silence_ms=0.0,
                          duck_gain_db=None)
@@ -759,7 +763,9 @@ class Outcome:
 
 def speaking_spans(events: Sequence[object], end: float) -> list[tuple[float, float]]:
     """The spans during which the session was in SPEAKING, from its StateChanged events
-    (a span still open at ``end`` closes there)."""
+    (a span still open at ``end`` closes there), less the pauses of the interruption
+    decision (``InterruptionDecided``: from the yield to the verdict), when the assistant
+    was silent though still in SPEAKING."""
     spans: list[tuple[float, float]] = []
     since: float | None = None
     for event in events:
@@ -772,6 +778,11 @@ def speaking_spans(events: Sequence[object], end: float) -> list[tuple[float, fl
             since = None
     if since is not None:
         spans.append((since, end))
+    for pause in events:
+        if isinstance(pause, InterruptionDecided):
+            spans = [part for a, b in spans for part in ((a, min(b, pause.yielded)),
+                                                         (max(a, pause.decided), b))
+                     if part[1] > part[0]]
     return spans
 
 
@@ -858,6 +869,12 @@ def run_trial(method: str, trial: Trial) -> Outcome:
     try:
         sim, timer = build_simulation(method, trial)
         result = _run_replies(sim, trial) if trial.gaps_s else sim.run(trial.duration_s)
+        # A decision still pending when the trial ends is waited for: the assistant fell
+        # silent at the yield, and only the verdict says whether that was a stop.
+        waited = 0.0
+        while sim.session.yielded and waited < DECISION_WAIT_S:
+            result = sim.run(0.1)
+            waited += 0.1
     except Exception as exc:  # a crash of the code measured is a finding, not the end
         return Outcome(index=trial.index, kind=trial.kind, echo=trial.echo, onset=None,
                        sound_end=None, stops=(), speaking=(), simulated_s=0.0, cpu_s=0.0,

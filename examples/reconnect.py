@@ -25,8 +25,10 @@ async def main() -> None:
         "They are built on rocks and headlands, where the sea is most dangerous."]))
     with server.running_in_thread():
         provider = realtalk.providers.endpoint(f"{server.url}?model=gpt-realtime")
+        # Reconnecting is on by default (reconnect=realtalk.Reconnect() spelled out, to be
+        # tuned; reconnect=None turns it off).
         async with realtalk.Conversation(provider, barge_in=None,
-                                         reconnect=realtalk.Reconnect()) as conv:
+                                         reconnect=realtalk.Reconnect(attempts=5)) as conv:
             await conv.send_text("Tell me about lighthouses.")
             async for event in conv.events():
                 match event:

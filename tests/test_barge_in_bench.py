@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import pytest
 
-from realtalk import State, StateChanged
+from realtalk import Evidence, InterruptionDecided, State, StateChanged
 from realtalk.audio import AudioFrame
 
 # The benchmarks folder is not a package: import the benchmark as a top-level module, and
@@ -70,6 +70,19 @@ def test_speaking_spans_follow_the_state_changes() -> None:
         StateChanged(old=State.LISTENING, new=State.SPEAKING, at=1.0),
     ]
     assert bench.speaking_spans(events, 3.0) == [(0.1, 0.5), (1.0, 3.0)]
+
+
+
+def test_a_pause_of_the_decision_is_not_speaking() -> None:
+    """The interruption decision pauses playback inside SPEAKING: from the yield to the
+    verdict the assistant is silent."""
+    evidence = Evidence(speech_ms=300.0, silent_ms=300.0, speaking=False, since_yield_ms=600.0)
+    events = [
+        StateChanged(old=State.LISTENING, new=State.SPEAKING, at=1.0),
+        InterruptionDecided(verdict="noise", evidence=evidence, onset=1.9, yielded=2.0,
+                            decided=2.6),
+    ]
+    assert bench.speaking_spans(events, 4.0) == [(1.0, 2.0), (2.6, 4.0)]
 
 
 def test_a_barge_in_trial_with_a_false_stop_before_the_user() -> None:

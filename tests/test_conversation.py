@@ -164,7 +164,7 @@ async def test_server_going_away_mid_response_ends_cleanly() -> None:
     stopped = False
     try:
         provider = providers.openai(api_key="unused", base_url=server.http_base_url)
-        async with realtalk.Conversation(provider) as conv:
+        async with realtalk.Conversation(provider, reconnect=None) as conv:
             await conv.send_text("talk")
             seen: list[object] = []
             with anyio.fail_after(10):

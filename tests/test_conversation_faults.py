@@ -20,9 +20,10 @@ DELTA = "response.output_audio.delta"
 async def _errors_until_closed(provider: realtalk.providers.LocalProvider
                                ) -> list[realtalk.ErrorOccurred]:
     """Ask for a spoken answer, read events until the conversation closes (or its answer
-    is done), and return the errors it reported."""
+    is done), and return the errors it reported. No reconnect: a lost connection ends it
+    (tests/test_conversation_reconnect.py has the reconnects)."""
     errors: list[realtalk.ErrorOccurred] = []
-    async with realtalk.Conversation(provider, barge_in=None) as conv:
+    async with realtalk.Conversation(provider, barge_in=None, reconnect=None) as conv:
         await conv.send_text("hello")
         with anyio.fail_after(20):
             async for event in conv.events():

@@ -48,7 +48,7 @@ async def test_connection_closed_mid_response_is_a_clean_error() -> None:
                 response_id="r1", item_id="i1", delta=CHUNK)))
         # and hang up without response.done
 
-    async with realtalk.Conversation(MemoryProvider(server)) as conv:
+    async with realtalk.Conversation(MemoryProvider(server), reconnect=None) as conv:
         seen = await _collect(conv)
         assert conv.closed
     errors = [e for e in seen if isinstance(e, realtalk.ErrorOccurred)]
@@ -69,7 +69,7 @@ async def test_malformed_and_unknown_server_events_do_not_crash() -> None:
         await t.send(json.dumps({"type": "rate_limits.updated", "rate_limits": []}))
         await t.send(ev.encode(ev.InputAudioTranscriptionCompleted(item_id="u", transcript="hi")))
 
-    async with realtalk.Conversation(MemoryProvider(server)) as conv:
+    async with realtalk.Conversation(MemoryProvider(server), reconnect=None) as conv:
         seen = await _collect(conv)
     errors = [e for e in seen if isinstance(e, realtalk.ErrorOccurred)]
     assert [e.fatal for e in errors] == [False, False, True]
@@ -99,7 +99,7 @@ async def test_interrupt_sends_cancel_then_truncate_on_the_wire() -> None:
             if msg["type"] == "conversation.item.truncate":
                 got_truncate.set()
 
-    async with realtalk.Conversation(MemoryProvider(server)) as conv:
+    async with realtalk.Conversation(MemoryProvider(server), reconnect=None) as conv:
         with anyio.fail_after(5):
             async for event in conv.events():
                 if isinstance(event, realtalk.StateChanged) and \
@@ -131,7 +131,7 @@ async def test_use_after_close_raises() -> None:
     async def server(t: MemoryTransport) -> None:
         await t.receive()
 
-    conv = realtalk.Conversation(MemoryProvider(server))
+    conv = realtalk.Conversation(MemoryProvider(server), reconnect=None)
     async with conv:
         await _collect(conv)
     with pytest.raises(realtalk.ConversationClosed):

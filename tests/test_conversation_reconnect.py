@@ -406,3 +406,19 @@ async def test_a_refused_opening_is_retried_and_the_old_session_carries_on() -> 
     assert provider.connects == 3 and len(server.sessions) == 2
     assert 5.25 <= rolled.session_age_s <= 5.5  # the first retry's backoff: 0.25-0.5 s
     assert not any(isinstance(e, realtalk.Reconnecting | realtalk.ErrorOccurred) for e in seen)
+
+
+async def test_a_conversation_reconnects_by_default() -> None:
+    """No reconnect settings: a dropped connection is reopened and the conversation goes on
+    (``reconnect=None`` is what ends it)."""
+    plan = FaultPlan([Fault(Drop("reset"), before="response.output_audio.delta", nth=2,
+                            session=1)])
+    provider = realtalk.providers.local(first_audio_latency_ms=0, generation_speed=50.0,
+                                        faults=plan)
+    seen: list[Any] = []
+    async with realtalk.Conversation(provider, barge_in=None) as conv:
+        assert conv.engine.reconnect == realtalk.Reconnect()
+        await conv.send_text("hello")
+        reconnected = await _until(conv, realtalk.Reconnected, seen)
+    assert reconnected.attempts == 1 and reconnected.items_restored >= 1
+    assert not [e for e in seen if isinstance(e, realtalk.ErrorOccurred) and e.fatal]

@@ -137,14 +137,14 @@ class Conversation:
         max_tool_steps: how many follow-ups a chain of calls may take between user turns
             before the model must answer in words.
         reconnect: what to do when the connection is lost (closed, reset, or silent past
-            the provider's keepalive): with :class:`~realtalk.Reconnect` settings, reopen it
-            through the same provider and restore the conversation on it
-            (:class:`~realtalk.Reconnecting`, :class:`~realtalk.Reconnected`;
-            docs/reliability.md has the rules), and move to a fresh session at a turn
-            boundary before the hosted maximum duration (``Reconnect.rollover_after_s``,
-            :class:`~realtalk.RolledOver`); ``None`` (the default): the conversation ends
-            with a fatal :class:`~realtalk.ErrorOccurred`, and a session is never rolled
-            over.
+            the provider's keepalive): with :class:`~realtalk.Reconnect` settings
+            (``"default"``, the default, is ``Reconnect()``), reopen it through the same
+            provider and restore the conversation on it (:class:`~realtalk.Reconnecting`,
+            :class:`~realtalk.Reconnected`; docs/reliability.md has the rules), and move to
+            a fresh session at a turn boundary before the hosted maximum duration
+            (``Reconnect.rollover_after_s``, :class:`~realtalk.RolledOver`); ``None``: the
+            conversation ends with a fatal :class:`~realtalk.ErrorOccurred`, and a session
+            is never rolled over.
 
     Raises:
         ConfigurationError: an argument of the wrong type or out of range, named in the
@@ -172,7 +172,7 @@ class Conversation:
         transcripts: TranscriptStore | None = None,
         tools: Sequence[Tool] = (),
         max_tool_steps: int = DEFAULT_MAX_TOOL_STEPS,
-        reconnect: Reconnect | None = None,
+        reconnect: Reconnect | Literal["default"] | None = "default",
         # Deprecated: fields of EchoDefences now.
         half_duplex: bool = UNSET,
         transcript_filters: TranscriptFilterChain | Literal["default"] | None = UNSET,
@@ -182,8 +182,10 @@ class Conversation:
         _check_arguments(provider=provider, config=config, input=input, output=output,
                          barge_in=barge_in, vad=vad, cancel_timeout=cancel_timeout, clock=clock,
                          event_buffer=event_buffer, transcripts=transcripts)
+        if reconnect == "default":
+            reconnect = Reconnect()
         check_type("reconnect", reconnect, (Reconnect, type(None)),
-                   "a realtalk.Reconnect or None")
+                   "a realtalk.Reconnect, \"default\" or None")
         defences = defences_from_keywords(
             "Conversation", echo, half_duplex=half_duplex, transcript_filters=transcript_filters,
             echo_watch=echo_watch, calibrate_at_start=calibrate_at_start)

@@ -199,3 +199,19 @@ def test_a_refused_commit_does_not_leave_the_decision_waiting() -> None:
 def test_committed_speech_waits_for_its_words() -> None:
     committed = attrs.evolve(_evidence(silent_ms=3000.0, speaking=False), committed=True)
     assert LexiconClassifier().decide(committed) is None
+
+
+def test_an_item_both_echo_and_dismissed_is_deleted_once() -> None:
+    """The transcript filters dropped the yielded speech's item as echo (deleted), then the
+    decision dismisses the speech: the item is not deleted a second time (the server would
+    answer with an error)."""
+    s = _yielded_session(BargeIn(decide=True, classifier=ScriptedClassifier(
+        "noise", after_ms=1000.0)))
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.9)
+    s.echo_item("u2", 1.0)
+    _silence(s, 1.0, 600.0)
+    out = s.outputs()
+    deletes = [o.event for o in out
+               if isinstance(o, SendEvent) and isinstance(o.event, ev.ConversationItemDelete)]
+    assert [d.item_id for d in deletes] == ["u2"]
+    assert [o.verdict for o in out if isinstance(o, InterruptionDecided)] == ["noise"]

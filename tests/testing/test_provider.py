@@ -123,7 +123,7 @@ async def test_the_beta_shape_is_spoken_end_to_end() -> None:
 async def test_each_connection_has_its_own_session_closed_with_it() -> None:
     server = InProcessServer(seed=7)
     for _ in range(2):
-        async with realtalk.Conversation(server) as conv:
+        async with realtalk.Conversation(server, reconnect=None) as conv:
             assert conv.state is realtalk.State.LISTENING
     first, second = server.sessions
     assert first is not second
@@ -145,7 +145,8 @@ def test_bad_arguments_are_named() -> None:
 
 async def test_a_fault_plan_drops_the_second_session_in_virtual_time() -> None:
     """The plan's first refusal, then a first session left alone, then a second one dropped
-    before its third audio delta: the conversation reports the loss as its fatal error."""
+    before its third audio delta: without reconnecting, the conversation reports the loss as
+    its fatal error."""
     plan = FaultPlan([Fault(Drop(), before="response.output_audio.delta", nth=3, session=2)],
                      refuse_handshakes=1, refuse_status=429)
     server = InProcessServer(responder_factory=lambda: ScriptedResponder(["Short answer."]),
@@ -155,7 +156,7 @@ async def test_a_fault_plan_drops_the_second_session_in_virtual_time() -> None:
             pass
     fatal: list[realtalk.ErrorOccurred] = []
     for _ in range(2):
-        async with realtalk.Conversation(server) as conv:
+        async with realtalk.Conversation(server, reconnect=None) as conv:
             await conv.send_text("hello")
             with anyio.fail_after(60):
                 async for event in conv.events():

@@ -57,7 +57,7 @@ class BargeIn:
             (the reply plays on from the paused sample); see
             :mod:`realtalk.session.decision`. Not yet the default: it keeps every
             backchannel of ``benchmarks/backchannel.py``, but in the unseen rooms of
-            ``benchmarks/barge_in.py`` it caught fewer barge-ins (docs/backchannels.md).
+            ``benchmarks/barge_in.py`` it adds false pauses (docs/backchannels.md).
         classifier: the decision's judge (``None``: :class:`~realtalk.session.decision.
             LexiconClassifier`, whose settings hold the decision's deadlines); an app's own
             can wrap it to override its verdicts.

@@ -338,6 +338,7 @@ class ClientSession:
         self._dismissed_until: float | None = None
         self._server_speaking = False  # the server's VAD has a turn open (started, not stopped)
         self._echo_items: collections.deque[str] = collections.deque(maxlen=16)
+        self._deleted: collections.deque[str] = collections.deque(maxlen=32)  # user items
         # Capture times [start, end] of the server VAD's turns, by input item: a transcript
         # arrives later and is told when its audio was captured.
         self._utterances: collections.OrderedDict[str, list[float | None]] = (
@@ -621,7 +622,17 @@ class ClientSession:
             self._answer_turns()
 
     def _forget_turn(self, item_id: str) -> None:
-        self._send(ConversationItemDelete(item_id=item_id, event_id=self._next_id("turn")))
+        self._delete_item(item_id, "turn")
+
+    def _delete_item(self, item_id: str, why: str) -> bool:
+        """Delete the user item ``item_id`` upstream, once: a turn the decision dismissed can
+        also be echo the transcript filters dropped, and a second delete of it is an error
+        from the server. Returns whether it was sent."""
+        if item_id in self._deleted:
+            return False
+        self._deleted.append(item_id)
+        self._send(ConversationItemDelete(item_id=item_id, event_id=self._next_id(why)))
+        return True
 
     def _answer_turns(self) -> None:
         """Ask for the reply to the user's unanswered turns, if the assistant is quiet (a
@@ -666,8 +677,8 @@ class ClientSession:
         remembers it, and cancel the reply the server started for it if none of that reply
         has played yet. A reply already playing is left to finish: cutting the assistant off
         for no audible reason would be worse than its answer."""
-        self._send(ConversationItemDelete(item_id=item_id, event_id=self._next_id("echo")))
-        self.stats.echo_items_deleted += 1
+        if self._delete_item(item_id, "echo"):
+            self.stats.echo_items_deleted += 1
         judged_by = self._judged_by
         if judged_by is not None and judged_by[0] == item_id:
             self._judged_by = None
