@@ -16,8 +16,8 @@ Methods (each runs the whole corpus through :class:`realtalk.sim.Simulation`):
 
 - ``realtalk``: the current default, ``Simulation``'s own onset detector and ``BargeIn()``
   (with the server's ``speech_started`` as the fallback path).
-- ``realtalk_decide``: ``realtalk`` with the interruption decision, ``BargeIn(decide=True)``:
-  confirmed speech pauses the reply and the classifier decides (cancel, or resume).
+- ``realtalk_stop``: ``realtalk`` without the interruption decision, ``BargeIn(decide=False)``:
+  confirmed speech stops and cancels the reply at once.
 - ``realtalk_local``: the same detector with the server path off (``BargeIn(use_server_vad=
   False)``, ``interrupt_response=False`` upstream): what the local detector does on its own,
   since the server's VAD hears the raw echo too and, in the default, can stop the assistant.
@@ -77,8 +77,8 @@ Metrics, per method (times are simulated, so they are ms of audio, not wall cloc
 
 - ``stop_latency_ms`` {p50, p95}: true speech onset (where the clip's sound starts at the
   microphone) -> playback stopped (``Interrupted.latency.playback_stopped``), over detected
-  barge-ins. With the interruption decision (``BargeIn(decide=True)``, ``realtalk_decide``)
-  the assistant yields (pauses) at confirmation; a yield the decision took back (a backchannel or
+  barge-ins. With the interruption decision (``BargeIn(decide=True)``, the default) the
+  assistant yields (pauses) at confirmation; a yield the decision took back (a backchannel or
   noise verdict, ``InterruptionDecided``) silenced the assistant all the same, so it counts
   as a stop everywhere below, a false one when no user spoke; the pause is not playback (a
   user who starts during it finds the assistant silent, as after a false stop), and a trial
@@ -627,7 +627,7 @@ def _webrtc_factory() -> Callable[[], VoiceActivityDetector] | None:
 
 def available_methods() -> list[str]:
     """The methods this machine can run, in report order."""
-    names = ["realtalk", "realtalk_decide", "realtalk_local", "realtalk_no_aec", "energy", "naive",
+    names = ["realtalk", "realtalk_stop", "realtalk_local", "realtalk_no_aec", "energy", "naive",
              "server_vad"]
     if _webrtc_factory() is not None:
         names.append("webrtcvad")
@@ -667,8 +667,8 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
     naive = NaiveVAD()
     if method == "realtalk":
         sim = Simulation(utterances, **common)
-    elif method == "realtalk_decide":
-        sim = Simulation(utterances, barge_in=BargeIn(decide=True), **common)
+    elif method == "realtalk_stop":
+        sim = Simulation(utterances, barge_in=BargeIn(decide=False), **common)
     elif method == "realtalk_local":
         sim = Simulation(utterances, barge_in=BargeIn(use_server_vad=False),
                          config=LOCAL_ONLY, **common)

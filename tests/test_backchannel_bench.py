@@ -168,10 +168,11 @@ def test_a_newer_engines_decision_event_is_read() -> None:
 
 def test_a_method_passes_only_the_settings_barge_in_has(monkeypatch: pytest.MonkeyPatch) -> None:
     assert bench.method_settings("default") == ({}, [])
-    assert not BargeIn().decide  # stopping on any speech is still the default
+    assert BargeIn().decide  # deciding is the default
     assert bench.method_settings("stop_on_any_speech") == ({"decide": False}, [])
     assert bench.distinct_methods(["default", "stop_on_any_speech", "decide"]) == {
-        "default": "default", "stop_on_any_speech": "default", "decide": "decide"}
+        "default": "default", "stop_on_any_speech": "stop_on_any_speech",
+        "decide": "default"}
     monkeypatch.setitem(bench.METHODS, "slow", {"min_speech_ms": 300.0, "no_such": 1})
     assert bench.method_settings("slow") == ({"min_speech_ms": 300.0}, ["no_such"])
     assert bench.barge_in_for("slow") == BargeIn(min_speech_ms=300.0)

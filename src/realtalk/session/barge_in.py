@@ -49,15 +49,13 @@ class BargeIn:
             restored if the sound turns out not to be speech.
         duck_ramp_ms: how fast the duck (and the restore) ramps, short enough to be heard at
             once, long enough not to click.
-        decide: what confirmed speech over the assistant does. ``False`` (the default): it
-            stops and cancels the reply at once (then ``false_interruption_s`` judges it
-            afterwards). ``True``: the assistant yields (playback pauses at the exact
-            sample, the reply keeps arriving) and ``classifier`` decides whether it was an
-            interruption (cancel and truncate at what was heard) or a backchannel or noise
-            (the reply plays on from the paused sample); see
-            :mod:`realtalk.session.decision`. Not yet the default: it keeps every
-            backchannel of ``benchmarks/backchannel.py``, but in the unseen rooms of
-            ``benchmarks/barge_in.py`` it adds false pauses (docs/backchannels.md).
+        decide: what confirmed speech over the assistant does. ``True`` (the default): the
+            assistant yields (playback pauses at the exact sample, the reply keeps arriving)
+            and ``classifier`` decides whether it was an interruption (cancel and truncate at
+            what was heard) or a backchannel or noise (the reply plays on from the paused
+            sample); see :mod:`realtalk.session.decision`. ``False``: it stops and cancels
+            the reply at once, as before the decision (then ``false_interruption_s`` judges
+            it afterwards).
         classifier: the decision's judge (``None``: :class:`~realtalk.session.decision.
             LexiconClassifier`, whose settings hold the decision's deadlines); an app's own
             can wrap it to override its verdicts.
@@ -86,7 +84,7 @@ class BargeIn:
     duck_gain_db: float | None = attrs.field(
         default=-18.0, validator=validator(check_number, maximum=0.0, optional=True))
     duck_ramp_ms: float = attrs.field(default=8.0, validator=_MILLISECONDS)
-    decide: bool = attrs.field(default=False, validator=_FLAG)
+    decide: bool = attrs.field(default=True, validator=_FLAG)
     classifier: InterruptionClassifier | None = attrs.field(
         default=None, validator=validator(
             check_methods, ("decide",), "an InterruptionClassifier (with decide(evidence))",
