@@ -496,7 +496,8 @@ class ConversationEngine:
         if was is not State.SPEAKING and self.session.state is State.SPEAKING \
                 and self.detector is not None and self.detector.speaking:
             # The assistant started over a user who is still talking (their onset came
-            # before there was anything to interrupt): it yields at once, as to a barge-in.
+            # before there was anything to interrupt): it stops at once, with no decision,
+            # since the floor was the user's before the reply began.
             self._user_speaks(now, onset=None, mid_turn=True)
             self._drain(now)
         if self.tool_calls is not None:
