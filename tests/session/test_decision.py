@@ -106,10 +106,9 @@ def test_a_verdict_that_is_not_one_of_the_three_is_refused() -> None:
         ScriptedClassifier(after_ms=-1.0)
 
 
-def _yielded_session(barge_in: BargeIn | None = None, *,
-                     transcribes: bool = True) -> ClientSession:
-    """A session whose assistant is playing ``a1`` and has yielded to user speech (onset
-    at 0.38 s, confirmed at 0.5 s)."""
+def _speaking_session(barge_in: BargeIn | None = None, *,
+                      transcribes: bool = True) -> ClientSession:
+    """A deciding session whose assistant is playing ``a1`` (2 s of audio, from 0.1 s)."""
     config = SessionConfig(transcription_model=DEFAULT_TRANSCRIPTION_MODEL if transcribes
                            else False)
     s = ClientSession(config, barge_in=barge_in or BargeIn(decide=True))
@@ -117,6 +116,14 @@ def _yielded_session(barge_in: BargeIn | None = None, *,
     s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r1")), 0.1)
     s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="a1",
                                           delta=b"\x00\x00" * 48_000), 0.1)
+    return s
+
+
+def _yielded_session(barge_in: BargeIn | None = None, *,
+                     transcribes: bool = True) -> ClientSession:
+    """:func:`_speaking_session`, yielded to user speech (onset at 0.38 s, confirmed at
+    0.5 s)."""
+    s = _speaking_session(barge_in, transcribes=transcribes)
     s.user_speech(0.5, onset=0.38, source="local")
     assert s.yielded
     s.outputs()
@@ -168,12 +175,7 @@ def test_no_commit_when_the_server_heard_or_nothing_would_be_transcribed() -> No
 def test_a_turn_the_server_had_open_at_the_yield_counts_as_heard() -> None:
     """The server's VAD reported the speech before the local detector confirmed it: its
     commit is coming, so the session neither commits nor guesses."""
-    s = ClientSession(SessionConfig(transcription_model=DEFAULT_TRANSCRIPTION_MODEL),
-                      barge_in=BargeIn(decide=True))
-    s.open(0.0)
-    s.receive(ev.ResponseCreated(response=ev.ResponseInfo(id="r1")), 0.1)
-    s.receive(ev.ResponseOutputAudioDelta(response_id="r1", item_id="a1",
-                                          delta=b"\x00\x00" * 48_000), 0.1)
+    s = _speaking_session()
     s.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=380, item_id="u2"), 0.45)
     s.user_speech(0.5, onset=0.38, source="local")
     _silence(s, 0.5, 1500.0)
