@@ -310,3 +310,32 @@ def test_a_filter_louder_than_its_input_is_not_trusted_while_the_restart_is_pend
             break
     assert canceller.restarts == 1 and len(pending) >= 3
     assert max(pending) < -10.0
+
+
+@pytest.mark.parametrize(("echo_db", "clip", "at_s"), [
+    (-20.0, "wait_stop", 0.8), (-20.0, "never_mind", 0.8), (-20.0, "repeat_that", 0.8),
+    (-10.0, "hold_on", 0.8)])
+def test_the_user_talking_over_the_first_second_of_playback_passes(
+        echo_db: float, clip: str, at_s: float) -> None:
+    """The user speaks within the assistant's first second, before the filter has converged
+    (the first reply of a conversation): every 20 ms of their voice comes out within 20 dB
+    of what they said. Their voice over the half-learned filter made its output a little
+    louder than its input, which was taken for a moved echo path and floored 40 dB (the
+    double-talk test cannot tell before convergence): a short "stop" vanished before the
+    barge-in detector heard it."""
+    path = EchoPath(delay_ms=30.0, gain_db=echo_db, rt60_s=0.3, rir_ms=180.0, seed=3)
+    room = Room(RoomConfig(sample_rate=RATE, echo=path, noise_dbfs=-70.0))
+    far = _far_end(1)[:4 * RATE]
+    near, _ = load_clip(clip, rate=RATE)
+    start = int(at_s * RATE)
+    room.add_user_speech(near, at_sample=start, level_dbfs=-26.0)
+    out = _run(room, far, EchoCanceller(RATE, suppress=True))
+    user = room.ground_truth(0, len(out)).user[start:start + len(near)].astype(np.float64)
+    said = out[start:start + len(near)]
+    frames = len(user) // FRAME * FRAME
+    user_db = 10 * np.log10(np.mean(user[:frames].reshape(-1, FRAME) ** 2, axis=1) + 1e-20)
+    out_db = 10 * np.log10(np.mean(said[:frames].reshape(-1, FRAME) ** 2, axis=1) + 1e-20)
+    loud = user_db > -40.0  # the frames that carry the words
+    assert loud.sum() >= 5
+    assert np.min(out_db[loud] - user_db[loud]) > -20.0
+

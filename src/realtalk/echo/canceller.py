@@ -362,13 +362,17 @@ class EchoCanceller:
                                           # Until the filter has converged its echo estimate
                                           # means little (the start, after a restart).
                                           1.0 - min(self._adapted, 1.0))
-            if self._harm and not self.double_talk:
+            if self._harm and not self.double_talk and self._s_est > 0.05 * self._s_mic:
                 # The filter adds an echo that is not there (the path moved): until the
                 # restart its output is echo, not the user, whatever the suppressor learned
                 # of the old path. Passed on, it stopped the assistant within 0.1 s of a
                 # move in unseen rooms. Not while the microphone holds far more than the
                 # echo: that is the user, whom a filter learning through the double talk
-                # can also make briefly louder.
+                # can also make briefly louder. Nor when the echo estimate is a small part
+                # of the microphone (under 5 %, 13 dB down): a filter that small cannot
+                # be what makes the output loud, and before convergence (when double_talk
+                # cannot tell) that is the user's voice over a half-learned filter; floored,
+                # a short "stop" in the assistant's first second vanished.
                 gains = np.full_like(gains, self.suppressor.floor)
             np.multiply(e_spec, gains, out=self._inverse[-1])
             residual = float(np.dot(gains * gains, self.suppressor.residual)) / (b * b)
