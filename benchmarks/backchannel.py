@@ -37,6 +37,12 @@ session's resume after a false interruption) continues the answer from the first
 user did not hear (an assistant item holds only the words heard; a word counts as heard when
 its end was played, the server's truncation rule).
 
+The embedded server transcribes a commit at once unless ``--transcription-latency-ms`` delays
+its transcript (:attr:`realtalk.server.ServerOptions.transcription_latency_ms`): the hosted
+service's transcription runs apart from the model and its latency is not published, so the
+default run leaves it out (the decision and resume-gap figures are then lower bounds) and a
+run with a latency shows what it adds.
+
 A trial runs until 4 s after the user falls silent (the end of the clip): long enough for the
 false-interruption judge (2.5 s after the stop by default) and a resumed reply to be heard.
 
@@ -203,6 +209,7 @@ class Trial:
     clip: str | None = None
     text: str = ""
     at_s: float | None = None
+    transcription_latency_ms: float = 0.0  # the embedded server's, for every commit
 
     @property
     def kind(self) -> Literal["backchannel", "interruption", "ai_only"]:
@@ -243,8 +250,10 @@ def corpus_clips() -> tuple[ClipInfo, ...]:
     return tuple(out)
 
 
-def build_corpus(seed: int, quick: bool) -> tuple[Trial, ...]:
-    """The trials, in a fixed order, from one seeded generator."""
+def build_corpus(seed: int, quick: bool,
+                 transcription_latency_ms: float = 0.0) -> tuple[Trial, ...]:
+    """The trials, in a fixed order, from one seeded generator, each run with the server's
+    ``transcription_latency_ms``."""
     rng = np.random.default_rng([seed, 0xBAC4])
     chosen: list[ClipInfo] = []
     for group in GROUPS:
@@ -262,12 +271,14 @@ def build_corpus(seed: int, quick: bool) -> tuple[Trial, ...]:
                         index=len(trials), group=clip.group, room=room,
                         answer=int(rng.integers(len(ANSWERS))), seed=int(rng.integers(1 << 30)),
                         duration_s=0.3 + at + clip.duration_s + TAIL_S, clip=clip.name,
-                        text=clip.text, at_s=at))
+                        text=clip.text, at_s=at,
+                        transcription_latency_ms=transcription_latency_ms))
     for room in ROOMS:
         for _ in range(1 if quick else AI_ONLY_RUNS):
             trials.append(Trial(index=len(trials), group="ai_only", room=room,
                                 answer=int(rng.integers(len(ANSWERS))),
-                                seed=int(rng.integers(1 << 30)), duration_s=AI_ONLY_S))
+                                seed=int(rng.integers(1 << 30)), duration_s=AI_ONLY_S,
+                                transcription_latency_ms=transcription_latency_ms))
     return tuple(trials)
 
 
@@ -383,7 +394,9 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, BenchRespon
                                     after_assistant_starts=trial.at_s))
     responder = BenchResponder(ANSWERS[trial.answer])
     sim = Simulation(utterances, room=make_room(trial.room, trial.seed),
-                     barge_in=barge_in_for(method), server_options=SERVER, seed=trial.seed,
+                     barge_in=barge_in_for(method), seed=trial.seed,
+                     server_options=attrs.evolve(
+                         SERVER, transcription_latency_ms=trial.transcription_latency_ms),
                      responder_factory=lambda: responder, transcriber_factory="oracle")
     head = PlayHead(sim)
     sim.request_response()  # the answer starts at once: nothing precedes it but the room
@@ -678,12 +691,14 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
 
 
 def run_methods(methods: Sequence[str], *, seed: int = 0, quick: bool = False, jobs: int = 2,
-                started: float | None = None) -> dict[str, dict[str, Any]]:
+                started: float | None = None,
+                transcription_latency_ms: float = 0.0) -> dict[str, dict[str, Any]]:
     """Run the corpus under each method (``jobs`` worker processes), printing progress;
     the report keyed by method."""
     started = time.perf_counter() if started is None else started
-    trials = build_corpus(seed, quick)
-    print(f"corpus (seed {seed}{', quick' if quick else ''}): {len(trials)} trials, "
+    trials = build_corpus(seed, quick, transcription_latency_ms)
+    print(f"corpus (seed {seed}{', quick' if quick else ''}, transcription latency "
+          f"{transcription_latency_ms:g} ms): {len(trials)} trials, "
           + ", ".join(f"{g} {sum(t.group == g for t in trials)}" for g in (*GROUPS, "ai_only")),
           flush=True)
     same = distinct_methods(methods)
@@ -738,11 +753,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = bench_arguments(__doc__)
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
                         help="run only these methods (default: all)")
+    parser.add_argument("--transcription-latency-ms", type=float, default=0.0,
+                        help="the embedded server's delay from a commit to its transcript "
+                             "(default 0: at once)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     logging.getLogger("realtalk").setLevel(logging.ERROR)  # absorbed races would bury progress
     report = run_methods(args.methods, seed=args.seed, quick=args.quick, jobs=args.jobs,
-                         started=started)
+                         started=started,
+                         transcription_latency_ms=args.transcription_latency_ms)
     print(f"total wall time {time.perf_counter() - started:.1f} s", flush=True)
     print(json.dumps(report), flush=True)
 

@@ -236,6 +236,42 @@ def test_transcription_when_asked_with_any_model(shape: WireShape, model: str) -
     assert _transcripts(events) == [HEARD]
 
 
+def test_a_transcription_latency_brings_the_words_after_the_reply_has_started() -> None:
+    """With ``transcription_latency_ms``, a turn's transcript comes that long after its
+    commit, as on the hosted service, where it can follow the start of the reply to it;
+    the item holds no transcript until then, and ``next_deadline`` wakes the caller for it."""
+    session = ServerSession(
+        now=0.0, shape="ga", seed=2, voice=SyntheticVoice(),
+        options=ServerOptions(first_audio_latency_ms=0, generation_speed=1.0,
+                              transcription_latency_ms=400.0),
+        responder=ScriptedResponder([REPLY]), transcriber=ScriptedTranscriber([HEARD]))
+    session.events_to_send()
+    _configure(session, turn_detection={"type": "server_vad"},
+               transcription={"model": "whisper-1"})
+    samples, step = _turn(), RATE // 50
+    committed_at: float | None = None
+    for index, start in enumerate(range(0, len(samples), step)):
+        now = index * 0.02
+        pcm = samples[start:start + step].astype("<i2").tobytes()
+        events = _send(session, now, type="input_audio_buffer.append",
+                       audio=base64.b64encode(pcm).decode())
+        if any(isinstance(e, InputAudioBufferCommitted) for e in events):
+            committed_at = now
+            assert "response.created" in _wire_types(session, events)
+            assert _transcripts(events) == []
+            break
+    assert committed_at is not None
+    (item,) = [i for i in session.conversation if i.role == "user"]
+    deadline = session.next_deadline()
+    assert deadline is not None and deadline <= committed_at + 0.4
+    session.advance(committed_at + 0.39)
+    assert _transcripts(session.events_to_send()) == []
+    assert item.parts[0].transcript is None
+    session.advance(committed_at + 0.4)
+    assert _transcripts(session.events_to_send()) == [HEARD]
+    assert item.parts[0].transcript == HEARD
+
+
 @pytest.mark.parametrize("shape", ["ga", "beta"])
 def test_transcription_set_to_null_stops(shape: WireShape) -> None:
     """Transcription turned off again (null) sends no more transcripts, and session.updated

@@ -64,7 +64,7 @@ import logging
 import random
 import string
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -236,6 +236,9 @@ class ServerOptions:
             (so a client's local detector is the faster barge-in path, as in production).
         tokens_per_minute: the token rate limit ``rate_limits.updated`` reports (a bucket that
             refills at this rate; reported, not enforced).
+        transcription_latency_ms: from a commit to its input transcription event. The hosted
+            service transcribes apart from the model, so a user's words can come after the
+            reply to them has started; ``0`` (the default) sends them with the commit.
 
     Raises:
         ValueError: a negative latency, or a chunk size or speed that is not positive.
@@ -251,6 +254,8 @@ class ServerOptions:
     vad_min_speech_ms: int = attrs.field(default=DEFAULT_MIN_SPEECH_MS,
                                          validator=attrs.validators.gt(0))
     tokens_per_minute: int = attrs.field(default=40_000, validator=attrs.validators.gt(0))
+    transcription_latency_ms: float = attrs.field(default=0.0,
+                                                  validator=attrs.validators.ge(0))
 
 
 @attrs.frozen(kw_only=True)
@@ -344,6 +349,9 @@ class ServerSession:
         self._conversation_id = "conv_" + self._id.removeprefix("sess_")
         self._now = self._bucket_checked = now
         self._tokens_in_bucket = 0.0  # spent tokens the rate-limit bucket has not refilled yet
+        # Transcripts on their way (ServerOptions.transcription_latency_ms): when each is due,
+        # its item, and the words.
+        self._transcripts_due: deque[tuple[float, Item, str]] = deque()
         self._emit(SessionCreated(session=self._session_dict()))
 
     # -----------------------------------------------------------------------------------------
@@ -421,6 +429,10 @@ class ServerSession:
     def advance(self, now: float) -> None:
         """Release everything due by ``now`` (audio chunks, the end of a response)."""
         self._now = max(self._now, now)
+        due = self._transcripts_due
+        while due and due[0][0] <= now:
+            _, item, heard = due.popleft()
+            self._transcribed(item, heard)
         response = self._response
         if response is None:
             return
@@ -465,11 +477,14 @@ class ServerSession:
 
     def next_deadline(self) -> float | None:
         """When :meth:`advance` next has something to release, or ``None``."""
+        transcript = self._transcripts_due[0][0] if self._transcripts_due else None
         if self._response is None:
-            return None
+            return transcript
         schedule = self._response.schedule
         deadline = schedule.next_deadline()
-        return schedule.finish_time() if deadline is None else deadline
+        if deadline is None:
+            deadline = schedule.finish_time()
+        return deadline if transcript is None else min(deadline, transcript)
 
     def events_to_send(self) -> list[ServerEvent]:
         """Drain the queued server events, oldest first."""
@@ -482,6 +497,7 @@ class ServerSession:
             logger.debug("session %s closed during response %s", self._id, self._response.id)
         self._response = None
         self._outbox = []
+        self._transcripts_due.clear()
         self._closed = True
 
     # -----------------------------------------------------------------------------------------
@@ -657,9 +673,17 @@ class ServerSession:
         item.heard = heard
         if not self._config.transcribes:
             return
+        latency = self._options.transcription_latency_ms
+        if latency > 0:
+            # Commits come in order and share one latency, so the queue stays in time order.
+            self._transcripts_due.append((self._now + latency / 1000.0, item, heard))
+        else:
+            self._transcribed(item, heard)
+
+    def _transcribed(self, item: Item, heard: str) -> None:
         item.parts[0].transcript = heard
         self._emit(InputAudioTranscriptionCompleted(
-            item_id=item_id, transcript=heard, usage=transcription_usage(item.audio_ms, heard)))
+            item_id=item.id, transcript=heard, usage=transcription_usage(item.audio_ms, heard)))
 
     # -----------------------------------------------------------------------------------------
     # Conversation items
