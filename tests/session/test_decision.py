@@ -203,6 +203,46 @@ def test_committed_speech_waits_for_its_words() -> None:
     assert LexiconClassifier().decide(committed) is None
 
 
+def test_once_the_words_are_on_their_way_they_decide_not_the_duration() -> None:
+    """The server committed the user's "oh, okay" and its transcript is slow: babble taken
+    for speech while it comes pushes the speech count past ``max_backchannel_ms``, and that
+    used to make the backchannel a turn (the reply cut, the backchannel answered). The words
+    decide instead. Without transcription no words come, and the duration still does."""
+    s = _yielded_session()
+    for k in range(32):  # the user talks 640 ms more: 760 ms of speech in all
+        s.user_heard(0.52 + 0.02 * k, True, 20.0)
+    _silence(s, 1.16, 500.0)
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 1.7)
+    for k in range(4):  # babble, 80 ms of it taken for the user
+        s.user_heard(1.72 + 0.02 * k, True, 20.0)
+    _silence(s, 1.8, 300.0)
+    assert s.yielded and not [o for o in s.outputs() if isinstance(o, InterruptionDecided)]
+    s.user_words("u2", "Oh, okay.", 2.1)
+    decided = [o for o in s.outputs() if isinstance(o, InterruptionDecided)]
+    assert [(d.verdict, d.evidence.speech_ms > 800.0) for d in decided] == [
+        ("backchannel", True)]
+
+    deaf = _yielded_session(transcribes=False)
+    for k in range(36):
+        deaf.user_heard(0.52 + 0.02 * k, True, 20.0)
+    deaf.receive(ev.InputAudioBufferCommitted(item_id="u2"), 1.3)
+    for k in range(4):
+        deaf.user_heard(1.3 + 0.02 * k, True, 20.0)
+    decided = [o for o in deaf.outputs() if isinstance(o, InterruptionDecided)]
+    assert [d.verdict for d in decided] == ["interruption"]
+
+
+def test_the_duration_rule_waits_while_words_are_coming() -> None:
+    classifier = LexiconClassifier(max_backchannel_ms=800.0)
+    coming = attrs.evolve(_evidence(speech_ms=900.0), awaiting_words=True)
+    assert classifier.decide(coming) is None
+    assert classifier.decide(attrs.evolve(coming, transcript="oh okay",
+                                          speaking=False)) == "backchannel"
+    # "Yeah" while they are still talking, past a backchannel's length: the rest decides.
+    assert classifier.decide(attrs.evolve(coming, transcript="yeah")) is None
+    assert classifier.decide(attrs.evolve(coming, transcript="yeah but")) == "interruption"
+
+
 def test_an_item_both_echo_and_dismissed_is_deleted_once() -> None:
     """The transcript filters dropped the yielded speech's item as echo (deleted), then the
     decision dismisses the speech: the item is not deleted a second time (the server would

@@ -227,12 +227,16 @@ class _Yield:
     commit_id: str | None = None
     commit_failed: bool = False
     items: list[str] = attrs.field(factory=list)  # user items committed while it is pending
+    transcribes: bool = True  # whether a committed item's words will come
 
     def evidence(self, now: float) -> Evidence:
+        committed = self.commit_id is not None and not self.commit_failed
         return Evidence(speech_ms=self.speech_ms, silent_ms=self.silent_ms,
                         speaking=self.speaking, since_yield_ms=(now - self.yielded) * 1000.0,
                         transcript=self.transcript, server_heard=self.server_heard,
-                        committed=self.commit_id is not None and not self.commit_failed)
+                        committed=committed,
+                        awaiting_words=(self.transcribes and self.transcript is None
+                                        and (committed or bool(self.items))))
 
 
 class ClientSession:
@@ -527,7 +531,8 @@ class ClientSession:
         heard_ms = (now - onset) * 1000.0 if onset is not None and onset <= now else 0.0
         # A turn the server's VAD has open is this speech: its commit and words will come.
         self._yield = _Yield(onset=onset, yielded=now, ducked=self._ducked_at,
-                             speech_ms=heard_ms, server_heard=self._server_speaking)
+                             speech_ms=heard_ms, server_heard=self._server_speaking,
+                             transcribes=self.config.transcribes)
         self._ducked_at = None  # the resume restores the gain; a withdrawn duck must not
         self._drain_deadline = None
 

@@ -79,6 +79,8 @@ class Evidence:
         committed: whether realtalk committed the speech itself for its words, because the
             server's VAD did not hear it (``BargeIn.commit_after_silence_ms``): a transcript
             is on its way.
+        awaiting_words: whether the speech has been committed (by the server's VAD or by
+            realtalk) and its transcript has not come yet: the words are on their way.
     """
 
     speech_ms: float
@@ -88,6 +90,7 @@ class Evidence:
     transcript: str | None = None
     server_heard: bool = False
     committed: bool = False
+    awaiting_words: bool = False
 
 
 class InterruptionClassifier(Protocol):
@@ -101,13 +104,17 @@ class InterruptionClassifier(Protocol):
 
 @attrs.frozen(kw_only=True)
 class LexiconClassifier:
-    """The default classifier: duration first, words when they exist.
+    """The default classifier: words when they exist, else duration.
 
-    - The user keeps talking past ``max_backchannel_ms`` of speech: an interruption, decided
-      while they still talk (a backchannel is a word or two).
     - A transcript arrives: only backchannel words (``lexicon``) -> backchannel; any other
       word -> interruption (a command such as "stop" or "wait" is not in the lexicon); no
-      words -> noise.
+      words -> noise. Backchannel words while the user is still talking past
+      ``max_backchannel_ms`` wait for the rest ("yeah" of "yeah, but the price?").
+    - No words yet, and the user keeps talking past ``max_backchannel_ms`` of speech: an
+      interruption, decided while they still talk (a backchannel is a word or two). Not once
+      the speech has been committed and its words are on their way (``awaiting_words``):
+      then the words decide, since a noise taken for speech while they come (babble, after
+      the user fell silent) must not turn a slow transcript of "oh, okay" into a turn.
     - The user fell silent ``wait_for_words_ms`` ago and no transcript came: if the
       speech was committed (by the server's VAD, or by realtalk when the server's VAD did
       not hear it), the words are on their way and are waited for (``BargeIn.max_yield_ms``
@@ -132,10 +139,14 @@ class LexiconClassifier:
 
     def decide(self, evidence: Evidence) -> Verdict | None:
         """See the class docstring."""
-        if evidence.speech_ms > self.max_backchannel_ms:
-            return "interruption"
+        long = evidence.speech_ms > self.max_backchannel_ms
         if evidence.transcript is not None:
-            return self.judge_words(evidence.transcript)
+            verdict = self.judge_words(evidence.transcript)
+            if verdict == "backchannel" and long and evidence.speaking:
+                return None  # they are saying more than these words
+            return verdict
+        if long and not evidence.awaiting_words:
+            return "interruption"
         if not evidence.speaking and evidence.silent_ms >= self.wait_for_words_ms:
             return None if evidence.server_heard or evidence.committed else self.undecided
         return None
