@@ -46,3 +46,29 @@ def test_cooldown_suppresses_a_second_onset_soon_after() -> None:
     # speech at 0 ms, silence, speech again at 200 ms (inside the cooldown), at 800 ms (after)
     pattern = "xxx" + "." * 7 + "xxx" + "." * 27 + "xxx"
     assert _feed(policy, pattern) == [0.0, 0.8]
+
+
+def _feed_voiced(policy: BargeInPolicy, pattern: str) -> list[tuple[int, float]]:
+    """``x``: speech, voiced for 20 ms; ``u``: speech with none of it voiced; ``?``: speech
+    from a detector that does not tell; ``.``: silence. (frame index, onset) confirmed."""
+    found = []
+    for i, ch in enumerate(pattern):
+        voiced = {"x": 20.0, "u": 0.0, "?": None, ".": 0.0}[ch]
+        onset = policy.update(ch != ".", i * 0.02, 20.0, voiced)
+        if onset is not None:
+            found.append((i, onset))
+    return found
+
+
+def test_speech_confirms_only_once_enough_of_it_was_voiced() -> None:
+    """A loud unvoiced sound held as speech (a cough under a detector that hears the
+    assistant's residual voice) never confirms; speech confirms once ``min_voiced_ms`` of it
+    was voiced, at its first frame; a detector that does not measure voicing is not held to
+    it."""
+    settings = BargeIn(min_speech_ms=120, min_voiced_ms=60)
+    assert _feed_voiced(BargeInPolicy(settings), "uuuuuuuuuuuu....") == []
+    assert _feed_voiced(BargeInPolicy(settings), "uuuuuuuxxx....") == [(9, 0.0)]
+    assert _feed_voiced(BargeInPolicy(settings), "xxxxxx....") == [(5, 0.0)]
+    assert _feed_voiced(BargeInPolicy(settings), "??????....") == [(5, 0.0)]
+    off = BargeIn(min_speech_ms=120, min_voiced_ms=0)
+    assert _feed_voiced(BargeInPolicy(off), "uuuuuu....") == [(5, 0.0)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from realtalk.audio import AudioFrame
 from realtalk.session.barge_in import BargeIn
@@ -75,3 +76,42 @@ def test_reset_forgets_a_partial_onset() -> None:
     detector.process(_frame(1), 0.02)
     detector.reset()
     assert not detector.heard and not detector.probable
+
+
+def _over_a_residual_voice(sound: str, sound_dbfs: float) -> list[AudioFrame]:
+    """``sound`` (a committed clip) at ``sound_dbfs`` from 1 s, over the assistant's voice
+    left faint by the canceller (a speech clip at -50 dBFS the whole time), in 20 ms
+    frames."""
+    from realtalk.sim import load_clip  # the clips ship with the simulator
+
+    def at(clip: str, dbfs: float) -> npt.NDArray[np.float64]:
+        samples = load_clip(clip, rate=RATE)[0].astype(np.float64)
+        rms = float(np.sqrt(np.mean(samples[np.abs(samples) > 100] ** 2)))
+        scaled: npt.NDArray[np.float64] = samples * (32768.0 * 10 ** (dbfs / 20) / rms)
+        return scaled
+
+    residual = np.concatenate([at(name, -50.0) for name in ("forecast", "weather_tomorrow")])
+    start = RATE
+    near = at(sound, sound_dbfs)
+    mix = residual[:start + len(near) + RATE // 2].copy()
+    mix[start:start + len(near)] += near
+    samples = np.clip(mix, -32768, 32767).astype(np.int16)
+    return [AudioFrame(samples[i:i + FRAME], RATE, i / RATE)
+            for i in range(0, len(samples) - FRAME + 1, FRAME)]
+
+
+def _onsets(detector: OnsetDetector, frames: list[AudioFrame]) -> list[float]:
+    found = [detector.process(frame, k * FRAME / RATE) for k, frame in enumerate(frames)]
+    return [onset for onset in found if onset is not None]
+
+
+def test_a_cough_over_the_assistants_residual_voice_is_not_confirmed() -> None:
+    """A cough is loud (the energy detector hears it) while the assistant's faint residual
+    voice keeps the spectral detector's "speech" held: together they took it for the user.
+    Its own audio is not voiced, so with ``min_voiced_ms`` it is not confirmed, while the
+    user's words over the same residual are."""
+    cough = _over_a_residual_voice("cough", -20.0)
+    assert _onsets(OnsetDetector(BargeIn(min_voiced_ms=0.0)), cough) != []  # the failure
+    assert _onsets(OnsetDetector(BargeIn()), cough) == []
+    words = _over_a_residual_voice("wait_stop", -26.0)
+    assert len(_onsets(OnsetDetector(BargeIn()), words)) >= 1

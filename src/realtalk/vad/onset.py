@@ -13,7 +13,7 @@ from typing import Protocol
 from ..audio.frame import AudioFrame
 from ..session.barge_in import BargeIn, BargeInPolicy
 from .base import VoiceActivityDetector
-from .combined import AllOf, Held
+from .combined import AllOf, Held, voiced_ms_of
 from .energy import EnergyVAD
 from .spectral import SpectralVAD
 
@@ -66,7 +66,8 @@ class OnsetDetector:
         speech = self.vad.is_speech(frame)
         passes = self.gate.passes(frame) if self.gate is not None else True
         self.heard = speech and passes
-        return self.policy.update(self.heard, captured_at, frame.duration * 1000.0)
+        voiced = voiced_ms_of(self.vad) if self.heard else 0.0
+        return self.policy.update(self.heard, captured_at, frame.duration * 1000.0, voiced)
 
     @property
     def probable(self) -> bool:

@@ -162,6 +162,12 @@ class SpectralVAD(WindowedDetector):
         self._hold = 0
         self._bridged = 0
         self._last = 0.0
+        self._voiced_hops = 0
+        self.voiced_ms = 0.0
+        """How much of the last frame was voiced: the hops whose own score passed the
+        threshold (periodic, as a vowel is), not those the hangover or a bridge held. A
+        cough or a keyboard heard over the assistant's residual voice is held as speech
+        for a while by the hangover, but gives few voiced hops of its own."""
 
     def _check(self, frame: AudioFrame) -> npt.NDArray[np.float64]:
         if frame.sample_rate != self.sample_rate:
@@ -193,12 +199,17 @@ class SpectralVAD(WindowedDetector):
             AudioError: ``frame`` is not at :attr:`sample_rate`.
         """
         windows = self._hops(self._check(frame))
+        self._voiced_hops = 0
         if len(windows) == 0:
+            self.voiced_ms = 0.0
             return []
         # One batched FFT for all the hops; only the floor and hangover go hop by hop.
         power = np.abs(np.fft.rfft(windows * self._taper, self._nfft, axis=1)) ** 2
         levels = 10.0 * np.log10(power.sum(axis=1) / self._full_scale_power + _EPS)
-        return [self._step(row, level) for row, level in zip(power, levels.tolist(), strict=True)]
+        probabilities = [self._step(row, level)
+                         for row, level in zip(power, levels.tolist(), strict=True)]
+        self.voiced_ms = self._voiced_hops * self.hop * 1000.0 / self.sample_rate
+        return probabilities
 
     def _step(self, power: npt.NDArray[np.float64], level_dbfs: float) -> float:
         """One hop: score it, update the noise floor and the hangover; its probability."""
@@ -240,6 +251,7 @@ class SpectralVAD(WindowedDetector):
 
         if speech:
             self._run += 1
+            self._voiced_hops += 1
             # Only a run of two or more speech hops earns a hangover: a click lasts one.
             if self._run >= 2:
                 self._hold = self.hangover_hops
