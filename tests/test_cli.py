@@ -53,6 +53,36 @@ def test_serve_until_interrupted() -> None:
                 stream.close()
 
 
+@pytest.mark.parametrize(("stop", "ignore_sigint"), [
+    (signal.SIGTERM, False),  # a container manager's stop
+    (signal.SIGINT, True),  # started in the background by a non-interactive shell
+])
+def test_serve_stops_cleanly_on_sigterm_and_on_an_inherited_ignored_sigint(
+        stop: signal.Signals, ignore_sigint: bool) -> None:
+    """`realtalk serve` stops with status 0 and "stopped" on SIGTERM, and on SIGINT even when
+    it inherited SIGINT ignored (as `cmd &` in a script does), where Python's own Ctrl-C
+    handling is off and the server used to run on until killed."""
+    port = _free_port()
+    launch = ("import signal, sys\n"
+              + ("signal.signal(signal.SIGINT, signal.SIG_IGN)\n" if ignore_sigint else "")
+              + "from realtalk.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+    proc = subprocess.Popen([sys.executable, "-c", launch, "serve", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert f"ws://127.0.0.1:{port}/v1/realtime" in proc.stdout.readline()
+        proc.send_signal(stop)
+        assert proc.wait(timeout=20) == 0
+        assert "stopped" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
 def test_help_lists_commands() -> None:
     """`realtalk --help` names demo and serve."""
     out = subprocess.run([sys.executable, "-m", "realtalk.cli", "--help"], capture_output=True,

@@ -38,8 +38,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import asyncio
-
+    from ._signals import serve_until_stopped
     from .errors import RealtalkError
     from .server import RealtimeServer, ServerOptions
 
@@ -57,8 +56,9 @@ def _serve(args: argparse.Namespace) -> int:
         await server.serve_forever()
 
     try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
+        if serve_until_stopped(serve()):
+            print("stopped", file=sys.stderr)
+    except KeyboardInterrupt:  # before the handlers were installed
         print("stopped", file=sys.stderr)
     except RealtalkError as exc:  # the port is taken, a setting is out of range, ...
         print(f"realtalk serve: {exc}", file=sys.stderr)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import urllib.request
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
@@ -28,6 +30,22 @@ RUNNER = ("import argparse, sys\n"
           "cli.add_parser(parser.add_subparsers())\n"
           "args = parser.parse_args(sys.argv[1:])\n"
           "sys.exit(args.run(args))\n")
+
+
+@contextlib.asynccontextmanager
+async def _relay(*argv: str, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> AsyncIterator[anyio.abc.Process]:
+    """The relay subcommand in a subprocess; killed if the test leaves it running (a test
+    that fails must not wait for it forever)."""
+    process = await anyio.open_process([sys.executable, "-c", RUNNER, "relay", *argv],
+                                       env=env, cwd=cwd, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+        with anyio.move_on_after(10, shield=True):
+            await process.aclose()
 
 
 def _without_secret() -> dict[str, str]:
@@ -130,9 +148,7 @@ def test_a_missing_web_directory_is_reported(
 async def test_web_serves_the_browser_client_built_into_the_package(tmp_path: Path) -> None:
     """`relay --web`, run anywhere but a source checkout and without a secret, serves the
     browser client from the package and prints a URL with a token for it."""
-    command = [sys.executable, "-c", RUNNER, "relay", "--web", "--port", "0"]
-    async with await anyio.open_process(command, env=_without_secret(), cwd=tmp_path,
-                                        stderr=subprocess.STDOUT) as process:
+    async with _relay("--web", "--port", "0", env=_without_secret(), cwd=tmp_path) as process:
         output = await _output_until(process, "  open ")
         url = output.split("  open ")[1].split()[0]
         base = url.split("/#")[0]
@@ -159,8 +175,7 @@ async def test_the_relay_runs_from_the_command_line() -> None:
     """`relay --port 0` on the local upstream serves a client holding a minted token, then
     stops on SIGINT."""
     env = {**os.environ, "REALTALK_RELAY_SECRET": SECRET}
-    command = [sys.executable, "-c", RUNNER, "relay", "--port", "0"]
-    async with await anyio.open_process(command, env=env, stderr=subprocess.STDOUT) as process:
+    async with _relay("--port", "0", env=env) as process:
         output = await _output_until(process, "realtalk relay listening on ")
         url = output.split("realtalk relay listening on ")[1].split()[0]
         token = TokenSigner(SECRET).mint("cli-1")
@@ -171,3 +186,21 @@ async def test_the_relay_runs_from_the_command_line() -> None:
         process.send_signal(signal.SIGINT)
         with anyio.fail_after(10):
             assert await process.wait() == 0
+
+
+@pytest.mark.anyio
+async def test_the_relay_stops_cleanly_on_sigterm() -> None:
+    """A container manager stops the relay with SIGTERM: it closes and exits 0 ("stopped"),
+    instead of dying without cleanup."""
+    env = {**os.environ, "REALTALK_RELAY_SECRET": SECRET}
+    async with _relay("--port", "0", env=env) as process:
+        await _output_until(process, "realtalk relay listening on ")
+        process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(10):
+            assert await process.wait() == 0
+        assert process.stdout is not None
+        rest = b""
+        with anyio.move_on_after(5):
+            async for chunk in process.stdout:
+                rest += chunk
+        assert b"stopped" in rest

@@ -13,7 +13,6 @@ or ``--demo-tokens``, on loopback with the local upstream) runs with a random se
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import secrets
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import providers
+from .._signals import serve_until_stopped
 from ..errors import ConfigurationError, RealtalkError
 from ..providers import Provider
 from .auth import TokenAuthenticator
@@ -86,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
                                    limits=RelayLimits(max_sessions=args.max_sessions),
                                    on_upstream_loss=args.on_upstream_loss, web_root=web_root,
                                    demo_tokens=args.demo_tokens)
-            asyncio.run(_serve(args, signer, options))
-    except KeyboardInterrupt:
+            if serve_until_stopped(_serve(args, signer, options)):
+                print("stopped", file=sys.stderr)
+    except KeyboardInterrupt:  # before the handlers were installed
         print("stopped", file=sys.stderr)
     except RealtalkError as exc:
         print(f"realtalk relay: {exc}", file=sys.stderr)
