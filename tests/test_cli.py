@@ -3,6 +3,7 @@ and devices fail in one line saying what to do."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -12,7 +13,7 @@ import socket
 import subprocess
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 from websockets.sync.client import connect
@@ -27,14 +28,26 @@ def _free_port() -> int:
         return port
 
 
+@contextlib.contextmanager
+def _process(command: list[str]) -> Iterator[subprocess.Popen[str]]:
+    """``command`` running with its output piped; killed if the test leaves it running, and
+    its pipes closed."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
 def test_serve_until_interrupted() -> None:
     """`realtalk serve` listens, greets a client with session.created, and stops on Ctrl-C."""
     port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "realtalk.cli", "serve", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
+    with _process([sys.executable, "-m", "realtalk.cli", "serve", "--port", str(port)]) as proc:
         assert proc.stdout is not None
         first = proc.stdout.readline()
         assert f"ws://127.0.0.1:{port}/v1/realtime" in first
@@ -44,13 +57,6 @@ def test_serve_until_interrupted() -> None:
             assert event["type"] == "session.created"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 @pytest.mark.parametrize(("stop", "ignore_sigint"), [
@@ -66,21 +72,12 @@ def test_serve_stops_cleanly_on_sigterm_and_on_an_inherited_ignored_sigint(
     launch = ("import signal, sys\n"
               + ("signal.signal(signal.SIGINT, signal.SIG_IGN)\n" if ignore_sigint else "")
               + "from realtalk.cli import main\nsys.exit(main(sys.argv[1:]))\n")
-    proc = subprocess.Popen([sys.executable, "-c", launch, "serve", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with _process([sys.executable, "-c", launch, "serve", "--port", str(port)]) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         assert f"ws://127.0.0.1:{port}/v1/realtime" in proc.stdout.readline()
         proc.send_signal(stop)
         assert proc.wait(timeout=20) == 0
         assert "stopped" in proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 def test_help_lists_commands() -> None:
