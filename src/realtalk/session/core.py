@@ -227,15 +227,15 @@ class _Yield:
     commit_id: str | None = None
     commit_failed: bool = False
     items: list[str] = attrs.field(factory=list)  # user items committed while it is pending
-    transcribes: bool = True  # whether a committed item's words will come
 
-    def evidence(self, now: float) -> Evidence:
+    def evidence(self, now: float, *, transcribes: bool) -> Evidence:
+        """What is known now; ``transcribes``: whether a committed item's words will come."""
         committed = self.commit_id is not None and not self.commit_failed
         return Evidence(speech_ms=self.speech_ms, silent_ms=self.silent_ms,
                         speaking=self.speaking, since_yield_ms=(now - self.yielded) * 1000.0,
                         transcript=self.transcript, server_heard=self.server_heard,
                         committed=committed,
-                        awaiting_words=(self.transcribes and self.transcript is None
+                        awaiting_words=(transcribes and self.transcript is None
                                         and (committed or bool(self.items))))
 
 
@@ -531,8 +531,7 @@ class ClientSession:
         heard_ms = (now - onset) * 1000.0 if onset is not None and onset <= now else 0.0
         # A turn the server's VAD has open is this speech: its commit and words will come.
         self._yield = _Yield(onset=onset, yielded=now, ducked=self._ducked_at,
-                             speech_ms=heard_ms, server_heard=self._server_speaking,
-                             transcribes=self.config.transcribes)
+                             speech_ms=heard_ms, server_heard=self._server_speaking)
         self._ducked_at = None  # the resume restores the gain; a withdrawn duck must not
         self._drain_deadline = None
 
@@ -580,7 +579,7 @@ class ClientSession:
         pending = self._yield
         if pending is None:
             return
-        evidence = pending.evidence(now)
+        evidence = pending.evidence(now, transcribes=self.config.transcribes)
         verdict: Verdict | None = self.classifier.decide(evidence)
         if verdict is None and evidence.since_yield_ms >= self.barge_in.max_yield_ms:
             verdict = "interruption"
