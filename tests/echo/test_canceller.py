@@ -314,18 +314,21 @@ def test_a_filter_louder_than_its_input_is_not_trusted_while_the_restart_is_pend
 
 @pytest.mark.parametrize(("echo_db", "clip", "at_s"), [
     (-20.0, "wait_stop", 0.8), (-20.0, "never_mind", 0.8), (-20.0, "repeat_that", 0.8),
-    (-10.0, "hold_on", 0.8)])
-def test_the_user_talking_over_the_first_second_of_playback_passes(
+    (-10.0, "hold_on", 0.8), (-20.0, "hold_on", 3.0)])
+def test_the_user_talking_over_the_unconverged_filter_passes(
         echo_db: float, clip: str, at_s: float) -> None:
-    """The user speaks within the assistant's first second, before the filter has converged
-    (the first reply of a conversation): every 20 ms of their voice comes out within 20 dB
-    of what they said. Their voice over the half-learned filter made its output a little
-    louder than its input, which was taken for a moved echo path and floored 40 dB (the
-    double-talk test cannot tell before convergence): a short "stop" vanished before the
-    barge-in detector heard it."""
+    """The user speaks before the filter has converged (the first seconds of a
+    conversation's first reply): every 20 ms of their voice comes out within 20 dB of what
+    they said. Their voice over the half-learned filter made its output a little louder
+    than its input, which was taken for a moved echo path and floored 40 dB (the double-talk
+    test cannot tell before convergence): a short "stop" vanished before the barge-in
+    detector heard it. In the first second the echo estimate is small beside the voice;
+    three seconds in (hold_on at 3.0 s) it is not, and only the near-end test
+    (``EchoCanceller._judge_near_end``: the microphone far above what the reference
+    usually brings) tells the voice from a moved path."""
     path = EchoPath(delay_ms=30.0, gain_db=echo_db, rt60_s=0.3, rir_ms=180.0, seed=3)
     room = Room(RoomConfig(sample_rate=RATE, echo=path, noise_dbfs=-70.0))
-    far = _far_end(1)[:4 * RATE]
+    far = _far_end(1)[:5 * RATE]
     near, _ = load_clip(clip, rate=RATE)
     start = int(at_s * RATE)
     room.add_user_speech(near, at_sample=start, level_dbfs=-26.0)
