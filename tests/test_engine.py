@@ -163,6 +163,30 @@ def test_a_barge_in_stops_and_cancels_before_the_frame_goes_upstream() -> None:
     assert abs(interrupted.truncate_ms - played_ms) <= 1
 
 
+@pytest.mark.parametrize(("likeness", "stops"), [(0.9, False), (0.1, True)])
+def test_the_cancellers_echo_likeness_reaches_the_detector(likeness: float,
+                                                           stops: bool) -> None:
+    """A voice the echo canceller judges to follow the playback (a moved path's residue)
+    does not stop the assistant; the same voice judged unlike it does."""
+    clock = Clock()
+    canceller = RecordingEchoFilter(echo_likeness=likeness)
+    engine = _engine(clock, echo=EchoDefences(canceller=canceller, watch=None,
+                                              transcript_filters=None),
+                     barge_in=BargeIn(decide=False))
+    engine.open(0.0)
+    _perform(engine, 0.0)
+    _speak(engine, 0.0)
+    _perform(engine, 0.0)
+    voice = _voice()
+    for k in range(len(voice) // FRAME):
+        clock.now = 1.0 + (k + 1) * FRAME / RATE
+        frame = AudioFrame(voice[k * FRAME:(k + 1) * FRAME], RATE, clock.now - FRAME / RATE,
+                           reference=np.zeros(FRAME, np.int16))
+        engine.microphone(frame, clock.now)
+        _perform(engine, clock.now)
+    assert (_state(engine) is not State.SPEAKING) is stops
+
+
 def test_a_malformed_server_frame_is_an_error_event_and_the_engine_goes_on() -> None:
     clock = Clock()
     engine = _engine(clock)

@@ -589,7 +589,8 @@ class ConversationEngine:
 
     def _detect(self, detector: OnsetDetector, frame: AudioFrame, captured_at: float,
                 now: float) -> None:
-        onset = detector.process(frame, captured_at)
+        onset = detector.process(frame, captured_at,
+                                 echo_likeness=self.echo_control.echo_likeness)
         if onset is not None:
             self._user_speaks(now, onset=onset)
         # While the assistant has yielded, each frame is evidence for the decision.

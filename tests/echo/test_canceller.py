@@ -139,6 +139,50 @@ def test_recovers_after_the_echo_path_changes() -> None:
     assert canceller.delay_estimator.delay_ms == pytest.approx(70.0, abs=1.0)
 
 
+def _likeness_over(room: Room, far: npt.NDArray[np.int16]
+                   ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Each frame's echo likeness and output level (dBFS) through the default canceller."""
+    canceller = EchoCanceller(RATE, suppress=True)
+    likeness, level = [], []
+    for i in range(0, len(far) - FRAME + 1, FRAME):
+        block = far[i:i + FRAME]
+        room.speaker_played(block)
+        result = canceller.process(AudioFrame(room.mic_frame(FRAME), RATE, reference=block))
+        assert result.echo_likeness is not None and 0.0 <= result.echo_likeness <= 1.0
+        likeness.append(result.echo_likeness)
+        out = result.frame.samples.astype(np.float64) / 32768.0
+        level.append(10 * math.log10(float(np.mean(out**2)) + 1e-20))
+    return np.array(likeness), np.array(level)
+
+
+@pytest.mark.parametrize(("delay_ms", "seed"), [(70.0, 9), (35.0, 4), (20.0, 5)])
+def test_what_a_moved_path_leaves_follows_the_reference(delay_ms: float, seed: int) -> None:
+    """The path moves (a new delay and room, as loud as the speaker): what the stale filter
+    leaves in the next 1.5 s is the assistant's voice, as loud as a user, and most of its
+    power follows the reference: its echo likeness is high, which the gate uses against
+    it."""
+    room, far = _room(), _far_end(2)[:int(15.5 * RATE)]
+    room.change_path(int(14.0 * RATE), EchoPath(delay_ms=delay_ms, gain_db=0.0, rt60_s=0.4,
+                                                rir_ms=180.0, seed=seed))
+    likeness, level = _likeness_over(room, far)
+    t = np.arange(len(likeness)) * FRAME / RATE
+    audible = (t >= 14.0) & (level > -60.0)  # what a detector could take for a user
+    assert audible.sum() >= 10
+    assert np.median(likeness[audible]) > 0.35
+    assert np.mean(likeness[audible] > 0.5) > 0.3
+
+
+def test_the_users_voice_does_not_follow_the_reference() -> None:
+    """Over a converged filter, the user talking over the assistant and the echo alone are
+    both judged unlike the reference in nearly every frame."""
+    room, far, start, length = _double_talk_room()
+    likeness, _ = _likeness_over(room, far)
+    t = np.arange(len(likeness)) * FRAME / RATE
+    talk = (t >= start / RATE) & (t < (start + length) / RATE)
+    assert np.median(likeness[talk]) < 0.2
+    assert np.mean(likeness[talk] > 0.5) < 0.05
+
+
 def test_frames_of_any_length_come_out_whole_and_in_order() -> None:
     """Frames that are not a multiple of the block come out at their own length: the same
     output as block-aligned frames give, one block less a sample late, with no other gap."""

@@ -22,6 +22,7 @@ from realtalk.session import (
     UserTranscript,
 )
 from realtalk.session.barge_in import BargeIn
+from realtalk.testing import RecordingEchoFilter
 from realtalk.vad import OnsetDetector
 
 RATE = 24_000
@@ -74,6 +75,18 @@ def test_the_canceller_cleans_the_frame_that_goes_on() -> None:
     cleaned, change = control.microphone(_frame(4000), 0.0, State.SPEAKING)
     assert change is None
     assert cleaned is not None and int(cleaned.samples[0]) == 2000
+
+
+def test_the_cancellers_echo_likeness_is_kept_for_the_frame_it_judged() -> None:
+    """What the canceller says of a frame (``EchoResult.echo_likeness``) is kept for the
+    detector until the next frame; a frame no filter judged has none."""
+    control = _control(EchoDefences(canceller=RecordingEchoFilter(echo_likeness=0.9),
+                                    watch=None))
+    control.microphone(_frame(4000), 0.0, State.SPEAKING)
+    assert control.echo_likeness == 0.9
+    unjudged = _control(EchoDefences(canceller=None, watch=None))
+    unjudged.microphone(_frame(4000), 0.0, State.SPEAKING)
+    assert unjudged.echo_likeness is None
 
 
 def test_half_duplex_mutes_only_while_the_assistant_is_audible() -> None:

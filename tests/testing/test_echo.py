@@ -124,6 +124,8 @@ def test_a_function_can_decide_and_bad_scripts_are_refused() -> None:
         ScriptedTranscriptFilter(name="")
     with pytest.raises(realtalk.ConfigurationError, match="residual_echo"):
         RecordingEchoFilter(residual_echo=-1.0)
+    with pytest.raises(realtalk.ConfigurationError, match="echo_likeness"):
+        RecordingEchoFilter(echo_likeness=1.5)
 
 
 def test_a_calibration_seeds_the_fakes_as_it_seeds_a_canceller_and_a_gate() -> None:

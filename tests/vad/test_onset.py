@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 
@@ -115,3 +116,20 @@ def test_a_cough_over_the_assistants_residual_voice_is_not_confirmed() -> None:
     assert _onsets(OnsetDetector(BargeIn()), cough) == []
     words = _over_a_residual_voice("wait_stop", -26.0)
     assert len(_onsets(OnsetDetector(BargeIn()), words)) >= 1
+
+
+def test_a_frame_that_follows_the_playback_is_not_the_user() -> None:
+    """The canceller's echo likeness overrules the VAD and the gate: speech-like frames whose
+    power follows what the speaker played (a moved echo path's residue) are not heard and
+    never confirm; below ``max_echo_likeness``, or with it off, they are."""
+    def confirmed(settings: BargeIn, likeness: float | None) -> list[float]:
+        detector = OnsetDetector(settings, Script([True] * 10))
+        found = [detector.process(_frame(k), k * 0.02, echo_likeness=likeness)
+                 for k in range(10)]
+        return [onset for onset in found if onset is not None]
+
+    settings = BargeIn(min_speech_ms=100, max_echo_likeness=0.5)
+    assert confirmed(settings, 0.9) == []
+    assert confirmed(settings, 0.3) == [0.0]
+    assert confirmed(settings, None) == [0.0]
+    assert confirmed(attrs.evolve(settings, max_echo_likeness=None), 0.9) == [0.0]

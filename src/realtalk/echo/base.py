@@ -28,10 +28,15 @@ class EchoResult:
             is kept so that later stages can still see what the speaker played).
         residual_echo: the estimated echo power left in ``frame`` (mean square, full scale
             1.0); ``None`` when the filter cannot tell (no reference yet).
+        echo_likeness: how much of ``frame``'s power follows what the speaker played, 0 to
+            1 (the power-weighted coherence of the cleaned frame with the reference); ``None``
+            when the filter does not tell. What is left of the assistant's voice follows the
+            reference, however loud a moved echo path left it; the user's voice does not.
     """
 
     frame: AudioFrame
     residual_echo: float | None
+    echo_likeness: float | None = None
 
 
 class EchoFilter(Protocol):
@@ -52,7 +57,8 @@ EchoOption = EchoFilter | Literal["default"] | None
 
 
 class EchoFilterChain:
-    """Filters applied in order; the residual estimate is the last one that gave one."""
+    """Filters applied in order; the residual estimate (and the echo likeness) is the last
+    one that gave one."""
 
     def __init__(self, filters: Sequence[EchoFilter]) -> None:
         self.filters = tuple(filters)
@@ -64,7 +70,9 @@ class EchoFilterChain:
             out = stage.process(result.frame)
             residual = out.residual_echo if out.residual_echo is not None \
                 else result.residual_echo
-            result = EchoResult(out.frame, residual)
+            likeness = out.echo_likeness if out.echo_likeness is not None \
+                else result.echo_likeness
+            result = EchoResult(out.frame, residual, likeness)
         return result
 
     def reset(self) -> None:

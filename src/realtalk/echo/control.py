@@ -85,6 +85,10 @@ class EchoControl:
         gate = detector.gate if detector is not None else None
         self._gate_margin = gate.margin if isinstance(gate, EchoGate) else 1.0
         self._reference_power: float | None = None
+        self.echo_likeness: float | None = None
+        """How much of the last frame :meth:`microphone` cleaned follows what the speaker
+        played (``EchoResult.echo_likeness``), for the detector; ``None`` when the filter did
+        not tell."""
 
     # -- audio ---------------------------------------------------------------------------------
 
@@ -95,9 +99,11 @@ class EchoControl:
         self._reference_power = (mean_square(frame.reference) if frame.reference is not None
                                  else None)
         change = None
+        self.echo_likeness = None
         if self.echo is not None:
             # Even when muted below: the canceller and the watch keep learning from the echo.
             result = self.echo.process(frame)
+            self.echo_likeness = result.echo_likeness
             if self.watch is not None and self._reference_power is not None:
                 # Audio time, not the clock: the watch's hold times are seconds of playback.
                 change = self.watch.update(

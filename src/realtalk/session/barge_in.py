@@ -41,6 +41,13 @@ class BargeIn:
             by a third or more but missed more short commands ("stop", "no") in
             ``benchmarks/backchannel.py``. A detector that does not report ``voiced_ms`` is
             not held to it; ``0`` turns it off.
+        max_echo_likeness: a frame the echo canceller judged more like the playback than
+            this (``EchoResult.echo_likeness``: how much of its power follows what the
+            speaker played, 0 to 1) is not the user, however loud (``None``: never). A moved
+            echo path leaves the assistant's voice in the cleaned microphone, voiced and as
+            loud as a user, for the second or more the canceller and the echo gate take to
+            relearn; the user's voice does not follow the playback. Measured in
+            ``benchmarks/barge_in.py``: see docs/barge-in-unseen.md.
         max_gap_ms: non-speech tolerated inside speech before the count restarts.
         rearm_silence_ms: silence needed after a confirmed onset before the next one.
         use_server_vad: also let the server's ``speech_started`` stop the assistant, when the
@@ -85,6 +92,8 @@ class BargeIn:
 
     min_speech_ms: float = attrs.field(default=120.0, validator=_MILLISECONDS)
     min_voiced_ms: float = attrs.field(default=40.0, validator=_MILLISECONDS)
+    max_echo_likeness: float | None = attrs.field(
+        default=0.5, validator=validator(check_number, minimum=0.0, maximum=1.0, optional=True))
     max_gap_ms: float = attrs.field(default=60.0, validator=_MILLISECONDS)
     rearm_silence_ms: float = attrs.field(default=300.0, validator=_MILLISECONDS)
     use_server_vad: bool = attrs.field(default=False, validator=_FLAG)

@@ -19,18 +19,24 @@ class RecordingEchoFilter:
     Args:
         residual_echo: the residual echo estimate it reports for each frame (mean square,
             full scale 1.0), or ``None`` for "cannot tell".
+        echo_likeness: the echo likeness it reports for each frame (0 to 1, see
+            ``EchoResult.echo_likeness``), or ``None`` for "cannot tell".
 
     :attr:`frames` holds every frame it processed, with its ``reference`` (what the speaker
     played meanwhile): what an app's own filter would have been given. It can be seeded with
     a delay, as a canceller is (:func:`~realtalk.echo.seed_canceller`): :attr:`seeded_delays`.
 
     Raises:
-        ConfigurationError: ``residual_echo`` is not ``None`` or a number >= 0.
+        ConfigurationError: ``residual_echo`` is not ``None`` or a number >= 0, or
+            ``echo_likeness`` not ``None`` or a number from 0 to 1.
     """
 
-    def __init__(self, residual_echo: float | None = None) -> None:
+    def __init__(self, residual_echo: float | None = None, *,
+                 echo_likeness: float | None = None) -> None:
         check_number("residual_echo", residual_echo, minimum=0.0, optional=True)
+        check_number("echo_likeness", echo_likeness, minimum=0.0, maximum=1.0, optional=True)
         self.residual_echo = residual_echo
+        self.echo_likeness = echo_likeness
         self.frames: list[AudioFrame] = []
         """Every frame processed, in order."""
         self.resets = 0
@@ -41,7 +47,7 @@ class RecordingEchoFilter:
     def process(self, frame: AudioFrame) -> EchoResult:
         """Record ``frame`` and return it as it is."""
         self.frames.append(frame)
-        return EchoResult(frame, self.residual_echo)
+        return EchoResult(frame, self.residual_echo, self.echo_likeness)
 
     def reset(self) -> None:
         """Count the call (nothing was learned to forget)."""

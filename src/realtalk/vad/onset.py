@@ -57,15 +57,22 @@ class OnsetDetector:
         """Whether the last frame was taken for the user (the VAD said speech and the gate
         passed it)."""
 
-    def process(self, frame: AudioFrame, captured_at: float) -> float | None:
+    def process(self, frame: AudioFrame, captured_at: float, *,
+                echo_likeness: float | None = None) -> float | None:
         """Feed one frame captured at ``captured_at``; the onset time when one is confirmed.
+        ``echo_likeness``: the echo canceller's judgement of the frame
+        (``EchoResult.echo_likeness``); above ``BargeIn.max_echo_likeness`` the frame is not
+        the user.
 
         After each call, :attr:`probable` says whether unconfirmed speech is under way.
         """
         # Both run on every frame: each keeps state (noise floor, echo gain) that must see it.
         speech = self.vad.is_speech(frame)
         passes = self.gate.passes(frame) if self.gate is not None else True
-        self.heard = speech and passes
+        limit = self.policy.settings.max_echo_likeness
+        playback = (limit is not None and echo_likeness is not None
+                    and echo_likeness > limit)
+        self.heard = speech and passes and not playback
         voiced = voiced_ms_of(self.vad) if self.heard else 0.0
         return self.policy.update(self.heard, captured_at, frame.duration * 1000.0, voiced)
 
