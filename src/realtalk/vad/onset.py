@@ -54,8 +54,8 @@ class OnsetDetector:
         self.gate = gate
         self.policy = BargeInPolicy(settings)
         self.heard: bool = False
-        """Whether the last frame was taken for the user (the VAD said speech and the gate
-        passed it)."""
+        """Whether the last frame was taken for the user (the VAD said speech, the gate passed
+        it and the echo canceller did not judge it the playback's)."""
 
     def process(self, frame: AudioFrame, captured_at: float, *,
                 echo_likeness: float | None = None) -> float | None:
