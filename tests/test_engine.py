@@ -457,3 +457,44 @@ def test_an_assistant_starting_after_the_user_finished_is_not_stopped() -> None:
     _speak(engine, clock.now)
     _perform(engine, clock.now)
     assert _state(engine) is State.SPEAKING
+
+
+def test_the_answer_to_a_decided_interruption_is_not_taken_for_a_reply_over_the_user() -> None:
+    """The user said "stop" and fell silent; the words made it an interruption and its answer
+    starts before the silence that re-arms the detector (``rearm_silence_ms``, which stray
+    frames in a noisy room put off further). Judged speech is over: the answer plays, where
+    it used to be stopped as a reply begun over a user still talking."""
+    clock = Clock()
+    engine = _engine(clock, barge_in=BargeIn(commit_after_silence_ms=100.0,
+                                             rearm_silence_ms=1000.0))
+    engine.open(0.0)
+    _perform(engine, 0.0)
+    _speak(engine, 0.0)
+    _perform(engine, 0.0)
+    word = _voice()[:RATE * 2 // 5]  # "wait": 400 ms
+    sent: list[ev.ClientEvent] = []
+    for k in range(40):  # the word, then silence
+        chunk = word[k * FRAME:(k + 1) * FRAME]
+        chunk = np.pad(chunk, (0, FRAME - len(chunk)))
+        clock.now = 1.0 + (k + 1) * FRAME / RATE
+        engine.microphone(AudioFrame(chunk, RATE, clock.now - FRAME / RATE), clock.now)
+        sent += _sent(_perform(engine, clock.now))
+        if any(isinstance(e, ev.InputAudioBufferCommit) for e in sent):
+            break
+    assert engine.session.yielded and any(isinstance(e, ev.InputAudioBufferCommit) for e in sent)
+    for event in (ev.InputAudioBufferCommitted(item_id="u2"),
+                  ev.InputAudioTranscriptionCompleted(item_id="u2", content_index=0,
+                                                      transcript="Wait.")):
+        engine.server_frame(ev.encode(event), clock.now)
+    assert _state(engine) is State.CANCELLING
+    engine.server_frame(ev.encode(ev.ResponseDone(
+        response=ev.ResponseInfo(id="r1", status="cancelled"))), clock.now)
+    assert any(isinstance(e, ev.ResponseCreate) for e in _sent(_perform(engine, clock.now)))
+    assert engine.detector is not None and not engine.detector.speaking
+    answer = int16_to_bytes(np.full(RATE, 1000, dtype=np.int16))
+    for reply in (ev.ResponseCreated(response=ev.ResponseInfo(id="r2")),
+                  ev.ResponseOutputAudioDelta(response_id="r2", item_id="i2", delta=answer)):
+        engine.server_frame(ev.encode(reply), clock.now + 0.1)
+    assert not [e for e in _sent(_perform(engine, clock.now + 0.1))
+                if isinstance(e, ev.ResponseCancel)]
+    assert _state(engine) is State.SPEAKING

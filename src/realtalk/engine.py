@@ -73,6 +73,7 @@ from .session import (
     EndOfAudio,
     ErrorOccurred,
     Interrupted,
+    InterruptionDecided,
     PausePlayback,
     PlayAudio,
     ResumePlayback,
@@ -680,6 +681,14 @@ class ConversationEngine:
     def _deliver(self, event: ConversationEvent, now: float) -> None:
         if isinstance(event, Interrupted):
             self.interruptions.append(event)
+        elif (isinstance(event, InterruptionDecided) and event.verdict == "interruption"
+                and self.detector is not None):
+            # The user's turn, judged, is over once they are silent: its answer, which can
+            # start a moment later, must not be taken for a reply begun over a user still
+            # talking (the mid-turn stop in server_frame), and what they say next is a new
+            # onset. Not after a backchannel or a noise: no answer follows those, and the
+            # re-arm's silence is soon reached while the reply plays on.
+            self.detector.speech_judged()
         if self.tool_calls is not None and (
                 isinstance(event, UserSpeechStarted)
                 or (isinstance(event, StateChanged) and event.new is State.CANCELLING)):

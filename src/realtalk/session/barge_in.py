@@ -176,6 +176,14 @@ class BargeInPolicy:
         ``rearm_silence_ms`` of silence that ends it have not passed yet."""
         return not self._armed
 
+    def speech_judged(self) -> None:
+        """The speech of the confirmed onset has been judged (the interruption decision):
+        if the user is not talking now, it is over and the policy re-arms at once, rather
+        than after ``rearm_silence_ms`` of silence (which a noisy room's stray frames can
+        put off), so that what they say next is a new onset, not more of the judged one."""
+        if self._onset is None:
+            self._armed = True
+
     def reset(self) -> None:
         """Forget any partial onset and re-arm."""
         self._onset = None

@@ -87,6 +87,11 @@ class OnsetDetector:
         re-arms the detector)."""
         return self.policy.confirmed
 
+    def speech_judged(self) -> None:
+        """The session judged the confirmed speech (see
+        :meth:`~realtalk.session.barge_in.BargeInPolicy.speech_judged`)."""
+        self.policy.speech_judged()
+
     def reset(self) -> None:
         """Forget partial onsets and the detector's state."""
         self.vad.reset()
