@@ -131,9 +131,10 @@ def test_transcription_off_with_transcript_filters_is_warned_of(
 
 def test_a_barge_in_stops_and_cancels_before_the_frame_goes_upstream() -> None:
     """Detection first: the confirmed frame's cancel and truncate precede its own append,
-    and the truncate is what the output played."""
+    and the truncate is what the output played. (No server transcribes here: the decision
+    is the duration's, so nothing is committed for words.)"""
     clock = Clock()
-    engine = _engine(clock)
+    engine = _engine(clock, barge_in=BargeIn(commit_after_silence_ms=None))
     engine.open(0.0)
     _perform(engine, 0.0)
     _speak(engine, 0.0)
@@ -489,12 +490,19 @@ def test_the_answer_to_a_decided_interruption_is_not_taken_for_a_reply_over_the_
     assert _state(engine) is State.CANCELLING
     engine.server_frame(ev.encode(ev.ResponseDone(
         response=ev.ResponseInfo(id="r1", status="cancelled"))), clock.now)
-    assert any(isinstance(e, ev.ResponseCreate) for e in _sent(_perform(engine, clock.now)))
+    asked = decided_at = clock.now
+    while not any(isinstance(e, ev.ResponseCreate) for e in _sent(_perform(engine, clock.now))):
+        # The answer waits for the end of the user's turn (500 ms of silence).
+        assert clock.now - decided_at < 1.0
+        clock.now += FRAME / RATE
+        engine.microphone(AudioFrame(np.zeros(FRAME, np.int16), RATE, clock.now - FRAME / RATE),
+                          clock.now)
+        asked = clock.now
     assert engine.detector is not None and not engine.detector.speaking
     answer = int16_to_bytes(np.full(RATE, 1000, dtype=np.int16))
     for reply in (ev.ResponseCreated(response=ev.ResponseInfo(id="r2")),
                   ev.ResponseOutputAudioDelta(response_id="r2", item_id="i2", delta=answer)):
-        engine.server_frame(ev.encode(reply), clock.now + 0.1)
-    assert not [e for e in _sent(_perform(engine, clock.now + 0.1))
+        engine.server_frame(ev.encode(reply), asked + 0.1)
+    assert not [e for e in _sent(_perform(engine, asked + 0.1))
                 if isinstance(e, ev.ResponseCancel)]
     assert _state(engine) is State.SPEAKING

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import attrs
 import pytest
@@ -21,6 +22,8 @@ from realtalk.session import ClientSession, PausePlayback, ResumePlayback, SendE
 from realtalk.session.decision import words_of
 from realtalk.session_config import DEFAULT_TRANSCRIPTION_MODEL
 from realtalk.testing import ScriptedClassifier
+
+_E = TypeVar("_E")
 
 
 def _evidence(speech_ms: float = 200.0, silent_ms: float = 0.0, speaking: bool = True,
@@ -159,11 +162,7 @@ def test_speech_the_server_did_not_hear_is_committed_for_its_words() -> None:
     assert [(d.verdict, d.evidence.committed) for d in decided] == [("interruption", True)]
 
 
-def test_no_commit_when_the_server_heard_or_nothing_would_be_transcribed() -> None:
-    heard = _yielded_session()
-    heard.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=380, item_id="u2"), 0.55)
-    _silence(heard, 0.55, 600.0)
-    assert _commits(heard.outputs()) == []
+def test_no_commit_when_nothing_would_be_transcribed() -> None:
     deaf = _yielded_session(transcribes=False)
     _silence(deaf, 0.5, 600.0)
     assert _commits(deaf.outputs()) == []
@@ -172,15 +171,139 @@ def test_no_commit_when_the_server_heard_or_nothing_would_be_transcribed() -> No
     assert _commits(off.outputs()) == []
 
 
-def test_a_turn_the_server_had_open_at_the_yield_counts_as_heard() -> None:
-    """The server's VAD reported the speech before the local detector confirmed it: its
-    commit is coming, so the session neither commits nor guesses."""
+def test_speech_the_server_heard_is_committed_without_waiting_for_its_silence_window() -> None:
+    """The server's VAD has the user's turn open: its commit would come only after its own
+    silence window (500 ms by default), and the paused reply would wait it out. The session
+    commits ``commit_after_silence_ms`` after the user fell silent instead, and the speech
+    still counts as heard by the server."""
     s = _speaking_session()
     s.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=380, item_id="u2"), 0.45)
     s.user_speech(0.5, onset=0.38, source="local")
-    _silence(s, 0.5, 1500.0)
+    _silence(s, 0.5, 180.0)  # the default BargeIn.commit_after_silence_ms is 200
+    assert _commits(s.outputs()) == []
+    _silence(s, 0.68, 40.0)
+    assert len(_commits(s.outputs())) == 1
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.73)
+    s.user_words("u2", "Yeah.", 0.74)
+    decided = [o for o in s.outputs() if isinstance(o, InterruptionDecided)]
+    assert [(d.verdict, d.evidence.server_heard) for d in decided] == [("backchannel", True)]
+
+
+def _sent(out: Sequence[object], kind: type[_E]) -> list[_E]:
+    return [o.event for o in out if isinstance(o, SendEvent) and isinstance(o.event, kind)]
+
+
+def _interrupted_by_our_commit() -> ClientSession:
+    """The server's VAD heard "stop"; the session committed it itself (``u2``), the words
+    made it an interruption, and the cancel went through."""
+    s = _speaking_session()
+    s.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=380, item_id="u2"), 0.45)
+    s.user_speech(0.5, onset=0.38, source="local")
+    _silence(s, 0.5, 320.0)
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.83)
+    s.user_words("u2", "Stop.", 0.84)
+    s.receive(ev.ResponseDone(response=ev.ResponseInfo(id="r1", status="cancelled")), 0.9)
+    return s
+
+
+def test_the_answer_to_an_interruption_waits_for_the_end_of_the_turn() -> None:
+    """Decided on the words of the user's first pause, the interruption is answered once the
+    user has been silent as long as the server's turn detection takes to end a turn (500 ms
+    by default), not while they may be about to go on."""
+    s = _interrupted_by_our_commit()
+    assert _sent(s.outputs(), ev.ResponseCreate) == []
+    _silence(s, 0.9, 160.0)  # 480 ms of silence in all
+    assert _sent(s.outputs(), ev.ResponseCreate) == []
+    _silence(s, 1.06, 40.0)
+    assert len(_sent(s.outputs(), ev.ResponseCreate)) == 1
+
+
+def test_the_answer_waits_for_the_rest_of_what_the_user_said() -> None:
+    """ "Wait," then, after the pause the decision was made in, "stop there please": the
+    server's VAD opens a turn for the rest, and the answer waits for its commit, so that one
+    reply answers both and none starts over the user."""
+    s = _interrupted_by_our_commit()
+    s.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=900, item_id="u3"), 1.0)
+    for k in range(40):  # 800 ms of "stop there please"
+        s.user_heard(0.92 + 0.02 * k, True, 20.0)
+    _silence(s, 1.72, 600.0)
+    assert _sent(s.outputs(), ev.ResponseCreate) == []
+    s.receive(ev.InputAudioBufferSpeechStopped(audio_end_ms=1720, item_id="u3"), 2.22)
+    s.receive(ev.InputAudioBufferCommitted(item_id="u3"), 2.22)
+    s.tick(2.23)
     out = s.outputs()
-    assert _commits(out) == [] and s.yielded
+    assert len(_sent(out, ev.ResponseCreate)) == 1 and _sent(out, ev.ConversationItemDelete) == []
+
+
+def test_a_later_commit_of_the_turn_we_committed_is_not_answered_again() -> None:
+    """A service whose VAD keeps its turn open after our commit commits what followed it
+    (the silence) when its silence window ends: that item holds nothing the decision has
+    not taken, and is deleted, not answered a second time."""
+    s = _interrupted_by_our_commit()
+    _silence(s, 0.9, 200.0)
+    assert len(_sent(s.outputs(), ev.ResponseCreate)) == 1
+    s.receive(ev.InputAudioBufferSpeechStopped(audio_end_ms=700, item_id="u3"), 1.2)
+    s.receive(ev.InputAudioBufferCommitted(item_id="u3"), 1.2)
+    out = s.outputs()
+    assert _sent(out, ev.ResponseCreate) == []
+    assert [d.item_id for d in _sent(out, ev.ConversationItemDelete)] == ["u3"]
+
+
+def test_a_later_commit_holding_more_speech_is_answered() -> None:
+    """The user went on talking after our commit, into the turn the service kept open
+    (no new ``speech_started``): that commit holds new words, the answer waits for it, and
+    one reply answers both."""
+    s = _interrupted_by_our_commit()
+    s.speech_probable(0.92, True)
+    for k in range(15):
+        s.user_heard(0.92 + 0.02 * k, True, 20.0)
+    _silence(s, 1.22, 700.0)
+    assert _sent(s.outputs(), ev.ResponseCreate) == []
+    s.receive(ev.InputAudioBufferCommitted(item_id="u3"), 1.95)
+    s.tick(1.96)
+    out = s.outputs()
+    assert _sent(out, ev.ConversationItemDelete) == []
+    assert len(_sent(out, ev.ResponseCreate)) == 1
+
+
+def test_a_new_turn_after_a_dismissed_backchannel_is_answered() -> None:
+    """The server committed the "yeah" before the decision dismissed it: no commit of it is
+    still to come, so the next turn the server commits is the user's and is answered (it
+    used to be deleted when it came within two seconds of the dismissal)."""
+    s = _yielded_session()
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.7)
+    s.user_words("u2", "Yeah.", 0.75)
+    assert [o.verdict for o in s.outputs() if isinstance(o, InterruptionDecided)] == [
+        "backchannel"]
+    # A question the local detector did not take for a barge-in, committed while the
+    # resumed reply plays: answered once the assistant is quiet.
+    s.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=1300, item_id="u3"), 1.4)
+    s.receive(ev.InputAudioBufferSpeechStopped(audio_end_ms=1900, item_id="u3"), 2.4)
+    s.receive(ev.InputAudioBufferCommitted(item_id="u3"), 2.4)
+    assert _sent(s.outputs(), ev.ConversationItemDelete) == []
+    s.receive(ev.ResponseOutputAudioDone(response_id="r1", item_id="a1"), 2.5)
+    s.receive(ev.ResponseDone(response=ev.ResponseInfo(id="r1")), 2.5)
+    s.playback_progress(48_000, 2.6)  # the whole reply played: the assistant is quiet
+    assert len(_sent(s.outputs(), ev.ResponseCreate)) == 1
+
+
+def test_the_commit_of_a_dismissed_backchannel_still_to_come_is_deleted() -> None:
+    """The decision dismissed a "yeah" whose turn the server's VAD still has open (the
+    session did not commit it: ``commit_after_silence_ms=None``): that turn's commit, when
+    it comes, is deleted, not answered."""
+    s = _speaking_session(BargeIn(decide=True, commit_after_silence_ms=None,
+                                  classifier=ScriptedClassifier("backchannel",
+                                                                after_ms=300.0)))
+    s.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=380, item_id="u2"), 0.45)
+    s.user_speech(0.5, onset=0.38, source="local")
+    _silence(s, 0.5, 400.0)
+    assert [o.verdict for o in s.outputs() if isinstance(o, InterruptionDecided)] == [
+        "backchannel"]
+    s.receive(ev.InputAudioBufferSpeechStopped(audio_end_ms=700, item_id="u2"), 1.2)
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 1.2)
+    out = s.outputs()
+    assert [d.item_id for d in _sent(out, ev.ConversationItemDelete)] == ["u2"]
+    assert _sent(out, ev.ResponseCreate) == []
 
 
 def test_a_refused_commit_does_not_leave_the_decision_waiting() -> None:
@@ -236,11 +359,48 @@ def test_the_duration_rule_waits_while_words_are_coming() -> None:
     classifier = LexiconClassifier(max_backchannel_ms=800.0)
     coming = attrs.evolve(_evidence(speech_ms=900.0), awaiting_words=True)
     assert classifier.decide(coming) is None
-    assert classifier.decide(attrs.evolve(coming, transcript="oh okay",
+    came = attrs.evolve(coming, awaiting_words=False)
+    assert classifier.decide(attrs.evolve(came, transcript="oh okay",
                                           speaking=False)) == "backchannel"
     # "Yeah" while they are still talking, past a backchannel's length: the rest decides.
-    assert classifier.decide(attrs.evolve(coming, transcript="yeah")) is None
-    assert classifier.decide(attrs.evolve(coming, transcript="yeah but")) == "interruption"
+    assert classifier.decide(attrs.evolve(came, transcript="yeah")) is None
+    assert classifier.decide(attrs.evolve(came, transcript="yeah but")) == "interruption"
+    # Another commit's words still on their way: backchannel words wait for them.
+    assert classifier.decide(attrs.evolve(coming, transcript="oh okay",
+                                          speaking=False)) is None
+
+
+def test_speech_after_the_commit_decides_with_its_own_words() -> None:
+    """ "Yeah", a pause long enough for realtalk's commit, then more: the words of "yeah"
+    alone do not make it a backchannel while there is more speech than they cover."""
+    classifier = LexiconClassifier(max_backchannel_ms=800.0, more_speech_ms=120.0)
+    yeah = _evidence(speech_ms=300.0, silent_ms=250.0, speaking=False, transcript="Yeah.")
+    assert classifier.decide(attrs.evolve(yeah, uncommitted_ms=0.0)) == "backchannel"
+    assert classifier.decide(attrs.evolve(yeah, uncommitted_ms=100.0)) == "backchannel"
+    assert classifier.decide(attrs.evolve(yeah, uncommitted_ms=200.0)) is None
+    assert classifier.decide(attrs.evolve(yeah, transcript="Stop.",
+                                          uncommitted_ms=200.0)) == "interruption"
+
+
+def test_yeah_then_more_after_a_pause_is_one_decision() -> None:
+    """The session's side: "yeah" is committed after the pause, the user goes on ("but
+    what about Tuesday?"), and that is committed too once they fall silent again; the words
+    of both decide: an interruption, not a backchannel and a reply over the user."""
+    s = _yielded_session()
+    _silence(s, 0.5, 220.0)
+    assert len(_commits(s.outputs())) == 1
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.73)
+    for k in range(15):  # "but what about Tuesday": 300 ms more
+        s.user_heard(0.74 + 0.02 * k, True, 20.0)
+    s.user_words("u2", "Yeah.", 0.9)
+    assert s.yielded  # the rest's words decide with these
+    _silence(s, 1.04, 220.0)
+    assert len(_commits(s.outputs())) == 1
+    s.receive(ev.InputAudioBufferCommitted(item_id="u3"), 1.27)
+    s.user_words("u3", "But what about Tuesday?", 1.3)
+    decided = [o for o in s.outputs() if isinstance(o, InterruptionDecided)]
+    assert [(d.verdict, d.evidence.transcript) for d in decided] == [
+        ("interruption", "Yeah. But what about Tuesday?")]
 
 
 def test_an_item_both_echo_and_dismissed_is_deleted_once() -> None:

@@ -177,16 +177,22 @@ async def test_recording_a_real_conversation_with_a_barge_in(tmp_path: Path) -> 
         async with realtalk.Conversation(provider, config=config, input=mic,
                                          barge_in=realtalk.BargeIn(min_speech_ms=40)) as conv:
             await conv.send_text("Tell me something long.")
-            pushed = False
+            pushed = heard = interrupted = False
             with anyio.fail_after(20):
                 async for event in conv.events():
+                    # The words can come before the stop: the interruption decision may
+                    # wait for them.
                     if isinstance(event, UserTranscript):
                         judgement, dropped = chain.screen(event, history.context_for(event))
                         history.observe(dropped or event)
                         recorder.record(dropped or event, verdicts=judgement.verdicts)
+                        heard = True
+                    else:
+                        history.observe(event)
+                        recorder.record(event)
+                        interrupted = interrupted or isinstance(event, Interrupted)
+                    if heard and interrupted:
                         break
-                    history.observe(event)
-                    recorder.record(event)
                     if (isinstance(event, StateChanged) and event.new is State.SPEAKING
                             and not pushed):
                         pushed = True

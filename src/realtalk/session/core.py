@@ -134,9 +134,9 @@ _REMEMBERED_UTTERANCES = 32
 # A response created this soon after a user item was committed is the server's reply to it
 # (turn detection's create_response); one created later was asked for by the app.
 _REPLY_WITHIN_S = 1.0
-# After a backchannel or a noise is dismissed, the server's commit of that speech may still
-# come (its VAD waits for the silence after it): one commit this soon after is that speech.
-_DISMISSED_COMMIT_S = 2.0
+# The silence that ends a user's turn when the session's turn detection does not say: the
+# hosted service's server VAD default (silence_duration_ms).
+_TURN_END_MS = 500.0
 
 
 @attrs.define
@@ -222,21 +222,46 @@ class _Yield:
     speaking: bool = True
     transcript: str | None = None
     server_heard: bool = False
-    # Our own commit of the speech, for its words (see ClientSession._commit_for_words), and
-    # whether the server refused it (then no words come of it).
+    # Our latest commit for words (see ClientSession._commit_for_words): its event id (a
+    # refusal names it), whether the server has yet to acknowledge it, and how many of ours
+    # it has acknowledged.
     commit_id: str | None = None
-    commit_failed: bool = False
+    commit_in_flight: bool = False
+    own_commits: int = 0
+    # How much of speech_ms a commit (ours or the server's) has taken: what follows is
+    # speech whose words no commit will bring.
+    committed_ms: float = 0.0
     items: list[str] = attrs.field(factory=list)  # user items committed while it is pending
+    transcribed: set[str] = attrs.field(factory=set)  # those whose words came
 
     def evidence(self, now: float, *, transcribes: bool) -> Evidence:
         """What is known now; ``transcribes``: whether a committed item's words will come."""
-        committed = self.commit_id is not None and not self.commit_failed
+        committed = self.own_commits > 0 or self.commit_in_flight
+        words_due = self.commit_in_flight or any(i not in self.transcribed for i in self.items)
         return Evidence(speech_ms=self.speech_ms, silent_ms=self.silent_ms,
                         speaking=self.speaking, since_yield_ms=(now - self.yielded) * 1000.0,
                         transcript=self.transcript, server_heard=self.server_heard,
-                        committed=committed,
-                        awaiting_words=(transcribes and self.transcript is None
-                                        and (committed or bool(self.items))))
+                        committed=committed, awaiting_words=transcribes and words_due,
+                        uncommitted_ms=self.speech_ms - self.committed_ms)
+
+    def committed_by_server(self, item_id: str) -> None:
+        """A user item the server committed while the decision is pending: ours, or the
+        server VAD's, which takes the speech heard so far."""
+        self.items.append(item_id)
+        if self.commit_in_flight:
+            self.commit_in_flight = False
+            self.own_commits += 1
+        else:
+            self.committed_ms = self.speech_ms
+
+
+@attrs.define(kw_only=True)
+class _AnswerHold:
+    """An interruption was decided: its answer waits for the end of the user's turn (the
+    decision can come in a pause: "wait," of "wait, stop there please")."""
+
+    since: float
+    silent_ms: float
 
 
 class ClientSession:
@@ -336,11 +361,18 @@ class ClientSession:
         self._turn_ended_at: float | None = None
         self._last_committed: tuple[str, float] | None = None  # (item id, when)
         # Owned turns (owns_turns): user items committed while the assistant talked, to be
-        # answered once it is quiet (unless they turn out to be echo), and until when a
-        # commit belongs to speech the decision already dismissed (a backchannel, a noise).
+        # answered once it is quiet (unless they turn out to be echo).
         self._unanswered: list[str] = []
-        self._dismissed_until: float | None = None
+        self._answer_hold: _AnswerHold | None = None
         self._server_speaking = False  # the server's VAD has a turn open (started, not stopped)
+        # When we committed the user's speech while the server's VAD had its turn open: a
+        # service that keeps that turn open commits what follows our commit once its VAD
+        # hears the silence (see _leftover_commit).
+        self._open_turn_committed_at: float | None = None
+        # A decision took the speech of a server turn that the server has yet to commit: the
+        # time after which speech heard is new. That commit, when it comes, holds only speech
+        # already decided unless the user spoke after it (see _leftover_commit).
+        self._decided_turn_at: float | None = None
         self._echo_items: collections.deque[str] = collections.deque(maxlen=16)
         self._deleted: collections.deque[str] = collections.deque(maxlen=32)  # user items
         # Capture times [start, end] of the server VAD's turns, by input item: a transcript
@@ -540,6 +572,7 @@ class ClientSession:
         assistant has yielded this is evidence for the decision; otherwise it is ignored."""
         pending = self._yield
         if pending is None:
+            self._hold_answer(now, heard, frame_ms)
             return
         pending.speaking = heard
         if heard:
@@ -547,22 +580,36 @@ class ClientSession:
             pending.silent_ms = 0.0
         else:
             pending.silent_ms += frame_ms
-            self._commit_for_words(pending)
+            self._commit_for_words(pending, now)
         self._decide(now)
 
-    def _commit_for_words(self, pending: _Yield) -> None:
-        """Commit the user's speech ourselves when the server's VAD did not hear it, so that
-        its words are transcribed: a short "yeah" or "stop" under the assistant's voice is
-        often too brief or too quiet after echo cancellation for the server's VAD, and
-        without words the decision can only guess. The hosted service allows a commit in
-        server VAD mode: it creates the user item and transcribes it, and starts no reply."""
+    def _commit_for_words(self, pending: _Yield, now: float) -> None:
+        """Commit the user's speech ourselves once they have been silent
+        ``commit_after_silence_ms``, so that its words are transcribed and decide. Whether or
+        not the server's VAD heard it: a short "yeah" or "stop" under the assistant's voice
+        is often too brief or too quiet after echo cancellation for the server's VAD, and
+        when it did hear it, its commit comes only after its own silence window (500 ms by
+        default), which the paused reply would wait out. The hosted service allows a commit
+        in server VAD mode: it creates the user item from the buffer and transcribes it, and
+        starts no reply. What its VAD then does with a turn it had open is not documented;
+        :meth:`_leftover_commit` handles a later commit of that turn."""
         after = self.barge_in.commit_after_silence_ms
-        if (after is None or pending.silent_ms < after or pending.server_heard
-                or pending.commit_id is not None or pending.items or not self.owns_turns
-                or not self.config.transcribes):
+        # Again after an earlier commit only for new speech, as long as an onset ("yeah",
+        # a pause, "but the price?"): its words decide with the first ones.
+        new_ms = pending.speech_ms - pending.committed_ms
+        if (after is None or pending.silent_ms < after or pending.commit_in_flight
+                or new_ms <= 0.0 or (pending.committed_ms > 0.0
+                                     and new_ms < self.barge_in.min_speech_ms)
+                or not self.owns_turns or not self.config.transcribes):
             return
         pending.commit_id = self._next_id("words")
+        pending.commit_in_flight = True
+        pending.committed_ms = pending.speech_ms
         self._send(InputAudioBufferCommit(event_id=pending.commit_id))
+        if self._server_speaking:
+            # Our commit took that turn's audio.
+            self._server_speaking = False
+            self._open_turn_committed_at = now
 
     def user_words(self, item_id: str, text: str, now: float) -> None:
         """The transcript of the user item ``item_id`` (after the echo filters kept it).
@@ -572,6 +619,7 @@ class ClientSession:
         pending = self._yield
         if pending is None or item_id not in pending.items:
             return
+        pending.transcribed.add(item_id)
         pending.transcript = text if pending.transcript is None else f"{pending.transcript} {text}"
         self._decide(now)
 
@@ -589,9 +637,20 @@ class ClientSession:
         self._out.append(InterruptionDecided(verdict=verdict, evidence=evidence,
                                              onset=pending.onset, yielded=pending.yielded,
                                              decided=now))
+        # A commit of this speech still to come holds nothing the verdict has not taken:
+        # what we committed ourselves (any verdict), or a backchannel or noise the server's
+        # VAD has yet to commit. An interruption the server has yet to commit is the turn
+        # itself, answered when it comes.
+        if self._open_turn_committed_at is not None:
+            self._decided_turn_at = self._open_turn_committed_at
+        elif verdict != "interruption" and self._server_speaking:
+            self._decided_turn_at = now
+        self._open_turn_committed_at = None
         if verdict == "interruption":
-            # The turn is the user's: answered once the cancel is through (see _user_turn).
+            # The turn is the user's: answered once the cancel is through and the user's
+            # turn is over (see _answer_turns).
             self._unanswered.extend(pending.items)
+            self._answer_hold = _AnswerHold(since=now, silent_ms=pending.silent_ms)
             handling = self._handling(Input.USER_SPEECH)
             if isinstance(handling, Trigger):
                 self._barge_in(handling, now, onset=pending.onset, source="local",
@@ -603,7 +662,6 @@ class ClientSession:
             # the model neither answers nor remembers it; its reply goes on as if unbroken.
             for item_id in pending.items:
                 self._forget_turn(item_id)
-            self._dismissed_until = now + _DISMISSED_COMMIT_S
         if verdict == "backchannel":
             self.stats.backchannels += 1
             self._out.append(Backchannel(transcript=pending.transcript,
@@ -616,14 +674,24 @@ class ClientSession:
 
     def _user_turn(self, item_id: str, now: float) -> None:
         """The server committed the user's audio as ``item_id`` (owned turns, no decision
-        pending): forget it if a decision just dismissed that speech, else answer it now if
-        the assistant is quiet, or once it is."""
-        if self._dismissed_until is not None and now <= self._dismissed_until:
-            self._dismissed_until = None
+        pending): forget it if it holds only speech a decision already took, else answer it
+        now if the assistant is quiet, or once it is."""
+        if self._leftover_commit():
             self._forget_turn(item_id)
         else:
             self._unanswered.append(item_id)
             self._answer_turns()
+
+    def _leftover_commit(self) -> bool:
+        """Whether the server's commit that just came belongs to speech a decision already
+        took (a backchannel or a noise its VAD heard, or a turn we committed ourselves while
+        its VAD had it open): yes, unless the local detector heard the user again since (our
+        commit, or the decision), which that turn of the server's VAD then holds too. Taken
+        once; a new ``speech_started`` (a new turn) also forgets it."""
+        decided, self._decided_turn_at = self._decided_turn_at, None
+        if decided is None:
+            return False
+        return self._local_heard_at is None or self._local_heard_at <= decided
 
     def _forget_turn(self, item_id: str) -> None:
         self._delete_item(item_id, "turn")
@@ -640,10 +708,43 @@ class ClientSession:
 
     def _answer_turns(self) -> None:
         """Ask for the reply to the user's unanswered turns, if the assistant is quiet (a
-        reply asked for while one plays would queue behind it, answering late)."""
-        if self._unanswered and self._machine.state is State.LISTENING:
+        reply asked for while one plays would queue behind it, answering late) and the
+        user's turn is over (:meth:`_hold_answer`)."""
+        if (self._unanswered and self._machine.state is State.LISTENING
+                and self._answer_hold is None):
             self._unanswered.clear()
             self._send(ResponseCreate(event_id=self._next_id("turn")))
+
+    def _hold_answer(self, now: float, heard: bool | None = None, frame_ms: float = 0.0) -> None:
+        """Follow the user after an interruption decided on their words (``heard``: the
+        local detector's verdict on one more frame; ``None``: time passed). A decision on
+        the words of a pause can come while the user is about to go on: answering then
+        starts the reply over them, and their next words cut it. The answer waits until
+        they have been silent as long as the server's turn detection takes to end a turn,
+        and then for the server's commit of what they said after the pause, if its VAD
+        has that turn open; ``BargeIn.max_yield_ms`` after the decision it goes out anyway."""
+        hold = self._answer_hold
+        if hold is None:
+            return
+        if heard is not None:
+            hold.silent_ms = 0.0 if heard else hold.silent_ms + frame_ms
+        timed_out = (now - hold.since) * 1000.0 >= self.barge_in.max_yield_ms
+        # A commit still due of what the user said after our own commit, from a service
+        # that kept its turn open past it (see _leftover_commit).
+        more_due = (self._decided_turn_at is not None and self._local_heard_at is not None
+                    and self._local_heard_at > self._decided_turn_at)
+        if not timed_out and (hold.silent_ms < self._turn_end_ms or self._server_speaking
+                              or more_due):
+            return
+        self._answer_hold = None
+        self._answer_turns()
+
+    @property
+    def _turn_end_ms(self) -> float:
+        turn = self.config.turn_detection
+        if isinstance(turn, TurnDetection) and turn.silence_duration_ms is not None:
+            return float(turn.silence_duration_ms)
+        return _TURN_END_MS
 
     def speech_probable(self, now: float, probable: bool) -> None:
         """The local detector thinks speech may be starting (``True``), or that what it heard
@@ -719,6 +820,7 @@ class ClientSession:
         """Handle deadlines that have passed (cancel timeout, end of playback)."""
         self._settle_stop(now, None)
         self._decide(now)
+        self._hold_answer(now)
         if self._judge_deadline is not None and now >= self._judge_deadline:
             self._judge_false(now)
         if self._cancel_deadline is not None and now >= self._cancel_deadline:
@@ -767,6 +869,8 @@ class ClientSession:
                 self._on_response_done(event, now)
             case InputAudioBufferSpeechStarted():
                 self._server_speaking = True
+                # A new turn: an earlier one still to be committed is done with.
+                self._decided_turn_at = self._open_turn_committed_at = None
                 onset = self.input_time(event.audio_start_ms)
                 self._utterance(event.item_id)[0] = onset
                 if self._yield is not None:
@@ -801,7 +905,7 @@ class ClientSession:
                 self._last_committed = (event.item_id, now)
                 if self._yield is not None:
                     # This speech's turn: the pending decision answers or deletes it.
-                    self._yield.items.append(event.item_id)
+                    self._yield.committed_by_server(event.item_id)
                 elif self.owns_turns:
                     self._user_turn(event.item_id, now)
             case ConversationItemTruncated():
@@ -905,7 +1009,7 @@ class ClientSession:
             # Our commit for words found too little audio (the server's VAD had just taken
             # it): no words will come of it, and the decision must not wait for them.
             benign = True
-            self._yield.commit_failed = True
+            self._yield.commit_in_flight = False
             self._decide(now)
         elif (err.code == _ALREADY_ACTIVE and err.event_id is not None
                 and err.event_id.startswith("rt_resume")):

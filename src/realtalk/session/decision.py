@@ -74,13 +74,18 @@ class Evidence:
             not yet, or the session asked for no transcription).
         server_heard: whether the server's own VAD heard this speech
             (``input_audio_buffer.speech_started`` during the yield, or a turn it had open
-            when the assistant yielded): a second, independent ear, whose commit brings the
-            words.
-        committed: whether realtalk committed the speech itself for its words, because the
-            server's VAD did not hear it (``BargeIn.commit_after_silence_ms``): a transcript
-            is on its way.
+            when the assistant yielded): a second, independent ear, whose commit (or
+            realtalk's, whichever comes first) brings the words.
+        committed: whether realtalk committed the speech itself for its words, once the
+            user had been silent ``BargeIn.commit_after_silence_ms``: a transcript is on its
+            way.
         awaiting_words: whether the speech has been committed (by the server's VAD or by
-            realtalk) and its transcript has not come yet: the words are on their way.
+            realtalk) and the transcript of a commit has not come yet: words are on their
+            way.
+        uncommitted_ms: of ``speech_ms``, how much came after the last commit (all of it
+            before any): speech whose words no commit has asked for yet. The user who goes
+            on after a pause ("yeah ... but the price?") is heard here. ``None``: not known
+            (evidence made by hand); the rules that read it are then skipped.
     """
 
     speech_ms: float
@@ -91,6 +96,7 @@ class Evidence:
     server_heard: bool = False
     committed: bool = False
     awaiting_words: bool = False
+    uncommitted_ms: float | None = None
 
 
 class InterruptionClassifier(Protocol):
@@ -108,16 +114,19 @@ class LexiconClassifier:
 
     - A transcript arrives: only backchannel words (``lexicon``) -> backchannel; any other
       word -> interruption (a command such as "stop" or "wait" is not in the lexicon); no
-      words -> noise. Backchannel words while the user is still talking past
-      ``max_backchannel_ms`` wait for the rest ("yeah" of "yeah, but the price?").
+      words -> noise. Backchannel words wait for the rest when there is more: the user is
+      still talking past ``max_backchannel_ms``, another commit's words are on their way,
+      or ``more_speech_ms`` of speech came after the last commit ("yeah" of "yeah ... but
+      the price?": realtalk commits that too once the user falls silent again).
     - No words yet, and the user keeps talking past ``max_backchannel_ms`` of speech: an
       interruption, decided while they still talk (a backchannel is a word or two). Not once
       the speech has been committed and its words are on their way (``awaiting_words``):
       then the words decide, since a noise taken for speech while they come (babble, after
       the user fell silent) must not turn a slow transcript of "oh, okay" into a turn.
     - The user fell silent ``wait_for_words_ms`` ago and no transcript came: if the
-      speech was committed (by the server's VAD, or by realtalk when the server's VAD did
-      not hear it), the words are on their way and are waited for (``BargeIn.max_yield_ms``
+      speech was committed (by the server's VAD, or by realtalk after
+      ``BargeIn.commit_after_silence_ms``), or the server's VAD heard it, the words are on
+      their way and are waited for (``BargeIn.max_yield_ms``
       bounds the wait); if not (the session asks for no transcription, or the commit was
       refused), no words will come and ``undecided`` is the verdict: by default an
       interruption, since a short "stop" that no transcript caught must still stop the
@@ -129,6 +138,9 @@ class LexiconClassifier:
         wait_for_words_ms: how long after the user falls silent to wait for a transcript.
         undecided: the verdict when neither words nor the server's VAD heard the speech
             within ``wait_for_words_ms`` of the user falling silent.
+        more_speech_ms: speech after the last commit (``Evidence.uncommitted_ms``) that
+            makes backchannel words wait for the words of the rest (as long as an onset,
+            ``BargeIn.min_speech_ms``: less is a stray frame of the room).
     """
 
     lexicon: frozenset[str] = ENGLISH_BACKCHANNELS
@@ -136,14 +148,18 @@ class LexiconClassifier:
     wait_for_words_ms: float = 1000.0
     undecided: Verdict = attrs.field(default="interruption",
                                      validator=validator(check_choice, VERDICTS))
+    more_speech_ms: float = 120.0
 
     def decide(self, evidence: Evidence) -> Verdict | None:
         """See the class docstring."""
         long = evidence.speech_ms > self.max_backchannel_ms
         if evidence.transcript is not None:
             verdict = self.judge_words(evidence.transcript)
-            if verdict == "backchannel" and long and evidence.speaking:
-                return None  # they are saying more than these words
+            more = (evidence.awaiting_words or (long and evidence.speaking)
+                    or (evidence.uncommitted_ms is not None
+                        and evidence.uncommitted_ms >= self.more_speech_ms))
+            if verdict == "backchannel" and more:
+                return None  # the words of the rest decide with these
             return verdict
         if long and not evidence.awaiting_words:
             return "interruption"
