@@ -365,6 +365,9 @@ class ClientSession:
         self._unanswered: list[str] = []
         self._answer_hold: _AnswerHold | None = None
         self._server_speaking = False  # the server's VAD has a turn open (started, not stopped)
+        # The server's VAD ended a turn (speech_stopped) and its commit has not come yet: the
+        # two are separate events, and time can pass between them.
+        self._server_commit_due = False
         # When we committed the user's speech while the server's VAD had its turn open: a
         # service that keeps that turn open commits what follows our commit once its VAD
         # hears the silence (see _leftover_commit).
@@ -734,7 +737,7 @@ class ClientSession:
         more_due = (self._decided_turn_at is not None and self._local_heard_at is not None
                     and self._local_heard_at > self._decided_turn_at)
         if not timed_out and (hold.silent_ms < self._turn_end_ms or self._server_speaking
-                              or more_due):
+                              or self._server_commit_due or more_due):
             return
         self._answer_hold = None
         self._answer_turns()
@@ -890,6 +893,7 @@ class ClientSession:
                                 "user; taken for echo")
             case InputAudioBufferSpeechStopped():
                 self._server_speaking = False
+                self._server_commit_due = True
                 ended = self.input_time(event.audio_end_ms)
                 self._utterance(event.item_id)[1] = ended
                 self._turn_ended_at = ended if ended is not None else now
@@ -903,6 +907,7 @@ class ClientSession:
                                                 speech_ended_at=ended))
             case InputAudioBufferCommitted():
                 self._last_committed = (event.item_id, now)
+                self._server_commit_due = False
                 if self._yield is not None:
                     # This speech's turn: the pending decision answers or deletes it.
                     self._yield.committed_by_server(event.item_id)
