@@ -223,11 +223,11 @@ class _Yield:
     transcript: str | None = None
     server_heard: bool = False
     # Our latest commit for words (see ClientSession._commit_for_words): its event id (a
-    # refusal names it), whether the server has yet to acknowledge it, and how many of ours
-    # it has acknowledged.
+    # refusal names it), whether the server has yet to acknowledge it, and whether the server
+    # has acknowledged any of ours.
     commit_id: str | None = None
     commit_in_flight: bool = False
-    own_commits: int = 0
+    own_committed: bool = False
     # How much of speech_ms a commit (ours or the server's) has taken: what follows is
     # speech whose words no commit will bring.
     committed_ms: float = 0.0
@@ -236,7 +236,7 @@ class _Yield:
 
     def evidence(self, now: float, *, transcribes: bool) -> Evidence:
         """What is known now; ``transcribes``: whether a committed item's words will come."""
-        committed = self.own_commits > 0 or self.commit_in_flight
+        committed = self.own_committed or self.commit_in_flight
         words_due = self.commit_in_flight or any(i not in self.transcribed for i in self.items)
         return Evidence(speech_ms=self.speech_ms, silent_ms=self.silent_ms,
                         speaking=self.speaking, since_yield_ms=(now - self.yielded) * 1000.0,
@@ -250,7 +250,7 @@ class _Yield:
         self.items.append(item_id)
         if self.commit_in_flight:
             self.commit_in_flight = False
-            self.own_commits += 1
+            self.own_committed = True
         else:
             self.committed_ms = self.speech_ms
 
@@ -691,10 +691,16 @@ class ClientSession:
         its VAD had it open): yes, unless the local detector heard the user again since (our
         commit, or the decision), which that turn of the server's VAD then holds too. Taken
         once; a new ``speech_started`` (a new turn) also forgets it."""
-        decided, self._decided_turn_at = self._decided_turn_at, None
-        if decided is None:
-            return False
-        return self._local_heard_at is None or self._local_heard_at <= decided
+        leftover = self._decided_turn_at is not None and not self._spoke_after_decision
+        self._decided_turn_at = None
+        return leftover
+
+    @property
+    def _spoke_after_decision(self) -> bool:
+        """Whether the local detector heard the user after the speech a decision took (see
+        ``_decided_turn_at``): the server's commit of that turn, still due, holds new words."""
+        return (self._decided_turn_at is not None and self._local_heard_at is not None
+                and self._local_heard_at > self._decided_turn_at)
 
     def _forget_turn(self, item_id: str) -> None:
         self._delete_item(item_id, "turn")
@@ -734,10 +740,8 @@ class ClientSession:
         timed_out = (now - hold.since) * 1000.0 >= self.barge_in.max_yield_ms
         # A commit still due of what the user said after our own commit, from a service
         # that kept its turn open past it (see _leftover_commit).
-        more_due = (self._decided_turn_at is not None and self._local_heard_at is not None
-                    and self._local_heard_at > self._decided_turn_at)
         if not timed_out and (hold.silent_ms < self._turn_end_ms or self._server_speaking
-                              or self._server_commit_due or more_due):
+                              or self._server_commit_due or self._spoke_after_decision):
             return
         self._answer_hold = None
         self._answer_turns()
