@@ -422,3 +422,18 @@ def test_an_item_both_echo_and_dismissed_is_deleted_once() -> None:
                if isinstance(o, SendEvent) and isinstance(o.event, ev.ConversationItemDelete)]
     assert [d.item_id for d in deletes] == ["u2"]
     assert [o.verdict for o in out if isinstance(o, InterruptionDecided)] == ["noise"]
+
+
+def test_words_the_echo_filters_dropped_decide_at_once() -> None:
+    """The yielded speech's item was the assistant's own voice (the transcript filters
+    dropped it): its words will not come, and the decision does not wait them out
+    (``max_yield_ms``, then an interruption): the speech was echo, so the reply plays on."""
+    s = _yielded_session()
+    _silence(s, 0.5, 220.0)  # the session commits the speech for its words
+    assert len(_commits(s.outputs())) == 1
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.75)
+    s.echo_item("u2", 0.8)
+    out = s.outputs()
+    decided = [o for o in out if isinstance(o, InterruptionDecided)]
+    assert [(d.verdict, d.decided) for d in decided] == [("noise", 0.8)]
+    assert any(isinstance(o, ResumePlayback) for o in out)

@@ -804,6 +804,17 @@ class ClientSession:
         if item_id in self._unanswered:
             self._unanswered.remove(item_id)  # echo is not a turn to answer
         self._cancel_echo_replies()
+        pending = self._yield
+        if pending is not None and item_id in pending.items:
+            # The yielded speech's words will not come: they were the assistant's own. Left
+            # waiting, the decision ran out max_yield_ms (4 s of silence) and then stopped
+            # the reply as an interruption. With no other words on their way, the speech the
+            # detector took for the user was echo: no words, noise.
+            pending.transcribed.add(item_id)
+            if pending.transcript is None and not pending.evidence(
+                    now, transcribes=self.config.transcribes).awaiting_words:
+                pending.transcript = ""
+            self._decide(now)
 
     def _cancel_echo_replies(self) -> None:
         for rid, response in self._responses.items():
