@@ -82,7 +82,9 @@ Metrics, per method (times are simulated, so they are ms of audio, not wall cloc
   noise verdict, ``InterruptionDecided``) silenced the assistant all the same, so it counts
   as a stop everywhere below, a false one when no user spoke; the pause is not playback (a
   user who starts during it finds the assistant silent, as after a false stop), and a trial
-  still yielded at its end runs on until the verdict. The SDK's own
+  still yielded at its end runs on until the verdict. A check of speech too short to confirm
+  (``BargeIn.check_speech_ms``, ``InterruptionDecided.evidence.confirmed`` false) does not
+  pause the reply: only its interruption verdict, an ``Interrupted``, is a stop. The SDK's own
   ``latency.stop_ms`` starts at the detector's idea of the onset, which echo can move; it is
   reported beside it as ``reported_stop_ms``.
 - ``detected_pct``: barge-in trials whose speech stopped the assistant (an interruption detected
@@ -111,6 +113,11 @@ Metrics, per method (times are simulated, so they are ms of audio, not wall cloc
   ``echo`` / ``echo_kept``: echo transcripts, and those the transcript filters let through as
   a ``UserTranscript``; ``user`` / ``user_dropped``: the user's, and those dropped as echo.
   ``ai_only``: the same over the AI-only runs alone.
+- ``checks``: checks of short speech (see ``stop_latency_ms``) begun while no user speech was
+  under way: ``per_min`` of the same playback as ``false_per_min``, and ``pending_ms`` {p50,
+  p95}, how long each waited for its verdict while the reply played on (those that stopped
+  it are false stops already). What a check costs where nobody spoke: a commit, and its
+  transcription, upstream.
 - ``duck_latency_ms``: onset -> playback ducked (``Interrupted.latency.ducked``, the graded
   response), where the method ducks; a duck already in place at the onset (started by echo)
   counts as 0 ms and is counted in ``before_onset``.
@@ -756,6 +763,7 @@ class Outcome:
     echo_audio_s: float
     wall_s: float
     transcribed: tuple[Transcribed, ...] = ()
+    checks: tuple[tuple[float, float], ...] = ()  # (begun, decided) of each check of speech
     condition: str = "bench/equal"
     changes: tuple[float, ...] = ()  # when the echo path moved
     error: str | None = None  # the run raised this: the trial is counted apart, not judged
@@ -764,8 +772,8 @@ class Outcome:
 def speaking_spans(events: Sequence[object], end: float) -> list[tuple[float, float]]:
     """The spans during which the session was in SPEAKING, from its StateChanged events
     (a span still open at ``end`` closes there), less the pauses of the interruption
-    decision (``InterruptionDecided``: from the yield to the verdict), when the assistant
-    was silent though still in SPEAKING."""
+    decision (``InterruptionDecided`` of confirmed speech: from the yield to the verdict),
+    when the assistant was silent though still in SPEAKING."""
     spans: list[tuple[float, float]] = []
     since: float | None = None
     for event in events:
@@ -779,7 +787,7 @@ def speaking_spans(events: Sequence[object], end: float) -> list[tuple[float, fl
     if since is not None:
         spans.append((since, end))
     for pause in events:
-        if isinstance(pause, InterruptionDecided):
+        if isinstance(pause, InterruptionDecided) and pause.evidence.confirmed:
             spans = [part for a, b in spans for part in ((a, min(b, pause.yielded)),
                                                          (max(a, pause.decided), b))
                      if part[1] > part[0]]
@@ -817,10 +825,11 @@ def outcome_of(trial: Trial, result: SimulationResult, timer: CpuTimer,
         sound_end = spoke[0].at + spoke[0].duration_ms / 1000.0
     # A yield the decision took back (a backchannel or noise verdict) silenced the assistant
     # as a stop does, so it counts as one; a decided interruption is an Interrupted already.
+    # A check (unconfirmed speech) paused nothing.
+    decided = [e for e in result.timeline if isinstance(e, InterruptionDecided)]
     stops = tuple(sorted([*(_stop(e) for e in result.interruptions),
-                          *(_resumed(e) for e in result.timeline
-                            if isinstance(e, InterruptionDecided)
-                            and e.verdict != "interruption")],
+                          *(_resumed(e) for e in decided
+                            if e.verdict != "interruption" and e.evidence.confirmed)],
                          key=lambda stop: stop.detected))
     return Outcome(index=trial.index, kind=trial.kind, echo=trial.echo, onset=onset,
                    condition=trial.condition,
@@ -830,7 +839,9 @@ def outcome_of(trial: Trial, result: SimulationResult, timer: CpuTimer,
                    simulated_s=result.simulated_s, cpu_s=timer.cpu_s,
                    detector_audio_s=timer.audio_s, echo_cpu_s=timer.echo_cpu_s,
                    echo_audio_s=timer.echo_audio_s, wall_s=wall_s,
-                   transcribed=transcribed(sim, result))
+                   transcribed=transcribed(sim, result),
+                   checks=tuple((e.yielded, e.decided) for e in decided
+                                if not e.evidence.confirmed))
 
 
 def _stop(event: Interrupted) -> Stop:
@@ -925,6 +936,7 @@ class Score:
     false_stops: tuple[Stop, ...]
     event_stops: int
     exposure_s: float
+    false_checks: tuple[tuple[float, float], ...] = ()
 
 
 def score(outcome: Outcome) -> Score:
@@ -948,8 +960,12 @@ def score(outcome: Outcome) -> Score:
     exposure = sum(b - a for a, b in outcome.speaking)
     if outcome.kind == "speech" and window is not None:
         exposure -= overlap_s(outcome.speaking, *window)
+    false_checks = tuple(c for c in outcome.checks
+                         if not (outcome.kind == "speech" and window is not None
+                                 and window[0] <= c[0] <= window[1]))
     return Score(hit=hit, ai_speaking_at_onset=speaking_at_onset,
-                 false_stops=tuple(false_stops), event_stops=event_stops, exposure_s=exposure)
+                 false_stops=tuple(false_stops), event_stops=event_stops, exposure_s=exposure,
+                 false_checks=false_checks)
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:
@@ -1050,6 +1066,7 @@ def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str,
     false_sources = [f.source for _, s in scored for f in s.false_stops]
     false_count = sum(len(s.false_stops) for _, s in scored)
     exposure = sum(s.exposure_s for _, s in scored)
+    checks = [c for _, s in scored for c in s.false_checks]
     ai_only = [(o, s) for o, s in scored if o.kind == "ai_only"]
     ai_only_false = sum(len(s.false_stops) for _, s in ai_only)
     ai_only_exposure = sum(s.exposure_s for _, s in ai_only)
@@ -1095,6 +1112,8 @@ def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str,
         "stop_latency_ms": _latency(stop_ms),
         "detected_pct": _round(detected_pct),
         "false_per_min": _per_min(false_count, exposure),
+        "checks": {"count": len(checks), "per_min": _per_min(len(checks), exposure),
+                   "pending_ms": _latency([(b - a) * 1000.0 for a, b in checks])},
         "rtf": _round(rtf, 6),
         "echo_canceller_rtf": _round(echo_rtf, 6),
         "duck_latency_ms": {**_latency([max(0.0, d) for d in ducks]),
@@ -1283,7 +1302,8 @@ def condition_table(report: dict[str, dict[str, Any]]) -> list[str]:
 def summary_table(report: dict[str, dict[str, Any]]) -> list[str]:
     """One row per method (the headline figures), then its worst condition per metric."""
     lines = [f"{'method':<16}{'false/min':>10}{'det%':>7}{'stop p50/p95':>14}"
-             f"{'duck p50/p95':>14}{'rtf':>10}{'after-move/min':>15}{'crashed':>8}"]
+             f"{'duck p50/p95':>14}{'rtf':>10}{'after-move/min':>15}{'checks/min':>11}"
+             f"{'crashed':>8}"]
     for method, r in report.items():
         duck = r["duck_latency_ms"] or {"p50": None, "p95": None}
         stop = r["stop_latency_ms"]
@@ -1292,7 +1312,7 @@ def summary_table(report: dict[str, dict[str, Any]]) -> list[str]:
         lines.append(f"{method:<16}{_cell(r['false_per_min'], 10)}{_cell(r['detected_pct'], 7)}"
                      f"{_cell(stops, 14)}{_cell(ducks, 14)}{_cell(r['rtf'], 10)}"
                      f"{_cell(r['false']['after_path_change']['per_min'], 15)}"
-                     f"{_cell(r['errors']['count'], 8)}")
+                     f"{_cell(r['checks']['per_min'], 11)}{_cell(r['errors']['count'], 8)}")
     for method, r in report.items():
         worst = ", ".join(f"{name} {w['value']} at {w['condition']}"
                           for name, w in r["worst"].items() if w is not None)

@@ -2,9 +2,10 @@
 is deleted upstream and the reply the server started for it is cancelled.
 
 A simulated laptop at full volume with the echo canceller switched off (as if it could not
-keep up): the server's VAD takes the assistant's own voice for a user turn when each reply
-ends, and a perfect recogniser (the simulator's oracle) transcribes it as the assistant's words.
-Then the user asks a real question, which is kept.
+keep up): the server's VAD takes the assistant's own voice for a user turn when a reply ends,
+and realtalk's own checks of short sounds (``BargeIn.check_speech_ms``) commit some of it while
+a reply plays; a perfect recogniser (the simulator's oracle) transcribes it as the assistant's
+words. Then the user asks a real question, which is kept.
 
 Run: python examples/echo_transcripts.py
 """

@@ -223,3 +223,17 @@ def test_an_ai_only_run_counts_no_trial() -> None:
     # The reply played from its first word, in order.
     assert outcome.heard_words == tuple(bench.ANSWERS[1].split()[:len(outcome.heard_words)])
     assert len(outcome.heard_words) > 5
+
+
+def test_a_stop_too_short_to_confirm_is_checked_by_its_words_and_stops_the_assistant() -> None:
+    """A hoarse "Stop." 0.8 s into the reply, while the canceller is still learning the room:
+    the detector hears 80 ms of it (50 voiced), too little to confirm, and neither the
+    server's VAD nor a yield ever caught it; the assistant talked on. Checked by its words,
+    it stops."""
+    trial = bench.Trial(index=349, group="short", room="quiet_office", answer=1,
+                        seed=809337283, duration_s=5.47429, clip="stop_5", text="Stop.",
+                        at_s=0.8)
+    outcome = bench.run_trial("decide", trial)
+    verdict = bench.judge(outcome)
+    assert verdict.valid and verdict.stop_at is not None and not verdict.came_back
+    assert not verdict.false_verdict

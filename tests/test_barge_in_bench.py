@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
+import attrs
 import numpy as np
 import pytest
 
@@ -83,6 +84,28 @@ def test_a_pause_of_the_decision_is_not_speaking() -> None:
                             decided=2.6),
     ]
     assert bench.speaking_spans(events, 4.0) == [(1.0, 2.0), (2.6, 4.0)]
+
+
+def test_a_check_of_short_speech_pauses_nothing_and_is_counted_apart() -> None:
+    """The check of a run too short to confirm (``Evidence.confirmed`` false) leaves the
+    reply playing: it is neither a pause nor a stop; one begun where nobody spoke is
+    reported under ``checks``, one inside the user's speech is not."""
+    evidence = Evidence(speech_ms=80.0, silent_ms=80.0, speaking=False, since_yield_ms=0.0,
+                        confirmed=False)
+    events = [
+        StateChanged(old=State.LISTENING, new=State.SPEAKING, at=1.0),
+        InterruptionDecided(verdict="noise", evidence=evidence, onset=1.9, yielded=2.0,
+                            decided=2.3),
+    ]
+    assert bench.speaking_spans(events, 4.0) == [(1.0, 4.0)]
+    outcome = attrs.evolve(_outcome("speech", speaking=((1.0, 6.0),), onset=4.0,
+                                    sound_end=4.5), checks=((2.0, 2.3), (4.1, 4.4)))
+    scored = bench.score(outcome)
+    assert scored.false_stops == () and scored.false_checks == ((2.0, 2.3),)
+    checks = bench.summarize([outcome], local_detector=True)["checks"]
+    assert checks["count"] == 1 and checks["pending_ms"]["p50"] == pytest.approx(300.0)
+    exposure = 5.0 - (4.5 + bench.GRACE_S - 4.0)
+    assert checks["per_min"] == pytest.approx(1 / (exposure / 60), abs=1e-3)
 
 
 def test_a_barge_in_trial_with_a_false_stop_before_the_user() -> None:

@@ -33,7 +33,7 @@ def _echo_transcripts(out: str) -> None:
     assert "kept: \"What's the weather like tomorrow?\"" in out
     assert "nobody should ever hear" not in out  # the replies to echo never play
     deleted, cancelled = map(int, re.findall(r"upstream: (\d+), .*playing: (\d+)", out)[0])
-    assert deleted >= 2 and cancelled >= 2
+    assert deleted >= 2 and cancelled >= 1
 
 
 def _audit_echo(out: str) -> None:

@@ -594,6 +594,8 @@ class ConversationEngine:
                                  echo_likeness=self.echo_control.echo_likeness)
         if onset is not None:
             self._user_speaks(now, onset=onset)
+        elif detector.short_speech is not None:
+            self.session.short_speech(now, detector.short_speech)
         # While the assistant has yielded, each frame is evidence for the decision.
         self.session.user_heard(now, detector.heard, frame.duration * 1000.0)
         # After the confirmation, which stops playback: a duck is kept in its latency.
@@ -699,7 +701,9 @@ class ConversationEngine:
             self.session.echo_item(out.item_id, now)
         elif isinstance(out, UserTranscript):
             # Words the echo filters kept: what a pending interruption decision waits for.
-            self.session.user_words(out.item_id, out.text, now)
+            self.session.user_words(
+                out.item_id, out.text, now,
+                assistant_said=self.echo_control.assistant_said(out.text, now))
         self._record(out, now, verdicts)
         self._emit(out)
 

@@ -150,6 +150,23 @@ def test_a_transcript_of_the_assistants_words_is_dropped_and_others_pass() -> No
     assert out is user and verdicts and not any(v.drop for v in verdicts)
 
 
+def test_words_the_assistant_has_just_played_are_known() -> None:
+    """What a check of short speech asks: were all these words the assistant's own, played
+    by a reply still playing or just over? Not once the reply is a few seconds past."""
+    control = _control(EchoDefences(canceller=None, watch=None))
+    for event in (ResponseAudioStarted(response_id="r1", item_id="a1", latency_ms=None,
+                                       at=10.0),
+                  AssistantTranscript(response_id="r1", item_id="a1",
+                                      text="Keep it quiet, and stop by at noon.",
+                                      interrupted=False, heard_ms=None, at=10.5)):
+        control.screen(event)
+    assert control.assistant_said("Quiet.", 11.0)
+    assert not control.assistant_said("noon", 11.0)  # not played yet
+    assert control.assistant_said("stop, noon", 14.0)
+    assert not control.assistant_said("Wait.", 14.0)
+    assert not control.assistant_said("", 14.0)
+
+
 def test_uplinked_frames_feed_the_near_end_log() -> None:
     control = _control(EchoDefences(canceller=None, watch=None))
     frame = _frame()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from realtalk.session.barge_in import BargeIn, BargeInPolicy
+import attrs
+
+from realtalk.session.barge_in import BargeIn, BargeInPolicy, ShortSpeech
 
 
 def _feed(policy: BargeInPolicy, pattern: str, frame_ms: float = 20.0) -> list[float]:
@@ -72,3 +74,36 @@ def test_speech_confirms_only_once_enough_of_it_was_voiced() -> None:
     assert _feed_voiced(BargeInPolicy(settings), "??????....") == [(5, 0.0)]
     off = BargeIn(min_speech_ms=120, min_voiced_ms=0)
     assert _feed_voiced(BargeInPolicy(off), "uuuuuu....") == [(5, 0.0)]
+
+
+def _shorts(policy: BargeInPolicy, pattern: str) -> list[ShortSpeech]:
+    """Feed ``pattern`` (see :func:`_feed_voiced`); the runs handed on for a check."""
+    found = []
+    for i, ch in enumerate(pattern):
+        voiced = {"x": 20.0, "u": 0.0, "?": None, ".": 0.0}[ch]
+        policy.update(ch != ".", i * 0.02, 20.0, voiced)
+        if policy.short is not None:
+            found.append(policy.short)
+    return found
+
+
+def test_a_run_too_short_to_confirm_but_voiced_is_handed_on_for_a_check() -> None:
+    """A clipped "stop": 80 ms of speech, 40 of it voiced, never confirms (120 ms needed),
+    but once the gap after it has ended the run it is handed on, once, for its words."""
+    settings = BargeIn(min_speech_ms=120, max_gap_ms=60, check_speech_ms=60,
+                       check_voiced_ms=30)
+    shorts = _shorts(BargeInPolicy(settings), "..uuxx......")
+    assert shorts == [ShortSpeech(onset=0.04, speech_ms=80.0, voiced_ms=40.0, silent_ms=80.0)]
+
+
+def test_what_is_not_checked() -> None:
+    """Too short, too little voiced (a cough, typing), a run that confirmed, or checks off."""
+    settings = BargeIn(min_speech_ms=120, max_gap_ms=60, check_speech_ms=60,
+                       check_voiced_ms=30)
+    assert _shorts(BargeInPolicy(settings), "..xx......") == []  # 40 ms
+    assert _shorts(BargeInPolicy(settings), "..uuux......") == []  # 20 ms voiced
+    assert _shorts(BargeInPolicy(settings), "..xxxxxxx......") == []  # confirmed
+    off = attrs.evolve(settings, check_speech_ms=None)
+    assert _shorts(BargeInPolicy(off), "..uuxx......") == []
+    # A detector that does not tell voicing is not held to it.
+    assert len(_shorts(BargeInPolicy(settings), "..???......")) == 1

@@ -18,8 +18,17 @@ from realtalk import (
 )
 from realtalk import wire as ev
 from realtalk.errors import ConfigurationError
-from realtalk.session import ClientSession, PausePlayback, ResumePlayback, SendEvent
+from realtalk.session import (
+    ClientSession,
+    DuckPlayback,
+    PausePlayback,
+    ResumePlayback,
+    SendEvent,
+    StopPlayback,
+)
+from realtalk.session.barge_in import ShortSpeech
 from realtalk.session.decision import words_of
+from realtalk.session.state import State
 from realtalk.session_config import DEFAULT_TRANSCRIPTION_MODEL
 from realtalk.testing import ScriptedClassifier
 
@@ -42,6 +51,19 @@ def test_backchannel_words_keep_the_reply(text: str) -> None:
                                   "okay wait", "No.", "hang on", "right, and the price?"])
 def test_anything_more_is_an_interruption(text: str) -> None:
     assert LexiconClassifier().decide(_evidence(transcript=text)) == "interruption"
+
+
+@pytest.mark.parametrize(("text", "verdict"), [
+    ("Stop.", "interruption"), ("No, wait!", "interruption"), ("hang on", "interruption"),
+    ("Yeah.", "backchannel"), ("setup", "noise"), ("remarkable sure", "noise"),
+    ("", "noise")])
+def test_speech_never_confirmed_stops_the_reply_only_on_a_command(text: str,
+                                                                  verdict: str) -> None:
+    """The check of a run too short to confirm: its few words are as often the assistant's
+    own, transcribed back, as the user's; only a command stops the reply."""
+    evidence = attrs.evolve(_evidence(speech_ms=80.0, speaking=False, transcript=text),
+                            confirmed=False)
+    assert LexiconClassifier().decide(evidence) == verdict
 
 
 def test_no_words_is_noise() -> None:
@@ -437,3 +459,127 @@ def test_words_the_echo_filters_dropped_decide_at_once() -> None:
     decided = [o for o in out if isinstance(o, InterruptionDecided)]
     assert [(d.verdict, d.decided) for d in decided] == [("noise", 0.8)]
     assert any(isinstance(o, ResumePlayback) for o in out)
+
+
+def _checked_session(barge_in: BargeIn | None = None) -> ClientSession:
+    """:func:`_speaking_session`, ducked at 0.38 s by probable speech that ended unconfirmed
+    (80 ms, 40 of it voiced) and handed on at 0.54 s for a check."""
+    s = _speaking_session(barge_in)
+    s.speech_probable(0.38, True)
+    s.short_speech(0.54, ShortSpeech(onset=0.38, speech_ms=80.0, voiced_ms=40.0,
+                                     silent_ms=80.0))
+    s.speech_probable(0.54, False)
+    out = s.outputs()
+    assert s.yielded and s.stats.checks == 1
+    # The duck at 0.38 s, restored when the run ended: no pause, the reply plays on.
+    gains = [o.gain for o in out if isinstance(o, DuckPlayback)]
+    assert gains == [pytest.approx(10 ** (-18 / 20)), 1.0]
+    assert not any(isinstance(o, PausePlayback) for o in out)
+    return s
+
+
+def test_a_short_stop_the_detector_never_confirmed_stops_the_reply_on_its_words() -> None:
+    """The run was too short to confirm: the reply plays on, ducked, while the session
+    commits the audio; the words "Stop." make it an interruption, and the reply stops."""
+    s = _checked_session()
+    _silence(s, 0.54, 120.0)  # 80 + 120 ms: BargeIn.commit_after_silence_ms
+    assert len(_commits(s.outputs())) == 1
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.7)
+    s.user_words("u2", "Stop.", 0.75)
+    out = s.outputs()
+    decided = [o for o in out if isinstance(o, InterruptionDecided)]
+    assert [(d.verdict, d.evidence.confirmed) for d in decided] == [("interruption", False)]
+    assert any(isinstance(o, StopPlayback) for o in out)
+    assert [e.response_id for e in _sent(out, ev.ResponseCancel)] == ["r1"]
+
+
+@pytest.mark.parametrize(("words", "verdict"), [("Yeah.", "backchannel"), ("", "noise")])
+def test_a_checked_backchannel_or_noise_leaves_the_reply_playing_and_is_forgotten(
+        words: str, verdict: str) -> None:
+    s = _checked_session()
+    _silence(s, 0.54, 120.0)
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.7)
+    s.user_words("u2", words, 0.75)
+    out = s.outputs()
+    assert [d.verdict for d in out if isinstance(d, InterruptionDecided)] == [verdict]
+    assert not any(isinstance(o, (ResumePlayback, StopPlayback, DuckPlayback)) for o in out)
+    assert [d.item_id for d in _sent(out, ev.ConversationItemDelete)] == ["u2"]
+    assert _sent(out, ev.ResponseCreate) == [] and not s.yielded
+
+
+def test_a_command_the_assistant_has_just_said_does_not_stop_it() -> None:
+    """The check's words are a command, but the assistant's own ("keep it quiet"): its
+    voice transcribed back, not the user's. A confirmed yield is not second-guessed so."""
+    s = _checked_session()
+    _silence(s, 0.54, 120.0)
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.7)
+    s.user_words("u2", "Quiet.", 0.75, assistant_said=True)
+    assert [d.verdict for d in s.outputs() if isinstance(d, InterruptionDecided)] == ["noise"]
+    y = _yielded_session()
+    _silence(y, 0.5, 220.0)
+    y.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.75)
+    y.user_words("u2", "Stop.", 0.8, assistant_said=True)
+    assert [d.verdict for d in y.outputs() if isinstance(d, InterruptionDecided)] == [
+        "interruption"]
+
+
+def test_a_check_with_no_words_ever_is_noise_not_an_interruption() -> None:
+    """The words never come (the commit was refused as empty): an unconfirmed blip is not
+    the user's turn, so the reply is not stopped for it."""
+    s = _checked_session()
+    _silence(s, 0.54, 120.0)
+    commit = _commits(s.outputs())[0]
+    s.receive(ev.ServerError(error=ev.ErrorInfo(
+        type="invalid_request_error", code="input_audio_buffer_commit_empty",
+        message="buffer too small", event_id=commit.event_id)), 0.7)
+    _silence(s, 0.7, 1200.0)
+    out = s.outputs()
+    assert [d.verdict for d in out if isinstance(d, InterruptionDecided)] == ["noise"]
+    assert not any(isinstance(o, StopPlayback) for o in out)
+
+
+def test_speech_confirmed_during_a_check_pauses_the_reply() -> None:
+    s = _checked_session()
+    s.user_speech(0.7, onset=0.58, source="local")
+    out = s.outputs()
+    assert any(isinstance(o, PausePlayback) for o in out) and s.yielded
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 1.0)
+    s.user_words("u2", "Yeah.", 1.05)
+    out = s.outputs()
+    decided = [o for o in out if isinstance(o, InterruptionDecided)]
+    assert [(d.verdict, d.evidence.confirmed, d.yielded) for d in decided] == [
+        ("backchannel", True, 0.7)]
+    assert any(isinstance(o, ResumePlayback) for o in out)
+
+
+def test_no_check_where_no_words_would_decide_it() -> None:
+    short = ShortSpeech(onset=0.38, speech_ms=80.0, voiced_ms=40.0, silent_ms=80.0)
+    for s in (_speaking_session(transcribes=False),
+              _speaking_session(BargeIn(decide=False)),
+              _speaking_session(BargeIn(commit_after_silence_ms=None))):
+        s.short_speech(0.54, short)
+        assert not s.yielded and s.stats.checks == 0
+    quiet = ClientSession(SessionConfig(), barge_in=BargeIn())
+    quiet.open(0.0)
+    quiet.short_speech(0.54, short)  # the assistant is not speaking
+    assert not quiet.yielded
+
+
+def test_a_reply_that_ends_during_a_check_ends_and_a_stop_then_is_a_turn() -> None:
+    """The check does not pause the reply, so the reply can end while it is pending: the
+    session goes quiet at once (a paused yield would hold it), and the "Stop." that comes
+    after is the user's turn, answered, with no cancel of a reply already over."""
+    s = _checked_session()
+    s.receive(ev.ResponseOutputAudioDone(response_id="r1", item_id="a1"), 0.6)
+    s.receive(ev.ResponseDone(response=ev.ResponseInfo(id="r1")), 0.6)
+    s.playback_progress(48_000, 0.62)
+    assert s.state is State.LISTENING and s.yielded
+    _silence(s, 0.62, 120.0)
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.8)
+    s.user_words("u2", "Stop.", 0.85)
+    out = s.outputs()
+    assert [d.verdict for d in out if isinstance(d, InterruptionDecided)] == ["interruption"]
+    assert _sent(out, ev.ResponseCancel) == [] and not any(isinstance(o, StopPlayback)
+                                                           for o in out)
+    _silence(s, 0.86, 600.0)  # the answer waits for the end of the user's turn
+    assert len(_sent(s.outputs(), ev.ResponseCreate)) == 1

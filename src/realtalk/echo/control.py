@@ -39,6 +39,7 @@ from .transcript import (
     EchoTranscriptDropped,
     TranscriptVerdict,
     default_transcript_filters,
+    normalize,
 )
 from .watch import EchoRiskChange, EchoRiskLevel, EchoRiskWatch
 
@@ -53,6 +54,9 @@ RAISED_GATE_MARGIN = 4.0
 
 # The assistant is audible in these states: half-duplex mutes the microphone in them.
 _ASSISTANT_AUDIBLE = (State.SPEAKING, State.CANCELLING)
+# How long after an item stopped playing its words can still come back as echo: the room's
+# tail, the commit and the transcription.
+_LATELY_S = 3.0
 
 
 class EchoControl:
@@ -166,3 +170,14 @@ class EchoControl:
                 out = dropped
         self.history.observe(out)
         return out, verdicts
+
+    def assistant_said(self, text: str, now: float) -> bool:
+        """Whether every word of ``text`` is one the assistant has played in an item still
+        playing, or ended in the last few seconds: words it could have heard itself say."""
+        words = normalize(text)
+        if not words:
+            return False
+        said = {w for speech in self.history.speeches(now)
+                if speech.ended_at is None or now - speech.ended_at <= _LATELY_S
+                for w in normalize(speech.heard_text)}
+        return all(w in said for w in words)

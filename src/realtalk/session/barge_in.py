@@ -5,7 +5,9 @@ confirms; short dips inside speech (between syllables) up to ``max_gap_ms`` do n
 count. A loud sound held as speech by a detector that hears the assistant's residual voice (a
 cough, a keyboard) confirms only if enough of it was voiced (``min_voiced_ms``), as a vowel
 is. After a confirmation the policy re-arms only after ``rearm_silence_ms`` of silence, so one
-utterance is one onset.
+utterance is one onset. A run that ends unconfirmed but held enough voiced speech to be a short
+word (``check_speech_ms``, ``check_voiced_ms``) is handed on as :class:`ShortSpeech`, for its
+words to decide.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import attrs
 from .._args import check_flag, check_methods, check_number, validator
 from .decision import InterruptionClassifier
 
-__all__ = ("BargeIn", "BargeInPolicy")
+__all__ = ("BargeIn", "BargeInPolicy", "ShortSpeech")
 
 _MILLISECONDS = validator(check_number, minimum=0.0)
 
@@ -81,7 +83,21 @@ class BargeIn:
             LexiconClassifier`, whose settings hold the decision's deadlines); an app's own
             can wrap it to override its verdicts.
         max_yield_ms: the longest the assistant stays yielded: if no verdict has come by
-            then, the speech counts as an interruption.
+            then, the speech counts as an interruption (a check's, see
+            ``check_speech_ms``, as noise).
+        check_speech_ms: a run of speech that ends before it is confirmed (shorter than
+            ``min_speech_ms``, or with less voicing than ``min_voiced_ms``), but holds at
+            least this much speech, of which ``check_voiced_ms`` voiced, is checked by its
+            words: realtalk commits the audio (as ``commit_after_silence_ms`` does) and the
+            classifier decides, on a command only (``LexiconClassifier.commands``): an
+            interruption stops and truncates the reply, anything else leaves it playing. The
+            reply is never paused, nor its duck held, for a check. A "stop" that the
+            canceller's start or a hoarse voice leaves 60-100 ms long, 10-90 ms of it voiced,
+            was never confirmed, and the assistant talked on. ``None``: never (also
+            without ``decide``, transcription, or ``commit_after_silence_ms``). Measured in
+            ``benchmarks/backchannel.py`` and ``benchmarks/barge_in.py``: see
+            docs/backchannels.md.
+        check_voiced_ms: of a checked run, how much must be voiced (see ``min_voiced_ms``).
         commit_after_silence_ms: while the assistant has yielded, once the user has been
             silent this long, realtalk commits the input audio itself
             (``input_audio_buffer.commit``: the service creates the user item and
@@ -122,6 +138,27 @@ class BargeIn:
         default=4000.0, validator=validator(check_number, positive=True))
     commit_after_silence_ms: float | None = attrs.field(
         default=200.0, validator=validator(check_number, minimum=0.0, optional=True))
+    check_speech_ms: float | None = attrs.field(
+        default=60.0, validator=validator(check_number, minimum=0.0, optional=True))
+    check_voiced_ms: float = attrs.field(default=30.0, validator=_MILLISECONDS)
+
+
+@attrs.frozen(kw_only=True)
+class ShortSpeech:
+    """A run of speech that ended unconfirmed but is worth checking by its words (see
+    ``BargeIn.check_speech_ms``).
+
+    Attributes:
+        onset: when its first frame was captured.
+        speech_ms: how much of it was taken for speech.
+        voiced_ms: how much of that was voiced.
+        silent_ms: the silence since its last speech frame (the gap that ended it).
+    """
+
+    onset: float
+    speech_ms: float
+    voiced_ms: float
+    silent_ms: float
 
 
 class BargeInPolicy:
@@ -136,12 +173,15 @@ class BargeInPolicy:
         self._silence_ms = 0.0
         self._armed = True
         self._last_confirmed: float | None = None
+        self.short: ShortSpeech | None = None
+        """Set by :meth:`update` on the frame that ended a run worth checking."""
 
     def update(self, is_speech: bool, frame_start: float, frame_ms: float,
                voiced_ms: float | None = None) -> float | None:
         """Feed one frame's decision (and how much of it was voiced, ``None`` when the
         detector does not tell); returns the onset time when an onset is confirmed now."""
         s = self.settings
+        self.short = None
         if is_speech:
             self._silence_ms = 0.0
             self._gap_ms = 0.0
@@ -164,11 +204,20 @@ class BargeInPolicy:
         if self._onset is not None:
             self._gap_ms += frame_ms
             if self._gap_ms > s.max_gap_ms:
+                if self._armed and self._worth_checking():
+                    self.short = ShortSpeech(onset=self._onset, speech_ms=self._speech_ms,
+                                             voiced_ms=self._voiced_ms,
+                                             silent_ms=self._gap_ms)
                 self._onset = None
                 self._speech_ms = 0.0
         if not self._armed and self._silence_ms >= s.rearm_silence_ms:
             self._armed = True
         return None
+
+    def _worth_checking(self) -> bool:
+        s = self.settings
+        return (s.check_speech_ms is not None and self._speech_ms >= s.check_speech_ms
+                and self._voiced_ms >= s.check_voiced_ms)
 
     @property
     def probable(self) -> bool:
@@ -195,3 +244,4 @@ class BargeInPolicy:
         self._speech_ms = self._voiced_ms = self._gap_ms = self._silence_ms = 0.0
         self._armed = True
         self._last_confirmed = None
+        self.short = None

@@ -8,6 +8,8 @@ simulator, a test) feeds it:
 - :meth:`ClientSession.user_speech` -- a confirmed speech onset from a local detector (or the app);
 - :meth:`ClientSession.speech_probable` -- the detector's unconfirmed "speech may be
   starting", which ducks playback (the graded response) and restores it if it was not speech;
+- :meth:`ClientSession.short_speech` -- a run of speech too short to confirm, checked by its
+  words while the duck is held;
 - :meth:`ClientSession.audio_sent` -- each microphone frame appended upstream, with its
   capture time, so that server VAD offsets map back to the caller's clock;
 - :meth:`ClientSession.event_sent` / :meth:`ClientSession.playback_stopped` -- when an
@@ -65,7 +67,7 @@ from ..wire import (
     SessionCreated,
     SessionUpdate,
 )
-from .barge_in import BargeIn
+from .barge_in import BargeIn, ShortSpeech
 from .decision import Evidence, LexiconClassifier, Verdict
 from .latency import DetectionSource, InterruptionLatency
 from .outputs import (
@@ -157,6 +159,7 @@ class ClientStats:
     echo_items_deleted: int = 0
     echo_replies_cancelled: int = 0
     yields: int = 0
+    checks: int = 0
     backchannels: int = 0
     resumed: int = 0
 
@@ -212,11 +215,14 @@ class _PendingInterruption:
 
 @attrs.define(kw_only=True)
 class _Yield:
-    """The assistant has yielded to the user's speech; the decision is pending."""
+    """The assistant has yielded to the user's speech; the decision is pending. Unpaused, it
+    is the check of a short run of speech (``BargeIn.check_speech_ms``): the reply plays on
+    until the words decide, and speech confirmed meanwhile pauses it."""
 
     onset: float | None
     yielded: float
     ducked: float | None
+    paused: bool = True
     speech_ms: float = 0.0
     silent_ms: float = 0.0
     speaking: bool = True
@@ -242,7 +248,8 @@ class _Yield:
                         speaking=self.speaking, since_yield_ms=(now - self.yielded) * 1000.0,
                         transcript=self.transcript, server_heard=self.server_heard,
                         committed=committed, awaiting_words=transcribes and words_due,
-                        uncommitted_ms=self.speech_ms - self.committed_ms)
+                        uncommitted_ms=self.speech_ms - self.committed_ms,
+                        confirmed=self.paused)
 
     def committed_by_server(self, item_id: str) -> None:
         """A user item the server committed while the decision is pending: ours, or the
@@ -545,6 +552,8 @@ class ClientSession:
             if source == "local" and decide:
                 if self._yield is None:
                     self._start_yield(now, onset)
+                elif not self._yield.paused:
+                    self._pause(self._yield, now)  # confirmed speech during a check
                 return  # already yielded: the decision is under way
             self._barge_in(handling, now, onset=onset, source=source)
         elif handling is Handling.REPORT:
@@ -559,16 +568,42 @@ class ClientSession:
 
     def _start_yield(self, now: float, onset: float | None) -> None:
         self._settle_stop(now, None)
-        self.stats.yields += 1
-        # Pause first, as a stop would: the user must hear the assistant give way at once.
-        self._out.append(PausePlayback())
         # The speech that confirmed the onset counts: the evidence starts at the onset.
         heard_ms = (now - onset) * 1000.0 if onset is not None and onset <= now else 0.0
         # A turn the server's VAD has open is this speech: its commit and words will come.
         self._yield = _Yield(onset=onset, yielded=now, ducked=self._ducked_at,
-                             speech_ms=heard_ms, server_heard=self._server_speaking)
+                             speech_ms=heard_ms, server_heard=self._server_speaking,
+                             paused=False)
+        self._pause(self._yield, now)
+
+    def _pause(self, pending: _Yield, now: float) -> None:
+        """Yield for real: pause playback (a check becomes a decision on confirmed speech)."""
+        self.stats.yields += 1
+        # Pause first, as a stop would: the user must hear the assistant give way at once.
+        self._out.append(PausePlayback())
+        pending.paused = True
+        pending.yielded = now
+        pending.ducked = self._ducked_at
         self._ducked_at = None  # the resume restores the gain; a withdrawn duck must not
         self._drain_deadline = None
+
+    def short_speech(self, now: float, speech: ShortSpeech) -> None:
+        """A run of speech ended unconfirmed, long and voiced enough to be a short word
+        (``BargeIn.check_speech_ms``): while the assistant speaks, its words decide, as for
+        a yield, but the reply plays on meanwhile (a noise must not pause it). Only
+        where the words will come: a deciding session that commits for them and asks for
+        transcription."""
+        if (self._yield is not None or not self.barge_in.decide
+                or self.barge_in.commit_after_silence_ms is None
+                or not self.owns_turns or not self.config.transcribes
+                or not isinstance(self._handling(Input.USER_SPEECH), Trigger)):
+            return
+        self._settle_stop(now, None)
+        self.stats.checks += 1
+        self._yield = _Yield(onset=speech.onset, yielded=now, ducked=self._ducked_at,
+                             speech_ms=speech.speech_ms, silent_ms=speech.silent_ms,
+                             speaking=False, server_heard=self._server_speaking,
+                             paused=False)
 
     def user_heard(self, now: float, heard: bool, frame_ms: float) -> None:
         """The local detector's decision on one more frame (``heard``: the user). While the
@@ -614,14 +649,21 @@ class ClientSession:
             self._server_speaking = False
             self._open_turn_committed_at = now
 
-    def user_words(self, item_id: str, text: str, now: float) -> None:
+    def user_words(self, item_id: str, text: str, now: float, *,
+                   assistant_said: bool = False) -> None:
         """The transcript of the user item ``item_id`` (after the echo filters kept it).
         While the assistant has yielded, the words of an item committed since are what the
         decision waits for (a late transcript of an earlier turn says nothing about this
-        speech)."""
+        speech). ``assistant_said``: every word is one the assistant has just played (the
+        engine's judgement, :meth:`realtalk.echo.control.EchoControl.assistant_said`)."""
         pending = self._yield
         if pending is None or item_id not in pending.items:
             return
+        if assistant_said and not pending.paused:
+            # A check's word or two that the assistant has just said itself are its own voice
+            # transcribed back: the transcript filters keep such short transcripts (they could
+            # be the user's "yes"), and a command the reply said ("keep it quiet") stopped it.
+            text = ""
         pending.transcribed.add(item_id)
         pending.transcript = text if pending.transcript is None else f"{pending.transcript} {text}"
         self._decide(now)
@@ -633,7 +675,8 @@ class ClientSession:
         evidence = pending.evidence(now, transcribes=self.config.transcribes)
         verdict: Verdict | None = self.classifier.decide(evidence)
         if verdict is None and evidence.since_yield_ms >= self.barge_in.max_yield_ms:
-            verdict = "interruption"
+            # Confirmed speech with no verdict is the user's; an unconfirmed blip is not.
+            verdict = "interruption" if pending.paused else "noise"
         if verdict is None:
             return
         self._yield = None
@@ -669,6 +712,8 @@ class ClientSession:
             self.stats.backchannels += 1
             self._out.append(Backchannel(transcript=pending.transcript,
                                          speech_ms=pending.speech_ms, at=now))
+        if not pending.paused:
+            return  # a check: the reply played on
         # Play on from the paused sample (also after an interruption with nothing left to
         # cancel), at full volume: the pause cleared the output, and with it the duck.
         self.stats.resumed += 1
@@ -1075,13 +1120,15 @@ class ClientSession:
             response_id=rid, item_id=key[0] if key else None, source=source,
             cancel_event_id=cancel_id, onset=onset, detected=now, ducked=self._ducked_at)
         if yielded is not None:
+            # Decided real, it is never judged noise later.
+            self._pending.decided = True
+        if yielded is not None and yielded.paused:
             # The user has heard nothing since the pause: that is when playback stopped for
-            # them, and the speech was detected then. Decided real, it is never judged noise
-            # later.
+            # them, and the speech was detected then. (A check's reply played on, ducked,
+            # until now: it stops now.)
             self._pending.detected = yielded.yielded
             self._pending.ducked = yielded.ducked
             self._pending.playback_stopped = yielded.yielded
-            self._pending.decided = True
         self._ducked_at = None  # clearing the output restores its gain
         # The truncate waits for the output's final count (playback_stopped): a device still
         # plays what it already handed to the driver, and the user hears that too.
@@ -1182,7 +1229,8 @@ class ClientSession:
 
     def _check_drained(self, now: float) -> None:
         handling = self._handling(Input.DRAIN_CHECK)
-        if not isinstance(handling, Trigger) or self._yield is not None:
+        if not isinstance(handling, Trigger) or (self._yield is not None
+                                                 and self._yield.paused):
             # (Yielded: nothing plays until the decision resumes or cancels the reply.)
             self._drain_deadline = None
             return

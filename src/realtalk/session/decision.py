@@ -34,6 +34,7 @@ __all__ = (
     "InterruptionClassifier",
     "LexiconClassifier",
     "ENGLISH_BACKCHANNELS",
+    "ENGLISH_COMMANDS",
     "words_of",
 )
 
@@ -51,6 +52,19 @@ ENGLISH_BACKCHANNELS: frozenset[str] = frozenset({
 """Whole utterances that are backchannels in English (compared after :func:`words_of`;
 repeats such as "yeah yeah" and "okay okay" count too). A phrase that adds anything ("yeah
 but", "okay wait", "right, and Tuesday?") is a turn."""
+
+ENGLISH_COMMANDS: frozenset[str] = frozenset({
+    "stop", "wait", "no", "nope", "hold on", "hang on", "hold it", "one moment", "one second",
+    "just a moment", "just a second", "a moment", "a second", "please stop", "stop please",
+    "please wait", "wait please", "pause", "enough", "quiet", "shh", "shush", "sorry",
+    "excuse me", "hey", "cancel", "never mind", "huh", "pardon",
+})
+"""Whole utterances, or runs of them ("no, wait", "stop stop"), that ask an English-speaking
+assistant to stop: what a check of speech too short to confirm
+(``BargeIn.check_speech_ms``) must hear to stop the reply. Short words from a run the
+detector did not confirm are as often the assistant's own voice transcribed back (the
+transcript filters keep 1-2 word transcripts, which could be the user's "yes") or a
+neighbour's; a stop command is what such a short run is worth stopping for."""
 
 _WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 
@@ -86,6 +100,10 @@ class Evidence:
             before any): speech whose words no commit has asked for yet. The user who goes
             on after a pause ("yeah ... but the price?") is heard here. ``None``: not known
             (evidence made by hand); the rules that read it are then skipped.
+        confirmed: whether the detector confirmed the speech (the assistant paused for it);
+            ``False`` for the check of a run too short to confirm
+            (``BargeIn.check_speech_ms``), which the reply plays on through, ducked, and
+            which is noise unless its words say otherwise.
     """
 
     speech_ms: float
@@ -97,6 +115,7 @@ class Evidence:
     committed: bool = False
     awaiting_words: bool = False
     uncommitted_ms: float | None = None
+    confirmed: bool = True
 
 
 class InterruptionClassifier(Protocol):
@@ -123,6 +142,9 @@ class LexiconClassifier:
       the speech has been committed and its words are on their way (``awaiting_words``):
       then the words decide, since a noise taken for speech while they come (babble, after
       the user fell silent) must not turn a slow transcript of "oh, okay" into a turn.
+    - Speech the detector never confirmed (``Evidence.confirmed`` false, the check of a
+      short run) stops the reply only on a command (``commands``: "stop", "wait", "no",
+      "hang on", ...); any other words are noise, and backchannel words a backchannel.
     - The user fell silent ``wait_for_words_ms`` ago and no transcript came: if the
       speech was committed (by the server's VAD, or by realtalk after
       ``BargeIn.commit_after_silence_ms``), or the server's VAD heard it, the words are on
@@ -130,7 +152,8 @@ class LexiconClassifier:
       bounds the wait); if not (the session asks for no transcription, or the commit was
       refused), no words will come and ``undecided`` is the verdict: by default an
       interruption, since a short "stop" that no transcript caught must still stop the
-      assistant.
+      assistant. Speech the detector never confirmed (``Evidence.confirmed`` false, a
+      check) with no words is noise: the words are all that could make it a turn.
 
     Args:
         lexicon: whole utterances that are backchannels (lower case, see :func:`words_of`).
@@ -138,12 +161,15 @@ class LexiconClassifier:
         wait_for_words_ms: how long after the user falls silent to wait for a transcript.
         undecided: the verdict when neither words nor the server's VAD heard the speech
             within ``wait_for_words_ms`` of the user falling silent.
+        commands: whole utterances that ask the assistant to stop, for speech the detector
+            did not confirm (see :data:`ENGLISH_COMMANDS`).
         more_speech_ms: speech after the last commit (``Evidence.uncommitted_ms``) that
             makes backchannel words wait for the words of the rest (as long as an onset,
             ``BargeIn.min_speech_ms``: less is a stray frame of the room).
     """
 
     lexicon: frozenset[str] = ENGLISH_BACKCHANNELS
+    commands: frozenset[str] = ENGLISH_COMMANDS
     max_backchannel_ms: float = 800.0
     wait_for_words_ms: float = 1000.0
     undecided: Verdict = attrs.field(default="interruption",
@@ -155,6 +181,9 @@ class LexiconClassifier:
         long = evidence.speech_ms > self.max_backchannel_ms
         if evidence.transcript is not None:
             verdict = self.judge_words(evidence.transcript)
+            if (verdict == "interruption" and not evidence.confirmed
+                    and not _all_phrases(words_of(evidence.transcript), self.commands)):
+                return "noise"
             more = (evidence.awaiting_words or (long and evidence.speaking)
                     or (evidence.uncommitted_ms is not None
                         and evidence.uncommitted_ms >= self.more_speech_ms))
@@ -164,7 +193,9 @@ class LexiconClassifier:
         if long and not evidence.awaiting_words:
             return "interruption"
         if not evidence.speaking and evidence.silent_ms >= self.wait_for_words_ms:
-            return None if evidence.server_heard or evidence.committed else self.undecided
+            if evidence.server_heard or evidence.committed:
+                return None
+            return self.undecided if evidence.confirmed else "noise"
         return None
 
     def judge_words(self, transcript: str) -> Verdict:
@@ -172,12 +203,12 @@ class LexiconClassifier:
         words = words_of(transcript)
         if not words:
             return "noise"
-        return "backchannel" if _all_backchannel(words, self.lexicon) else "interruption"
+        return "backchannel" if _all_phrases(words, self.lexicon) else "interruption"
 
 
-def _all_backchannel(words: tuple[str, ...], lexicon: Iterable[str]) -> bool:
+def _all_phrases(words: tuple[str, ...], lexicon: Iterable[str]) -> bool:
     """Whether ``words`` is one or more lexicon phrases back to back ("yeah yeah", "okay,
-    got it")."""
+    got it", "no, wait")."""
     phrases = sorted((tuple(p.split()) for p in lexicon), key=len, reverse=True)
     at = 0
     while at < len(words):

@@ -278,11 +278,13 @@ class InterruptionDecided:
         verdict: ``"interruption"`` (the reply is cancelled; an :class:`Interrupted`
             follows), ``"backchannel"`` or ``"noise"`` (the reply plays on from the paused
             sample).
-        evidence: what the classifier judged.
+        evidence: what the classifier judged. ``evidence.confirmed`` is false for the
+            check of speech too short to confirm (``BargeIn.check_speech_ms``): the reply
+            was not paused but played on until the verdict.
         onset: the detector's speech onset (capture time).
-        yielded: when playback paused.
-        decided: when the verdict came; ``decided - yielded`` is how long the assistant
-            was silent before it went on or stopped for good.
+        yielded: when playback paused (for a check: when the check began).
+        decided: when the verdict came; for confirmed speech ``decided - yielded`` is how
+            long the assistant was silent before it went on or stopped for good.
     """
 
     verdict: Verdict

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..audio.frame import AudioFrame
-from ..session.barge_in import BargeIn, BargeInPolicy
+from ..session.barge_in import BargeIn, BargeInPolicy, ShortSpeech
 from .base import VoiceActivityDetector
 from .combined import AllOf, Held, voiced_ms_of
 from .energy import EnergyVAD
@@ -80,6 +80,12 @@ class OnsetDetector:
     def probable(self) -> bool:
         """Whether the last frames look like the start of speech, not yet confirmed."""
         return self.policy.probable
+
+    @property
+    def short_speech(self) -> ShortSpeech | None:
+        """Set on the frame that ended a run of speech too short to confirm but worth
+        checking by its words (``BargeIn.check_speech_ms``)."""
+        return self.policy.short
 
     @property
     def speaking(self) -> bool:
