@@ -97,5 +97,7 @@ def mean_square(samples: npt.NDArray[np.int16]) -> float:
     echo gate and the echo-risk watch compare."""
     if not len(samples):
         return 0.0
-    x = samples.astype(np.float64) / 32768.0
-    return float(np.dot(x, x) / len(x))
+    # Scaled once at the end (by a power of two, so exactly as if each sample were): this
+    # runs several times a frame.
+    x = samples.astype(np.float64)
+    return float(np.dot(x, x)) / (len(x) * 1073741824.0)

@@ -22,6 +22,7 @@ import collections
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from ..audio.frame import AudioFrame
 from ..audio.pcm import mean_square
@@ -29,6 +30,21 @@ from ..audio.pcm import mean_square
 __all__ = ("EchoGate",)
 
 _SILENT = 1e-8  # mean square (float, full scale 1) below which the speaker counts as silent
+
+
+def _quantile(values: npt.NDArray[np.float64], q: float) -> float:
+    """``np.quantile(values, q)`` (its default, linear method), bit for bit, from a partial
+    sort: this runs on every microphone frame, and ``np.quantile``'s generality cost 40 us of
+    the detector's 200 (a third of the gate) on 200 ratios."""
+    n = len(values)
+    position = q * (n - 1)
+    lo = math.floor(position)
+    hi = min(lo + 1, n - 1)
+    part = np.partition(values, (lo, hi))
+    a, b = float(part[lo]), float(part[hi])
+    t = position - lo
+    # numpy's lerp, which interpolates from the nearer end.
+    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
 
 
 class EchoGate:
@@ -67,7 +83,7 @@ class EchoGate:
         """The echo gain in use (echo energy over speaker energy)."""
         if len(self._ratios) * self._frame_ms < self.min_learned_s * 1000:
             return self.initial_gain
-        return float(np.quantile(np.fromiter(self._ratios, dtype=np.float64), self.quantile))
+        return _quantile(np.fromiter(self._ratios, dtype=np.float64), self.quantile)
 
     @property
     def gain_db(self) -> float:

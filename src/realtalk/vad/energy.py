@@ -35,8 +35,9 @@ class EnergyVAD:
     @staticmethod
     def level_dbfs(frame: AudioFrame) -> float:
         """RMS level of ``frame`` in dBFS (-120 for digital silence)."""
-        samples = frame.samples.astype(np.float32)
-        rms = float(np.sqrt(np.mean(samples * samples))) if len(samples) else 0.0
+        samples = frame.samples.astype(np.float64)
+        # A dot product, not np.mean of the squares: a quarter of the time, every frame.
+        rms = math.sqrt(float(np.dot(samples, samples)) / len(samples)) if len(samples) else 0.0
         return 20.0 * math.log10(rms / _FULL_SCALE) if rms > 0 else -120.0
 
     def is_speech(self, frame: AudioFrame) -> bool:

@@ -150,6 +150,9 @@ class SpectralVAD(WindowedDetector):
         # (so syllables do not drag it up), and falls to within ~3 dB of a quieter hop at once.
         self._rise_idle = 10.0 ** (20.0 * seconds_per_hop / 10.0)
         self._rise_speech = 10.0 ** (1.5 * seconds_per_hop / 10.0)
+        # The window rows' sample indices, per number of hops a call completes (the same few
+        # counts recur: 2 for 20 ms frames).
+        self._index: dict[int, npt.NDArray[np.intp]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -158,6 +161,9 @@ class SpectralVAD(WindowedDetector):
         self._pending = np.zeros(0, dtype=np.float64)
         self._noise: npt.NDArray[np.float64] | None = None
         self._smoothed: npt.NDArray[np.float64] | None = None
+        bins = self._nfft // 2 + 1
+        self._scratch = np.empty(bins)
+        self._clean = np.empty(bins)
         self._run = 0
         self._hold = 0
         self._bridged = 0
@@ -173,7 +179,9 @@ class SpectralVAD(WindowedDetector):
         if frame.sample_rate != self.sample_rate:
             raise AudioError(
                 f"SpectralVAD expects {self.sample_rate} Hz frames, got {frame.sample_rate} Hz")
-        samples: npt.NDArray[np.float64] = frame.mono().samples.astype(np.float64) / _FULL_SCALE
+        # One pass (1 / 32768 is exact, so this equals dividing).
+        samples: npt.NDArray[np.float64] = np.multiply(frame.mono().samples, 1.0 / _FULL_SCALE,
+                                                       dtype=np.float64)
         return samples
 
     def _hops(self, samples: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -186,8 +194,10 @@ class SpectralVAD(WindowedDetector):
             return np.zeros((0, self.window))
         stream = np.concatenate((self._buffer, data[: count * self.hop]))
         self._buffer = stream[-self.window :]
-        ends = self.window + self.hop * np.arange(count)
-        index = ends[:, None] + np.arange(-self.window, 0)[None, :]
+        index = self._index.get(count)
+        if index is None:
+            ends = self.window + self.hop * np.arange(count)
+            index = self._index[count] = ends[:, None] + np.arange(-self.window, 0)[None, :]
         windows: npt.NDArray[np.float64] = stream[index]
         return windows
 
@@ -204,7 +214,8 @@ class SpectralVAD(WindowedDetector):
             self.voiced_ms = 0.0
             return []
         # One batched FFT for all the hops; only the floor and hangover go hop by hop.
-        power = np.abs(np.fft.rfft(windows * self._taper, self._nfft, axis=1)) ** 2
+        spectrum = np.fft.rfft(windows * self._taper, self._nfft, axis=1)
+        power = spectrum.real**2 + spectrum.imag**2
         levels = 10.0 * np.log10(power.sum(axis=1) / self._full_scale_power + _EPS)
         probabilities = [self._step(row, level)
                          for row, level in zip(power, levels.tolist(), strict=True)]
@@ -221,14 +232,17 @@ class SpectralVAD(WindowedDetector):
             self._noise = np.clip(power, self._floor_min, cap)
         smoothed = self._smoothed
         smoothed *= 0.6
-        smoothed += 0.4 * power
+        smoothed += np.multiply(power, 0.4, out=self._scratch)
         noise = self._noise
 
         raw = loud = 0.0
         if level_dbfs > self.min_level_dbfs:
             # Spectral subtraction with a 2x over-estimate: what is left is what stands out of
             # the floor; steady noise and hum leave little, speech leaves its harmonics.
-            clean = np.maximum(power - 2.0 * noise, 0.0)
+            # (In place in a buffer kept for it: this runs twice a frame, every frame.)
+            clean = np.multiply(noise, -2.0, out=self._clean)
+            clean += power
+            np.maximum(clean, 0.0, out=clean)
             voice_clean = float(clean[self._voice].sum())
             voice_noise = float(noise[self._voice].sum())
             snr = 10.0 * math.log10((voice_clean + _EPS) / (voice_noise + _EPS))
@@ -246,7 +260,8 @@ class SpectralVAD(WindowedDetector):
 
         speech = raw >= self.threshold
         rise = self._rise_speech if speech else self._rise_idle
-        np.minimum(noise * rise, smoothed, out=noise)
+        noise *= rise
+        np.minimum(noise, smoothed, out=noise)
         np.maximum(noise, self._floor_min, out=noise)
 
         if speech:
