@@ -34,8 +34,8 @@ _SILENT = 1e-8  # mean square (float, full scale 1) below which the speaker coun
 
 def _quantile(values: npt.NDArray[np.float64], q: float) -> float:
     """``np.quantile(values, q)`` (its default, linear method), bit for bit, from a partial
-    sort: this runs on every microphone frame, and ``np.quantile``'s generality cost 40 us of
-    the detector's 200 (a third of the gate) on 200 ratios."""
+    sort: this runs on every microphone frame, where ``np.quantile``'s generality cost about
+    40 us on 200 ratios, a third of the whole detector's time."""
     n = len(values)
     position = q * (n - 1)
     lo = math.floor(position)

@@ -151,7 +151,7 @@ class ShortSpeech:
     Attributes:
         onset: when its first frame was captured.
         speech_ms: how much of it was taken for speech.
-        voiced_ms: how much of that was voiced.
+        voiced_ms: how much of that was voiced (``inf`` from a detector that does not tell).
         silent_ms: the silence since its last speech frame (the gap that ended it).
     """
 

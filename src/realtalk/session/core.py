@@ -9,7 +9,7 @@ simulator, a test) feeds it:
 - :meth:`ClientSession.speech_probable` -- the detector's unconfirmed "speech may be
   starting", which ducks playback (the graded response) and restores it if it was not speech;
 - :meth:`ClientSession.short_speech` -- a run of speech too short to confirm, checked by its
-  words while the duck is held;
+  words while the reply plays on;
 - :meth:`ClientSession.audio_sent` -- each microphone frame appended upstream, with its
   capture time, so that server VAD offsets map back to the caller's clock;
 - :meth:`ClientSession.event_sent` / :meth:`ClientSession.playback_stopped` -- when an
@@ -662,7 +662,8 @@ class ClientSession:
         if assistant_said and not pending.paused:
             # A check's word or two that the assistant has just said itself are its own voice
             # transcribed back: the transcript filters keep such short transcripts (they could
-            # be the user's "yes"), and a command the reply said ("keep it quiet") stopped it.
+            # be the user's "yes"), and a command the reply said ("a quiet workshop") stopped
+            # it.
             text = ""
         pending.transcribed.add(item_id)
         pending.transcript = text if pending.transcript is None else f"{pending.transcript} {text}"
@@ -1124,8 +1125,8 @@ class ClientSession:
             self._pending.decided = True
         if yielded is not None and yielded.paused:
             # The user has heard nothing since the pause: that is when playback stopped for
-            # them, and the speech was detected then. (A check's reply played on, ducked,
-            # until now: it stops now.)
+            # them, and the speech was detected then. (A check's reply played on until now:
+            # it stops now.)
             self._pending.detected = yielded.yielded
             self._pending.ducked = yielded.ducked
             self._pending.playback_stopped = yielded.yielded

@@ -102,8 +102,8 @@ class Evidence:
             (evidence made by hand); the rules that read it are then skipped.
         confirmed: whether the detector confirmed the speech (the assistant paused for it);
             ``False`` for the check of a run too short to confirm
-            (``BargeIn.check_speech_ms``), which the reply plays on through, ducked, and
-            which is noise unless its words say otherwise.
+            (``BargeIn.check_speech_ms``), which the reply plays on through, and which is
+            noise unless its words say otherwise.
     """
 
     speech_ms: float
