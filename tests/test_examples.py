@@ -36,6 +36,13 @@ def _echo_transcripts(out: str) -> None:
     assert deleted >= 2 and cancelled >= 1
 
 
+def _backchannels(out: str) -> None:
+    assert "checked (too short to confirm): 'Stop.' -> interruption" in out
+    assert "the reply stops: truncated at" in out
+    assert "confirmed: 'Yeah.' -> backchannel" in out
+    assert "without checks: the reply was stopped 0 time(s)" in out
+
+
 def _audit_echo(out: str) -> None:
     assert "transcript 'this is a long': DROPPED as echo" in out
     summary = re.search(r"(\d+) user transcript\(s\), (\d+) dropped as echo, (\d+) barge-in", out)
@@ -94,6 +101,7 @@ def _tools(out: str) -> None:
 
 CHECKS: dict[str, Callable[[str], None]] = {
     "audit_echo.py": _audit_echo,
+    "backchannels.py": _backchannels,
     "echo_in_a_loud_room.py": _echo_in_a_loud_room,
     "echo_transcripts.py": _echo_transcripts,
     "local_conversation.py": _local_conversation,
