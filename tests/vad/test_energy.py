@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from realtalk.audio import AudioFrame
 from realtalk.vad import EnergyVAD
@@ -33,3 +34,15 @@ def test_steady_noise_raises_the_floor() -> None:
     decisions = [vad.is_speech(_frame(-35.0, seed=i)) for i in range(400)]
     assert not any(decisions[-50:])
     assert vad.is_speech(_frame(-15.0, seed=999))
+
+
+def test_the_level_of_a_stereo_frame_is_over_every_sample() -> None:
+    """Both channels count, as one run of samples (a mono frame of the same samples has the
+    same level)."""
+    rng = np.random.default_rng(1)
+    stereo = rng.normal(0.0, 3000.0, (480, 2)).astype(np.int16)
+    level = EnergyVAD.level_dbfs(AudioFrame(stereo, 24_000))
+    assert level == EnergyVAD.level_dbfs(AudioFrame(stereo.reshape(-1), 24_000))
+    x = stereo.astype(np.float64) / 32768.0
+    assert level == pytest.approx(10 * np.log10(np.mean(x * x)), abs=1e-9)
+    assert EnergyVAD().is_speech(AudioFrame(stereo, 24_000))

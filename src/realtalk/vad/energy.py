@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..audio.frame import AudioFrame
+from ..audio.pcm import mean_square
 
 __all__ = ("EnergyVAD",)
-
-_FULL_SCALE = 32768.0
 
 
 class EnergyVAD:
@@ -35,10 +32,9 @@ class EnergyVAD:
     @staticmethod
     def level_dbfs(frame: AudioFrame) -> float:
         """RMS level of ``frame`` in dBFS (-120 for digital silence)."""
-        samples = frame.samples.astype(np.float64)
-        # A dot product, not np.mean of the squares: a quarter of the time, every frame.
-        rms = math.sqrt(float(np.dot(samples, samples)) / len(samples)) if len(samples) else 0.0
-        return 20.0 * math.log10(rms / _FULL_SCALE) if rms > 0 else -120.0
+        # Over every sample of every channel.
+        power = mean_square(frame.samples.reshape(-1))
+        return 10.0 * math.log10(power) if power > 0 else -120.0
 
     def is_speech(self, frame: AudioFrame) -> bool:
         """Whether ``frame`` is loud enough, absolutely and above the noise floor."""
