@@ -240,14 +240,18 @@ class _Yield:
     items: list[str] = attrs.field(factory=list)  # user items committed while it is pending
     transcribed: set[str] = attrs.field(factory=set)  # those whose words came
 
+    @property
+    def words_due(self) -> bool:
+        """Whether a commit's words have yet to come (ours in flight, or a committed item's)."""
+        return self.commit_in_flight or any(i not in self.transcribed for i in self.items)
+
     def evidence(self, now: float, *, transcribes: bool) -> Evidence:
         """What is known now; ``transcribes``: whether a committed item's words will come."""
         committed = self.own_committed or self.commit_in_flight
-        words_due = self.commit_in_flight or any(i not in self.transcribed for i in self.items)
         return Evidence(speech_ms=self.speech_ms, silent_ms=self.silent_ms,
                         speaking=self.speaking, since_yield_ms=(now - self.yielded) * 1000.0,
                         transcript=self.transcript, server_heard=self.server_heard,
-                        committed=committed, awaiting_words=transcribes and words_due,
+                        committed=committed, awaiting_words=transcribes and self.words_due,
                         uncommitted_ms=self.speech_ms - self.committed_ms,
                         confirmed=self.paused)
 
@@ -567,14 +571,19 @@ class ClientSession:
         return self._yield is not None
 
     def _start_yield(self, now: float, onset: float | None) -> None:
-        self._settle_stop(now, None)
         # The speech that confirmed the onset counts: the evidence starts at the onset.
         heard_ms = (now - onset) * 1000.0 if onset is not None and onset <= now else 0.0
+        self._pause(self._open_decision(now, onset, speech_ms=heard_ms), now)
+
+    def _open_decision(self, now: float, onset: float | None, *, speech_ms: float,
+                       silent_ms: float = 0.0, speaking: bool = True) -> _Yield:
+        """The pending decision on speech heard since ``onset``, not paused yet."""
+        self._settle_stop(now, None)
         # A turn the server's VAD has open is this speech: its commit and words will come.
         self._yield = _Yield(onset=onset, yielded=now, ducked=self._ducked_at,
-                             speech_ms=heard_ms, server_heard=self._server_speaking,
-                             paused=False)
-        self._pause(self._yield, now)
+                             speech_ms=speech_ms, silent_ms=silent_ms, speaking=speaking,
+                             server_heard=self._server_speaking, paused=False)
+        return self._yield
 
     def _pause(self, pending: _Yield, now: float) -> None:
         """Yield for real: pause playback (a check becomes a decision on confirmed speech)."""
@@ -594,16 +603,12 @@ class ClientSession:
         where the words will come: a deciding session that commits for them and asks for
         transcription."""
         if (self._yield is not None or not self.barge_in.decide
-                or self.barge_in.commit_after_silence_ms is None
-                or not self.owns_turns or not self.config.transcribes
+                or not self._commits_for_words
                 or not isinstance(self._handling(Input.USER_SPEECH), Trigger)):
             return
-        self._settle_stop(now, None)
         self.stats.checks += 1
-        self._yield = _Yield(onset=speech.onset, yielded=now, ducked=self._ducked_at,
-                             speech_ms=speech.speech_ms, silent_ms=speech.silent_ms,
-                             speaking=False, server_heard=self._server_speaking,
-                             paused=False)
+        self._open_decision(now, speech.onset, speech_ms=speech.speech_ms,
+                            silent_ms=speech.silent_ms, speaking=False)
 
     def user_heard(self, now: float, heard: bool, frame_ms: float) -> None:
         """The local detector's decision on one more frame (``heard``: the user). While the
@@ -635,10 +640,9 @@ class ClientSession:
         # Again after an earlier commit only for new speech, as long as an onset ("yeah",
         # a pause, "but the price?"): its words decide with the first ones.
         new_ms = pending.speech_ms - pending.committed_ms
-        if (after is None or pending.silent_ms < after or pending.commit_in_flight
-                or new_ms <= 0.0 or (pending.committed_ms > 0.0
-                                     and new_ms < self.barge_in.min_speech_ms)
-                or not self.owns_turns or not self.config.transcribes):
+        if (not self._commits_for_words or after is None or pending.silent_ms < after
+                or pending.commit_in_flight or new_ms <= 0.0
+                or (pending.committed_ms > 0.0 and new_ms < self.barge_in.min_speech_ms)):
             return
         pending.commit_id = self._next_id("words")
         pending.commit_in_flight = True
@@ -648,6 +652,13 @@ class ClientSession:
             # Our commit took that turn's audio.
             self._server_speaking = False
             self._open_turn_committed_at = now
+
+    @property
+    def _commits_for_words(self) -> bool:
+        """Whether the session commits speech it has yielded to for its words (see
+        :meth:`_commit_for_words`), and words will come of it."""
+        return (self.barge_in.commit_after_silence_ms is not None and self.owns_turns
+                and self.config.transcribes)
 
     def user_words(self, item_id: str, text: str, now: float, *,
                    assistant_said: bool = False) -> None:
@@ -857,8 +868,8 @@ class ClientSession:
             # the reply as an interruption. With no other words on their way, the speech the
             # detector took for the user was echo: no words, noise.
             pending.transcribed.add(item_id)
-            if pending.transcript is None and not pending.evidence(
-                    now, transcribes=self.config.transcribes).awaiting_words:
+            if pending.transcript is None and not (self.config.transcribes
+                                                   and pending.words_due):
                 pending.transcript = ""
             self._decide(now)
 
