@@ -34,11 +34,14 @@ can predict it and subtract it. The canceller models it in four parts:
   nothing, and a delay estimate that jumps by more than a quarter block sends a converged
   filter back to the cold start's fast fixed step. Measured over seeds 0-2 at 16 and 24 kHz
   (``benchmarks/echo.py``), the worst room's re-convergence went from 1.65-3.75 s to
-  0.85-2.0 s per run, and to 0.5-0.85 s (within 1 s in every room of all 6 runs) once the
-  delay estimator acted on two agreeing windows instead of waiting for its accumulated
-  cross-spectrum. A block whose microphone stands far above what the recent reference
-  usually brings is the user, not a moved path (the user's voice over a half-learned filter
-  also makes its output louder): it neither counts towards a restart nor is floored.
+  0.85-2.0 s per run, and to 0.5-0.85 s once the delay estimator acted on two agreeing
+  windows instead of waiting for its accumulated cross-spectrum. That figure leaned on a
+  cascade, each restart setting off the next and each restarting the suppressor, which the
+  barge-in detector could not live with (see ``_watch_for_harm``); without it the worst
+  room is at 0.8-2.6 s per run. A block whose microphone stands far above what the recent
+  reference usually brings is the user, not a moved path (the user's voice over a
+  half-learned filter also makes its output louder): it neither counts towards a restart
+  nor is floored.
 
 With ``suppress=True`` the output then goes through the residual echo suppressor
 (:class:`~realtalk.echo.suppressor.ResidualEchoSuppressor`), which the canceller tells, per bin,
@@ -56,8 +59,8 @@ CPU: a 20 ms block costs a handful of batched numpy calls (one product and one i
 transform serve both filters; one forward transform gives both errors', both estimates' and the
 microphone's spectra; one Gram matrix every energy; the background filter's constrained update
 and the suppressed output share one inverse transform; the reference history slides without
-moving). ``benchmarks/echo.py`` measures a real-time factor of about 0.014-0.016 at 16 and
-24 kHz on a busy 2-core x86_64 machine, where Speex and WebRTC AEC3 measure 0.010-0.016; the
+moving). ``benchmarks/echo.py`` measures a real-time factor of about 0.015-0.016 at 16 and
+24 kHz on a busy 2-core x86_64 machine, where Speex and WebRTC AEC3 measure 0.011-0.014; the
 echo likeness (``EchoResult.echo_likeness``) added about 10 % (0.0162 -> 0.0180 at 16 kHz,
 0.0179 -> 0.0198 at 24 kHz, measured in one run).
 """

@@ -13,10 +13,8 @@ cross-spectrum of each window is accumulated with a forgetting factor, so a mome
 talk or silence does not move the estimate, while a real change of path wins within a few
 windows; and two windows in a row whose own peaks agree on a new delay, where the current
 one has collapsed, move the estimate at once. Windows of 0.75 s every 0.25 s find a delay
-jump in about 0.5-0.75 s (0.75-1.0 s through the accumulated spectrum alone), which lets the
-canceller re-converge within a second of one in every benchmark room (seeds 0-2, 16 and
-24 kHz). An estimate is only reported when its peak stands clearly above the rest of the
-correlation.
+jump in about 0.5-0.75 s (0.75-1.0 s through the accumulated spectrum alone). An estimate is
+only reported when its peak stands clearly above the rest of the correlation.
 """
 
 from __future__ import annotations
