@@ -210,6 +210,17 @@ def test_transcripts_are_counted_by_source_and_fate() -> None:
                                            "user": {"echo": 1}}}
 
 
+def test_false_stops_tell_a_reply_resumed_from_one_cancelled() -> None:
+    """A yield the decision took back paused the reply (a false stop all the same); a
+    cancelled one lost the rest of it: the report counts them apart."""
+    paused = attrs.evolve(_stop(100.0), resumed=True)
+    outcome = _outcome("ai_only", stops=(paused, _stop(300.0)), speaking=((0.0, 600.0),),
+                       simulated_s=600.0)
+    false = bench.summarize([outcome], local_detector=True)["false"]
+    assert (false["count"], false["resumed"], false["cancelled"]) == (2, 1, 1)
+    assert false["cancelled_per_min"] == pytest.approx(0.1)
+
+
 def test_server_vad_has_no_local_rtf() -> None:
     report = bench.summarize([_outcome("ai_only", speaking=((0.0, 600.0),),
                                        simulated_s=600.0)], local_detector=False)
