@@ -701,9 +701,12 @@ class ConversationEngine:
             self.session.echo_item(out.item_id, now)
         elif isinstance(out, UserTranscript):
             # Words the echo filters kept: what a pending interruption decision waits for.
+            onset = self.session.decision_onset
             self.session.user_words(
                 out.item_id, out.text, now,
-                assistant_said=self.echo_control.assistant_said(out.text, now))
+                assistant_said=self.echo_control.assistant_said(out.text, now),
+                echo_of_playback=(onset is not None and self.echo_control.assistant_said(
+                    out.text, now, since=onset)))
         self._record(out, now, verdicts)
         self._emit(out)
 

@@ -167,6 +167,24 @@ def test_words_the_assistant_has_just_played_are_known() -> None:
     assert not control.assistant_said("", 14.0)
 
 
+def test_words_played_over_a_speech_are_told_from_words_said_before_it() -> None:
+    """What a yield's decision asks: were these words what the echo of the playback over
+    the user's speech could hold, the words played from shortly (0.8 s) before its onset on?
+    A user repeating the assistant quotes words played before they began."""
+    control = _control(EchoDefences(canceller=None, watch=None))
+    text = "On Tuesday the market opens at nine, and the busy town fills up by ten."
+    for event in (ResponseAudioStarted(response_id="r1", item_id="a1", latency_ms=None,
+                                       at=10.0),
+                  AssistantTranscript(response_id="r1", item_id="a1", text=text,
+                                      interrupted=False, heard_ms=None, at=10.2)):
+        control.screen(event)
+    now = 14.0
+    assert control.assistant_said("Tuesday?", now)  # said lately ...
+    assert not control.assistant_said("Tuesday?", now, since=12.5)  # ... not over the speech
+    assert control.assistant_said("busy town", now, since=12.5)
+    assert not control.assistant_said("busy town, Sunday", now, since=12.5)
+
+
 def test_uplinked_frames_feed_the_near_end_log() -> None:
     control = _control(EchoDefences(canceller=None, watch=None))
     frame = _frame()

@@ -107,3 +107,43 @@ def test_what_is_not_checked() -> None:
     assert _shorts(BargeInPolicy(off), "..uuxx......") == []
     # A detector that does not tell voicing is not held to it.
     assert len(_shorts(BargeInPolicy(settings), "..???......")) == 1
+
+
+def _probable(policy: BargeInPolicy, pattern: str) -> str:
+    """Feed ``pattern`` (see :func:`_feed_voiced`); per frame, ``d`` where the policy says
+    probable (duck), ``-`` where not."""
+    out = []
+    for i, ch in enumerate(pattern):
+        voiced = {"x": 20.0, "u": 0.0, "?": None, ".": 0.0}[ch]
+        policy.update(ch != ".", i * 0.02, 20.0, voiced)
+        out.append("d" if policy.probable else "-")
+    return "".join(out)
+
+
+def test_the_duck_is_held_over_the_pause_after_a_first_syllable() -> None:
+    """"ne- ver mind": 100 ms of speech, then 220 ms the detector does not hear. The run is
+    worth checking, so the duck holds over the pause (300 ms from its last speech frame)
+    into the next word, which is one duck, not a restore and a second one; its count still
+    starts afresh (the second run alone confirms, after 120 ms). Without the hold the duck
+    drops once the gap has ended the run."""
+    settings = BargeIn(min_speech_ms=120, max_gap_ms=60, check_speech_ms=60,
+                       check_voiced_ms=30, duck_hold_ms=300)
+    pattern = "..xxxxx" + "." * 11 + "xxxxxxx...."
+    held = BargeInPolicy(settings)
+    # Ducked from the first syllable to the confirmation (frame 23), which stops playback.
+    assert _probable(held, pattern) == "--ddddd" + "d" * 11 + "ddddd" + "-" * 6
+    assert _feed_voiced(BargeInPolicy(settings), pattern) == [(23, 0.36)]
+    unheld = BargeInPolicy(attrs.evolve(settings, duck_hold_ms=0))
+    assert _probable(unheld, pattern) == "--ddddd" + "ddd" + "-" * 8 + "ddddd" + "-" * 6
+
+
+def test_the_hold_ends_and_is_only_for_runs_worth_checking() -> None:
+    """The hold lasts ``duck_hold_ms`` from the run's last speech frame; a run too short to
+    check (a click), or too little voiced (a cough), is not held; nor with checks off."""
+    settings = BargeIn(min_speech_ms=120, max_gap_ms=60, check_speech_ms=60,
+                       check_voiced_ms=30, duck_hold_ms=200)
+    assert _probable(BargeInPolicy(settings), "xxxx" + "." * 14) == "dddd" + "d" * 10 + "----"
+    assert _probable(BargeInPolicy(settings), "xx" + "." * 8) == "dd" + "ddd" + "-----"
+    assert _probable(BargeInPolicy(settings), "uuux" + "." * 8) == "dddd" + "ddd" + "-----"
+    off = attrs.evolve(settings, check_speech_ms=None)
+    assert _probable(BargeInPolicy(off), "xxxx" + "." * 8) == "dddd" + "ddd" + "-----"

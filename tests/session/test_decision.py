@@ -523,6 +523,30 @@ def test_a_command_the_assistant_has_just_said_does_not_stop_it() -> None:
         "interruption"]
 
 
+def test_a_yields_words_that_are_the_playback_over_it_are_noise_and_the_reply_resumes(
+) -> None:
+    """A confirmed yield is decided on the words played over its own speech only
+    (``echo_of_playback``: babble over the reply, transcribed as the words it was playing):
+    noise, and the paused reply resumes instead of being cancelled. Words the assistant said
+    earlier in the reply (``assistant_said`` alone: a user repeating it back) still stop it."""
+    y = _yielded_session()
+    _silence(y, 0.5, 220.0)
+    y.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.75)
+    assert y.decision_onset is not None
+    y.user_words("u2", "busy town", 0.8, assistant_said=True, echo_of_playback=True)
+    out = y.outputs()
+    assert [d.verdict for d in out if isinstance(d, InterruptionDecided)] == ["noise"]
+    assert any(isinstance(o, ResumePlayback) for o in out)
+    assert _sent(out, ev.ResponseCancel) == [] and y.decision_onset is None
+    # The same words on a check are judged by assistant_said, as before.
+    s = _checked_session()
+    _silence(s, 0.54, 120.0)
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.7)
+    s.user_words("u2", "Stop.", 0.75, echo_of_playback=True)
+    assert [d.verdict for d in s.outputs() if isinstance(d, InterruptionDecided)] == [
+        "interruption"]
+
+
 def test_a_check_with_no_words_ever_is_noise_not_an_interruption() -> None:
     """The words never come (the commit was refused as empty): an unconfirmed blip is not
     the user's turn, so the reply is not stopped for it."""

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from realtalk import BargeIn, SessionConfig, State, StateChanged, TurnDetection, UserTranscript
+from realtalk import (
+    BargeIn,
+    InterruptionDecided,
+    SessionConfig,
+    State,
+    StateChanged,
+    TurnDetection,
+    UserTranscript,
+)
 from realtalk.audio import AudioFrame
 from realtalk.echo import (
     EchoDefences,
@@ -44,8 +52,12 @@ def _transcripts(result_timeline: tuple[object, ...]) -> list[object]:
 
 def test_echo_committed_by_the_server_is_transcribed_as_the_assistant_and_dropped() -> None:
     """No canceller: the server's VAD hears the raw echo and commits it when the reply ends.
-    The oracle hears the assistant's words in it; the filters drop it."""
+    The oracle hears the assistant's words in it; the filters drop it. (Checks of short
+    speech are off, as below: with the duck they hold, the loud echo is committed in pieces,
+    and a last two-word piece the detector took for the user is kept by the filters; the
+    decision then judges its words the playback's and the reply plays out.)"""
     sim = Simulation([], room=_loud_room(), echo=NO_CANCELLER, transcriber_factory="oracle",
+                     barge_in=BargeIn(check_speech_ms=None),
                      responder_factory=lambda: ScriptedResponder([REPLY]),
                      config=SessionConfig(turn_detection=TurnDetection(create_response=False)))
     sim.request_response()
@@ -56,6 +68,23 @@ def test_echo_committed_by_the_server_is_transcribed_as_the_assistant_and_droppe
     assert all(set(words_of(t.text)) <= set(words_of(REPLY)) for t in echoes)
     delivered = _transcripts(result.timeline)
     assert delivered and all(isinstance(e, EchoTranscriptDropped) for e in delivered)
+    assert not result.interruptions
+
+
+def test_echo_the_detector_took_for_the_user_does_not_stop_the_reply() -> None:
+    """The same room with realtalk's defaults: the raw echo is loud enough for the detector
+    to confirm it as speech near the reply's end, and the filters keep its last two words
+    ("the west.", the detector heard a user). The assistant yields, but those words are the
+    ones it played over that speech: noise, and the reply plays out instead of being
+    cancelled."""
+    sim = Simulation([], room=_loud_room(), echo=NO_CANCELLER, transcriber_factory="oracle",
+                     responder_factory=lambda: ScriptedResponder([REPLY]),
+                     config=SessionConfig(turn_detection=TurnDetection(create_response=False)))
+    sim.request_response()
+    result = sim.run(12.0)
+    decided = [e for e in result.timeline if isinstance(e, InterruptionDecided)]
+    assert any(d.evidence.confirmed and d.evidence.transcript == "" for d in decided)
+    assert {d.verdict for d in decided} == {"noise"}
     assert not result.interruptions
 
 

@@ -57,6 +57,10 @@ _ASSISTANT_AUDIBLE = (State.SPEAKING, State.CANCELLING)
 # How long after an item stopped playing its words can still come back as echo: the room's
 # tail, the commit and the transcription.
 _LATELY_S = 3.0
+# How far before a speech's onset the words its echo could hold begin: the proportional word
+# timing and the detector's onset are each off by a few hundred milliseconds (the transcript
+# filters' TimingFilter.slack_s).
+_ONSET_SLACK_S = 0.8
 
 
 class EchoControl:
@@ -171,13 +175,23 @@ class EchoControl:
         self.history.observe(out)
         return out, verdicts
 
-    def assistant_said(self, text: str, now: float) -> bool:
+    def assistant_said(self, text: str, now: float, *, since: float | None = None) -> bool:
         """Whether every word of ``text`` is one the assistant has played in an item still
-        playing, or ended in the last few seconds: words it could have heard itself say."""
+        playing, or ended in the last few seconds: words it could have heard itself say.
+
+        With ``since`` (the onset of the speech the words were transcribed from), only the
+        words played from shortly before it on count: what the echo of the playback over that
+        speech could hold. A user who repeats the assistant ("Tuesday?") quotes what it said
+        before they began, as the transcript filters' timing filter also assumes."""
         words = normalize(text)
         if not words:
             return False
-        said = {w for speech in self.history.speeches(now)
-                if speech.ended_at is None or now - speech.ended_at <= _LATELY_S
-                for w in normalize(speech.heard_text)}
+        said: set[str] = set()
+        for speech in self.history.speeches(now):
+            if speech.ended_at is not None and now - speech.ended_at > _LATELY_S:
+                continue
+            if since is None:
+                said.update(normalize(speech.heard_text))
+            elif speech.ended_at is None or speech.ended_at >= since - _ONSET_SLACK_S:
+                said.update(speech.heard_words_from(since - _ONSET_SLACK_S))
         return all(w in said for w in words)

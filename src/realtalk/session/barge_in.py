@@ -91,13 +91,20 @@ class BargeIn:
             words: realtalk commits the audio (as ``commit_after_silence_ms`` does) and the
             classifier decides, on a command only (``LexiconClassifier.commands``): an
             interruption stops and truncates the reply, anything else leaves it playing. The
-            reply is never paused, nor its duck held, for a check. A "stop" that the
-            canceller's start or a hoarse voice leaves 60-100 ms long, 10-90 ms of it voiced,
+            reply is never paused for a check (its duck is held only ``duck_hold_ms``). A
+            "stop" that the canceller's start or a hoarse voice leaves 60-100 ms long, 10-90
+            ms of it voiced,
             was never confirmed, and the assistant talked on. ``None``: never (also
             without ``decide``, transcription, or ``commit_after_silence_ms``). Measured in
             ``benchmarks/backchannel.py`` and ``benchmarks/barge_in.py``: see
             docs/backchannels.md.
         check_voiced_ms: of a checked run, how much must be voiced (see ``min_voiced_ms``).
+        duck_hold_ms: after a run worth checking ends (see ``check_speech_ms``), the duck
+            is held this much longer for the user to go on: the first syllable of "ne- ver
+            mind" and the pause after it (about 100 ms of speech, then 220 ms the detector
+            does not hear) stay one duck, instead of a restore and a second duck when the
+            word goes on. The count towards ``min_speech_ms`` still starts afresh. Measured
+            in ``benchmarks/barge_in.py``: see docs/barge-in-unseen.md. ``0``: no hold.
         commit_after_silence_ms: while the assistant has yielded, once the user has been
             silent this long, realtalk commits the input audio itself
             (``input_audio_buffer.commit``: the service creates the user item and
@@ -141,6 +148,7 @@ class BargeIn:
     check_speech_ms: float | None = attrs.field(
         default=60.0, validator=validator(check_number, minimum=0.0, optional=True))
     check_voiced_ms: float = attrs.field(default=30.0, validator=_MILLISECONDS)
+    duck_hold_ms: float = attrs.field(default=300.0, validator=_MILLISECONDS)
 
 
 @attrs.frozen(kw_only=True)
@@ -175,6 +183,7 @@ class BargeInPolicy:
         self._last_confirmed: float | None = None
         self.short: ShortSpeech | None = None
         """Set by :meth:`update` on the frame that ended a run worth checking."""
+        self._holding = False  # the duck, after a run worth checking (duck_hold_ms)
 
     def update(self, is_speech: bool, frame_start: float, frame_ms: float,
                voiced_ms: float | None = None) -> float | None:
@@ -188,6 +197,7 @@ class BargeInPolicy:
             if self._onset is None:
                 self._onset = frame_start
                 self._speech_ms = self._voiced_ms = 0.0
+                self._holding = False
             self._speech_ms += frame_ms
             # Only a detector that measures voicing is held to it.
             self._voiced_ms = (math.inf if voiced_ms is None
@@ -208,8 +218,11 @@ class BargeInPolicy:
                     self.short = ShortSpeech(onset=self._onset, speech_ms=self._speech_ms,
                                              voiced_ms=self._voiced_ms,
                                              silent_ms=self._gap_ms)
+                    self._holding = True
                 self._onset = None
                 self._speech_ms = 0.0
+        if self._holding and self._silence_ms > s.duck_hold_ms:
+            self._holding = False
         if not self._armed and self._silence_ms >= s.rearm_silence_ms:
             self._armed = True
         return None
@@ -221,8 +234,9 @@ class BargeInPolicy:
 
     @property
     def probable(self) -> bool:
-        """Whether a speech run is under way that could still be confirmed (duck now)."""
-        return self._armed and self._onset is not None
+        """Whether a speech run is under way that could still be confirmed, or a run worth
+        checking ended less than ``duck_hold_ms`` ago (duck now)."""
+        return self._armed and (self._onset is not None or self._holding)
 
     @property
     def confirmed(self) -> bool:
@@ -245,3 +259,4 @@ class BargeInPolicy:
         self._armed = True
         self._last_confirmed = None
         self.short = None
+        self._holding = False

@@ -570,6 +570,12 @@ class ClientSession:
         """Whether the assistant has yielded to the user and the decision is pending."""
         return self._yield is not None
 
+    @property
+    def decision_onset(self) -> float | None:
+        """The onset of the speech a pending decision is on (``None``: none pending, or the
+        onset is unknown)."""
+        return self._yield.onset if self._yield is not None else None
+
     def _start_yield(self, now: float, onset: float | None) -> None:
         # The speech that confirmed the onset counts: the evidence starts at the onset.
         heard_ms = (now - onset) * 1000.0 if onset is not None and onset <= now else 0.0
@@ -661,20 +667,25 @@ class ClientSession:
                 and self.config.transcribes)
 
     def user_words(self, item_id: str, text: str, now: float, *,
-                   assistant_said: bool = False) -> None:
+                   assistant_said: bool = False, echo_of_playback: bool = False) -> None:
         """The transcript of the user item ``item_id`` (after the echo filters kept it).
         While the assistant has yielded, the words of an item committed since are what the
         decision waits for (a late transcript of an earlier turn says nothing about this
-        speech). ``assistant_said``: every word is one the assistant has just played (the
-        engine's judgement, :meth:`realtalk.echo.control.EchoControl.assistant_said`)."""
+        speech). The engine's judgements
+        (:meth:`realtalk.echo.control.EchoControl.assistant_said`): ``assistant_said``, every
+        word is one the assistant has just played; ``echo_of_playback``, every word is one it
+        played from shortly before the pending decision's onset (:attr:`decision_onset`) on."""
         pending = self._yield
         if pending is None or item_id not in pending.items:
             return
-        if assistant_said and not pending.paused:
-            # A check's word or two that the assistant has just said itself are its own voice
-            # transcribed back: the transcript filters keep such short transcripts (they could
-            # be the user's "yes"), and a command the reply said ("a quiet workshop") stopped
-            # it.
+        if echo_of_playback if pending.paused else assistant_said:
+            # The assistant's own voice transcribed back: the transcript filters keep one- and
+            # two-word transcripts when the detector took their audio for the user (they could
+            # be the user's "yes"). A check's word or two the assistant has just said: a
+            # command the reply said ("a quiet workshop") stopped it. A yield's, only words
+            # played over the speech itself: a user repeating the assistant quotes what was
+            # said before they began, but the echo of babble over the reply brought words
+            # the reply was playing then ("busy town") and stopped it.
             text = ""
         pending.transcribed.add(item_id)
         pending.transcript = text if pending.transcript is None else f"{pending.transcript} {text}"
