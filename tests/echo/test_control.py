@@ -70,6 +70,17 @@ def _control(defences: EchoDefences, barge_in: BargeIn | None = None) -> EchoCon
     return EchoControl(defences, sample_rate=RATE, detector=detector, barge_in=settings)
 
 
+def _played(control: EchoControl, text: str, *, started_at: float, said_at: float) -> None:
+    """The assistant's item ``a1`` started playing at ``started_at``; its transcript ``text``
+    came at ``said_at``. Each event must pass through the control untouched."""
+    for event in (ResponseAudioStarted(response_id="r1", item_id="a1", latency_ms=None,
+                                       at=started_at),
+                  AssistantTranscript(response_id="r1", item_id="a1", text=text,
+                                      interrupted=False, heard_ms=None, at=said_at)):
+        out, verdicts = control.screen(event)
+        assert out is event and verdicts == ()
+
+
 def test_the_canceller_cleans_the_frame_that_goes_on() -> None:
     control = _control(EchoDefences(canceller=Halve(), watch=None))
     cleaned, change = control.microphone(_frame(4000), 0.0, State.SPEAKING)
@@ -134,12 +145,7 @@ def test_a_transcript_of_the_assistants_words_is_dropped_and_others_pass() -> No
     echo, and a user's own question is kept. Every event teaches the history."""
     control = _control(EchoDefences(canceller=None, watch=None))
     said = "The forecast for Saturday is sunny with a light breeze from the west"
-    for event in (ResponseAudioStarted(response_id="r1", item_id="a1", latency_ms=None,
-                                       at=10.0),
-                  AssistantTranscript(response_id="r1", item_id="a1", text=said,
-                                      interrupted=False, heard_ms=None, at=14.0)):
-        out, verdicts = control.screen(event)
-        assert out is event and verdicts == ()
+    _played(control, said, started_at=10.0, said_at=14.0)
     echo = UserTranscript(item_id="u1", text=said.lower(), at=14.0, speech_started_at=10.4)
     out, verdicts = control.screen(echo)
     assert isinstance(out, EchoTranscriptDropped) and out.item_id == "u1"
@@ -154,12 +160,7 @@ def test_words_the_assistant_has_just_played_are_known() -> None:
     """What a check of short speech asks: were all these words the assistant's own, played
     by a reply still playing or just over? Not once the reply is a few seconds past."""
     control = _control(EchoDefences(canceller=None, watch=None))
-    for event in (ResponseAudioStarted(response_id="r1", item_id="a1", latency_ms=None,
-                                       at=10.0),
-                  AssistantTranscript(response_id="r1", item_id="a1",
-                                      text="Keep it quiet, and stop by at noon.",
-                                      interrupted=False, heard_ms=None, at=10.5)):
-        control.screen(event)
+    _played(control, "Keep it quiet, and stop by at noon.", started_at=10.0, said_at=10.5)
     assert control.assistant_said("Quiet.", 11.0)
     assert not control.assistant_said("noon", 11.0)  # not played yet
     assert control.assistant_said("stop, noon", 14.0)
@@ -172,12 +173,8 @@ def test_words_played_over_a_speech_are_told_from_words_said_before_it() -> None
     the user's speech could hold, the words played from shortly (0.8 s) before its onset on?
     A user repeating the assistant quotes words played before they began."""
     control = _control(EchoDefences(canceller=None, watch=None))
-    text = "On Tuesday the market opens at nine, and the busy town fills up by ten."
-    for event in (ResponseAudioStarted(response_id="r1", item_id="a1", latency_ms=None,
-                                       at=10.0),
-                  AssistantTranscript(response_id="r1", item_id="a1", text=text,
-                                      interrupted=False, heard_ms=None, at=10.2)):
-        control.screen(event)
+    _played(control, "On Tuesday the market opens at nine, and the busy town fills up by ten.",
+            started_at=10.0, said_at=10.2)
     now = 14.0
     assert control.assistant_said("Tuesday?", now)  # said lately ...
     assert not control.assistant_said("Tuesday?", now, since=12.5)  # ... not over the speech

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 import pytest
@@ -507,20 +507,30 @@ def test_a_checked_backchannel_or_noise_leaves_the_reply_playing_and_is_forgotte
     assert _sent(out, ev.ResponseCreate) == [] and not s.yielded
 
 
+def _verdicts_on_words(s: ClientSession, text: str, *, silent: tuple[float, float],
+                       committed: float, at: float, **judged: bool) -> list[Any]:
+    """The user falls silent (``silent``: from when, for how long: the session commits), the
+    commit is confirmed at ``committed``, the words ``text`` come at ``at`` with the engine's
+    judgements of them (``assistant_said``, ``echo_of_playback``); the session's outputs."""
+    _silence(s, *silent)
+    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), committed)
+    s.user_words("u2", text, at, **judged)
+    return s.outputs()
+
+
+def _verdicts(out: list[Any]) -> list[str]:
+    return [d.verdict for d in out if isinstance(d, InterruptionDecided)]
+
+
 def test_a_command_the_assistant_has_just_said_does_not_stop_it() -> None:
     """The check's words are a command, but the assistant's own ("keep it quiet"): its
     voice transcribed back, not the user's. A confirmed yield is not second-guessed so."""
-    s = _checked_session()
-    _silence(s, 0.54, 120.0)
-    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.7)
-    s.user_words("u2", "Quiet.", 0.75, assistant_said=True)
-    assert [d.verdict for d in s.outputs() if isinstance(d, InterruptionDecided)] == ["noise"]
-    y = _yielded_session()
-    _silence(y, 0.5, 220.0)
-    y.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.75)
-    y.user_words("u2", "Stop.", 0.8, assistant_said=True)
-    assert [d.verdict for d in y.outputs() if isinstance(d, InterruptionDecided)] == [
-        "interruption"]
+    out = _verdicts_on_words(_checked_session(), "Quiet.", silent=(0.54, 120.0),
+                             committed=0.7, at=0.75, assistant_said=True)
+    assert _verdicts(out) == ["noise"]
+    out = _verdicts_on_words(_yielded_session(), "Stop.", silent=(0.5, 220.0),
+                             committed=0.75, at=0.8, assistant_said=True)
+    assert _verdicts(out) == ["interruption"]
 
 
 def test_a_yields_words_that_are_the_playback_over_it_are_noise_and_the_reply_resumes(
@@ -530,21 +540,16 @@ def test_a_yields_words_that_are_the_playback_over_it_are_noise_and_the_reply_re
     noise, and the paused reply resumes instead of being cancelled. Words the assistant said
     earlier in the reply (``assistant_said`` alone: a user repeating it back) still stop it."""
     y = _yielded_session()
-    _silence(y, 0.5, 220.0)
-    y.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.75)
     assert y.decision_onset is not None
-    y.user_words("u2", "busy town", 0.8, assistant_said=True, echo_of_playback=True)
-    out = y.outputs()
-    assert [d.verdict for d in out if isinstance(d, InterruptionDecided)] == ["noise"]
+    out = _verdicts_on_words(y, "busy town", silent=(0.5, 220.0), committed=0.75, at=0.8,
+                             assistant_said=True, echo_of_playback=True)
+    assert _verdicts(out) == ["noise"]
     assert any(isinstance(o, ResumePlayback) for o in out)
     assert _sent(out, ev.ResponseCancel) == [] and y.decision_onset is None
     # The same words on a check are judged by assistant_said, as before.
-    s = _checked_session()
-    _silence(s, 0.54, 120.0)
-    s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.7)
-    s.user_words("u2", "Stop.", 0.75, echo_of_playback=True)
-    assert [d.verdict for d in s.outputs() if isinstance(d, InterruptionDecided)] == [
-        "interruption"]
+    out = _verdicts_on_words(_checked_session(), "Stop.", silent=(0.54, 120.0),
+                             committed=0.7, at=0.75, echo_of_playback=True)
+    assert _verdicts(out) == ["interruption"]
 
 
 def test_a_check_with_no_words_ever_is_noise_not_an_interruption() -> None:
