@@ -93,10 +93,9 @@ class BargeIn:
             interruption stops and truncates the reply, anything else leaves it playing. The
             reply is never paused for a check (its duck is held only ``duck_hold_ms``). A
             "stop" that the canceller's start or a hoarse voice leaves 60-100 ms long, 10-90
-            ms of it voiced,
-            was never confirmed, and the assistant talked on. ``None``: never (also
-            without ``decide``, transcription, or ``commit_after_silence_ms``). Measured in
-            ``benchmarks/backchannel.py`` and ``benchmarks/barge_in.py``: see
+            ms of it voiced, was never confirmed, and the assistant talked on. ``None``:
+            never (also without ``decide``, transcription, or ``commit_after_silence_ms``).
+            Measured in ``benchmarks/backchannel.py`` and ``benchmarks/barge_in.py``: see
             docs/backchannels.md.
         check_voiced_ms: of a checked run, how much must be voiced (see ``min_voiced_ms``).
         duck_hold_ms: after a run worth checking ends (see ``check_speech_ms``), the duck

@@ -678,7 +678,8 @@ class ClientSession:
         pending = self._yield
         if pending is None or item_id not in pending.items:
             return
-        if echo_of_playback if pending.paused else assistant_said:
+        echo = echo_of_playback if pending.paused else assistant_said
+        if echo:
             # The assistant's own voice transcribed back: the transcript filters keep one- and
             # two-word transcripts when the detector took their audio for the user (they could
             # be the user's "yes"). A check's word or two the assistant has just said: a
