@@ -100,7 +100,8 @@ Metrics, per method (times are simulated, so they are ms of audio, not wall cloc
   ``false.cough`` / ``false.typing`` how many of those trials the event itself stopped;
   ``false.after_path_change``: false stops within 1 s after an echo path change, per minute of
   playback in those seconds; ``false.resumed``: of the false stops, the yields the decision
-  took back (the reply paused, then went on), and ``false.cancelled`` with its ``per_min``,
+  took back (the reply paused, then went on; ``resumed_pause_ms`` {p50, p95}: how long it
+  was silent), and ``false.cancelled`` with its ``per_min``,
   the ones that cancelled the reply (the rest of it lost, the model told it was cut).
 - ``rtf``: seconds spent in the local detector (the VAD's ``is_speech`` and the echo gate's
   ``passes``, each wrapped in a ``perf_counter`` timer; one worker process per core, so this
@@ -734,7 +735,11 @@ class Stop:
     ducked: float | None
     reported_onset: float | None
     source: str
-    resumed: bool = False  # a yield the decision took back: the reply went on
+    resumed_at: float | None = None  # a yield the decision took back: the reply went on then
+
+    @property
+    def resumed(self) -> bool:
+        return self.resumed_at is not None
 
 
 @attrs.frozen
@@ -858,7 +863,7 @@ def _resumed(event: InterruptionDecided) -> Stop:
     """A yield that ended in a resume: playback paused at the yield, with no duck recorded
     (the pause is the response)."""
     return Stop(detected=event.yielded, stopped=event.yielded, ducked=None,
-                reported_onset=event.onset, source="local", resumed=True)
+                reported_onset=event.onset, source="local", resumed_at=event.decided)
 
 
 def _run_replies(sim: Simulation, trial: Trial, step_s: float = 0.1) -> SimulationResult:
@@ -1069,6 +1074,8 @@ def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str,
     false_sources = [f.source for _, s in scored for f in s.false_stops]
     false_count = sum(len(s.false_stops) for _, s in scored)
     false_resumed = sum(f.resumed for _, s in scored for f in s.false_stops)
+    pauses = [(f.resumed_at - f.stopped) * 1000.0 for _, s in scored for f in s.false_stops
+              if f.resumed_at is not None]
     exposure = sum(s.exposure_s for _, s in scored)
     checks = [c for _, s in scored for c in s.false_checks]
     ai_only = [(o, s) for o, s in scored if o.kind == "ai_only"]
@@ -1133,6 +1140,7 @@ def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str,
             "exposure_min": round(exposure / 60.0, 2),
             "by_source": _counts(false_sources),
             "resumed": false_resumed,
+            "resumed_pause_ms": _latency(pauses),
             "cancelled": false_count - false_resumed,
             "cancelled_per_min": _per_min(false_count - false_resumed, exposure),
             "in_barge_in_trials": sum(len(s.false_stops) for _, s in speech),

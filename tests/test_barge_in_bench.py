@@ -211,14 +211,15 @@ def test_transcripts_are_counted_by_source_and_fate() -> None:
 
 
 def test_false_stops_tell_a_reply_resumed_from_one_cancelled() -> None:
-    """A yield the decision took back paused the reply (a false stop all the same); a
-    cancelled one lost the rest of it: the report counts them apart."""
-    paused = attrs.evolve(_stop(100.0), resumed=True)
+    """A yield the decision took back paused the reply (a false stop all the same, silent
+    until the verdict); a cancelled one lost the rest of it: the report counts them apart."""
+    paused = attrs.evolve(_stop(100.0), resumed_at=100.4)
     outcome = _outcome("ai_only", stops=(paused, _stop(300.0)), speaking=((0.0, 600.0),),
                        simulated_s=600.0)
     false = bench.summarize([outcome], local_detector=True)["false"]
     assert (false["count"], false["resumed"], false["cancelled"]) == (2, 1, 1)
     assert false["cancelled_per_min"] == pytest.approx(0.1)
+    assert false["resumed_pause_ms"]["p50"] == pytest.approx(400.0)
 
 
 def test_server_vad_has_no_local_rtf() -> None:
