@@ -215,6 +215,11 @@ def _sent(out: Sequence[object], kind: type[_E]) -> list[_E]:
     return [o.event for o in out if isinstance(o, SendEvent) and isinstance(o.event, kind)]
 
 
+def _verdicts(out: list[Any]) -> list[str]:
+    """The verdicts of the decisions among ``out`` (a session's outputs), in order."""
+    return [d.verdict for d in out if isinstance(d, InterruptionDecided)]
+
+
 def _interrupted_by_our_commit() -> ClientSession:
     """The server's VAD heard "stop"; the session committed it itself (``u2``), the words
     made it an interruption, and the cancel went through."""
@@ -300,8 +305,7 @@ def test_a_new_turn_after_a_dismissed_backchannel_is_answered() -> None:
     s = _yielded_session()
     s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.7)
     s.user_words("u2", "Yeah.", 0.75)
-    assert [o.verdict for o in s.outputs() if isinstance(o, InterruptionDecided)] == [
-        "backchannel"]
+    assert _verdicts(s.outputs()) == ["backchannel"]
     # A question the local detector did not take for a barge-in, committed while the
     # resumed reply plays: answered once the assistant is quiet.
     s.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=1300, item_id="u3"), 1.4)
@@ -324,8 +328,7 @@ def test_the_commit_of_a_dismissed_backchannel_still_to_come_is_deleted() -> Non
     s.receive(ev.InputAudioBufferSpeechStarted(audio_start_ms=380, item_id="u2"), 0.45)
     s.user_speech(0.5, onset=0.38, source="local")
     _silence(s, 0.5, 400.0)
-    assert [o.verdict for o in s.outputs() if isinstance(o, InterruptionDecided)] == [
-        "backchannel"]
+    assert _verdicts(s.outputs()) == ["backchannel"]
     s.receive(ev.InputAudioBufferSpeechStopped(audio_end_ms=700, item_id="u2"), 1.2)
     s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 1.2)
     out = s.outputs()
@@ -443,7 +446,7 @@ def test_an_item_both_echo_and_dismissed_is_deleted_once() -> None:
     deletes = [o.event for o in out
                if isinstance(o, SendEvent) and isinstance(o.event, ev.ConversationItemDelete)]
     assert [d.item_id for d in deletes] == ["u2"]
-    assert [o.verdict for o in out if isinstance(o, InterruptionDecided)] == ["noise"]
+    assert _verdicts(out) == ["noise"]
 
 
 def test_words_the_echo_filters_dropped_decide_at_once() -> None:
@@ -501,13 +504,13 @@ def test_a_checked_backchannel_or_noise_leaves_the_reply_playing_and_is_forgotte
     s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.7)
     s.user_words("u2", words, 0.75)
     out = s.outputs()
-    assert [d.verdict for d in out if isinstance(d, InterruptionDecided)] == [verdict]
+    assert _verdicts(out) == [verdict]
     assert not any(isinstance(o, (ResumePlayback, StopPlayback, DuckPlayback)) for o in out)
     assert [d.item_id for d in _sent(out, ev.ConversationItemDelete)] == ["u2"]
     assert _sent(out, ev.ResponseCreate) == [] and not s.yielded
 
 
-def _verdicts_on_words(s: ClientSession, text: str, *, silent: tuple[float, float],
+def _outputs_on_words(s: ClientSession, text: str, *, silent: tuple[float, float],
                        committed: float, at: float, **judged: bool) -> list[Any]:
     """The user falls silent (``silent``: from when, for how long: the session commits), the
     commit is confirmed at ``committed``, the words ``text`` come at ``at`` with the engine's
@@ -518,17 +521,14 @@ def _verdicts_on_words(s: ClientSession, text: str, *, silent: tuple[float, floa
     return s.outputs()
 
 
-def _verdicts(out: list[Any]) -> list[str]:
-    return [d.verdict for d in out if isinstance(d, InterruptionDecided)]
-
 
 def test_a_command_the_assistant_has_just_said_does_not_stop_it() -> None:
     """The check's words are a command, but the assistant's own ("keep it quiet"): its
     voice transcribed back, not the user's. A confirmed yield is not second-guessed so."""
-    out = _verdicts_on_words(_checked_session(), "Quiet.", silent=(0.54, 120.0),
+    out = _outputs_on_words(_checked_session(), "Quiet.", silent=(0.54, 120.0),
                              committed=0.7, at=0.75, assistant_said=True)
     assert _verdicts(out) == ["noise"]
-    out = _verdicts_on_words(_yielded_session(), "Stop.", silent=(0.5, 220.0),
+    out = _outputs_on_words(_yielded_session(), "Stop.", silent=(0.5, 220.0),
                              committed=0.75, at=0.8, assistant_said=True)
     assert _verdicts(out) == ["interruption"]
 
@@ -541,13 +541,13 @@ def test_a_yields_words_that_are_the_playback_over_it_are_noise_and_the_reply_re
     earlier in the reply (``assistant_said`` alone: a user repeating it back) still stop it."""
     y = _yielded_session()
     assert y.decision_onset is not None
-    out = _verdicts_on_words(y, "busy town", silent=(0.5, 220.0), committed=0.75, at=0.8,
+    out = _outputs_on_words(y, "busy town", silent=(0.5, 220.0), committed=0.75, at=0.8,
                              assistant_said=True, echo_of_playback=True)
     assert _verdicts(out) == ["noise"]
     assert any(isinstance(o, ResumePlayback) for o in out)
     assert _sent(out, ev.ResponseCancel) == [] and y.decision_onset is None
     # The same words on a check are judged by assistant_said, as before.
-    out = _verdicts_on_words(_checked_session(), "Stop.", silent=(0.54, 120.0),
+    out = _outputs_on_words(_checked_session(), "Stop.", silent=(0.54, 120.0),
                              committed=0.7, at=0.75, echo_of_playback=True)
     assert _verdicts(out) == ["interruption"]
 
@@ -563,7 +563,7 @@ def test_a_check_with_no_words_ever_is_noise_not_an_interruption() -> None:
         message="buffer too small", event_id=commit.event_id)), 0.7)
     _silence(s, 0.7, 1200.0)
     out = s.outputs()
-    assert [d.verdict for d in out if isinstance(d, InterruptionDecided)] == ["noise"]
+    assert _verdicts(out) == ["noise"]
     assert not any(isinstance(o, StopPlayback) for o in out)
 
 
@@ -607,7 +607,7 @@ def test_a_reply_that_ends_during_a_check_ends_and_a_stop_then_is_a_turn() -> No
     s.receive(ev.InputAudioBufferCommitted(item_id="u2"), 0.8)
     s.user_words("u2", "Stop.", 0.85)
     out = s.outputs()
-    assert [d.verdict for d in out if isinstance(d, InterruptionDecided)] == ["interruption"]
+    assert _verdicts(out) == ["interruption"]
     assert _sent(out, ev.ResponseCancel) == [] and not any(isinstance(o, StopPlayback)
                                                            for o in out)
     _silence(s, 0.86, 600.0)  # the answer waits for the end of the user's turn
