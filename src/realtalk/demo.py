@@ -376,7 +376,7 @@ def _marks(event: Interrupted) -> list[tuple[float, str]]:
                     "for speech)"),
         (lat.ducked, "playback ducked (volume lowered: speech probable)"),
         (lat.detected, f"BARGE-IN confirmed ({event.source})"),
-        (lat.playback_stopped, "playback stopped (queued audio dropped)"),
+        (lat.playback_stopped, "playback stopped (the AI falls silent)"),
         (lat.cancel_sent, "response.cancel sent"),
         (lat.truncate_sent, f"conversation.item.truncate sent ({event.truncate_ms} ms heard)"),
     ]

@@ -27,7 +27,9 @@ class InterruptionLatency:
         ducked: when playback was ducked on the first frames of probable speech (``None``:
             no ducking, or it came with the confirmation).
         detected: when the barge-in was confirmed.
-        playback_stopped: when the output was told to stop and its queue was cleared.
+        playback_stopped: when the output was told to stop: for a reply that paused while
+            the interruption was decided, when it paused (its queue is cleared at the
+            decision); otherwise when it stopped and its queue was cleared.
         cancel_sent: when ``response.cancel`` left for the wire (``None`` if none was needed).
         truncate_sent: when ``conversation.item.truncate`` left for the wire.
         acknowledged: when upstream confirmed (``response.done`` of the cancelled response).
