@@ -124,6 +124,10 @@ Metrics, per method (times are simulated, so they are ms of audio, not wall cloc
 - ``duck_latency_ms``: onset -> playback ducked (``Interrupted.latency.ducked``, the graded
   response), where the method ducks; a duck already in place at the onset (started by echo)
   counts as 0 ms and is counted in ``before_onset``.
+- ``false_ducks``: in the AI-only runs, where nobody speaks, the ducks the detector withdrew
+  without a stop (``ClientStats.ducks_restored``: the playback dipped and came back):
+  ``count`` and ``per_min`` of their playback (also per block and condition). What a quicker
+  duck would cost.
 
 Also per method: ``by_echo`` (the same per echo level, with which path detected and which
 fired falsely), ``by_block`` (bench, unseen), ``by_condition`` (per condition: detected_pct,
@@ -781,6 +785,7 @@ class Outcome:
     checks: tuple[tuple[float, float], ...] = ()  # (begun, decided) of each check of speech
     condition: str = "bench/equal"
     changes: tuple[float, ...] = ()  # when the echo path moved
+    ducks_withdrawn: int = 0  # ducks restored without a stop (ClientStats.ducks_restored)
     error: str | None = None  # the run raised this: the trial is counted apart, not judged
 
 
@@ -856,7 +861,8 @@ def outcome_of(trial: Trial, result: SimulationResult, timer: CpuTimer,
                    echo_audio_s=timer.echo_audio_s, wall_s=wall_s,
                    transcribed=transcribed(sim, result),
                    checks=tuple((e.yielded, e.decided) for e in decided
-                                if not e.evidence.confirmed))
+                                if not e.evidence.confirmed),
+                   ducks_withdrawn=sim.session.stats.ducks_restored)
 
 
 def _stop(event: Interrupted) -> Stop:
@@ -1008,6 +1014,15 @@ def stops_after(at: float, changes: Sequence[float], window_s: float) -> bool:
     return any(0.0 <= at - c <= window_s for c in changes)
 
 
+def false_ducks(rows: Sequence[tuple[Outcome, Score]]) -> dict[str, Any]:
+    """The ducks withdrawn without a stop in the AI-only runs among ``rows``: where nobody
+    spoke, each is a dip the listener heard for nothing (the cost side of the duck's
+    latency). ``per_min`` of those runs' playback; ``None`` without any."""
+    ai_only = [(o, s) for o, s in rows if o.kind == "ai_only"]
+    count = sum(o.ducks_withdrawn for o, _ in ai_only)
+    return {"count": count, "per_min": _per_min(count, sum(s.exposure_s for _, s in ai_only))}
+
+
 def group_metrics(rows: Sequence[tuple[Outcome, Score]]) -> dict[str, Any]:
     """The per-group figures (an echo level, a condition, an axis value) of judged trials."""
     valid = [(o, s) for o, s in rows if o.kind == "speech" and s.ai_speaking_at_onset]
@@ -1026,6 +1041,7 @@ def group_metrics(rows: Sequence[tuple[Outcome, Score]]) -> dict[str, Any]:
         "trials": len(rows),
         "detected_by_source": _counts(h.source for _, h in hits),
         "false_by_source": _counts(f.source for _, s in rows for f in s.false_stops),
+        "false_ducks": false_ducks(rows),
     }
 
 
@@ -1138,6 +1154,7 @@ def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str,
         "duck_latency_ms": {**_latency([max(0.0, d) for d in ducks]),
                             "before_onset": sum(d < 0 for d in ducks)} if ducks else None,
         "reported_stop_ms": _latency(reported),
+        "false_ducks": false_ducks(scored),
         # Of all barge-in trials, including those where a false stop had silenced the AI.
         "detected_pct_of_all": _round(100.0 * len(hits) / len(speech)) if speech else None,
         "trials": {"speech": len(speech), "ai_speaking_at_onset": len(valid),
