@@ -1112,7 +1112,9 @@ def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str,
     detected_pct = 100.0 * len(hits) / len(valid) if valid else None
     ai_only_simulated = sum(o.simulated_s for o, _ in ai_only)
     stop_p95 = percentile(stop_ms, 95)
-    duck_p95 = percentile([max(0.0, d) for d in ducks], 95) if ducks else None
+    # A duck already in place at the onset (started by echo) counts as 0 ms.
+    duck_ms = [max(0.0, d) for d in ducks]
+    duck_p95 = percentile(duck_ms, 95)
 
     def transcripts(rows: Sequence[Outcome]) -> dict[str, Any]:
         said = [t for o in rows for t in o.transcribed]
@@ -1151,7 +1153,7 @@ def summarize(outcomes: Sequence[Outcome], *, local_detector: bool) -> dict[str,
                    "pending_ms": _latency([(b - a) * 1000.0 for a, b in checks])},
         "rtf": _round(rtf, 6),
         "echo_canceller_rtf": _round(echo_rtf, 6),
-        "duck_latency_ms": {**_latency([max(0.0, d) for d in ducks]),
+        "duck_latency_ms": {**_latency(duck_ms),
                             "before_onset": sum(d < 0 for d in ducks)} if ducks else None,
         "reported_stop_ms": _latency(reported),
         "false_ducks": false_ducks(scored),
