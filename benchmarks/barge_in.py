@@ -38,10 +38,15 @@ The corpus, the same for every method and deterministic given ``--seed``, has tw
 **bench** block below, which the defaults were tuned on (conditions ``bench/<echo level>``), and
 the **unseen** block after it, which nothing was tuned on.
 
-- **barge-in trials**: the assistant is asked for a reply (a ``response.create`` straight to the
-  server, so nothing but echo and noise reaches the microphone before the user talks); at a
-  random point 0.5-8 s into its speech one of the committed espeak-ng clips (ten voices) starts,
-  scaled so its active frames average -26 dBFS at the microphone.
+- **the user's turn**: every trial opens with one, 0.2 s in (:func:`with_turns`): another clip
+  of the same voice set as the trial's barge-in, at -26 dBFS +- 4 dB drawn per trial, which
+  the reply answers (the server's VAD ends the turn; where it never does, babble keeping it in
+  speech, the benchmark asks for the reply 0.7 s after the turn, as an app's own end-of-turn
+  detection would). ``--no-turns``: no turn, the reply is asked for at once (a
+  ``response.create`` straight to the server), as before the turns.
+- **barge-in trials**: at a random point 0.5-8 s into the assistant's speech one of the
+  committed espeak-ng clips (ten voices) starts, scaled so its active frames average -26 dBFS
+  at the microphone.
 - **click and cough trials**: the same, with a click (-20..-10 dBFS) or a cough (-30..-20 dBFS)
   instead of speech, from the committed clips and the seeded generators: any stop is false.
 - **AI-only runs**: 10 x 60 s of the assistant talking, no user at all, echo as loud as the
@@ -230,6 +235,14 @@ CHANGE_LEAD_S = (0.2, 2.0)
 AFTER_CHANGE_S = 1.0  # a false stop this soon after a path change is charged to it
 BARGE_AT_S = (0.5, 8.0)  # where in the assistant's speech the user (or the click) comes in
 GRACE_S = 0.5  # an interruption this long after the user stops is still theirs
+# The user's turn that opens each trial (the question the reply answers): it starts this far
+# into the run, and the reply is due within TURN_REPLY_S of its end (the server's 500 ms of
+# end-of-turn silence, then its latency). Its level is the barge-in's +- TURN_LEVEL_DB: people
+# do not talk at one level.
+TURN_AT_S = 0.2
+TURN_REPLY_S = 1.0
+TURN_WAIT_S = 0.7  # the server's VAD has not answered this long after the turn: ask
+TURN_LEVEL_DB = 4.0
 SECONDS_PER_WORD = 0.3  # the synthetic voice speaks ~0.4 s per word; margin for the reply length
 SERVER = ServerOptions(first_audio_latency_ms=100.0, generation_speed=20.0)
 NAIVE_SILENCE = 2.0  # int16 RMS at or below which a frame is digital silence (the naive rule)
@@ -346,6 +359,14 @@ class Trial:
     speaker: str = "linear"  # a key of SPEAKERS
     # When the echo path moves: (response number, seconds after that response starts).
     changes: tuple[tuple[int, float], ...] = ()
+    turn: Sound | None = None  # the user's turn the first reply answers (None: no turn)
+
+    @property
+    def lead_s(self) -> float:
+        """How long before the first reply is due: the user's turn and the wait after it."""
+        if self.turn is None:
+            return 0.0
+        return TURN_AT_S + len(render(self.turn)) / RATE + TURN_REPLY_S
 
     @property
     def condition(self) -> str:
@@ -405,9 +426,10 @@ def _reply(rng: np.random.Generator, seconds: float) -> str:
     return " ".join(words[(start + i) % len(words)] for i in range(n))
 
 
-def build_corpus(seed: int, quick: bool) -> Corpus:
+def build_corpus(seed: int, quick: bool, *, turns: bool = True) -> Corpus:
     """The trials, in a fixed order, from one seeded generator: the tuned block, then the
-    unseen one (:func:`add_unseen`, from its own generator, so either can grow alone)."""
+    unseen one (:func:`add_unseen`, from its own generator, so either can grow alone); with
+    ``turns``, each opened by a user turn (:func:`with_turns`, from a third)."""
     rng = np.random.default_rng([seed, 0xBA6E])
     speech = [c.name for c in clips(rate=RATE, kind="speech")]
     echo_names = ["-20dB", "equal"] if quick else list(ECHO_GAINS_DB)
@@ -455,11 +477,32 @@ def build_corpus(seed: int, quick: bool) -> Corpus:
                                for _ in range(count)),
             gaps_s=tuple(float(g) for g in rng.uniform(0.5, 2.0, count)))
     add_unseen(trials, seed, quick, at_0db)
+    if turns:
+        trials = with_turns(trials, seed)
     levels = {n: at_0db + gains[n] - USER_DBFS for n in echo_names}
     levels.update(ECHO_TO_USER_DB if not quick else
                   {n: ECHO_TO_USER_DB[n] for n in dict.fromkeys(t.echo for t in trials)
                    if n in ECHO_TO_USER_DB})
     return Corpus(trials=tuple(trials), echo_to_user_db=levels)
+
+
+def with_turns(trials: Sequence[Trial], seed: int) -> list[Trial]:
+    """Each trial opened by the user's turn, the question the first reply answers: another
+    clip of the same set as its barge-ins (the tuned or the unseen voices), at the user's
+    level +- ``TURN_LEVEL_DB``, so the barge-in is up to that much louder or softer than the
+    speech the detector learned the user's level from."""
+    rng = np.random.default_rng([seed, 0x7E4A])
+    sets = {source: [c.name for c in clips(UNSEEN_DIR if source == "unseen" else None,
+                                           rate=RATE, kind="speech")]
+            for source in ("clip", "unseen")}
+    out = []
+    for trial in trials:
+        source: Literal["clip", "unseen"] = "clip" if trial.room == "bench" else "unseen"
+        names = [n for n in sets[source] if trial.sound is None or n != trial.sound.name]
+        level = USER_DBFS + float(rng.uniform(-TURN_LEVEL_DB, TURN_LEVEL_DB))
+        turn = Sound("speech", names[int(rng.integers(len(names)))], source, level)
+        out.append(attrs.evolve(trial, turn=turn))
+    return out
 
 
 def unseen_cells(quick: bool) -> list[tuple[str, str, str, str, str]]:
@@ -669,6 +712,9 @@ def _spoken(sound: Sound) -> str:
 def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
     """A ready-to-run simulation of ``trial`` under ``method``, its detector timed."""
     utterances: list[Utterance] = []
+    if trial.turn is not None:
+        utterances.append(Utterance(samples=render(trial.turn), text=_spoken(trial.turn),
+                                    at=TURN_AT_S))
     if trial.sound is not None and trial.at_s is not None:
         utterances.append(Utterance(samples=render(trial.sound), text=_spoken(trial.sound),
                                     after_assistant_starts=trial.at_s))
@@ -727,9 +773,11 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
         # A recogniser with word errors (0-30 % an item, clipped edges), not a perfect one.
         words_rng = random.Random(trial.seed)
         sim.oracle.mishear = lambda words: mishear(words_rng, words)
-    # Ask for a reply straight away, with no user question before it, so
-    # every sound at the microphone before the barge-in is echo or noise.
-    sim.request_response()
+    if trial.turn is None:
+        # Ask for a reply straight away, with no user question before it, so every sound
+        # at the microphone before the barge-in is echo or noise. With a turn, the server
+        # answers it when it has heard the turn end.
+        sim.request_response()
     return sim, timer
 
 
@@ -838,7 +886,7 @@ def outcome_of(trial: Trial, result: SimulationResult, timer: CpuTimer,
                wall_s: float, sim: Simulation) -> Outcome:
     """Distil a finished simulation into an :class:`Outcome`."""
     onset = sound_end = None
-    spoke = [e for e in result.timeline if isinstance(e, UserSpoke)]
+    spoke = [e for e in result.timeline if isinstance(e, UserSpoke) and e.barge_in]
     if spoke and trial.sound is not None:
         samples = render(trial.sound).astype(np.float64) / 32768.0
         onset = spoke[0].at + onset_offset_s(samples)
@@ -879,19 +927,34 @@ def _resumed(event: InterruptionDecided) -> Stop:
                 reported_onset=event.onset, source="local", resumed_at=event.decided)
 
 
+def _answer_turn(sim: Simulation, trial: Trial) -> SimulationResult | None:
+    """Run through the user's turn; if the server has not started answering it by then (its
+    VAD never heard the turn end: babble keeps it in speech), ask for the reply, as an app
+    whose own end-of-turn detection fired would. ``None`` without a turn."""
+    if trial.turn is None:
+        return None
+    result = sim.run(trial.lead_s - TURN_REPLY_S + TURN_WAIT_S)
+    if sim.session.state is State.LISTENING and not sim.engine.context.responses_in_progress:
+        sim.request_response()
+    return result
+
+
 def _run_replies(sim: Simulation, trial: Trial, step_s: float = 0.1) -> SimulationResult:
     """Run an AI-only trial: each time the assistant has been quiet (listening) for the next
-    gap, ask for the next reply."""
+    gap, after its first reply, ask for the next reply."""
     gaps = list(trial.gaps_s)
     quiet = 0.0
-    result = sim.run(step_s)
-    while result.simulated_s + 1e-9 < trial.duration_s:
-        quiet = quiet + step_s if sim.session.state is State.LISTENING else 0.0
+    replied = False
+    end = trial.lead_s + trial.duration_s
+    result = _answer_turn(sim, trial) or sim.run(step_s)
+    while result.simulated_s + 1e-9 < end:
+        replied = replied or sim.session.state is not State.LISTENING
+        quiet = quiet + step_s if replied and sim.session.state is State.LISTENING else 0.0
         if gaps and quiet >= gaps[0]:
             gaps.pop(0)
             quiet = 0.0
             sim.request_response()
-        result = sim.run(min(step_s, trial.duration_s - result.simulated_s))
+        result = sim.run(min(step_s, end - result.simulated_s))
     return result
 
 
@@ -900,7 +963,12 @@ def run_trial(method: str, trial: Trial) -> Outcome:
     wall = time.perf_counter()
     try:
         sim, timer = build_simulation(method, trial)
-        result = _run_replies(sim, trial) if trial.gaps_s else sim.run(trial.duration_s)
+        if trial.gaps_s:
+            result = _run_replies(sim, trial)
+        else:
+            done = _answer_turn(sim, trial)
+            result = sim.run(trial.lead_s + trial.duration_s
+                             - (done.simulated_s if done is not None else 0.0))
         # A decision still pending when the trial ends is waited for: the assistant fell
         # silent at the yield, and only the verdict says whether that was a stop.
         waited = 0.0
@@ -1290,15 +1358,17 @@ def bench_arguments(doc: str | None) -> argparse.ArgumentParser:
 
 
 def run_methods(methods: Sequence[str], *, seed: int = 0, quick: bool = False, jobs: int = 2,
-                started: float | None = None) -> dict[str, dict[str, Any]]:
+                started: float | None = None, turns: bool = True) -> dict[str, dict[str, Any]]:
     """Run the corpus under each method (``jobs`` worker processes), printing progress;
-    the report keyed by method. ``benchmarks/echo.py`` runs its chain block through this."""
+    the report keyed by method. ``benchmarks/echo.py`` runs its chain block through this.
+    ``turns``: each trial opens with a user turn (:func:`with_turns`)."""
     started = time.perf_counter() if started is None else started
-    corpus = build_corpus(seed, quick)
+    corpus = build_corpus(seed, quick, turns=turns)
     kinds = {k: sum(t.kind == k for t in corpus.trials)
              for k in ("speech", "click", "cough", "typing")}
     ai_only_s = sum(t.duration_s for t in corpus.trials if t.kind == "ai_only")
-    print(f"corpus (seed {seed}{', quick' if quick else ''}): "
+    print(f"corpus (seed {seed}{', quick' if quick else ''}"
+          f"{'' if turns else ', no user turns'}): "
           f"{len(corpus.trials)} trials, {kinds}, AI-only {ai_only_s / 60:.1f} min; "
           "echo/user active level dB: "
           + ", ".join(f"{k} {v:+.1f}" for k, v in corpus.echo_to_user_db.items()), flush=True)
@@ -1379,6 +1449,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = bench_arguments(__doc__)
     parser.add_argument("--methods", nargs="+", default=None,
                         help="run only these methods (default: all available)")
+    parser.add_argument("--no-turns", action="store_true",
+                        help="no user turn before the first reply (the reply is asked for "
+                             "at once, as before the turns)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     # The core logs every server error it absorbs (a resume racing a server-VAD response, ...);
@@ -1392,7 +1465,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.methods:
         methods = [m for m in methods if m in args.methods]
     report = run_methods(methods, seed=args.seed, quick=args.quick, jobs=args.jobs,
-                         started=started)
+                         started=started, turns=not args.no_turns)
     print(f"total wall time {time.perf_counter() - started:.1f} s", flush=True)
     print(json.dumps(report), flush=True)
 

@@ -401,3 +401,49 @@ def test_a_trial_that_raises_is_counted_apart(monkeypatch: pytest.MonkeyPatch) -
                                 "by_condition": {HARD: 1}}
     assert report["trials"]["speech"] == 1 and report["detected_pct"] == 100.0
     assert HARD not in report["by_condition"]
+
+
+def test_each_trial_opens_with_a_user_turn_of_its_own_voice_set() -> None:
+    """``with_turns`` gives every trial a turn: another clip of the same set as its barge-in
+    (the tuned voices in the tuned block, the unseen ones in the unseen block), at the user's
+    level +- TURN_LEVEL_DB, the same for the same seed; the run waits for it and the reply."""
+    trials: list[bench.Trial] = [bench.Trial(
+        index=0, kind="speech", echo="equal", echo_gain_db=0.0, echo_delay_ms=5.0, rt60_s=0.3,
+        noise="pink", noise_dbfs=-60.0, seed=1, reply="hello", duration_s=5.0,
+        sound=bench.Sound("speech", "wait_stop", "clip", bench.USER_DBFS), at_s=1.0)]
+    bench.add_unseen(trials, seed=0, quick=True, at_0db=-20.0)
+    turned = bench.with_turns(trials, seed=0)
+    assert turned == bench.with_turns(trials, seed=0) != bench.with_turns(trials, seed=1)
+    levels = []
+    for before, after in zip(trials, turned, strict=True):
+        turn = after.turn
+        assert turn is not None and attrs.evolve(after, turn=None) == before
+        assert turn.kind == "speech"
+        assert turn.source == ("clip" if before.room == "bench" else "unseen")
+        assert before.sound is None or turn.name != before.sound.name
+        assert abs(turn.level_dbfs - bench.USER_DBFS) <= bench.TURN_LEVEL_DB
+        levels.append(turn.level_dbfs)
+        assert after.lead_s == pytest.approx(
+            bench.TURN_AT_S + len(bench.render(turn)) / RATE + bench.TURN_REPLY_S)
+    assert len(set(levels)) == len(levels)  # drawn, not one level for all
+    assert trials[0].lead_s == 0.0
+
+
+def test_a_turn_is_answered_and_the_barge_in_is_judged_from_its_own_onset() -> None:
+    """A simulated trial with a turn: the reply answers it (no reply is asked for before),
+    and the barge-in's onset, not the turn's, is the one the trial is judged from."""
+    trial = bench.with_turns([bench.Trial(
+        index=0, kind="speech", echo="-30dB", echo_gain_db=-30.0, echo_delay_ms=5.0,
+        rt60_s=0.3, noise="pink", noise_dbfs=-60.0, seed=1, reply=bench._reply(
+            np.random.default_rng(0), 4.0), duration_s=4.0,
+        sound=bench.Sound("speech", "wait_stop", "clip", bench.USER_DBFS), at_s=1.0)],
+        seed=0)[0]
+    sim, timer = bench.build_simulation("realtalk", trial)
+    done = bench._answer_turn(sim, trial)
+    assert done is not None
+    result = sim.run(trial.lead_s + trial.duration_s - done.simulated_s)
+    outcome = bench.outcome_of(trial, result, timer, 0.0, sim)
+    assert outcome.speaking and outcome.speaking[0][0] > trial.lead_s - bench.TURN_REPLY_S
+    assert outcome.onset is not None and outcome.onset > outcome.speaking[0][0] + 0.9
+    judged = bench.score(outcome)
+    assert judged.hit is not None and not judged.false_stops
