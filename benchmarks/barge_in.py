@@ -16,6 +16,9 @@ Methods (each runs the whole corpus through :class:`realtalk.sim.Simulation`):
 
 - ``realtalk``: the current default, ``Simulation``'s own onset detector and ``BargeIn()``
   (with the server's ``speech_started`` as the fallback path).
+- ``realtalk_any_level``: ``realtalk`` without the user's level, ``BargeIn(max_below_user_db=
+  None)``: speech at any level may confirm, however far under the user's own (without turns
+  the two are the same).
 - ``realtalk_stop``: ``realtalk`` without the interruption decision, ``BargeIn(decide=False)``:
   confirmed speech stops and cancels the reply at once.
 - ``realtalk_local``: the same detector with the server path off (``BargeIn(use_server_vad=
@@ -42,7 +45,8 @@ the **unseen** block after it, which nothing was tuned on.
   of the same voice set as the trial's barge-in, at -26 dBFS +- 4 dB drawn per trial, which
   the reply answers (the server's VAD ends the turn; where it never does, babble keeping it in
   speech, the benchmark asks for the reply 0.7 s after the turn, as an app's own end-of-turn
-  detection would). ``--no-turns``: no turn, the reply is asked for at once (a
+  detection would). The detector learns the user's level from it (``BargeIn.
+  max_below_user_db``). ``--no-turns``: no turn, the reply is asked for at once (a
   ``response.create`` straight to the server), as before the turns.
 - **barge-in trials**: at a random point 0.5-8 s into the assistant's speech one of the
   committed espeak-ng clips (ten voices) starts, scaled so its active frames average -26 dBFS
@@ -691,8 +695,8 @@ def _webrtc_factory() -> Callable[[], VoiceActivityDetector] | None:
 
 def available_methods() -> list[str]:
     """The methods this machine can run, in report order."""
-    names = ["realtalk", "realtalk_stop", "realtalk_local", "realtalk_no_aec", "energy", "naive",
-             "server_vad"]
+    names = ["realtalk", "realtalk_any_level", "realtalk_stop", "realtalk_local",
+             "realtalk_no_aec", "energy", "naive", "server_vad"]
     if _webrtc_factory() is not None:
         names.append("webrtcvad")
     return names
@@ -734,6 +738,8 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
     naive = NaiveVAD()
     if method == "realtalk":
         sim = Simulation(utterances, **common)
+    elif method == "realtalk_any_level":
+        sim = Simulation(utterances, barge_in=BargeIn(max_below_user_db=None), **common)
     elif method == "realtalk_stop":
         sim = Simulation(utterances, barge_in=BargeIn(decide=False), **common)
     elif method == "realtalk_local":

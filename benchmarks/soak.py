@@ -87,6 +87,11 @@ def documented_bounds(engine: ConversationEngine) -> dict[str, int]:
         for where in ("engine.detector.gate", "engine.echo_control.detector.gate"):
             bounds[f"{where}.ratios"] = round(gate.learn_s / FRAME_S) + 1  # learn_s of frames
             bounds[f"{where}.history"] = round(gate.max_delay_ms / 1000 / FRAME_S) + 2
+    if engine.detector is not None:
+        # the user's level: the last window_ms of their speech, in frames
+        window = round(engine.detector.user_level.window_ms / 1000 / FRAME_S) + 1
+        for where in ("engine.detector", "engine.echo_control.detector"):
+            bounds[f"{where}.user_level.frames"] = window
     return bounds
 
 

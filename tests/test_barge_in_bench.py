@@ -431,7 +431,8 @@ def test_each_trial_opens_with_a_user_turn_of_its_own_voice_set() -> None:
 
 def test_a_turn_is_answered_and_the_barge_in_is_judged_from_its_own_onset() -> None:
     """A simulated trial with a turn: the reply answers it (no reply is asked for before),
-    and the barge-in's onset, not the turn's, is the one the trial is judged from."""
+    the detector learns the user's level from it, and the barge-in's onset, not the turn's,
+    is the one the trial is judged from."""
     trial = bench.with_turns([bench.Trial(
         index=0, kind="speech", echo="-30dB", echo_gain_db=-30.0, echo_delay_ms=5.0,
         rt60_s=0.3, noise="pink", noise_dbfs=-60.0, seed=1, reply=bench._reply(
@@ -444,6 +445,9 @@ def test_a_turn_is_answered_and_the_barge_in_is_judged_from_its_own_onset() -> N
     result = sim.run(trial.lead_s + trial.duration_s - done.simulated_s)
     outcome = bench.outcome_of(trial, result, timer, 0.0, sim)
     assert outcome.speaking and outcome.speaking[0][0] > trial.lead_s - bench.TURN_REPLY_S
+    level = sim.detector.user_level.level_dbfs if sim.detector is not None else None
+    assert trial.turn is not None and level is not None
+    assert abs(level - trial.turn.level_dbfs) < 3.0
     assert outcome.onset is not None and outcome.onset > outcome.speaking[0][0] + 0.9
     judged = bench.score(outcome)
     assert judged.hit is not None and not judged.false_stops

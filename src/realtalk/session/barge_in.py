@@ -4,10 +4,12 @@ Pure logic with explicit times. A click is shorter than ``min_speech_ms``, so it
 confirms; short dips inside speech (between syllables) up to ``max_gap_ms`` do not reset the
 count. A loud sound held as speech by a detector that hears the assistant's residual voice (a
 cough, a keyboard) confirms only if enough of it was voiced (``min_voiced_ms``), as a vowel
-is. After a confirmation the policy re-arms only after ``rearm_silence_ms`` of silence, so one
-utterance is one onset. A run that ends unconfirmed but held enough voiced speech to be a short
-word (``check_speech_ms``, ``check_voiced_ms``) is handed on as :class:`ShortSpeech`, for its
-words to decide.
+is. Once the user's own level is known (:class:`~realtalk.vad.user_level.UserLevel`), a run
+confirms only when one of its frames comes within ``max_below_user_db`` of it, so background
+talkers well under the user do not. After a confirmation the policy re-arms only after
+``rearm_silence_ms`` of silence, so one utterance is one onset. A run that ends unconfirmed
+but held enough voiced speech to be a short word (``check_speech_ms``, ``check_voiced_ms``)
+is handed on as :class:`ShortSpeech`, for its words to decide.
 """
 
 from __future__ import annotations
@@ -50,6 +52,15 @@ class BargeIn:
             loud as a user, for the second or more the canceller and the echo gate take to
             relearn; the user's voice does not follow the playback. Measured in
             ``benchmarks/barge_in.py``: see docs/barge-in-unseen.md.
+        max_below_user_db: once the user's speaking level is known (the active level of the
+            speech confirmed while the speaker had been silent for a while: their turns, see
+            :class:`~realtalk.vad.user_level.UserLevel`), a run is confirmed only when one of
+            its frames comes within this many dB of it; the count goes on until one does.
+            Background talkers are speech too (voiced, word-shaped, their syllable peaks
+            clear every noise floor), but further from the microphone than the user.
+            Measured in ``benchmarks/barge_in.py``, each trial opening with a user turn at
+            the barge-in's level +-4 dB: see docs/barge-in-unseen.md. ``None``: off (and
+            until the user has said ``UserLevel.min_speech_s`` of speech, it has no effect).
         max_gap_ms: non-speech tolerated inside speech before the count restarts.
         rearm_silence_ms: silence needed after a confirmed onset before the next one.
         use_server_vad: also let the server's ``speech_started`` stop the assistant, when the
@@ -121,6 +132,8 @@ class BargeIn:
     min_voiced_ms: float = attrs.field(default=40.0, validator=_MILLISECONDS)
     max_echo_likeness: float | None = attrs.field(
         default=0.5, validator=validator(check_number, minimum=0.0, maximum=1.0, optional=True))
+    max_below_user_db: float | None = attrs.field(
+        default=10.0, validator=validator(check_number, minimum=0.0, optional=True))
     max_gap_ms: float = attrs.field(default=60.0, validator=_MILLISECONDS)
     rearm_silence_ms: float = attrs.field(default=300.0, validator=_MILLISECONDS)
     use_server_vad: bool = attrs.field(default=False, validator=_FLAG)
@@ -176,6 +189,7 @@ class BargeInPolicy:
         self._onset: float | None = None
         self._speech_ms = 0.0
         self._voiced_ms = 0.0
+        self._peak_db = -math.inf  # the run's loudest frame
         self._gap_ms = 0.0
         self._silence_ms = 0.0
         self._armed = True
@@ -185,26 +199,46 @@ class BargeInPolicy:
         self._holding = False  # the duck, after a run worth checking (duck_hold_ms)
 
     def update(self, is_speech: bool, frame_start: float, frame_ms: float,
-               voiced_ms: float | None = None) -> float | None:
+               voiced_ms: float | None = None, *, level_db: float | None = None,
+               min_level_db: float | None = None,
+               continue_level_db: float | None = None) -> float | None:
         """Feed one frame's decision (and how much of it was voiced, ``None`` when the
-        detector does not tell); returns the onset time when an onset is confirmed now."""
+        detector does not tell); returns the onset time when an onset is confirmed now.
+        ``level_db``: the frame's level; ``min_level_db``: the level one frame of the run
+        must reach before it is confirmed (``None``: any, see ``max_below_user_db``);
+        ``continue_level_db``: after a confirmation, speech under this level counts as the
+        silence that re-arms (``None``: any speech keeps the confirmed speech going)."""
         s = self.settings
         self.short = None
+        if (is_speech and not self._armed and level_db is not None
+                and continue_level_db is not None and level_db < continue_level_db):
+            # The confirmed speech has ended; what is heard now is quieter than the user
+            # (the talkers behind them). What follows is a new run, judged from its own
+            # frames, not from the user's loud ones.
+            self._silence_ms += frame_ms
+            if self._silence_ms >= s.rearm_silence_ms:
+                self._armed = True
+                self._onset = None
+            return None
         if is_speech:
             self._silence_ms = 0.0
             self._gap_ms = 0.0
             if self._onset is None:
                 self._onset = frame_start
                 self._speech_ms = self._voiced_ms = 0.0
+                self._peak_db = -math.inf
                 self._holding = False
             self._speech_ms += frame_ms
+            if level_db is not None and level_db > self._peak_db:
+                self._peak_db = level_db
             # Only a detector that measures voicing is held to it.
             self._voiced_ms = (math.inf if voiced_ms is None
                                else self._voiced_ms + min(voiced_ms, frame_ms))
             cooling = (self._last_confirmed is not None
                        and frame_start - self._last_confirmed < s.cooldown_ms / 1000.0)
+            loud = min_level_db is None or self._peak_db >= min_level_db
             if (self._armed and not cooling and self._speech_ms >= s.min_speech_ms
-                    and self._voiced_ms >= s.min_voiced_ms):
+                    and self._voiced_ms >= s.min_voiced_ms and loud):
                 self._armed = False
                 self._last_confirmed = frame_start
                 return self._onset
@@ -255,6 +289,7 @@ class BargeInPolicy:
         """Forget any partial onset and re-arm."""
         self._onset = None
         self._speech_ms = self._voiced_ms = self._gap_ms = self._silence_ms = 0.0
+        self._peak_db = -math.inf
         self._armed = True
         self._last_confirmed = None
         self.short = None

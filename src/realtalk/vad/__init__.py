@@ -6,7 +6,8 @@
   ONNX model), behind the same protocol, imported only when used (extra ``vad``).
 - :class:`AllOf`: detectors that must agree; :func:`default_vad` (energy and spectral) is what
   the barge-in detector runs unless told otherwise.
-- :class:`OnsetDetector`: a detector plus the barge-in policy (and an optional gate).
+- :class:`OnsetDetector`: a detector plus the barge-in policy (and an optional gate);
+  :class:`UserLevel`: the user's speaking level it learns from their turns.
 """
 
 from .base import VoiceActivityDetector
@@ -15,6 +16,7 @@ from .energy import EnergyVAD
 from .onset import OnsetDetector, SpeechGate, default_vad
 from .silero import SileroVAD
 from .spectral import SpectralVAD
+from .user_level import UserLevel
 from .webrtc import WebRtcVAD
 
 __all__ = (
@@ -28,4 +30,5 @@ __all__ = (
     "default_vad",
     "OnsetDetector",
     "SpeechGate",
+    "UserLevel",
 )

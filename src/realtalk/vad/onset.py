@@ -8,16 +8,24 @@ to the session.
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 from ..audio.frame import AudioFrame
+from ..audio.pcm import mean_square
 from ..session.barge_in import BargeIn, BargeInPolicy, ShortSpeech
 from .base import VoiceActivityDetector
 from .combined import AllOf, Held, voiced_ms_of
 from .energy import EnergyVAD
 from .spectral import SpectralVAD
+from .user_level import UserLevel
 
 __all__ = ("OnsetDetector", "SpeechGate", "default_vad")
+
+# How long the speaker must have been silent before confirmed speech is taken as the user's own
+# level: the room's echo of the last words rings on for a few hundred milliseconds (the gate's
+# max_delay_ms is 300).
+_ECHO_TAIL_MS = 500.0
 
 
 def default_vad(sample_rate: int = 24_000) -> AllOf:
@@ -44,18 +52,25 @@ class OnsetDetector:
         vad: the per-frame detector; default :func:`default_vad` at ``sample_rate``.
         sample_rate: the rate of the frames, for the default detector.
         gate: a frame counts as speech only if the gate also passes it (``None``: no gate).
+        user_level: where the user's speaking level is learned (default: a new
+            :class:`~realtalk.vad.user_level.UserLevel`), for ``BargeIn.max_below_user_db``.
     """
 
     def __init__(self, settings: BargeIn | None = None,
                  vad: VoiceActivityDetector | None = None,
-                 gate: SpeechGate | None = None, sample_rate: int = 24_000) -> None:
+                 gate: SpeechGate | None = None, sample_rate: int = 24_000,
+                 user_level: UserLevel | None = None) -> None:
         self.vad: VoiceActivityDetector = (vad if vad is not None
                                            else default_vad(sample_rate))
         self.gate = gate
         self.policy = BargeInPolicy(settings)
+        self.user_level = user_level if user_level is not None else UserLevel()
+        """The user's speaking level, learned from the speech confirmed while the speaker was
+        silent (their turns)."""
         self.heard: bool = False
         """Whether the last frame was taken for the user (the VAD said speech, the gate passed
         it and the echo canceller did not judge it the playback's)."""
+        self._speaker_silent_ms = math.inf
 
     def process(self, frame: AudioFrame, captured_at: float, *,
                 echo_likeness: float | None = None) -> float | None:
@@ -73,8 +88,30 @@ class OnsetDetector:
         playback = (limit is not None and echo_likeness is not None
                     and echo_likeness > limit)
         self.heard = speech and passes and not playback
-        voiced = voiced_ms_of(self.vad) if self.heard else 0.0
-        return self.policy.update(self.heard, captured_at, frame.duration * 1000.0, voiced)
+        frame_ms = frame.duration * 1000.0
+        reference = frame.reference
+        if reference is not None and reference.any():
+            self._speaker_silent_ms = 0.0
+        else:
+            self._speaker_silent_ms += frame_ms
+        if not self.heard:
+            return self.policy.update(False, captured_at, frame_ms)
+        power = mean_square(frame.samples.reshape(-1))
+        level = 10.0 * math.log10(power) if power > 0 else -120.0
+        margin = self.policy.settings.max_below_user_db
+        user = self.user_level.level_dbfs if margin is not None else None
+        min_level = user - margin if user is not None and margin is not None else None
+        # With the speaker silent, only the room is heard: the user's speech goes on at the
+        # user's level, and the talkers behind them are not more of it. While it plays, the
+        # user's own soft stretches (under the suppressed echo, or paused and resumed
+        # around a yield) must not split one utterance into two onsets.
+        room_only = self._speaker_silent_ms >= _ECHO_TAIL_MS
+        onset = self.policy.update(True, captured_at, frame_ms, voiced_ms_of(self.vad),
+                                   level_db=level, min_level_db=min_level,
+                                   continue_level_db=min_level if room_only else None)
+        if self.policy.confirmed and room_only and (min_level is None or level >= min_level):
+            self.user_level.add(power, frame_ms)
+        return onset
 
     @property
     def probable(self) -> bool:
@@ -99,7 +136,9 @@ class OnsetDetector:
         self.policy.speech_judged()
 
     def reset(self) -> None:
-        """Forget partial onsets and the detector's state."""
+        """Forget partial onsets and the detector's state (the user's level stays: it is
+        theirs, not the moment's)."""
         self.vad.reset()
         self.policy.reset()
         self.heard = False
+        self._speaker_silent_ms = math.inf

@@ -1,0 +1,159 @@
+"""UserLevel: the user's speaking level, learned from their turns; and how the onset detector
+learns it and judges runs over the assistant against it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from realtalk.audio import AudioFrame
+from realtalk.errors import ConfigurationError
+from realtalk.session.barge_in import BargeIn
+from realtalk.vad import OnsetDetector, UserLevel
+
+RATE = 24_000
+FRAME = 480  # 20 ms
+
+
+def test_the_level_is_the_power_mean_once_enough_speech_was_heard() -> None:
+    level = UserLevel(window_s=2.0, min_speech_s=0.1)
+    level.add(1e-3, 40.0)
+    assert level.level_dbfs is None  # 40 ms: not enough to go on
+    level.add(1e-3, 40.0)
+    level.add(1e-5, 40.0)
+    assert level.speech_ms == 120.0
+    assert level.level_dbfs == pytest.approx(10 * math.log10((2e-3 + 1e-5) / 3))
+
+
+def test_the_window_keeps_the_newest_speech_only() -> None:
+    """A user who moves away from the microphone (or a new one) is followed."""
+    level = UserLevel(window_s=1.0, min_speech_s=0.5)
+    for _ in range(50):
+        level.add(1e-2, 20.0)  # a second at -20 dBFS
+    for _ in range(50):
+        level.add(1e-4, 20.0)  # then a second at -40
+    assert level.level_dbfs == pytest.approx(-40.0)
+    assert level.speech_ms == pytest.approx(1000.0)
+
+
+def test_nonsense_frames_are_ignored_and_reset_forgets() -> None:
+    level = UserLevel(min_speech_s=0.0)
+    level.add(float("nan"), 20.0)
+    level.add(1e-3, 0.0)
+    level.add(-1.0, 20.0)
+    assert level.level_dbfs is None
+    level.add(0.0, 20.0)
+    assert level.level_dbfs is None  # digital silence has no level
+    level.add(1e-3, 20.0)
+    assert level.level_dbfs is not None
+    level.reset()
+    assert level.level_dbfs is None and level.speech_ms == 0.0
+
+
+@pytest.mark.parametrize(("kwargs", "word"), [
+    ({"window_s": 0.0}, "window_s"),
+    ({"min_speech_s": -1.0}, "min_speech_s"),
+    ({"window_s": 1.0, "min_speech_s": 2.0}, "min_speech_s"),
+])
+def test_bad_settings_are_refused(kwargs: dict[str, float], word: str) -> None:
+    with pytest.raises(ConfigurationError, match=word):
+        UserLevel(**kwargs)
+
+
+class Always:
+    """A VAD that hears speech in every frame but digital silence."""
+
+    latency_frames = 0
+
+    def is_speech(self, frame: AudioFrame) -> bool:
+        return bool(np.any(frame.samples))
+
+    def reset(self) -> None:
+        pass
+
+
+def _tone(dbfs: float, frames: int, playing: bool, start: int = 0) -> list[AudioFrame]:
+    """``frames`` 20 ms frames of a 200 Hz tone at ``dbfs`` RMS; with ``playing``, each
+    carries a reference (the assistant is talking), else none."""
+    n = np.arange(frames * FRAME)
+    x = np.sqrt(2) * 10 ** (dbfs / 20) * 32768 * np.sin(2 * np.pi * 200 * n / RATE)
+    pcm = np.round(x).astype(np.int16)
+    ref = np.full(FRAME, 1000, np.int16) if playing else None
+    return [AudioFrame(pcm[i * FRAME:(i + 1) * FRAME], RATE, (start + i) * 0.02, reference=ref)
+            for i in range(frames)]
+
+
+def _run(detector: OnsetDetector, frames: list[AudioFrame]) -> list[float]:
+    found = [detector.process(f, f.timestamp or 0.0) for f in frames]
+    return [round(onset, 2) for onset in found if onset is not None]
+
+
+def _silence(frames: int, start: int, playing: bool = False) -> list[AudioFrame]:
+    ref = np.full(FRAME, 1000, np.int16) if playing else None
+    return [AudioFrame(np.zeros(FRAME, np.int16), RATE, (start + i) * 0.02, reference=ref)
+            for i in range(frames)]
+
+
+def _after_a_turn(settings: BargeIn) -> OnsetDetector:
+    """A detector that has heard a 1.5 s user turn at -26 dBFS (nothing playing)."""
+    detector = OnsetDetector(settings, Always())
+    assert _run(detector, _tone(-26.0, 75, playing=False)) == [0.0]
+    _run(detector, _silence(20, 75))
+    return detector
+
+
+def test_the_level_is_learned_from_confirmed_speech_while_nothing_plays() -> None:
+    detector = _after_a_turn(BargeIn())
+    level = detector.user_level.level_dbfs
+    assert level is not None and level == pytest.approx(-26.0, abs=0.1)
+    # Speech over the assistant (a reference playing) is not learned: it may be echo.
+    _run(detector, _tone(-10.0, 50, playing=True, start=100))
+    assert detector.user_level.level_dbfs == pytest.approx(level)
+
+
+def test_a_run_far_under_the_users_level_does_not_confirm_until_it_comes_up() -> None:
+    """Background talkers 14 dB under the user are heard as speech, but never come within
+    ``max_below_user_db`` (10 dB) of the user's level: no onset. The user at their level is
+    confirmed as before; and a run that starts quiet is confirmed, from its first frame,
+    once a frame is loud enough."""
+    detector = _after_a_turn(BargeIn())
+    assert _run(detector, _tone(-40.0, 40, playing=True, start=100)) == []
+    _run(detector, _silence(20, 140, playing=True))
+    assert _run(detector, _tone(-27.0, 10, playing=True, start=160)) == [3.2]
+    _run(detector, _silence(20, 170, playing=True))
+    rising = _tone(-40.0, 10, playing=True, start=190) + _tone(-30.0, 5, playing=True, start=200)
+    assert _run(detector, rising) == [3.8]
+
+
+def test_without_the_rule_or_before_any_turn_any_level_confirms() -> None:
+    quiet = _tone(-40.0, 10, playing=True, start=100)
+    assert _run(_after_a_turn(BargeIn(max_below_user_db=None)), quiet) == [2.0]
+    fresh = OnsetDetector(BargeIn(), Always())
+    assert fresh.user_level.level_dbfs is None
+    assert _run(fresh, quiet) == [2.0]
+
+
+def test_talkers_after_the_user_stops_end_the_users_speech() -> None:
+    """With the speaker silent, the user's confirmed speech goes on only at their level:
+    background talkers heard after it count as the silence that re-arms the detector (the
+    engine stops a reply that starts over a user still talking), and their run that follows
+    is judged on its own frames."""
+    detector = _after_a_turn(BargeIn(rearm_silence_ms=300))
+    assert _run(detector, _tone(-26.0, 20, playing=False, start=100)) == [2.0]
+    _run(detector, _tone(-40.0, 14, playing=False, start=120))
+    assert detector.speaking  # 280 ms
+    _run(detector, _tone(-40.0, 1, playing=False, start=134))
+    assert not detector.speaking
+    assert _run(detector, _tone(-40.0, 30, playing=False, start=135)) == []
+
+
+def test_over_the_playback_soft_speech_still_continues_the_users() -> None:
+    """While the speaker plays (or stopped under 0.5 s ago: the yield's pause), a soft
+    stretch inside the user's utterance does not end it: one utterance, one onset."""
+    detector = _after_a_turn(BargeIn(rearm_silence_ms=300))
+    words = (_tone(-27.0, 10, playing=True, start=100) + _tone(-40.0, 20, playing=True, start=110)
+             + _tone(-27.0, 10, playing=True, start=130))
+    assert _run(detector, words) == [2.0]
+    assert detector.speaking
