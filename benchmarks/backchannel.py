@@ -29,8 +29,11 @@ the room alone does not stop the assistant.
   (:func:`realtalk.sim.talker_babble`).
 
 The user's voice is scaled so that its active frames average -26 dBFS at the microphone, as in
-``benchmarks/barge_in.py``. The server is the embedded one, with the simulator's oracle
-transcriber (it hears the user's words exactly), and a responder that acts as a model would:
+``benchmarks/barge_in.py``. The detector knows the user's level as if from earlier turns
+(``OnsetDetector.user_level``, for ``BargeIn.max_below_user_db``): -26 dBFS +- 4 dB, drawn per
+trial, as that benchmark draws its turns (``--no-user-level``: unknown, as before). The
+server is the embedded one, with the simulator's oracle transcriber (it hears the user's
+words exactly), and a responder that acts as a model would:
 the first response is the trial's answer; a response created after a user turn answers it
 ("Sorry, go ahead."); a response created with no user turn since the last assistant item (the
 session's resume after a false interruption) continues the answer from the first word the
@@ -116,6 +119,7 @@ import numpy as np
 import numpy.typing as npt
 from barge_in import (
     SERVER,
+    TURN_LEVEL_DB,
     USER_DBFS,
     _cell,
     _counts,
@@ -210,6 +214,8 @@ class Trial:
     text: str = ""
     at_s: float | None = None
     transcription_latency_ms: float = 0.0  # the embedded server's, for every commit
+    # The user's level the detector has learned from their earlier turns (None: none yet).
+    user_level_dbfs: float | None = None
 
     @property
     def kind(self) -> Literal["backchannel", "interruption", "ai_only"]:
@@ -250,10 +256,11 @@ def corpus_clips() -> tuple[ClipInfo, ...]:
     return tuple(out)
 
 
-def build_corpus(seed: int, quick: bool,
-                 transcription_latency_ms: float = 0.0) -> tuple[Trial, ...]:
+def build_corpus(seed: int, quick: bool, transcription_latency_ms: float = 0.0, *,
+                 user_level: bool = True) -> tuple[Trial, ...]:
     """The trials, in a fixed order, from one seeded generator, each run with the server's
-    ``transcription_latency_ms``."""
+    ``transcription_latency_ms``; with ``user_level``, each with the user's level known, as
+    learned from earlier turns (:func:`with_user_level`, from a second generator)."""
     rng = np.random.default_rng([seed, 0xBAC4])
     chosen: list[ClipInfo] = []
     for group in GROUPS:
@@ -279,7 +286,16 @@ def build_corpus(seed: int, quick: bool,
                                 answer=int(rng.integers(len(ANSWERS))),
                                 seed=int(rng.integers(1 << 30)), duration_s=AI_ONLY_S,
                                 transcription_latency_ms=transcription_latency_ms))
-    return tuple(trials)
+    return with_user_level(trials, seed) if user_level else tuple(trials)
+
+
+def with_user_level(trials: Sequence[Trial], seed: int) -> tuple[Trial, ...]:
+    """Each trial with the level the detector learned from the user's earlier turns: the
+    user's -26 dBFS +- ``TURN_LEVEL_DB`` (as ``benchmarks/barge_in.py`` draws its turns), so a
+    phrase may be up to that much softer or louder than the user usually talks."""
+    rng = np.random.default_rng([seed, 0x1E7E])
+    return tuple(attrs.evolve(t, user_level_dbfs=USER_DBFS + float(
+        rng.uniform(-TURN_LEVEL_DB, TURN_LEVEL_DB))) for t in trials)
 
 
 @functools.lru_cache(maxsize=64)
@@ -399,6 +415,9 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, BenchRespon
                          SERVER, transcription_latency_ms=trial.transcription_latency_ms),
                      responder_factory=lambda: responder, transcriber_factory="oracle")
     head = PlayHead(sim)
+    if trial.user_level_dbfs is not None and sim.detector is not None:
+        # A second of the user's earlier speech at that level, as the detector learns it.
+        sim.detector.user_level.add(10.0 ** (trial.user_level_dbfs / 10.0), 1000.0)
     sim.request_response()  # the answer starts at once: nothing precedes it but the room
     return sim, responder, head
 
@@ -691,13 +710,14 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
 
 
 def run_methods(methods: Sequence[str], *, seed: int = 0, quick: bool = False, jobs: int = 2,
-                started: float | None = None,
-                transcription_latency_ms: float = 0.0) -> dict[str, dict[str, Any]]:
+                started: float | None = None, transcription_latency_ms: float = 0.0,
+                user_level: bool = True) -> dict[str, dict[str, Any]]:
     """Run the corpus under each method (``jobs`` worker processes), printing progress;
     the report keyed by method."""
     started = time.perf_counter() if started is None else started
-    trials = build_corpus(seed, quick, transcription_latency_ms)
-    print(f"corpus (seed {seed}{', quick' if quick else ''}, transcription latency "
+    trials = build_corpus(seed, quick, transcription_latency_ms, user_level=user_level)
+    print(f"corpus (seed {seed}{', quick' if quick else ''}"
+          f"{'' if user_level else ', user level unknown'}, transcription latency "
           f"{transcription_latency_ms:g} ms): {len(trials)} trials, "
           + ", ".join(f"{g} {sum(t.group == g for t in trials)}" for g in (*GROUPS, "ai_only")),
           flush=True)
@@ -756,12 +776,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--transcription-latency-ms", type=float, default=0.0,
                         help="the embedded server's delay from a commit to its transcript "
                              "(default 0: at once)")
+    parser.add_argument("--no-user-level", action="store_true",
+                        help="the detector does not know the user's level (no earlier turn), "
+                             "as before it learned one")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     logging.getLogger("realtalk").setLevel(logging.ERROR)  # absorbed races would bury progress
     report = run_methods(args.methods, seed=args.seed, quick=args.quick, jobs=args.jobs,
                          started=started,
-                         transcription_latency_ms=args.transcription_latency_ms)
+                         transcription_latency_ms=args.transcription_latency_ms,
+                         user_level=not args.no_user_level)
     print(f"total wall time {time.perf_counter() - started:.1f} s", flush=True)
     print(json.dumps(report), flush=True)
 

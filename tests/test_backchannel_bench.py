@@ -78,6 +78,24 @@ def test_the_corpus_is_big_enough_and_the_same_for_a_seed() -> None:
     assert {t.group for t in quick} == {*bench.GROUPS, "ai_only"}
 
 
+def test_the_detector_knows_the_users_level_as_from_earlier_turns() -> None:
+    """Each trial carries the level the detector learned from the user's earlier turns (the
+    user's -26 dBFS +- 4 dB, from its own generator); the simulation starts with it learned.
+    ``user_level=False`` is the corpus without it."""
+    known = bench.build_corpus(0, quick=True)
+    unknown = bench.build_corpus(0, quick=True, user_level=False)
+    assert [attrs.evolve(t, user_level_dbfs=None) for t in known] == list(unknown)
+    levels = [t.user_level_dbfs for t in known]
+    assert all(v is not None and abs(v + 26.0) <= 4.0 for v in levels)  # -26 dBFS +- 4
+    assert len(set(levels)) == len(levels)
+    trial = attrs.evolve(_trial("got_it_3"), user_level_dbfs=-30.0)
+    sim, _, _ = bench.build_simulation("default", trial)
+    assert sim.detector is not None
+    assert sim.detector.user_level.level_dbfs == pytest.approx(-30.0)
+    sim, _, _ = bench.build_simulation("default", _trial("got_it_3"))
+    assert sim.detector is not None and sim.detector.user_level.level_dbfs is None
+
+
 # -- judging ---------------------------------------------------------------------------------
 
 
