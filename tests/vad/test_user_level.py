@@ -136,17 +136,23 @@ def test_without_the_rule_or_before_any_turn_any_level_confirms() -> None:
 
 
 def test_talkers_after_the_user_stops_end_the_users_speech() -> None:
-    """With the speaker silent, the user's confirmed speech goes on only at their level:
-    background talkers heard after it count as the silence that re-arms the detector (the
-    engine stops a reply that starts over a user still talking), and their run that follows
-    is judged on its own frames."""
+    """With the speaker silent, the user's confirmed speech goes on only while the room stays
+    near their level: background talkers heard after it count as the silence that re-arms
+    the detector (the engine stops a reply that starts over a user still talking), once the
+    room's level has fallen (about 0.2 s) and ``rearm_silence_ms`` has passed; their run
+    that follows is judged on its own frames."""
     detector = _after_a_turn(BargeIn(rearm_silence_ms=300))
     assert _run(detector, _tone(-26.0, 20, playing=False, start=100)) == [2.0]
-    _run(detector, _tone(-40.0, 14, playing=False, start=120))
-    assert detector.speaking  # 280 ms
-    _run(detector, _tone(-40.0, 1, playing=False, start=134))
-    assert not detector.speaking
-    assert _run(detector, _tone(-40.0, 30, playing=False, start=135)) == []
+    _run(detector, _tone(-40.0, 10, playing=False, start=120))
+    assert detector.speaking  # 200 ms after the user's last frame
+    _run(detector, _tone(-40.0, 20, playing=False, start=130))
+    assert not detector.speaking  # 600 ms
+    assert _run(detector, _tone(-40.0, 30, playing=False, start=150)) == []
+    # Without the rule the talkers are more of the user's speech, for as long as they talk.
+    plain = _after_a_turn(BargeIn(rearm_silence_ms=300, max_below_user_db=None))
+    _run(plain, _tone(-26.0, 20, playing=False, start=100))
+    _run(plain, _tone(-40.0, 60, playing=False, start=120))
+    assert plain.speaking
 
 
 def test_over_the_playback_soft_speech_still_continues_the_users() -> None:

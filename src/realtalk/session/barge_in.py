@@ -200,18 +200,17 @@ class BargeInPolicy:
 
     def update(self, is_speech: bool, frame_start: float, frame_ms: float,
                voiced_ms: float | None = None, *, level_db: float | None = None,
-               min_level_db: float | None = None,
-               continue_level_db: float | None = None) -> float | None:
+               min_level_db: float | None = None, over: bool = False) -> float | None:
         """Feed one frame's decision (and how much of it was voiced, ``None`` when the
         detector does not tell); returns the onset time when an onset is confirmed now.
         ``level_db``: the frame's level; ``min_level_db``: the level one frame of the run
         must reach before it is confirmed (``None``: any, see ``max_below_user_db``);
-        ``continue_level_db``: after a confirmation, speech under this level counts as the
-        silence that re-arms (``None``: any speech keeps the confirmed speech going)."""
+        ``over``: the caller judges the confirmed speech over, whatever is heard now (the
+        room is no longer at the user's level): a speech frame then counts as the silence
+        that re-arms."""
         s = self.settings
         self.short = None
-        if (is_speech and not self._armed and level_db is not None
-                and continue_level_db is not None and level_db < continue_level_db):
+        if is_speech and not self._armed and over:
             # The confirmed speech has ended; what is heard now is quieter than the user
             # (the talkers behind them). What follows is a new run, judged from its own
             # frames, not from the user's loud ones.

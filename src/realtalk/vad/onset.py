@@ -26,6 +26,11 @@ __all__ = ("OnsetDetector", "SpeechGate", "default_vad")
 # level: the room's echo of the last words rings on for a few hundred milliseconds (the gate's
 # max_delay_ms is 300).
 _ECHO_TAIL_MS = 500.0
+# The time constant of the room's recent level (every frame's power, smoothed), which says
+# whether the user is still talking: long enough to ride over the gaps between their
+# syllables and over the talkers' single loud ones, short enough to fall within a few hundred
+# milliseconds of the user's last word.
+_ROOM_LEVEL_MS = 100.0
 
 
 def default_vad(sample_rate: int = 24_000) -> AllOf:
@@ -71,6 +76,7 @@ class OnsetDetector:
         """Whether the last frame was taken for the user (the VAD said speech, the gate passed
         it and the echo canceller did not judge it the playback's)."""
         self._speaker_silent_ms = math.inf
+        self._room_power = 0.0
 
     def process(self, frame: AudioFrame, captured_at: float, *,
                 echo_likeness: float | None = None) -> float | None:
@@ -94,21 +100,25 @@ class OnsetDetector:
             self._speaker_silent_ms = 0.0
         else:
             self._speaker_silent_ms += frame_ms
+        power = mean_square(frame.samples.reshape(-1))
+        keep = math.exp(-frame_ms / _ROOM_LEVEL_MS)
+        self._room_power = keep * self._room_power + (1.0 - keep) * power
         if not self.heard:
             return self.policy.update(False, captured_at, frame_ms)
-        power = mean_square(frame.samples.reshape(-1))
         level = 10.0 * math.log10(power) if power > 0 else -120.0
         margin = self.policy.settings.max_below_user_db
         user = self.user_level.level_dbfs if margin is not None else None
         min_level = user - margin if user is not None and margin is not None else None
-        # With the speaker silent, only the room is heard: the user's speech goes on at the
-        # user's level, and the talkers behind them are not more of it. While it plays, the
-        # user's own soft stretches (under the suppressed echo, or paused and resumed
-        # around a yield) must not split one utterance into two onsets.
+        # With the speaker silent, only the room is heard: the user's speech goes on while
+        # the room stays near the user's level, and the talkers behind them, heard when the
+        # user stops, are not more of it. While it plays, the user's own soft stretches
+        # (under the suppressed echo, or around a yield's pause) must not split one
+        # utterance into two onsets.
         room_only = self._speaker_silent_ms >= _ECHO_TAIL_MS
+        over = (room_only and min_level is not None
+                and self._room_power < 10.0 ** (min_level / 10.0))
         onset = self.policy.update(True, captured_at, frame_ms, voiced_ms_of(self.vad),
-                                   level_db=level, min_level_db=min_level,
-                                   continue_level_db=min_level if room_only else None)
+                                   level_db=level, min_level_db=min_level, over=over)
         if self.policy.confirmed and room_only and (min_level is None or level >= min_level):
             self.user_level.add(power, frame_ms)
         return onset
@@ -142,3 +152,4 @@ class OnsetDetector:
         self.policy.reset()
         self.heard = False
         self._speaker_silent_ms = math.inf
+        self._room_power = 0.0
