@@ -33,6 +33,11 @@ def main() -> None:
                       f"started, truncated at {ms} ms")
             case _:
                 pass
+    # Learned from the question (the speaker silent): a run over the assistant more than
+    # BargeIn.max_below_user_db under it is taken for the talkers behind the user.
+    if sim.detector is not None and sim.detector.user_level.level_dbfs is not None:
+        print(f"the user's level, learned from their turn: "
+              f"{sim.detector.user_level.level_dbfs:.1f} dBFS")
     print(f"{result.simulated_s:.0f} s simulated in {result.wall_s:.2f} s "
           f"({result.speed_x:.0f}x real time)")
 

@@ -86,6 +86,8 @@ def _simulate_barge_in(out: str) -> None:
                         r"(\d+) ms", out)
     assert stopped is not None, out
     assert 0 < int(stopped.group(1)) < 1000
+    level = re.search(r"the user's level, learned from their turn: (-\d+\.\d) dBFS", out)
+    assert level is not None and -40.0 < float(level.group(1)) < -5.0, out
     assert "x real time" in out
 
 
