@@ -4,7 +4,8 @@ A handful of seeded trials from ``benchmarks/barge_in.py``'s unseen block (the q
 echo path moves 0.2-2 s before the user starts, multi-talker babble at -40 dBFS, echo as loud
 as the user or 6 dB over, a soft-clipping loudspeaker in one room; typing instead of the user;
 and an AI-only run in which the path moves during every reply. They run the default
-(``realtalk``) exactly as the benchmark does.
+(``realtalk``) as the benchmark does with ``--no-turns`` (no user turn before the reply, so
+the detector has not learned the user's level); the last test runs them with the turns.
 
 The figures are recorded (``record_property``, and printed: ``pytest -rA`` shows them), not
 asserted against hopes: the goals the code does not meet yet are strict xfails whose reason

@@ -476,7 +476,9 @@ def _checked_session(barge_in: BargeIn | None = None) -> ClientSession:
     assert s.yielded and s.stats.checks == 1
     # The duck at 0.38 s, restored when the run ended: no pause, the reply plays on.
     gains = [o.gain for o in out if isinstance(o, DuckPlayback)]
-    assert gains == [pytest.approx(10 ** (-18 / 20)), 1.0]
+    depth = BargeIn().duck_gain_db
+    assert depth is not None
+    assert gains == [pytest.approx(10 ** (depth / 20)), 1.0]
     assert not any(isinstance(o, PausePlayback) for o in out)
     return s
 

@@ -80,7 +80,9 @@ class BargeIn:
         min_words: words a user transcript needs to count as a real interruption.
         duck_gain_db: the graded response: on the first frame of probable speech, playback
             ramps down by this much (``None``: no ducking, plain stop on confirmation); it is
-            restored if the sound turns out not to be speech.
+            restored if the sound turns out not to be speech. 20 dB, the depth the barge-in
+            goals ask of a duck; against 18 dB, ``benchmarks/barge_in.py`` (seeds 0 / 1)
+            and ``benchmarks/backchannel.py`` moved by a false stop or none.
         duck_ramp_ms: how fast the duck (and the restore) ramps, short enough to be heard at
             once, long enough not to click.
         decide: what confirmed speech over the assistant does. ``True`` (the default): the
@@ -146,7 +148,7 @@ class BargeIn:
         default=1, validator=validator(check_number, integer=True, minimum=1))
     # A duck lowers the assistant's voice: a gain above 0 dB would raise it.
     duck_gain_db: float | None = attrs.field(
-        default=-18.0, validator=validator(check_number, maximum=0.0, optional=True))
+        default=-20.0, validator=validator(check_number, maximum=0.0, optional=True))
     duck_ramp_ms: float = attrs.field(default=8.0, validator=_MILLISECONDS)
     decide: bool = attrs.field(default=True, validator=_FLAG)
     classifier: InterruptionClassifier | None = attrs.field(
