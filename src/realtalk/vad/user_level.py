@@ -5,9 +5,9 @@ with syllable peaks that clear any noise floor. What tells them from the user is
 is nearer the microphone, so louder. A fixed level bar would fit one room and one voice; this
 learns the bar from the user: the active level (the power mean) of the speech the detector
 confirmed while the speaker had been silent for a while, when there is no echo to mistake for
-them. The barge-in policy then confirms a run over the assistant only once one of its frames
-comes within ``BargeIn.max_below_user_db`` of that level (see
-:mod:`realtalk.session.barge_in`).
+them. The barge-in policy then confirms a run of speech (over the assistant, where it matters
+most, or not) only once one of its frames comes within ``BargeIn.max_below_user_db`` of that
+level (see :mod:`realtalk.session.barge_in`).
 """
 
 from __future__ import annotations
