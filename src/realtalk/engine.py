@@ -495,10 +495,11 @@ class ConversationEngine:
         self.session.receive(event, now)
         self._drain(now)
         if was is not State.SPEAKING and self.session.state is State.SPEAKING \
-                and self.detector is not None and self.detector.speaking:
+                and self.detector is not None and self.detector.talking_now():
             # The assistant started over a user who is still talking (their onset came
             # before there was anything to interrupt): it stops at once, with no decision,
-            # since the floor was the user's before the reply began.
+            # since the floor was the user's before the reply began. Not over the talkers
+            # behind a user who has stopped (OnsetDetector.talking_now).
             self._user_speaks(now, onset=None, mid_turn=True)
             self._drain(now)
         if self.tool_calls is not None:

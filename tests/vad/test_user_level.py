@@ -163,3 +163,25 @@ def test_over_the_playback_soft_speech_still_continues_the_users() -> None:
              + _tone(-27.0, 10, playing=True, start=130))
     assert _run(detector, words) == [2.0]
     assert detector.speaking
+
+
+def test_a_reply_starting_after_the_user_stopped_finds_them_not_talking() -> None:
+    """``talking_now`` (asked when a reply starts): while the room is at the user's level
+    they are talking; once it has fallen under it (the talkers behind them, about 0.3 s
+    after the last word of a user 14 dB over them), they are not, even before
+    ``rearm_silence_ms`` of that, and the detector re-arms so that their next words are a
+    new onset."""
+    detector = _after_a_turn(BargeIn(rearm_silence_ms=300))
+    assert _run(detector, _tone(-26.0, 20, playing=False, start=100)) == [2.0]
+    assert detector.talking_now()
+    _run(detector, _tone(-40.0, 10, playing=False, start=120))
+    assert detector.talking_now()  # 200 ms of talkers: the room is still near the user
+    _run(detector, _tone(-40.0, 5, playing=False, start=130))
+    assert detector.speaking  # 300 ms: rearm_silence_ms has not passed since it fell
+    assert not detector.talking_now() and not detector.speaking
+    assert _run(detector, _tone(-26.0, 10, playing=False, start=135)) == [2.7]
+    # Without the rule, the talkers are more of the user's speech.
+    plain = _after_a_turn(BargeIn(rearm_silence_ms=300, max_below_user_db=None))
+    _run(plain, _tone(-26.0, 20, playing=False, start=100))
+    _run(plain, _tone(-40.0, 15, playing=False, start=120))
+    assert plain.talking_now()

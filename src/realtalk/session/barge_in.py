@@ -286,6 +286,14 @@ class BargeInPolicy:
         if self._onset is None:
             self._armed = True
 
+    def speech_over(self) -> None:
+        """The caller judged the confirmed speech over (the room has fallen under the user's
+        level, see :meth:`~realtalk.vad.OnsetDetector.talking_now`): re-arm now, and what
+        is heard next is a new run."""
+        if not self._armed:
+            self._armed = True
+            self._onset = None
+
     def reset(self) -> None:
         """Forget any partial onset and re-arm."""
         self._onset = None

@@ -77,6 +77,7 @@ class OnsetDetector:
         it and the echo canceller did not judge it the playback's)."""
         self._speaker_silent_ms = math.inf
         self._room_power = 0.0
+        self._room_under_user = False  # the room under the user's level, the speaker silent
 
     def process(self, frame: AudioFrame, captured_at: float, *,
                 echo_likeness: float | None = None) -> float | None:
@@ -103,9 +104,6 @@ class OnsetDetector:
         power = mean_square(frame.samples.reshape(-1))
         keep = math.exp(-frame_ms / _ROOM_LEVEL_MS)
         self._room_power = keep * self._room_power + (1.0 - keep) * power
-        if not self.heard:
-            return self.policy.update(False, captured_at, frame_ms)
-        level = 10.0 * math.log10(power) if power > 0 else -120.0
         margin = self.policy.settings.max_below_user_db
         user = self.user_level.level_dbfs if margin is not None else None
         min_level = user - margin if user is not None and margin is not None else None
@@ -115,8 +113,11 @@ class OnsetDetector:
         # (under the suppressed echo, or around a yield's pause) must not split one
         # utterance into two onsets.
         room_only = self._speaker_silent_ms >= _ECHO_TAIL_MS
-        over = (room_only and min_level is not None
-                and self._room_power < 10.0 ** (min_level / 10.0))
+        over = self._room_under_user = (room_only and min_level is not None
+                                        and self._room_power < 10.0 ** (min_level / 10.0))
+        if not self.heard:
+            return self.policy.update(False, captured_at, frame_ms)
+        level = 10.0 * math.log10(power) if power > 0 else -120.0
         onset = self.policy.update(True, captured_at, frame_ms, voiced_ms_of(self.vad),
                                    level_db=level, min_level_db=min_level, over=over)
         if self.policy.confirmed and room_only and (min_level is None or level >= min_level):
@@ -140,6 +141,17 @@ class OnsetDetector:
         re-arms the detector)."""
         return self.policy.confirmed
 
+    def talking_now(self) -> bool:
+        """Whether the user is talking now, for a reply about to start over them: their
+        confirmed speech goes on (:attr:`speaking`), unless the room has already fallen
+        under their level with the speaker silent (see ``BargeIn.max_below_user_db``).
+        Then it is over before ``rearm_silence_ms`` has passed: the detector re-arms, so
+        that what the user says next is a new onset over the reply, and the talkers behind
+        them are judged on their own frames."""
+        if self.policy.confirmed and self._room_under_user:
+            self.policy.speech_over()
+        return self.policy.confirmed
+
     def speech_judged(self) -> None:
         """The session judged the confirmed speech (see
         :meth:`~realtalk.session.barge_in.BargeInPolicy.speech_judged`)."""
@@ -153,3 +165,4 @@ class OnsetDetector:
         self.heard = False
         self._speaker_silent_ms = math.inf
         self._room_power = 0.0
+        self._room_under_user = False
