@@ -49,3 +49,11 @@ def test_durations() -> None:
     assert pcm.pcm_bytes_to_ms(48, 24_000) == 1.0
     assert pcm.samples_to_ms(2400, 24_000) == 100.0
     assert pcm.ms_to_samples(100, 24_000) == 2400
+
+
+def test_power_dbfs_is_the_mean_square_in_db_and_silence_floors() -> None:
+    assert pcm.power_dbfs(1.0) == 0.0
+    assert pcm.power_dbfs(1e-3) == pytest.approx(-30.0)
+    assert pcm.power_dbfs(0.0) == -120.0
+    full = np.full(480, 32767, np.int16)
+    assert pcm.power_dbfs(pcm.mean_square(full)) == pytest.approx(0.0, abs=1e-3)

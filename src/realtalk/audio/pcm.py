@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,7 @@ __all__ = (
     "ms_to_samples",
     "pcm_bytes_to_ms",
     "mean_square",
+    "power_dbfs",
 )
 
 
@@ -101,3 +103,9 @@ def mean_square(samples: npt.NDArray[np.int16]) -> float:
     # runs several times a frame.
     x = samples.astype(np.float64)
     return float(np.dot(x, x)) / (len(x) * 1073741824.0)
+
+
+def power_dbfs(power: float) -> float:
+    """A mean square (full scale 1.0, as :func:`mean_square` gives it) in dBFS: -120 for
+    digital silence."""
+    return 10.0 * math.log10(power) if power > 0 else -120.0

@@ -218,8 +218,7 @@ class BargeInPolicy:
             # frames, not from the user's loud ones.
             self._silence_ms += frame_ms
             if self._silence_ms >= s.rearm_silence_ms:
-                self._armed = True
-                self._onset = None
+                self.speech_over()
             return None
         if is_speech:
             self._silence_ms = 0.0

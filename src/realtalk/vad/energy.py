@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
 from ..audio.frame import AudioFrame
-from ..audio.pcm import mean_square
+from ..audio.pcm import mean_square, power_dbfs
 
 __all__ = ("EnergyVAD",)
 
@@ -33,8 +31,7 @@ class EnergyVAD:
     def level_dbfs(frame: AudioFrame) -> float:
         """RMS level of ``frame`` in dBFS (-120 for digital silence)."""
         # Over every sample of every channel.
-        power = mean_square(frame.samples.reshape(-1))
-        return 10.0 * math.log10(power) if power > 0 else -120.0
+        return power_dbfs(mean_square(frame.samples.reshape(-1)))
 
     def is_speech(self, frame: AudioFrame) -> bool:
         """Whether ``frame`` is loud enough, absolutely and above the noise floor."""

@@ -12,7 +12,7 @@ import math
 from typing import Protocol
 
 from ..audio.frame import AudioFrame
-from ..audio.pcm import mean_square
+from ..audio.pcm import mean_square, power_dbfs
 from ..session.barge_in import BargeIn, BargeInPolicy, ShortSpeech
 from .base import VoiceActivityDetector
 from .combined import AllOf, Held, voiced_ms_of
@@ -117,7 +117,7 @@ class OnsetDetector:
                                         and self._room_power < 10.0 ** (min_level / 10.0))
         if not self.heard:
             return self.policy.update(False, captured_at, frame_ms)
-        level = 10.0 * math.log10(power) if power > 0 else -120.0
+        level = power_dbfs(power)
         onset = self.policy.update(True, captured_at, frame_ms, voiced_ms_of(self.vad),
                                    level_db=level, min_level_db=min_level, over=over)
         if self.policy.confirmed and room_only and (min_level is None or level >= min_level):
