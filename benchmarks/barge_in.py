@@ -135,8 +135,9 @@ Metrics, per method (times are simulated, so they are ms of audio, not wall cloc
   counts as 0 ms and is counted in ``before_onset``.
 - ``false_ducks``: in the AI-only runs, where nobody speaks, the ducks the detector withdrew
   without a stop (``ClientStats.ducks_restored``: the playback dipped and came back):
-  ``count`` and ``per_min`` of their playback (also per block and condition). What a quicker
-  duck would cost.
+  ``count`` and ``per_min`` of their playback (also per block and condition), and
+  ``ducked_pct``, the share of that playback they held ducked
+  (``ClientStats.restored_duck_s``). What a quicker or longer-held duck would cost.
 
 Also per method: ``by_echo`` (the same per echo level, with which path detected and which
 fired falsely), ``by_block`` (bench, unseen), ``by_condition`` (per condition: detected_pct,
@@ -840,6 +841,7 @@ class Outcome:
     condition: str = "bench/equal"
     changes: tuple[float, ...] = ()  # when the echo path moved
     ducks_withdrawn: int = 0  # ducks restored without a stop (ClientStats.ducks_restored)
+    withdrawn_duck_s: float = 0.0  # how long they held (ClientStats.restored_duck_s)
     error: str | None = None  # the run raised this: the trial is counted apart, not judged
 
 
@@ -916,7 +918,8 @@ def outcome_of(trial: Trial, result: SimulationResult, timer: CpuTimer,
                    transcribed=transcribed(sim, result),
                    checks=tuple((e.yielded, e.decided) for e in decided
                                 if not e.evidence.confirmed),
-                   ducks_withdrawn=sim.session.stats.ducks_restored)
+                   ducks_withdrawn=sim.session.stats.ducks_restored,
+                   withdrawn_duck_s=sim.session.stats.restored_duck_s)
 
 
 def _stop(event: Interrupted) -> Stop:
@@ -1094,7 +1097,10 @@ def false_ducks(rows: Sequence[tuple[Outcome, Score]]) -> dict[str, Any]:
     latency). ``per_min`` of those runs' playback; ``None`` without any."""
     ai_only = [(o, s) for o, s in rows if o.kind == "ai_only"]
     count = sum(o.ducks_withdrawn for o, _ in ai_only)
-    return {"count": count, "per_min": _per_min(count, sum(s.exposure_s for _, s in ai_only))}
+    exposure = sum(s.exposure_s for _, s in ai_only)
+    ducked = sum(o.withdrawn_duck_s for o, _ in ai_only)
+    return {"count": count, "per_min": _per_min(count, exposure),
+            "ducked_pct": _round(100.0 * ducked / exposure, 2) if exposure > 0 else None}
 
 
 def group_metrics(rows: Sequence[tuple[Outcome, Score]]) -> dict[str, Any]:

@@ -39,13 +39,14 @@ def _outcome(kind: bench.Kind, *, stops: tuple[bench.Stop, ...] = (),
              cpu_s: float = 0.0, audio_s: float = 0.0,
              transcribed: tuple[bench.Transcribed, ...] = (), condition: str = "bench/equal",
              changes: tuple[float, ...] = (), echo_cpu_s: float = 0.0,
-             echo_audio_s: float = 0.0, ducks_withdrawn: int = 0) -> bench.Outcome:
+             echo_audio_s: float = 0.0, ducks_withdrawn: int = 0,
+             withdrawn_duck_s: float = 0.0) -> bench.Outcome:
     return bench.Outcome(index=0, kind=kind, echo=echo, onset=onset, sound_end=sound_end,
                          stops=stops, speaking=speaking, simulated_s=simulated_s,
                          cpu_s=cpu_s, detector_audio_s=audio_s, echo_cpu_s=echo_cpu_s,
                          echo_audio_s=echo_audio_s, wall_s=0.0, transcribed=transcribed,
                          condition=condition, changes=changes,
-                         ducks_withdrawn=ducks_withdrawn)
+                         ducks_withdrawn=ducks_withdrawn, withdrawn_duck_s=withdrawn_duck_s)
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -246,14 +247,17 @@ def test_false_stops_tell_a_reply_resumed_from_one_cancelled() -> None:
 
 def test_false_ducks_are_counted_where_nobody_spoke() -> None:
     """A duck withdrawn in an AI-only run dipped the playback for nothing; one withdrawn in a
-    barge-in trial may be the user's own pause between words, so it is not counted."""
+    barge-in trial may be the user's own pause between words, so it is not counted. How long
+    the dips held is reported as a share of that playback."""
     outcomes = [
-        _outcome("ai_only", speaking=((0.0, 120.0),), simulated_s=120.0, ducks_withdrawn=3),
+        _outcome("ai_only", speaking=((0.0, 120.0),), simulated_s=120.0, ducks_withdrawn=3,
+                 withdrawn_duck_s=0.6),
         _outcome("speech", speaking=((0.0, 6.0),), onset=1.0, sound_end=2.0,
-                 ducks_withdrawn=5),
+                 ducks_withdrawn=5, withdrawn_duck_s=1.0),
     ]
     report = bench.summarize(outcomes, local_detector=True)
-    assert report["false_ducks"] == {"count": 3, "per_min": pytest.approx(1.5)}
+    assert report["false_ducks"] == {"count": 3, "per_min": pytest.approx(1.5),
+                                     "ducked_pct": pytest.approx(0.5)}
 
 
 def test_server_vad_has_no_local_rtf() -> None:

@@ -528,6 +528,7 @@ def test_probable_speech_ducks_and_restores() -> None:
     s.speech_probable(0.34, False)
     assert [o.gain for o in s.outputs() if isinstance(o, DuckPlayback)] == [1.0]
     assert s.stats.ducks_restored == 1
+    assert s.stats.restored_duck_s == pytest.approx(0.04)
 
 
 def test_duck_then_confirm_marks_the_duck_time() -> None:

@@ -155,6 +155,9 @@ class ClientStats:
     benign_errors: int = 0
     false_interruptions: int = 0
     ducks_restored: int = 0
+    restored_duck_s: float = 0.0
+    """How long the playback stayed ducked under the ducks later restored (``ducks_restored``):
+    the dips heard for nothing, when nobody spoke."""
     server_vad_ignored: int = 0
     echo_items_deleted: int = 0
     echo_replies_cancelled: int = 0
@@ -839,9 +842,10 @@ class ClientSession:
                                               ramp_ms=settings.duck_ramp_ms))
         elif self._ducked_at is not None:
             # Forgotten in every state: a duck left over from before a close restores nothing.
-            self._ducked_at = None
+            ducked_at, self._ducked_at = self._ducked_at, None
             if self._handling(Input.SPEECH_WITHDRAWN) is Handling.ACT:
                 self.stats.ducks_restored += 1
+                self.stats.restored_duck_s += now - ducked_at
                 self._out.append(DuckPlayback(gain=1.0, ramp_ms=settings.duck_ramp_ms))
 
     def _server_vad_corroborated(self, now: float) -> bool:
