@@ -506,3 +506,50 @@ def test_the_answer_to_a_decided_interruption_is_not_taken_for_a_reply_over_the_
     assert not [e for e in _sent(_perform(engine, asked + 0.1))
                 if isinstance(e, ev.ResponseCancel)]
     assert _state(engine) is State.SPEAKING
+
+
+@pytest.mark.parametrize("ended", [True, False])
+def test_a_turn_the_server_ended_lets_the_detector_follow_a_user_who_became_quieter(
+        ended: bool) -> None:
+    """The user's level is learned from their first turn; they then talk 16 dB softer. Their
+    soft turn is never confirmed, but once the server's VAD ends it (a turn) the detector
+    learns their level again, and their soft barge-in stops the assistant. Without the
+    turn's end it cannot: only speech near the old level is confirmed."""
+    clock = Clock()
+    engine = _engine(clock, barge_in=BargeIn(decide=False))
+    engine.open(0.0)
+    _perform(engine, 0.0)
+    voice = _voice()
+    soft = np.round(voice * 10 ** (-16 / 20)).astype(np.int16)
+    silence = np.zeros(RATE // 2, np.int16)
+    now = 0.0
+
+    def say(samples: npt.NDArray[np.int16], playing: bool) -> None:
+        nonlocal now
+        for k in range(len(samples) // FRAME):
+            now += FRAME / RATE
+            clock.now = now
+            engine.microphone(AudioFrame(
+                samples[k * FRAME:(k + 1) * FRAME], RATE, now - FRAME / RATE,
+                reference=np.full(FRAME, 1000, np.int16) if playing else None), now)
+            _perform(engine, now)
+            if _state(engine) is not State.SPEAKING and playing:
+                return
+
+    say(np.concatenate((voice, silence)), playing=False)
+    engine.server_frame(ev.encode(ev.InputAudioBufferSpeechStopped(
+        audio_end_ms=0, item_id="u1")), now)
+    _perform(engine, now)
+    level = engine.detector.user_level.level_dbfs if engine.detector is not None else None
+    assert level is not None
+    say(np.concatenate((soft, silence)), playing=False)
+    if ended:
+        engine.server_frame(ev.encode(ev.InputAudioBufferSpeechStopped(
+            audio_end_ms=0, item_id="u2")), now)
+        _perform(engine, now)
+    relearned = engine.detector.user_level.level_dbfs if engine.detector is not None else None
+    assert relearned is not None and (relearned < level - 10) is ended
+    _speak(engine, now)
+    _perform(engine, now)
+    say(soft, playing=True)
+    assert (_state(engine) is not State.SPEAKING) is ended

@@ -106,6 +106,7 @@ from .vad import OnsetDetector, VoiceActivityDetector
 from .wire import (
     ConversationItemCreate,
     InputAudioBufferAppend,
+    InputAudioBufferSpeechStopped,
     ResponseCreate,
     parse_server_event,
 )
@@ -494,6 +495,12 @@ class ConversationEngine:
             self.rollover.server_event(event, now)
         self.session.receive(event, now)
         self._drain(now)
+        if isinstance(event, InputAudioBufferSpeechStopped) and self.detector is not None:
+            # The service's VAD ended a turn: the speech the detector heard since the last one
+            # may have been the user's, under the level it learned for them
+            # (OnsetDetector.turn_ended). Not on a commit: realtalk commits too, to check
+            # short speech over the playback, and those are not the user's turns.
+            self.detector.turn_ended()
         if was is not State.SPEAKING and self.session.state is State.SPEAKING \
                 and self.detector is not None and self.detector.talking_now():
             # The assistant started over a user who is still talking (their onset came

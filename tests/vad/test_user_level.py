@@ -97,10 +97,12 @@ def _silence(frames: int, start: int, playing: bool = False) -> list[AudioFrame]
 
 
 def _after_a_turn(settings: BargeIn) -> OnsetDetector:
-    """A detector that has heard a 1.5 s user turn at -26 dBFS (nothing playing)."""
+    """A detector that has heard a 1.5 s user turn at -26 dBFS (nothing playing), which the
+    service committed."""
     detector = OnsetDetector(settings, Always())
     assert _run(detector, _tone(-26.0, 75, playing=False)) == [0.0]
     _run(detector, _silence(20, 75))
+    detector.turn_ended()
     return detector
 
 
@@ -185,3 +187,40 @@ def test_a_reply_starting_after_the_user_stopped_finds_them_not_talking() -> Non
     _run(plain, _tone(-26.0, 20, playing=False, start=100))
     _run(plain, _tone(-40.0, 15, playing=False, start=120))
     assert plain.talking_now()
+
+
+def test_a_user_who_became_quieter_is_learned_again_from_a_committed_turn() -> None:
+    """A user 14 dB quieter than the level learned (they moved away from the microphone) is
+    never confirmed, so their level could never follow them. A turn the service committed,
+    in which the detector heard 0.8 s of speech with the speaker silent and confirmed none,
+    is theirs: the level is learned again from it, and their next barge-in is confirmed."""
+    quiet_turn = _tone(-40.0, 40, playing=False, start=100) + _silence(20, 140)
+    barge_in = _tone(-40.0, 10, playing=True, start=200)
+    stale = _after_a_turn(BargeIn())
+    assert _run(stale, quiet_turn) == []
+    assert _run(stale, barge_in) == []
+    followed = _after_a_turn(BargeIn())
+    assert _run(followed, quiet_turn) == []
+    followed.turn_ended()
+    level = followed.user_level.level_dbfs
+    assert level is not None and level == pytest.approx(-40.0, abs=0.1)
+    assert _run(followed, barge_in) == [4.0]
+
+
+@pytest.mark.parametrize("turn", ["confirmed", "too short", "over the playback"])
+def test_a_committed_turn_keeps_the_level_unless_it_was_all_unconfirmed_user_speech(
+        turn: str) -> None:
+    """The level is learned again only from a turn of at least ``min_speech_s`` heard with the
+    speaker silent and none of it confirmed: not when the user was confirmed at their level
+    (the talkers after them are not the user), nor from a short sound, nor from what was
+    heard over the assistant (echo, or a pause of the reply's)."""
+    detector = _after_a_turn(BargeIn())
+    frames = {
+        "confirmed": _tone(-26.0, 20, playing=False, start=100)
+        + _tone(-40.0, 50, playing=False, start=120),
+        "too short": _tone(-40.0, 20, playing=False, start=100),
+        "over the playback": _tone(-40.0, 50, playing=True, start=100),
+    }[turn]
+    _run(detector, frames)
+    detector.turn_ended()
+    assert detector.user_level.level_dbfs == pytest.approx(-26.0, abs=0.2)

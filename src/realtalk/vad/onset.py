@@ -78,6 +78,11 @@ class OnsetDetector:
         self._speaker_silent_ms = math.inf
         self._room_power = 0.0
         self._room_under_user = False  # the room under the user's level, the speaker silent
+        # Since the last turn the service's VAD ended: whether any speech was confirmed, and
+        # the speech heard with the speaker silent that was not (power x ms, ms).
+        self._turn_confirmed = False
+        self._unconfirmed_energy = 0.0
+        self._unconfirmed_ms = 0.0
 
     def process(self, frame: AudioFrame, captured_at: float, *,
                 echo_likeness: float | None = None) -> float | None:
@@ -120,9 +125,36 @@ class OnsetDetector:
         level = power_dbfs(power)
         onset = self.policy.update(True, captured_at, frame_ms, voiced_ms_of(self.vad),
                                    level_db=level, min_level_db=min_level, over=over)
-        if self.policy.confirmed and room_only and (min_level is None or level >= min_level):
-            self.user_level.add(power, frame_ms)
+        if self.policy.confirmed:
+            self._turn_confirmed = True
+            if room_only and (min_level is None or level >= min_level):
+                self.user_level.add(power, frame_ms)
+        elif room_only:
+            self._unconfirmed_energy += power * frame_ms
+            self._unconfirmed_ms += frame_ms
         return onset
+
+    def turn_ended(self) -> None:
+        """The service's VAD heard the user's turn end (``input_audio_buffer.speech_stopped``).
+        If none of the speech heard since the last turn was confirmed, but at least
+        ``UserLevel.min_speech_s`` of it was heard with the speaker silent, the user spoke
+        under the level learned for them (they moved away from the microphone, or someone
+        quieter took over): the level is learned again from that speech alone.
+
+        Why: only confirmed speech is learned, and a run confirms only near the learned
+        level, so a user who became more than ``BargeIn.max_below_user_db`` quieter would
+        never be confirmed again, nor their level follow them. The service's turn is the
+        evidence that this speech was meant for the assistant. Talkers behind the user that
+        the service takes for a turn while the user is silent can set the level too low;
+        the user's next confirmed turn brings it back up (the level is a power mean, and the
+        user's louder frames dominate it)."""
+        if (not self._turn_confirmed and self.user_level.level_dbfs is not None
+                and self._unconfirmed_ms >= self.user_level.min_speech_ms):
+            self.user_level.reset()
+            self.user_level.add(self._unconfirmed_energy / self._unconfirmed_ms,
+                                self._unconfirmed_ms)
+        self._turn_confirmed = False
+        self._unconfirmed_energy = self._unconfirmed_ms = 0.0
 
     @property
     def probable(self) -> bool:
@@ -166,3 +198,5 @@ class OnsetDetector:
         self._speaker_silent_ms = math.inf
         self._room_power = 0.0
         self._room_under_user = False
+        self._turn_confirmed = False
+        self._unconfirmed_energy = self._unconfirmed_ms = 0.0

@@ -25,7 +25,8 @@ class UserLevel:
 
     Args:
         window_s: how much of the user's speech (the newest) the level is taken over, so a
-            user who moves away from the microphone, or a new one, is followed.
+            user who moves away from the microphone, or a new one, is followed (one who
+            became far quieter, by :meth:`~realtalk.vad.OnsetDetector.turn_ended`).
         min_speech_s: how much speech must have been heard before :attr:`level_dbfs` is
             given (one "hi" says little about how loud someone talks).
 
