@@ -205,11 +205,9 @@ from realtalk.sim import (
     cough,
     keyboard,
     load_clip,
-    pink_noise,
     scale_to_dbfs,
-    talker_babble,
-    white_noise,
 )
+from realtalk.sim.room import NOISE_DBFS, ROOM_SIZES, SPEAKER_DRIVES
 from realtalk.vad import EnergyVAD, VoiceActivityDetector
 from realtalk.vad.onset import SpeechGate
 
@@ -226,16 +224,11 @@ EVENT_DBFS: dict[str, tuple[float, float]] = {"click": (-20.0, -10.0), "cough": 
 TYPING_S = 1.5
 
 # The unseen block: rooms, echo levels, noises, path changes and loudspeakers nothing was
-# tuned on, crossed in full. Rooms: (bulk delay ms, RT60 s) ranges of the sampled paths.
-ROOMS: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
-    "dry": ((5.0, 40.0), (0.2, 0.4)),
-    "live": ((40.0, 150.0), (0.4, 0.7)),
-}
+# tuned on, crossed in full. The rooms, noises and loudspeakers are RoomConfig.sampled's
+# (ROOM_SIZES, NOISE_DBFS, SPEAKER_DRIVES), so that an app can test its agent in any cell.
 # Echo active level over the user's, in dB (the echo path's gain is calibrated to it).
 ECHO_TO_USER_DB: dict[str, float] = {"u-30": -30.0, "u-10": -10.0, "u+0": 0.0, "u+6": 6.0}
-NOISES: dict[str, float] = {"pink": -50.0, "babble": -40.0}  # level in dBFS
 PATHS = ("steady", "moved")  # moved: the echo path changes 0.2-2 s before the user starts
-SPEAKERS: dict[str, float] = {"linear": 0.0, "clipped": 2.0}  # the loudspeaker's tanh drive
 CHANGE_LEAD_S = (0.2, 2.0)
 AFTER_CHANGE_S = 1.0  # a false stop this soon after a path change is charged to it
 BARGE_AT_S = (0.5, 8.0)  # where in the assistant's speech the user (or the click) comes in
@@ -360,8 +353,8 @@ class Trial:
     at_s: float | None = None
     more_replies: tuple[str, ...] = ()
     gaps_s: tuple[float, ...] = ()  # AI-only runs: the pause before each next reply
-    room: str = "bench"  # "bench": the tuned corpus; else a key of ROOMS (a sampled path)
-    speaker: str = "linear"  # a key of SPEAKERS
+    room: str = "bench"  # "bench": the tuned corpus; else a key of ROOM_SIZES (sampled)
+    speaker: str = "linear"  # a key of SPEAKER_DRIVES
     # When the echo path moves: (response number, seconds after that response starts).
     changes: tuple[tuple[int, float], ...] = ()
     turn: Sound | None = None  # the user's turn the first reply answers (None: no turn)
@@ -384,9 +377,9 @@ class Trial:
         """The loudspeaker-to-microphone path at the start of the trial."""
         if self.room == "bench":
             return _echo_path(self.echo_gain_db, self.echo_delay_ms, self.rt60_s, self.seed)
-        delay, rt60 = ROOMS[self.room]
+        delay, rt60 = ROOM_SIZES[self.room]  # as RoomConfig.sampled draws it
         return EchoPath.sampled(self.seed, gain_db=self.echo_gain_db, delay_ms=delay,
-                                rt60_s=rt60, distortion=SPEAKERS[self.speaker])
+                                rt60_s=rt60, distortion=SPEAKER_DRIVES[self.speaker])
 
 
 AXES = ("room", "echo", "noise", "path", "speaker")
@@ -517,8 +510,8 @@ def unseen_cells(quick: bool) -> list[tuple[str, str, str, str, str]]:
     if quick:
         return [("live", "u+6", "babble", "moved", "clipped"),
                 ("dry", "u+0", "babble", "moved", "linear")]
-    return [(r, e, n, p, s) for r in ROOMS for e in ECHO_TO_USER_DB for n in NOISES
-            for p in PATHS for s in SPEAKERS]
+    return [(r, e, n, p, s) for r in ROOM_SIZES for e in ECHO_TO_USER_DB for n in NOISE_DBFS
+            for p in PATHS for s in SPEAKER_DRIVES]
 
 
 def add_unseen(trials: list[Trial], seed: int, quick: bool, at_0db: float) -> None:
@@ -539,7 +532,7 @@ def add_unseen(trials: list[Trial], seed: int, quick: bool, at_0db: float) -> No
             index=len(trials), kind=kind, echo=echo,
             echo_gain_db=USER_DBFS + ECHO_TO_USER_DB[echo] - at_0db, echo_delay_ms=0.0,
             rt60_s=0.0, noise="babble" if noise == "babble" else "pink",
-            noise_dbfs=NOISES[noise], seed=int(rng.integers(1 << 30)),
+            noise_dbfs=NOISE_DBFS[noise], seed=int(rng.integers(1 << 30)),
             reply=_reply(rng, duration_s), duration_s=duration_s, sound=sound, at_s=at_s,
             room=room, speaker=speaker, changes=changes)
         path = trial.echo_path()
@@ -724,9 +717,8 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
         utterances.append(Utterance(samples=render(trial.sound), text=_spoken(trial.sound),
                                     after_assistant_starts=trial.at_s))
     path = trial.echo_path()
-    room = Room(RoomConfig(echo=path, noise_dbfs=None, seed=trial.seed), keep_history=False)
-    room.set_noise({"pink": pink_noise, "white": white_noise,
-                    "babble": talker_babble}[trial.noise], trial.noise_dbfs, seed=trial.seed)
+    room = Room(RoomConfig(echo=path, noise=trial.noise, noise_dbfs=trial.noise_dbfs,
+                           seed=trial.seed), keep_history=False)
     changes: list[PathChange] = []
     for k, (response, after_s) in enumerate(trial.changes):
         path = path.moved(trial.seed + k)

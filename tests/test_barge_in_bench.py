@@ -13,6 +13,8 @@ import pytest
 
 from realtalk import Evidence, InterruptionDecided, State, StateChanged
 from realtalk.audio import AudioFrame
+from realtalk.sim import RoomConfig
+from realtalk.sim.room import ROOM_SIZES
 
 # The benchmarks folder is not a package: import the benchmark as a top-level module, and
 # take the folder off the path again so that its other files (audio.py, core.py, vad.py)
@@ -369,8 +371,15 @@ def test_the_unseen_block_crosses_every_axis_and_moves_the_path_before_the_user(
     for trial in trials:
         assert trial.echo_gain_db == pytest.approx(
             bench.USER_DBFS + bench.ECHO_TO_USER_DB[trial.echo] + 20.0)
-        delay, rt60 = bench.ROOMS[trial.room]
+        delay, rt60 = ROOM_SIZES[trial.room]
         assert delay[0] <= trial.echo_delay_ms <= delay[1] and rt60[0] <= trial.rt60_s <= rt60[1]
+        # The cell an app gets from the preset, to test its own agent in.
+        condition: dict[str, Any] = {"room": trial.room, "speaker": trial.speaker,
+                                     "noise": trial.noise,
+                                     "echo_gain_db": trial.echo_gain_db}
+        preset = RoomConfig.sampled(trial.seed, **condition)
+        assert (preset.echo, preset.noise, preset.noise_dbfs) == (
+            trial.echo_path(), trial.noise, trial.noise_dbfs)
         if trial.kind == "ai_only":
             assert [r for r, _ in trial.changes] == list(range(1, len(trial.changes) + 1))
         elif trial.changes:

@@ -101,11 +101,23 @@ def _tools(out: str) -> None:
                         "tomorrow morning."), out
 
 
+def _hardest_room(out: str) -> None:
+    rooms = re.findall(r"^seed (\d): delay (\d+) ms, RT60 ([\d.]+) s", out, re.MULTILINE)
+    assert [int(seed) for seed, _, _ in rooms] == [0, 1, 2], out
+    # The benchmark's live rooms: every draw within their ranges, and each a different room.
+    assert all(40 <= int(delay) <= 150 and 0.4 <= float(rt60) <= 0.7 for _, delay, rt60 in rooms)
+    assert len({delay for _, delay, _ in rooms}) == 3
+    caught = re.findall(r"^  barge-in at [\d.]+ s, stopped (\d+) ms after its onset$", out,
+                        re.MULTILINE)
+    assert len(caught) >= 2 and all(0 < int(ms) < 2000 for ms in caught), out
+
+
 CHECKS: dict[str, Callable[[str], None]] = {
     "audit_echo.py": _audit_echo,
     "backchannels.py": _backchannels,
     "echo_in_a_loud_room.py": _echo_in_a_loud_room,
     "echo_transcripts.py": _echo_transcripts,
+    "hardest_room.py": _hardest_room,
     "local_conversation.py": _local_conversation,
     "reconnect.py": _reconnect,
     "relay_server.py": _relay_server,

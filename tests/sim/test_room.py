@@ -279,6 +279,34 @@ def test_sampled_paths_are_seeded_and_within_their_ranges() -> None:
         EchoPath.sampled(0, delay_ms=(150.0, 5.0))
 
 
+def test_sampled_rooms_are_the_benchmarks_unseen_conditions() -> None:
+    """RoomConfig.sampled draws a room as the barge-in benchmark's unseen block does: by
+    default its hardest (live, talkers behind the user, a clipping speaker); the same for the
+    same seed; its noise is the talkers' babble, heard at the microphone at its level."""
+    worst = RoomConfig.sampled(5)
+    assert worst == RoomConfig.sampled(5) != RoomConfig.sampled(6)
+    assert worst.echo is not None and 40.0 <= worst.echo.delay_ms <= 150.0
+    assert 0.4 <= worst.echo.rt60_s <= 0.7 and worst.echo.distortion == 2.0
+    assert (worst.noise, worst.noise_dbfs, worst.echo.gain_db) == ("babble", -40.0, 0.0)
+    dry = RoomConfig.sampled(5, room="dry", noise="pink", speaker="linear", echo_gain_db=-6.0)
+    assert dry.echo is not None and 5.0 <= dry.echo.delay_ms <= 40.0
+    assert (dry.noise, dry.noise_dbfs, dry.echo.distortion, dry.echo.gain_db) == (
+        "pink", -50.0, 0.0, -6.0)
+    room = Room(worst)
+    mic = room.mic_frame(worst.sample_rate * 2).astype(np.float64) / 32768.0
+    assert rms_dbfs(mic) == pytest.approx(-40.0, abs=1.5)  # nothing played: the talkers
+
+
+@pytest.mark.parametrize(("kwargs", "word"), [
+    ({"room": "hall"}, "room"), ({"noise": "traffic"}, "noise"),
+    ({"speaker": "broken"}, "speaker")])
+def test_unknown_sampled_conditions_are_refused(kwargs: dict[str, Any], word: str) -> None:
+    with pytest.raises(ConfigurationError, match=word):
+        RoomConfig.sampled(0, **kwargs)
+    with pytest.raises(ConfigurationError, match="noise must be one of"):
+        RoomConfig(noise="traffic")  # type: ignore[arg-type]
+
+
 def test_a_moved_path_shifts_its_delay_gain_and_response() -> None:
     """Moving keeps the room's kind but shifts the delay within bounds, the gain by at most
     the given change, and draws a new impulse response."""

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Literal
 
 import attrs
 import numpy as np
@@ -35,9 +36,27 @@ import numpy.typing as npt
 
 from ..audio.pcm import float_to_int16
 from ..errors import AudioError, ConfigurationError
-from .signals import SignalGenerator, pink_noise, scale_to_dbfs
+from .signals import SignalGenerator, pink_noise, scale_to_dbfs, talker_babble, white_noise
 
-__all__ = ("EchoPath", "RoomConfig", "RoomSignals", "Room")
+__all__ = ("EchoPath", "RoomConfig", "RoomSignals", "Room", "ROOM_SIZES", "NOISE_DBFS",
+           "SPEAKER_DRIVES")
+
+NoiseKind = Literal["pink", "white", "babble"]
+_NOISES: Mapping[str, SignalGenerator] = {
+    "pink": pink_noise, "white": white_noise, "babble": talker_babble}
+
+# The conditions of RoomConfig.sampled, which are those of the barge-in benchmark's unseen
+# block (benchmarks/barge_in.py, docs/barge-in-unseen.md): nothing in realtalk was tuned on them.
+ROOM_SIZES: Mapping[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "dry": ((5.0, 40.0), (0.2, 0.4)),
+    "live": ((40.0, 150.0), (0.4, 0.7)),
+}
+"""Per kind of room, the ranges its bulk delay (ms) and RT60 (s) are drawn from."""
+NOISE_DBFS: Mapping[str, float] = {"pink": -50.0, "babble": -40.0}
+"""Per kind of background noise, its level: pink noise (a fan, an air conditioner) or four
+talkers behind the user (:func:`~realtalk.sim.talker_babble`)."""
+SPEAKER_DRIVES: Mapping[str, float] = {"linear": 0.0, "clipped": 2.0}
+"""Per kind of loudspeaker, the drive of its soft clipper (:attr:`EchoPath.distortion`)."""
 
 _MAX_RIR_MS = 2_000.0
 _DIRECT_CONVOLVE_OPS = 1 << 16  # below this many multiply-adds, np.convolve beats an FFT
@@ -212,20 +231,57 @@ class RoomConfig:
     Attributes:
         sample_rate: of every signal in the room, in Hz.
         echo: the loudspeaker-to-microphone path; ``None`` for headphones.
-        noise_dbfs: level of the default background noise (pink, looping every 10 s);
-            ``None`` for none. :meth:`Room.set_noise` replaces it.
+        noise_dbfs: level of the default background noise (looping every 10 s); ``None`` for
+            none. :meth:`Room.set_noise` replaces it.
+        noise: what that noise is: ``"pink"``, ``"white"``, or ``"babble"`` (four talkers,
+            :func:`~realtalk.sim.talker_babble`).
         seed: seeds the default noise.
     """
 
     sample_rate: int = attrs.field(default=24_000)
     echo: EchoPath | None = attrs.field(factory=EchoPath)
     noise_dbfs: float | None = -70.0
+    noise: NoiseKind = attrs.field(default="pink")
     seed: int = 0
 
     @sample_rate.validator
     def _check_rate(self, _: attrs.Attribute[int], value: int) -> None:
         if value <= 0:
             raise ConfigurationError(f"sample_rate must be a positive rate in Hz, got {value!r}")
+
+    @noise.validator
+    def _check_noise(self, _: attrs.Attribute[str], value: str) -> None:
+        if value not in _NOISES:
+            raise ConfigurationError(
+                f"noise must be one of {', '.join(map(repr, _NOISES))}, got {value!r}")
+
+    @classmethod
+    def sampled(cls, seed: int = 0, *, room: Literal["dry", "live"] = "live",
+                noise: Literal["pink", "babble"] = "babble",
+                speaker: Literal["linear", "clipped"] = "clipped",
+                echo_gain_db: float = 0.0, sample_rate: int = 24_000) -> RoomConfig:
+        """A room drawn as the barge-in benchmark draws the rooms nothing in realtalk was
+        tuned on (docs/barge-in-unseen.md), the same for the same ``seed``. The defaults are
+        its hardest: a live room (bulk delay 40-150 ms, RT60 0.4-0.7 s), four talkers behind
+        the user at -40 dBFS, a soft-clipping loudspeaker, echo as loud as the playback.
+        ``room="dry"``: 5-40 ms, 0.2-0.4 s; ``noise="pink"``: pink noise at -50 dBFS;
+        ``speaker="linear"``: no clipping (see :data:`ROOM_SIZES`, :data:`NOISE_DBFS`,
+        :data:`SPEAKER_DRIVES`). To move the echo path mid-conversation as well, give the
+        simulation a :class:`~realtalk.sim.PathChange` to ``config.echo.moved(seed)``.
+
+        Raises:
+            ConfigurationError: an unknown ``room``, ``noise`` or ``speaker``.
+        """
+        for name, value, known in (("room", room, ROOM_SIZES), ("noise", noise, NOISE_DBFS),
+                                   ("speaker", speaker, SPEAKER_DRIVES)):
+            if value not in known:
+                raise ConfigurationError(
+                    f"{name} must be one of {', '.join(map(repr, known))}, got {value!r}")
+        delay_ms, rt60_s = ROOM_SIZES[room]
+        echo = EchoPath.sampled(seed, gain_db=echo_gain_db, delay_ms=delay_ms, rt60_s=rt60_s,
+                                distortion=SPEAKER_DRIVES[speaker])
+        return cls(sample_rate=sample_rate, echo=echo, noise_dbfs=NOISE_DBFS[noise],
+                   noise=noise, seed=seed)
 
     @classmethod
     def quiet_office(cls, *, sample_rate: int = 24_000, seed: int = 0,
@@ -406,7 +462,8 @@ class Room:
         }
         self._speaker_log: list[tuple[int, Float32Array]] = []
         if self.config.noise_dbfs is not None:
-            self.set_noise(pink_noise, self.config.noise_dbfs, seed=self.config.seed)
+            self.set_noise(_NOISES[self.config.noise], self.config.noise_dbfs,
+                           seed=self.config.seed)
 
     def _state(self, path: EchoPath | None) -> _PathState | None:
         return None if path is None else _PathState(path, self.sample_rate)
