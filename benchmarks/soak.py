@@ -53,6 +53,7 @@ from realtalk.session.playback import _MAX_ITEMS as TRACKED_PARTS
 from realtalk.sim import RoomConfig, Simulation, Utterance, load_clip
 from realtalk.testing import MemoryTranscriptStore
 from realtalk.tools.calls import KEPT_SETTLED
+from realtalk.vad.onset import ROOM_WINDOW_MS
 
 CYCLE_S = 10.0
 GROWTH_SLACK = 50
@@ -90,8 +91,11 @@ def documented_bounds(engine: ConversationEngine) -> dict[str, int]:
     if engine.detector is not None:
         # the user's level: the last window_ms of their speech, in frames
         window = round(engine.detector.user_level.window_ms / 1000 / FRAME_S) + 1
+        # the room's level: the frames of the last ROOM_WINDOW_MS
+        room = round(ROOM_WINDOW_MS / 1000 / FRAME_S) + 1
         for where in ("engine.detector", "engine.echo_control.detector"):
             bounds[f"{where}.user_level.frames"] = window
+            bounds[f"{where}.room_levels.frames"] = room
     return bounds
 
 

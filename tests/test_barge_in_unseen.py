@@ -107,9 +107,9 @@ def test_goal_no_false_stop_after_a_path_change(report: dict[str, Any]) -> None:
     assert report["false"]["after_path_change"]["count"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="measured (seed 0): 2 false stops, 2.97 per min "
-                   "(babble over echo as loud as the user; one of them a pause the "
-                   "decision took back)")
+@pytest.mark.xfail(strict=True, reason="measured (seed 0): 5 false stops, 7.62 per min "
+                   "(babble over echo as loud as the user or louder, no turn of the user's "
+                   "heard; 4 of them pauses the decision took back)")
 def test_goal_no_false_stop_at_all(report: dict[str, Any]) -> None:
     """Neither echo, babble nor typing stops the assistant."""
     assert report["false"]["count"] == 0

@@ -77,10 +77,11 @@ def test_echo_the_detector_took_for_the_user_does_not_stop_the_reply() -> None:
     ("the west.", the detector heard a user). The assistant yields, but those words are the
     ones it played over that speech: noise, and the reply plays out instead of being
     cancelled. (At the default duck, 20 dB, the ducked echo is never confirmed at all, only
-    checked: 18 dB keeps it loud enough to reach the yield this test is about.)"""
+    checked: 18 dB keeps it loud enough to reach the yield this test is about. Nor does the
+    raw echo stand out of the room it makes itself, so ``min_over_room_db`` is off.)"""
     sim = Simulation([], room=_loud_room(), echo=NO_CANCELLER, transcriber_factory="oracle",
                      responder_factory=lambda: ScriptedResponder([REPLY]),
-                     barge_in=BargeIn(duck_gain_db=-18.0),
+                     barge_in=BargeIn(duck_gain_db=-18.0, min_over_room_db=None),
                      config=SessionConfig(turn_detection=TurnDetection(create_response=False)))
     sim.request_response()
     result = sim.run(12.0)

@@ -125,7 +125,7 @@ def test_a_run_far_under_the_users_level_does_not_confirm_until_it_comes_up() ->
     _run(detector, _silence(20, 140, playing=True))
     assert _run(detector, _tone(-27.0, 10, playing=True, start=160)) == [3.2]
     _run(detector, _silence(20, 170, playing=True))
-    rising = _tone(-40.0, 10, playing=True, start=190) + _tone(-30.0, 5, playing=True, start=200)
+    rising = _tone(-40.0, 10, playing=True, start=190) + _tone(-28.0, 5, playing=True, start=200)
     assert _run(detector, rising) == [3.8]
 
 

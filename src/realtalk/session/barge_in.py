@@ -61,6 +61,14 @@ class BargeIn:
             Measured in ``benchmarks/barge_in.py``, each trial opening with a user turn at
             the barge-in's level +-4 dB: see docs/barge-in-unseen.md. ``None``: off (and
             until the user has said ``UserLevel.min_speech_s`` of speech, it has no effect).
+        min_over_room_db: a run is confirmed only when one of its frames stands this far
+            above the room's usual level before the run began: the median level of every
+            frame the detector was given (after the echo canceller) over the last 2 s. The
+            user is the nearest talker, so their voice stands out of what the room was doing;
+            talkers behind them, a television, or what a moved echo path leaves of the
+            assistant make up that level themselves. Unlike ``max_below_user_db`` it needs
+            no turn of the user's first. Measured in ``benchmarks/barge_in.py``: see
+            docs/barge-in-unseen.md. ``None``: off.
         max_gap_ms: non-speech tolerated inside speech before the count restarts.
         rearm_silence_ms: silence needed after a confirmed onset before the next one.
         use_server_vad: also let the server's ``speech_started`` stop the assistant, when the
@@ -135,6 +143,8 @@ class BargeIn:
     max_echo_likeness: float | None = attrs.field(
         default=0.5, validator=validator(check_number, minimum=0.0, maximum=1.0, optional=True))
     max_below_user_db: float | None = attrs.field(
+        default=10.0, validator=validator(check_number, minimum=0.0, optional=True))
+    min_over_room_db: float | None = attrs.field(
         default=10.0, validator=validator(check_number, minimum=0.0, optional=True))
     max_gap_ms: float = attrs.field(default=60.0, validator=_MILLISECONDS)
     rearm_silence_ms: float = attrs.field(default=300.0, validator=_MILLISECONDS)
@@ -264,6 +274,12 @@ class BargeInPolicy:
         s = self.settings
         return (s.check_speech_ms is not None and self._speech_ms >= s.check_speech_ms
                 and self._voiced_ms >= s.check_voiced_ms)
+
+    @property
+    def in_run(self) -> bool:
+        """Whether a run of speech is under way (its first frame seen, no gap longer than
+        ``max_gap_ms`` since)."""
+        return self._onset is not None
 
     @property
     def probable(self) -> bool:

@@ -8,7 +8,9 @@ to the session.
 
 from __future__ import annotations
 
+import collections
 import math
+import statistics
 from typing import Protocol
 
 from ..audio.frame import AudioFrame
@@ -31,6 +33,45 @@ _ECHO_TAIL_MS = 500.0
 # syllables and over the talkers' single loud ones, short enough to fall within a few hundred
 # milliseconds of the user's last word.
 _ROOM_LEVEL_MS = 100.0
+# How far back the room's usual level is taken, which a run must stand out of
+# (BargeIn.min_over_room_db): long enough to hold several of the talkers' syllables and the
+# gaps between them, short enough to follow a room that changes (a reply starting, a path
+# moving), and longer than the short first word a user may say before going on.
+ROOM_WINDOW_MS = 2000.0
+# Less than this heard of the room, and its median says little yet.
+_ROOM_MIN_MS = 500.0
+_SILENCE_DBFS = -120.0  # what power_dbfs gives digital silence
+
+
+class _RecentLevels:
+    """The levels (dBFS) of the frames over the last ``window_ms``, and their median."""
+
+    def __init__(self, window_ms: float) -> None:
+        self.window_ms = window_ms
+        self._frames: collections.deque[tuple[float, float, float]] = collections.deque()
+        self._ms = 0.0
+
+    def add(self, at: float, level_db: float, frame_ms: float) -> None:
+        """One frame, captured at ``at``."""
+        self._frames.append((at, level_db, frame_ms))
+        self._ms += frame_ms
+        while self._ms - self._frames[0][2] >= self.window_ms:
+            self._ms -= self._frames.popleft()[2]
+
+    def forget_since(self, at: float) -> None:
+        """Forget the frames captured at ``at`` or later."""
+        while self._frames and self._frames[-1][0] >= at:
+            self._ms -= self._frames.pop()[2]
+
+    def median_db(self, min_ms: float) -> float | None:
+        """The median frame level, or ``None`` with less than ``min_ms`` heard."""
+        if self._ms < min_ms:
+            return None
+        return statistics.median(level for _, level, _ in self._frames)
+
+    def clear(self) -> None:
+        self._frames.clear()
+        self._ms = 0.0
 
 
 def default_vad(sample_rate: int = 24_000) -> AllOf:
@@ -83,6 +124,8 @@ class OnsetDetector:
         self._turn_confirmed = False
         self._unconfirmed_energy = 0.0
         self._unconfirmed_ms = 0.0
+        self._room_levels = _RecentLevels(ROOM_WINDOW_MS)
+        self._run_bar_db: float | None = None  # the level the run under way must reach
 
     def process(self, frame: AudioFrame, captured_at: float, *,
                 echo_likeness: float | None = None) -> float | None:
@@ -120,11 +163,16 @@ class OnsetDetector:
         room_only = self._speaker_silent_ms >= _ECHO_TAIL_MS
         over = self._room_under_user = (room_only and min_level is not None
                                         and self._room_power < 10.0 ** (min_level / 10.0))
+        level = power_dbfs(power)
+        bar = self._level_bar(captured_at, level, frame_ms, min_level)
         if not self.heard:
             return self.policy.update(False, captured_at, frame_ms)
-        level = power_dbfs(power)
         onset = self.policy.update(True, captured_at, frame_ms, voiced_ms_of(self.vad),
-                                   level_db=level, min_level_db=min_level, over=over)
+                                   level_db=level, min_level_db=bar, over=over)
+        if onset is not None:
+            # The user's speech, from its first frame, is not the room: with it, what they
+            # say just after would have to stand out of their own voice.
+            self._room_levels.forget_since(onset)
         if self.policy.confirmed:
             self._turn_confirmed = True
             if room_only and (min_level is None or level >= min_level):
@@ -133,6 +181,29 @@ class OnsetDetector:
             self._unconfirmed_energy += power * frame_ms
             self._unconfirmed_ms += frame_ms
         return onset
+
+    def _level_bar(self, captured_at: float, level: float, frame_ms: float,
+                   user_bar: float | None) -> float | None:
+        """The level one frame of the run under way must reach to confirm it: near the
+        user's own level (``user_bar``), and standing ``BargeIn.min_over_room_db`` out of
+        the room's usual level before the run began (the median frame level over the last
+        2 s: the talkers behind the user, a television, what the canceller leaves of the
+        echo, all make up that level themselves; the user, the nearest talker, stands out
+        of it). Takes every frame, heard or not, but the user's confirmed speech."""
+        over_room = self.policy.settings.min_over_room_db
+        if over_room is None:
+            return user_bar
+        if self.heard and not self.policy.in_run:  # a run begins: judged against the room
+            room = self._room_levels.median_db(_ROOM_MIN_MS)
+            self._run_bar_db = None if room is None else room + over_room
+        # Neither is the user's confirmed speech the room, nor digital silence (a source
+        # that sends exact zeros, as a test's or a muted input does, has no room to stand
+        # out of).
+        if not self.policy.confirmed and level > _SILENCE_DBFS:
+            self._room_levels.add(captured_at, level, frame_ms)
+        if self._run_bar_db is None:
+            return user_bar
+        return self._run_bar_db if user_bar is None else max(user_bar, self._run_bar_db)
 
     def turn_ended(self) -> None:
         """The service's VAD heard the user's turn end (``input_audio_buffer.speech_stopped``).
@@ -153,6 +224,8 @@ class OnsetDetector:
             self.user_level.reset()
             self.user_level.add(self._unconfirmed_energy / self._unconfirmed_ms,
                                 self._unconfirmed_ms)
+            # Nor is that speech the room, which their next words must stand out of.
+            self._room_levels.clear()
         self._turn_confirmed = False
         self._unconfirmed_energy = self._unconfirmed_ms = 0.0
 
@@ -200,3 +273,5 @@ class OnsetDetector:
         self._room_under_user = False
         self._turn_confirmed = False
         self._unconfirmed_energy = self._unconfirmed_ms = 0.0
+        self._room_levels.clear()
+        self._run_bar_db = None
