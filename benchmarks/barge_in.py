@@ -17,8 +17,8 @@ Methods (each runs the whole corpus through :class:`realtalk.sim.Simulation`):
 - ``realtalk``: the current default, ``Simulation``'s own onset detector and ``BargeIn()``
   (with the server's ``speech_started`` as the fallback path).
 - ``realtalk_any_level``: ``realtalk`` without the user's level, ``BargeIn(max_below_user_db=
-  None)``: speech at any level may confirm, however far under the user's own (without turns
-  the two are the same).
+  None)``: speech however far under the user's own level may confirm (without turns the two
+  are the same; the room's bar, ``min_over_room_db``, applies to both).
 - ``realtalk_stop``: ``realtalk`` without the interruption decision, ``BargeIn(decide=False)``:
   confirmed speech stops and cancels the reply at once.
 - ``realtalk_local``: the same detector with the server path off (``BargeIn(use_server_vad=
