@@ -97,8 +97,8 @@ def _silence(frames: int, start: int, playing: bool = False) -> list[AudioFrame]
 
 
 def _after_a_turn(settings: BargeIn) -> OnsetDetector:
-    """A detector that has heard a 1.5 s user turn at -26 dBFS (nothing playing), which the
-    service committed."""
+    """A detector that has heard a 1.5 s user turn at -26 dBFS (nothing playing), whose end
+    the service's VAD heard."""
     detector = OnsetDetector(settings, Always())
     assert _run(detector, _tone(-26.0, 75, playing=False)) == [0.0]
     _run(detector, _silence(20, 75))
@@ -189,9 +189,9 @@ def test_a_reply_starting_after_the_user_stopped_finds_them_not_talking() -> Non
     assert plain.talking_now()
 
 
-def test_a_user_who_became_quieter_is_learned_again_from_a_committed_turn() -> None:
+def test_a_user_who_became_quieter_is_learned_again_from_a_turn_the_server_ended() -> None:
     """A user 14 dB quieter than the level learned (they moved away from the microphone) is
-    never confirmed, so their level could never follow them. A turn the service committed,
+    never confirmed, so their level could never follow them. A turn the service's VAD ended,
     in which the detector heard 0.8 s of speech with the speaker silent and confirmed none,
     is theirs: the level is learned again from it, and their next barge-in is confirmed."""
     quiet_turn = _tone(-40.0, 40, playing=False, start=100) + _silence(20, 140)
@@ -208,7 +208,7 @@ def test_a_user_who_became_quieter_is_learned_again_from_a_committed_turn() -> N
 
 
 @pytest.mark.parametrize("turn", ["confirmed", "too short", "over the playback"])
-def test_a_committed_turn_keeps_the_level_unless_it_was_all_unconfirmed_user_speech(
+def test_a_turn_the_server_ended_keeps_the_level_unless_it_was_all_unconfirmed_speech(
         turn: str) -> None:
     """The level is learned again only from a turn of at least ``min_speech_s`` heard with the
     speaker silent and none of it confirmed: not when the user was confirmed at their level
