@@ -5,7 +5,6 @@ from __future__ import annotations
 import attrs
 import numpy as np
 import numpy.typing as npt
-import pytest
 
 from realtalk.audio import AudioFrame
 from realtalk.session.barge_in import BargeIn
@@ -135,51 +134,3 @@ def test_a_frame_that_follows_the_playback_is_not_the_user() -> None:
     assert confirmed(settings, None) == [0.0]
     assert confirmed(attrs.evolve(settings, max_echo_likeness=None), 0.9) == [0.0]
 
-
-class Loud:
-    """A VAD that hears every frame over ``dbfs``."""
-
-    latency_frames = 0
-
-    def __init__(self, dbfs: float) -> None:
-        self.dbfs = dbfs
-
-    def is_speech(self, frame: AudioFrame) -> bool:
-        x = frame.samples.astype(np.float64) / 32768.0
-        return float(x @ x) / len(x) > 10 ** (self.dbfs / 10)
-
-    def reset(self) -> None:
-        pass
-
-
-def _level(dbfs: float, frames: int, start: int) -> list[AudioFrame]:
-    """``frames`` 20 ms frames of a 200 Hz tone at ``dbfs`` RMS, the speaker playing."""
-    n = np.arange(frames * FRAME)
-    pcm = np.round(np.sqrt(2) * 10 ** (dbfs / 20) * 32768 * np.sin(2 * np.pi * 200 * n / RATE))
-    ref = np.full(FRAME, 1000, np.int16)
-    return [AudioFrame(pcm[i * FRAME:(i + 1) * FRAME].astype(np.int16), RATE, (start + i) * 0.02,
-                       reference=ref) for i in range(frames)]
-
-
-def test_a_run_must_stand_out_of_the_rooms_usual_level() -> None:
-    """With no turn of the user's heard (no level of theirs known), a run still has to stand
-    ``min_over_room_db`` (10 dB) out of the median level of the 2 s before it: talkers 8 dB
-    over a room at -55 dBFS are not confirmed, a voice 25 dB over it is. Off, both are."""
-    room = _level(-55.0, 100, 0)  # 2 s, under the VAD's -50 dBFS
-    talkers = _level(-47.0, 10, 100)
-    user = _level(-30.0, 10, 160)
-    detector = OnsetDetector(BargeIn(), Loud(-50.0))
-    assert _onsets(detector, room + talkers + _level(-55.0, 50, 110) + user) == pytest.approx([3.2])
-    plain = OnsetDetector(BargeIn(min_over_room_db=None), Loud(-50.0))
-    assert _onsets(plain, room + talkers + _level(-55.0, 50, 110) + user) == pytest.approx(
-        [2.0, 3.2])
-
-
-def test_the_users_own_speech_is_not_the_room() -> None:
-    """A user's confirmed speech, from its first frame, does not raise the room's level: what
-    they say 0.4 s after 1.5 s of talking is judged against the room before, not their own
-    voice (which would put the bar 10 dB over it)."""
-    detector = OnsetDetector(BargeIn(rearm_silence_ms=300.0), Loud(-50.0))
-    frames = (_level(-55.0, 100, 0) + _level(-30.0, 75, 100) + _level(-55.0, 20, 175)
-              + _level(-30.0, 10, 195))
-    assert _onsets(detector, frames) == pytest.approx([2.0, 3.9])

@@ -1,5 +1,5 @@
 """UserLevel: the user's speaking level, learned from their turns; and how the onset detector
-learns it and judges runs over the assistant against it."""
+learns it and judges runs against it, and against the room's usual level."""
 
 from __future__ import annotations
 
@@ -224,3 +224,43 @@ def test_a_turn_the_server_ended_keeps_the_level_unless_it_was_all_unconfirmed_s
     _run(detector, frames)
     detector.turn_ended()
     assert detector.user_level.level_dbfs == pytest.approx(-26.0, abs=0.2)
+
+
+class Loud:
+    """A VAD that hears every frame over ``dbfs``."""
+
+    latency_frames = 0
+
+    def __init__(self, dbfs: float) -> None:
+        self.dbfs = dbfs
+
+    def is_speech(self, frame: AudioFrame) -> bool:
+        x = frame.samples.astype(np.float64) / 32768.0
+        return float(x @ x) / len(x) > 10 ** (self.dbfs / 10)
+
+    def reset(self) -> None:
+        pass
+
+
+def test_a_run_must_stand_out_of_the_rooms_usual_level() -> None:
+    """With no turn of the user's heard (no level of theirs known), a run still has to stand
+    ``min_over_room_db`` (10 dB) out of the median level of the 2 s before it: talkers 8 dB
+    over a room at -55 dBFS are not confirmed, a voice 25 dB over it is. Off, both are."""
+    frames = (_tone(-55.0, 100, playing=True)  # 2 s, under the VAD's -50 dBFS
+              + _tone(-47.0, 10, playing=True, start=100)  # the talkers
+              + _tone(-55.0, 50, playing=True, start=110)
+              + _tone(-30.0, 10, playing=True, start=160))  # the user
+    assert _run(OnsetDetector(BargeIn(), Loud(-50.0)), frames) == [3.2]
+    plain = OnsetDetector(BargeIn(min_over_room_db=None), Loud(-50.0))
+    assert _run(plain, frames) == [2.0, 3.2]
+
+
+def test_the_users_own_speech_is_not_the_room() -> None:
+    """A user's confirmed speech, from its first frame, does not raise the room's level: what
+    they say 0.4 s after 1.5 s of talking is judged against the room before, not their own
+    voice (which would put the bar 10 dB over it)."""
+    detector = OnsetDetector(BargeIn(rearm_silence_ms=300.0), Loud(-50.0))
+    frames = (_tone(-55.0, 100, playing=True) + _tone(-30.0, 75, playing=True, start=100)
+              + _tone(-55.0, 20, playing=True, start=175)
+              + _tone(-30.0, 10, playing=True, start=195))
+    assert _run(detector, frames) == [2.0, 3.9]
