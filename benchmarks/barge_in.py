@@ -9,8 +9,8 @@ Prints progress lines, a per-condition table (per method: false stops per minute
 stop p95), the methods' summary rows with each one's worst condition per metric, then one JSON
 object as the last line, keyed by method. The full corpus (both blocks) took 3.2 min for
 ``realtalk`` alone, 7.5 min for ``realtalk``, ``webrtcvad``, ``server_vad`` and ``naive`` on a
-shared 2-core machine (two worker processes); ``--methods`` runs fewer; ``--quick``, every
-method, about 35 s.
+shared 2-core machine (two worker processes), 7.4 min for the two Silero methods together;
+``--methods`` runs fewer; ``--quick``, every method, about 35 s.
 
 Methods (each runs the whole corpus through :class:`realtalk.sim.Simulation`):
 
@@ -36,6 +36,12 @@ Methods (each runs the whole corpus through :class:`realtalk.sim.Simulation`):
   after its own prefix and silence settings, stops the assistant.
 - ``webrtcvad`` (where ``realtalk.vad.webrtc`` and the ``webrtcvad`` module import): WebRTC's VAD
   in mode 3 in place of the default VAD, everything else as ``realtalk``.
+- ``silero_vote`` and ``silero_spectral`` (where onnxruntime and Silero's model are installed:
+  ``pip install "realtalk[vad]"`` and ``pip install --no-deps silero-vad``): Silero's neural
+  VAD (:class:`realtalk.vad.SileroVAD`, threshold 0.5) on the cancelled microphone, as a third
+  detector that must agree with the default two (``silero_vote``), or in place of
+  :class:`realtalk.vad.SpectralVAD` beside the energy detector (``silero_spectral``);
+  everything else as ``realtalk``.
 
 The corpus, the same for every method and deterministic given ``--seed``, has two blocks: the
 **bench** block below, which the defaults were tuned on (conditions ``bench/<echo level>``), and
@@ -208,8 +214,8 @@ from realtalk.sim import (
     scale_to_dbfs,
 )
 from realtalk.sim.room import NOISE_DBFS, ROOM_SIZES, SPEAKER_DRIVES
-from realtalk.vad import EnergyVAD, VoiceActivityDetector
-from realtalk.vad.onset import SpeechGate
+from realtalk.vad import AllOf, EnergyVAD, VoiceActivityDetector
+from realtalk.vad.onset import SpeechGate, default_vad
 
 RATE = 24_000
 FRAME = 480  # 20 ms, the simulator's block
@@ -687,13 +693,42 @@ def _webrtc_factory() -> Callable[[], VoiceActivityDetector] | None:
     return make
 
 
+def _silero_factory() -> Callable[[], VoiceActivityDetector] | None:
+    """Silero's VAD at the benchmark's rate, or ``None`` when onnxruntime or the model is
+    missing."""
+    try:
+        module = importlib.import_module("realtalk.vad.silero")
+        make: Callable[[], VoiceActivityDetector] = functools.partial(module.SileroVAD,
+                                                                      sample_rate=RATE)
+        make()  # raises ConfigurationError without onnxruntime or the model file
+    except (ImportError, AttributeError, ConfigurationError):
+        return None
+    return make
+
+
+SILERO_METHODS = ("silero_vote", "silero_spectral")
+
+
 def available_methods() -> list[str]:
     """The methods this machine can run, in report order."""
     names = ["realtalk", "realtalk_any_level", "realtalk_stop", "realtalk_local",
              "realtalk_no_aec", "energy", "naive", "server_vad"]
     if _webrtc_factory() is not None:
         names.append("webrtcvad")
+    if _silero_factory() is not None:
+        names.extend(SILERO_METHODS)
     return names
+
+
+def _silero_vad(method: str) -> VoiceActivityDetector:
+    """The detector of a Silero method (see the module's docstring)."""
+    factory = _silero_factory()
+    if factory is None:
+        raise RuntimeError("Silero's VAD is not available on this machine")
+    if method == "silero_vote":
+        vote = default_vad(RATE)
+        return AllOf(*vote.detectors, factory())
+    return AllOf(EnergyVAD(), factory())
 
 
 @functools.cache
@@ -755,6 +790,8 @@ def build_simulation(method: str, trial: Trial) -> tuple[Simulation, CpuTimer]:
         if factory is None:
             raise RuntimeError("webrtcvad is not available on this machine")
         sim = Simulation(utterances, vad=factory(), **common)
+    elif method in SILERO_METHODS:
+        sim = Simulation(utterances, vad=_silero_vad(method), **common)
     else:
         raise ValueError(f"unknown method {method!r}")
     timer = CpuTimer()
@@ -1466,6 +1503,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "webrtcvad" not in methods:
         print("webrtcvad: skipped (realtalk.vad.webrtc or the webrtcvad module is missing)",
               flush=True)
+    if not set(SILERO_METHODS) <= set(methods):
+        print("silero_vote, silero_spectral: skipped (onnxruntime or Silero's model is "
+              "missing)", flush=True)
     if args.methods:
         methods = [m for m in methods if m in args.methods]
     report = run_methods(methods, seed=args.seed, quick=args.quick, jobs=args.jobs,

@@ -15,6 +15,7 @@ from realtalk import Evidence, InterruptionDecided, State, StateChanged
 from realtalk.audio import AudioFrame
 from realtalk.sim import RoomConfig
 from realtalk.sim.room import ROOM_SIZES
+from realtalk.vad import AllOf
 
 # The benchmarks folder is not a package: import the benchmark as a top-level module, and
 # take the folder off the path again so that its other files (audio.py, core.py, vad.py)
@@ -463,4 +464,36 @@ def test_a_turn_is_answered_and_the_barge_in_is_judged_from_its_own_onset() -> N
     assert abs(level - trial.turn.level_dbfs) < 3.0
     assert outcome.onset is not None and outcome.onset > outcome.speaking[0][0] + 0.9
     judged = bench.score(outcome)
+    assert judged.hit is not None and not judged.false_stops
+
+
+def test_silero_methods_are_offered_only_where_silero_runs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench, "_silero_factory", lambda: None)
+    assert not set(bench.SILERO_METHODS) & set(bench.available_methods())
+    monkeypatch.setattr(bench, "_silero_factory", lambda: object)
+    assert set(bench.SILERO_METHODS) <= set(bench.available_methods())
+
+
+@pytest.mark.parametrize("method", ["silero_vote", "silero_spectral"])
+def test_a_silero_method_runs_silero_on_the_cancelled_microphone(method: str) -> None:
+    """Silero's VAD joins (or replaces the spectral detector in) the default detector's
+    vote, and a barge-in over the reply still stops it."""
+    silero = pytest.importorskip("realtalk.vad.silero")
+    if silero.default_model_path() is None or bench._silero_factory() is None:
+        pytest.skip("onnxruntime or Silero's model is not installed")
+    trial = bench.Trial(
+        index=0, kind="speech", echo="-30dB", echo_gain_db=-30.0, echo_delay_ms=5.0,
+        rt60_s=0.3, noise="pink", noise_dbfs=-60.0, seed=1,
+        reply=bench._reply(np.random.default_rng(0), 4.0), duration_s=4.0,
+        sound=bench.Sound("speech", "wait_stop", "clip", bench.USER_DBFS), at_s=1.0)
+    sim, timer = bench.build_simulation(method, trial)
+    assert sim.detector is not None
+    timed = sim.detector.vad  # the benchmark's timing wrapper
+    assert isinstance(timed, bench.TimedVAD) and isinstance(timed.inner, AllOf)
+    votes = timed.inner.detectors
+    assert isinstance(votes[-1], silero.SileroVAD)
+    assert len(votes) == (3 if method == "silero_vote" else 2)
+    result = sim.run(trial.lead_s + trial.duration_s)
+    judged = bench.score(bench.outcome_of(trial, result, timer, 0.0, sim))
     assert judged.hit is not None and not judged.false_stops
