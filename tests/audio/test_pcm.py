@@ -57,3 +57,28 @@ def test_power_dbfs_is_the_mean_square_in_db_and_silence_floors() -> None:
     assert pcm.power_dbfs(0.0) == -120.0
     full = np.full(480, 32767, np.int16)
     assert pcm.power_dbfs(pcm.mean_square(full)) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_the_sustained_mean_square_leaves_out_a_tick_but_not_a_voice() -> None:
+    """A 200 Hz tone (one period per 5 ms piece of a 20 ms frame) holds its power
+    throughout; a 0.5 ms tick puts a frame's power into one piece, which the lower median
+    leaves out."""
+    n = np.arange(480)
+    tone = np.round(3000 * np.sin(2 * np.pi * 200 * n / 24_000)).astype(np.int16)
+    assert pcm.sustained_mean_square(tone, 4) == pytest.approx(pcm.mean_square(tone),
+                                                               rel=1e-3)
+    ticked = tone // 100
+    ticked[130:142] = 20_000
+    assert pcm.power_dbfs(pcm.mean_square(ticked)) > -25.0
+    assert pcm.power_dbfs(pcm.sustained_mean_square(ticked, 4)) < -50.0
+    # Two ticks in four pieces: still the quieter two's.
+    ticked[250:262] = 20_000
+    assert pcm.power_dbfs(pcm.sustained_mean_square(ticked, 4)) < -50.0
+
+
+def test_the_sustained_mean_square_of_too_few_samples() -> None:
+    assert pcm.sustained_mean_square(np.zeros(0, np.int16), 4) == 0.0
+    three = np.array([100, -300, 200], np.int16)
+    # More pieces than samples: one sample each, the lower median of 100^2, 300^2, 200^2.
+    assert pcm.sustained_mean_square(three, 8) == pytest.approx(200.0**2 / 2**30)
+    assert pcm.sustained_mean_square(three, 1) == pytest.approx(pcm.mean_square(three))

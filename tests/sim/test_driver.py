@@ -108,10 +108,12 @@ def test_a_click_taken_for_speech_is_judged_false_and_the_ai_resumes() -> None:
         Utterance(samples=question, text="What's the weather like tomorrow?", at=0.5),
         Utterance(samples=click, text="(click)", after_assistant_starts=1.0),
     ]
-    # The energy detector: the default one rejects clicks by their spectrum.
+    # The energy detector: the default one rejects clicks by their spectrum. No level bars
+    # either: they judge a click by what its frame holds throughout, next to nothing.
     sim = Simulation(script, room=_room(), vad=EnergyVAD(),
                      barge_in=BargeIn(min_speech_ms=0, false_interruption_s=1.5,
-                                      decide=False))
+                                      decide=False, max_below_user_db=None,
+                                      min_over_room_db=None))
     result = sim.run(10.0)
     assert len(result.interruptions) == 1
     false = [e for e in result.timeline if isinstance(e, FalseInterruption)]

@@ -255,6 +255,30 @@ def test_a_run_must_stand_out_of_the_rooms_usual_level() -> None:
     assert _run(plain, frames) == [2.0, 3.2]
 
 
+def _typing(dbfs: float, frames: int, start: int) -> list[AudioFrame]:
+    """``frames`` 20 ms frames over the assistant's playback, each a 0.5 ms keystroke at
+    ``dbfs`` of the frame's power, over -55 dBFS of the room (the tone of :func:`_tone`)."""
+    out = []
+    for frame in _tone(-55.0, frames, playing=True, start=start):
+        x = frame.samples.copy()
+        x[200:212] += np.int16(round(10 ** (dbfs / 20) * 32768 * math.sqrt(FRAME / 12)))
+        out.append(AudioFrame(x, RATE, frame.timestamp, reference=frame.reference))
+    return out
+
+
+def test_a_keystroke_is_judged_by_what_the_frame_holds_throughout() -> None:
+    """A keystroke is as loud as a voice for half a millisecond: frames whose power is a
+    tick's 25 dB over the room do not stand out of it, a voice as loud over the whole frame
+    does."""
+    room = _tone(-55.0, 100, playing=True)
+    ticks = _typing(-30.0, 10, start=100)
+    assert all(-31.0 < 10 * math.log10(float(np.mean((f.samples / 32768.0) ** 2))) < -29.0
+               for f in ticks)
+    voice = _tone(-30.0, 10, playing=True, start=160)
+    assert _run(OnsetDetector(BargeIn(), Loud(-50.0)),
+                room + ticks + _tone(-55.0, 50, playing=True, start=110) + voice) == [3.2]
+
+
 def test_the_users_own_speech_is_not_the_room() -> None:
     """A user's confirmed speech, from its first frame, does not raise the room's level: what
     they say 0.4 s after 1.5 s of talking is judged against the room before, not their own

@@ -68,7 +68,10 @@ class BargeIn:
             talkers behind them, a television, or what a moved echo path leaves of the
             assistant make up that level themselves. Unlike ``max_below_user_db`` it needs
             no turn of the user's first. Measured in ``benchmarks/barge_in.py``: see
-            docs/barge-in-unseen.md. ``None``: off.
+            docs/barge-in-unseen.md. ``None``: off. For both rules a frame's level is the
+            level it holds throughout, not its mean (see
+            :func:`~realtalk.audio.pcm.sustained_mean_square`): a keystroke is as loud as a
+            voice for a millisecond, not for the whole frame.
         max_gap_ms: non-speech tolerated inside speech before the count restarts.
         rearm_silence_ms: silence needed after a confirmed onset before the next one.
         use_server_vad: also let the server's ``speech_started`` stop the assistant, when the

@@ -14,7 +14,7 @@ import statistics
 from typing import Protocol
 
 from ..audio.frame import AudioFrame
-from ..audio.pcm import mean_square, power_dbfs
+from ..audio.pcm import mean_square, power_dbfs, sustained_mean_square
 from ..session.barge_in import BargeIn, BargeInPolicy, ShortSpeech
 from .base import VoiceActivityDetector
 from .combined import AllOf, Held, voiced_ms_of
@@ -40,6 +40,10 @@ _ROOM_LEVEL_MS = 100.0
 ROOM_WINDOW_MS = 2000.0
 # Less than this heard of the room, and its median says little yet.
 _ROOM_MIN_MS = 500.0
+# The stretch a frame's level is judged in: a keystroke's tick dies out within about 5 ms, a
+# voice's pitch period lasts 2.5-12 ms, so a 5 ms stretch of a voice is never far from the
+# frame's mean (see sustained_mean_square).
+_PIECE_MS = 5.0
 _SILENCE_DBFS = -120.0  # what power_dbfs gives digital silence
 
 
@@ -163,10 +167,16 @@ class OnsetDetector:
         room_only = self._speaker_silent_ms >= _ECHO_TAIL_MS
         over = self._room_under_user = (room_only and min_level is not None
                                         and self._room_power < 10.0 ** (min_level / 10.0))
-        level = power_dbfs(power)
-        bar = self._level_bar(captured_at, level, frame_ms, min_level)
+        bar = self._level_bar(captured_at, power_dbfs(power), frame_ms, min_level)
         if not self.heard:
             return self.policy.update(False, captured_at, frame_ms)
+        # The level a run is judged by is what the frame holds throughout: a keystroke over
+        # talkers behind the user is as loud as a voice for a few milliseconds, and the
+        # talkers make it sound like speech to the VAD. (The room's level stays the frames'
+        # mean: the lower median of a fluctuating room, taken as its usual level, would
+        # lower the bar under the talkers' syllables, which are voices.)
+        level = power_dbfs(sustained_mean_square(
+            frame.samples, max(1, round(frame_ms / _PIECE_MS))))
         onset = self.policy.update(True, captured_at, frame_ms, voiced_ms_of(self.vad),
                                    level_db=level, min_level_db=bar, over=over)
         if onset is not None:
@@ -182,14 +192,15 @@ class OnsetDetector:
             self._unconfirmed_ms += frame_ms
         return onset
 
-    def _level_bar(self, captured_at: float, level: float, frame_ms: float,
+    def _level_bar(self, captured_at: float, room_level: float, frame_ms: float,
                    user_bar: float | None) -> float | None:
         """The level one frame of the run under way must reach to confirm it: near the
         user's own level (``user_bar``), and standing ``BargeIn.min_over_room_db`` out of
         the room's usual level before the run began (the median frame level over the last
         2 s: the talkers behind the user, a television, what the canceller leaves of the
         echo, all make up that level themselves; the user, the nearest talker, stands out
-        of it). Takes every frame, heard or not, but the user's confirmed speech."""
+        of it). Takes every frame, heard or not, but the user's confirmed speech, at its
+        mean level ``room_level``."""
         over_room = self.policy.settings.min_over_room_db
         if over_room is None:
             return user_bar
@@ -199,8 +210,8 @@ class OnsetDetector:
         # Neither is the user's confirmed speech the room, nor digital silence (a source
         # that sends exact zeros, as a test's or a muted input does, has no room to stand
         # out of).
-        if not self.policy.confirmed and level > _SILENCE_DBFS:
-            self._room_levels.add(captured_at, level, frame_ms)
+        if not self.policy.confirmed and room_level > _SILENCE_DBFS:
+            self._room_levels.add(captured_at, room_level, frame_ms)
         if self._run_bar_db is None:
             return user_bar
         return self._run_bar_db if user_bar is None else max(user_bar, self._run_bar_db)
