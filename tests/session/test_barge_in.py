@@ -147,3 +147,33 @@ def test_the_hold_ends_and_is_only_for_runs_worth_checking() -> None:
     assert _probable(BargeInPolicy(settings), "uuux" + "." * 8) == "dddd" + "ddd" + "-----"
     off = attrs.evolve(settings, check_speech_ms=None)
     assert _probable(BargeInPolicy(off), "xxxx" + "." * 8) == "dddd" + "ddd" + "-----"
+
+
+def _feed_levels(policy: BargeInPolicy, levels: list[float], bar: float) -> list[float]:
+    """One 20 ms speech frame per level (dBFS), each judged against ``bar``."""
+    onsets = []
+    for i, level in enumerate(levels):
+        onset = policy.update(True, i * 0.02, 20.0, level_db=level, min_level_db=bar)
+        if onset is not None:
+            onsets.append(onset)
+    return onsets
+
+
+def test_a_run_confirms_once_min_loud_ms_of_it_reached_the_bar() -> None:
+    """A talker behind the user reaches the level bar with one syllable's peak, for a frame:
+    that run never confirms. Two frames at the bar confirm it, once ``min_speech_ms`` has
+    passed, from the run's first frame; ``min_loud_ms=0`` still needs one."""
+    peak_once = [-40.0, -40.0, -29.0, -40.0, -40.0, -40.0, -40.0, -40.0, -40.0, -40.0]
+    twice = [-40.0, -40.0, -29.0, -40.0, -40.0, -29.0, -40.0, -40.0, -40.0, -40.0]
+    settings = BargeIn(min_speech_ms=120, min_voiced_ms=0)
+    assert _feed_levels(BargeInPolicy(settings), peak_once, bar=-30.0) == []
+    assert _feed_levels(BargeInPolicy(settings), twice, bar=-30.0) == [0.0]
+    one_frame = attrs.evolve(settings, min_loud_ms=0.0)
+    assert _feed_levels(BargeInPolicy(one_frame), peak_once, bar=-30.0) == [0.0]
+    assert _feed_levels(BargeInPolicy(one_frame), [-40.0] * 10, bar=-30.0) == []
+    # The count is the run's: a new run after a gap starts from none.
+    policy = BargeInPolicy(settings)
+    assert _feed_levels(policy, peak_once[:5], bar=-30.0) == []
+    for i in range(5):
+        policy.update(False, 0.1 + i * 0.02, 20.0)
+    assert _feed_levels(policy, peak_once, bar=-30.0) == []

@@ -112,10 +112,12 @@ def sustained_mean_square(samples: npt.NDArray[np.int16], pieces: int) -> float:
     taken (0.0 for none).
 
     Why: a keystroke or a click puts nearly all of a frame's energy into a few milliseconds,
-    a voice spreads it over the whole frame. Of a 20 ms frame in 5 ms pieces, the loudest
-    frame in the first 200 ms of the speech clips shipped with the simulator loses at most
-    4.7 dB this way (0.8 dB in half of them); the loudest frame of 1.5 s of typing at least
-    6 dB (22 dB in half of the seeds)."""
+    a voice spreads it over the whole frame. Over the speech clips shipped with the
+    simulator, a 20 ms frame in two 10 ms pieces loses 0.8 dB this way at the median of their
+    loud frames (within 15 dB of the clip's loudest), 3.4 dB at the 90th percentile; in
+    1.5 s of generated typing, the loudest frame loses 13.5 dB at the median of 20 seeds.
+    Pieces shorter than a voice's pitch period fall between its pulses: in 5 ms pieces the
+    clips' loud frames lost 8.8 dB at the 90th percentile."""
     x = samples.reshape(-1).astype(np.float64)
     if not len(x):
         return 0.0

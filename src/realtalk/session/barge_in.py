@@ -5,8 +5,8 @@ confirms; short dips inside speech (between syllables) up to ``max_gap_ms`` do n
 count. A loud sound held as speech by a detector that hears the assistant's residual voice (a
 cough, a keyboard) confirms only if enough of it was voiced (``min_voiced_ms``), as a vowel
 is. Once the user's own level is known (:class:`~realtalk.vad.user_level.UserLevel`), a run
-confirms only when one of its frames comes within ``max_below_user_db`` of it, so background
-talkers well under the user do not. After a confirmation the policy re-arms only after
+confirms only when ``min_loud_ms`` of its frames come within ``max_below_user_db`` of it, so
+background talkers well under the user do not. After a confirmation the policy re-arms only after
 ``rearm_silence_ms`` of silence, so one utterance is one onset. A run that ends unconfirmed
 but held enough voiced speech to be a short word (``check_speech_ms``, ``check_voiced_ms``)
 is handed on as :class:`ShortSpeech`, for its words to decide.
@@ -54,15 +54,16 @@ class BargeIn:
             ``benchmarks/barge_in.py``: see docs/barge-in-unseen.md.
         max_below_user_db: once the user's speaking level is known (the active level of the
             speech confirmed while the speaker had been silent for a while: their turns, see
-            :class:`~realtalk.vad.user_level.UserLevel`), a run is confirmed only when one of
-            its frames comes within this many dB of it; the count goes on until one does.
+            :class:`~realtalk.vad.user_level.UserLevel`), a run is confirmed only when
+            ``min_loud_ms`` of its frames come within this many dB of it; the count goes on
+            until they do.
             Background talkers are speech too (voiced, word-shaped, their syllable peaks
             clear every noise floor), but further from the microphone than the user.
             Measured in ``benchmarks/barge_in.py``, each trial opening with a user turn at
             the barge-in's level +-4 dB: see docs/barge-in-unseen.md. ``None``: off (and
             until the user has said ``UserLevel.min_speech_s`` of speech, it has no effect).
-        min_over_room_db: a run is confirmed only when one of its frames stands this far
-            above the room's usual level before the run began: the median level of every
+        min_over_room_db: a run is confirmed only when ``min_loud_ms`` of its frames stand
+            this far above the room's usual level before the run began: the median level of every
             frame the detector was given (after the echo canceller) over the last 2 s. The
             user is the nearest talker, so their voice stands out of what the room was doing;
             talkers behind them, a television, or what a moved echo path leaves of the
@@ -72,6 +73,11 @@ class BargeIn:
             level it holds throughout, not its mean (see
             :func:`~realtalk.audio.pcm.sustained_mean_square`): a keystroke is as loud as a
             voice for a millisecond, not for the whole frame.
+        min_loud_ms: how much of a run must reach those level bars (``max_below_user_db``,
+            ``min_over_room_db``) before it is confirmed, one frame at least. A user who
+            stands out of the room does so over a syllable; a talker behind them reaches the
+            bar with the peak of a loud syllable, often for a single 20 ms frame. Measured
+            in ``benchmarks/barge_in.py``: see docs/barge-in-unseen.md.
         max_gap_ms: non-speech tolerated inside speech before the count restarts.
         rearm_silence_ms: silence needed after a confirmed onset before the next one.
         use_server_vad: also let the server's ``speech_started`` stop the assistant, when the
@@ -149,6 +155,7 @@ class BargeIn:
         default=10.0, validator=validator(check_number, minimum=0.0, optional=True))
     min_over_room_db: float | None = attrs.field(
         default=10.0, validator=validator(check_number, minimum=0.0, optional=True))
+    min_loud_ms: float = attrs.field(default=40.0, validator=_MILLISECONDS)
     max_gap_ms: float = attrs.field(default=60.0, validator=_MILLISECONDS)
     rearm_silence_ms: float = attrs.field(default=300.0, validator=_MILLISECONDS)
     use_server_vad: bool = attrs.field(default=False, validator=_FLAG)
@@ -204,7 +211,7 @@ class BargeInPolicy:
         self._onset: float | None = None
         self._speech_ms = 0.0
         self._voiced_ms = 0.0
-        self._peak_db = -math.inf  # the run's loudest frame
+        self._loud_ms = 0.0  # the run's speech at the level bar
         self._gap_ms = 0.0
         self._silence_ms = 0.0
         self._armed = True
@@ -218,8 +225,9 @@ class BargeInPolicy:
                min_level_db: float | None = None, over: bool = False) -> float | None:
         """Feed one frame's decision (and how much of it was voiced, ``None`` when the
         detector does not tell); returns the onset time when an onset is confirmed now.
-        ``level_db``: the frame's level; ``min_level_db``: the level one frame of the run
-        must reach before it is confirmed (``None``: any, see ``max_below_user_db``);
+        ``level_db``: the frame's level; ``min_level_db``: the level ``min_loud_ms`` of the
+        run (one frame at least) must reach before it is confirmed (``None``: any, see
+        ``max_below_user_db``);
         ``over``: the caller judges the confirmed speech over, whatever is heard now (the
         room is no longer at the user's level): a speech frame then counts as the silence
         that re-arms."""
@@ -238,18 +246,19 @@ class BargeInPolicy:
             self._gap_ms = 0.0
             if self._onset is None:
                 self._onset = frame_start
-                self._speech_ms = self._voiced_ms = 0.0
-                self._peak_db = -math.inf
+                self._speech_ms = self._voiced_ms = self._loud_ms = 0.0
                 self._holding = False
             self._speech_ms += frame_ms
-            if level_db is not None and level_db > self._peak_db:
-                self._peak_db = level_db
+            if (level_db is not None and min_level_db is not None
+                    and level_db >= min_level_db):
+                self._loud_ms += frame_ms
             # Only a detector that measures voicing is held to it.
             self._voiced_ms = (math.inf if voiced_ms is None
                                else self._voiced_ms + min(voiced_ms, frame_ms))
             cooling = (self._last_confirmed is not None
                        and frame_start - self._last_confirmed < s.cooldown_ms / 1000.0)
-            loud = min_level_db is None or self._peak_db >= min_level_db
+            loud = min_level_db is None or (self._loud_ms > 0.0
+                                            and self._loud_ms >= s.min_loud_ms)
             if (self._armed and not cooling and self._speech_ms >= s.min_speech_ms
                     and self._voiced_ms >= s.min_voiced_ms and loud):
                 self._armed = False
@@ -316,7 +325,7 @@ class BargeInPolicy:
         """Forget any partial onset and re-arm."""
         self._onset = None
         self._speech_ms = self._voiced_ms = self._gap_ms = self._silence_ms = 0.0
-        self._peak_db = -math.inf
+        self._loud_ms = 0.0
         self._armed = True
         self._last_confirmed = None
         self.short = None

@@ -40,10 +40,12 @@ _ROOM_LEVEL_MS = 100.0
 ROOM_WINDOW_MS = 2000.0
 # Less than this heard of the room, and its median says little yet.
 _ROOM_MIN_MS = 500.0
-# The stretch a frame's level is judged in: a keystroke's tick dies out within about 5 ms, a
-# voice's pitch period lasts 2.5-12 ms, so a 5 ms stretch of a voice is never far from the
-# frame's mean (see sustained_mean_square).
-_PIECE_MS = 5.0
+# The stretch a frame's level is judged in: a keystroke's tick dies out within about 5 ms,
+# so it fills one 10 ms stretch of a 20 ms frame and leaves the other to the room; a voice's
+# pitch period is 2.5-12.5 ms, and a stretch shorter than one period (5 ms, first built)
+# caught a low voice between its glottal pulses, 9 dB under the frame's mean in a tenth of
+# its loud frames (see sustained_mean_square).
+_PIECE_MS = 10.0
 _SILENCE_DBFS = -120.0  # what power_dbfs gives digital silence
 
 
