@@ -6,8 +6,8 @@ count. A loud sound held as speech by a detector that hears the assistant's resi
 cough, a keyboard) confirms only if enough of it was voiced (``min_voiced_ms``), as a vowel
 is. Once the user's own level is known (:class:`~realtalk.vad.user_level.UserLevel`), a run
 confirms only when ``min_loud_ms`` of its frames come within ``max_below_user_db`` of it, so
-background talkers well under the user do not. After a confirmation the policy re-arms only after
-``rearm_silence_ms`` of silence, so one utterance is one onset. A run that ends unconfirmed
+background talkers well under the user do not. After a confirmation the policy re-arms only
+after ``rearm_silence_ms`` of silence, so one utterance is one onset. A run that ends unconfirmed
 but held enough voiced speech to be a short word (``check_speech_ms``, ``check_voiced_ms``)
 is handed on as :class:`ShortSpeech`, for its words to decide.
 """
@@ -63,8 +63,8 @@ class BargeIn:
             the barge-in's level +-4 dB: see docs/barge-in-unseen.md. ``None``: off (and
             until the user has said ``UserLevel.min_speech_s`` of speech, it has no effect).
         min_over_room_db: a run is confirmed only when ``min_loud_ms`` of its frames stand
-            this far above the room's usual level before the run began: the median level of every
-            frame the detector was given (after the echo canceller) over the last 2 s. The
+            this far above the room's usual level before the run began: the median level of
+            every frame the detector was given (after the echo canceller) over the last 2 s. The
             user is the nearest talker, so their voice stands out of what the room was doing;
             talkers behind them, a television, or what a moved echo path leaves of the
             assistant make up that level themselves. Unlike ``max_below_user_db`` it needs

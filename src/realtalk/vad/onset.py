@@ -43,8 +43,8 @@ _ROOM_MIN_MS = 500.0
 # The stretch a frame's level is judged in: a keystroke's tick dies out within about 5 ms,
 # so it fills one 10 ms stretch of a 20 ms frame and leaves the other to the room; a voice's
 # pitch period is 2.5-12.5 ms, and a stretch shorter than one period (5 ms, first built)
-# caught a low voice between its glottal pulses, 9 dB under the frame's mean in a tenth of
-# its loud frames (see sustained_mean_square).
+# caught a low voice between its glottal pulses: a tenth of the simulator's clips' loud
+# frames lost 8.8 dB or more so (see sustained_mean_square).
 _PIECE_MS = 10.0
 _SILENCE_DBFS = -120.0  # what power_dbfs gives digital silence
 
@@ -196,13 +196,13 @@ class OnsetDetector:
 
     def _level_bar(self, captured_at: float, room_level: float, frame_ms: float,
                    user_bar: float | None) -> float | None:
-        """The level one frame of the run under way must reach to confirm it: near the
-        user's own level (``user_bar``), and standing ``BargeIn.min_over_room_db`` out of
-        the room's usual level before the run began (the median frame level over the last
-        2 s: the talkers behind the user, a television, what the canceller leaves of the
-        echo, all make up that level themselves; the user, the nearest talker, stands out
-        of it). Takes every frame, heard or not, but the user's confirmed speech, at its
-        mean level ``room_level``."""
+        """The level ``BargeIn.min_loud_ms`` of the run under way must reach to confirm
+        it: near the user's own level (``user_bar``), and standing
+        ``BargeIn.min_over_room_db`` out of the room's usual level before the run began (the
+        median frame level over the last 2 s: the talkers behind the user, a television,
+        what the canceller leaves of the echo, all make up that level themselves; the user,
+        the nearest talker, stands out of it). Takes every frame, heard or not, but the
+        user's confirmed speech, at its mean level ``room_level``."""
         over_room = self.policy.settings.min_over_room_db
         if over_room is None:
             return user_bar
