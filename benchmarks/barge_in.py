@@ -682,28 +682,33 @@ NAIVE_BARGE_IN = BargeIn(min_speech_ms=0.0, max_gap_ms=0.0, rearm_silence_ms=0.0
 LOCAL_ONLY = SessionConfig(turn_detection=TurnDetection(interrupt_response=False))
 
 
-def _webrtc_factory() -> Callable[[], VoiceActivityDetector] | None:
-    """WebRTC's VAD in mode 3, or ``None`` when its adapter or module is missing."""
+def _optional_vad(module_name: str, class_name: str, *args: Any,
+                  **kwargs: Any) -> Callable[[], VoiceActivityDetector] | None:
+    """A factory of the optional detector ``class_name`` of ``module_name``, or ``None`` when
+    the adapter, or what it wraps (a module, a model file), is missing: one is built to
+    find out."""
     try:
-        module = importlib.import_module("realtalk.vad.webrtc")
-        make: Callable[[], VoiceActivityDetector] = functools.partial(module.WebRtcVAD, 3)
-        make()  # raises ConfigurationError when the webrtcvad module is not installed
-    except (ImportError, AttributeError, ConfigurationError):  # adapter or module missing
-        return None
-    return make
-
-
-def _silero_factory() -> Callable[[], VoiceActivityDetector] | None:
-    """Silero's VAD at the benchmark's rate, or ``None`` when onnxruntime or the model is
-    missing."""
-    try:
-        module = importlib.import_module("realtalk.vad.silero")
-        make: Callable[[], VoiceActivityDetector] = functools.partial(module.SileroVAD,
-                                                                      sample_rate=RATE)
-        make()  # raises ConfigurationError without onnxruntime or the model file
+        module = importlib.import_module(module_name)
+        make: Callable[[], VoiceActivityDetector] = functools.partial(
+            getattr(module, class_name), *args, **kwargs)
+        make()  # raises ConfigurationError when what the adapter wraps is not installed
     except (ImportError, AttributeError, ConfigurationError):
         return None
     return make
+
+
+# Cached: each check builds a detector (Silero's loads its model), and a run asks per trial.
+@functools.cache
+def _webrtc_factory() -> Callable[[], VoiceActivityDetector] | None:
+    """WebRTC's VAD in mode 3, or ``None`` when its adapter or module is missing."""
+    return _optional_vad("realtalk.vad.webrtc", "WebRtcVAD", 3)
+
+
+@functools.cache
+def _silero_factory() -> Callable[[], VoiceActivityDetector] | None:
+    """Silero's VAD at the benchmark's rate, or ``None`` when onnxruntime or the model is
+    missing."""
+    return _optional_vad("realtalk.vad.silero", "SileroVAD", sample_rate=RATE)
 
 
 SILERO_METHODS = ("silero_vote", "silero_spectral")

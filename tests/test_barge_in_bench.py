@@ -443,16 +443,21 @@ def test_each_trial_opens_with_a_user_turn_of_its_own_voice_set() -> None:
     assert trials[0].lead_s == 0.0
 
 
+def _quiet_barge_in() -> bench.Trial:
+    """A 4 s reply in a quiet room (echo 30 dB down, pink noise at -60 dBFS), talked over
+    1 s in."""
+    return bench.Trial(
+        index=0, kind="speech", echo="-30dB", echo_gain_db=-30.0, echo_delay_ms=5.0,
+        rt60_s=0.3, noise="pink", noise_dbfs=-60.0, seed=1,
+        reply=bench._reply(np.random.default_rng(0), 4.0), duration_s=4.0,
+        sound=bench.Sound("speech", "wait_stop", "clip", bench.USER_DBFS), at_s=1.0)
+
+
 def test_a_turn_is_answered_and_the_barge_in_is_judged_from_its_own_onset() -> None:
     """A simulated trial with a turn: the reply answers it (no reply is asked for before),
     the detector learns the user's level from it, and the barge-in's onset, not the turn's,
     is the one the trial is judged from."""
-    trial = bench.with_turns([bench.Trial(
-        index=0, kind="speech", echo="-30dB", echo_gain_db=-30.0, echo_delay_ms=5.0,
-        rt60_s=0.3, noise="pink", noise_dbfs=-60.0, seed=1, reply=bench._reply(
-            np.random.default_rng(0), 4.0), duration_s=4.0,
-        sound=bench.Sound("speech", "wait_stop", "clip", bench.USER_DBFS), at_s=1.0)],
-        seed=0)[0]
+    trial = bench.with_turns([_quiet_barge_in()], seed=0)[0]
     sim, timer = bench.build_simulation("realtalk", trial)
     done = bench._answer_turn(sim, trial)
     assert done is not None
@@ -482,11 +487,7 @@ def test_a_silero_method_runs_silero_on_the_cancelled_microphone(method: str) ->
     silero = pytest.importorskip("realtalk.vad.silero")
     if silero.default_model_path() is None or bench._silero_factory() is None:
         pytest.skip("onnxruntime or Silero's model is not installed")
-    trial = bench.Trial(
-        index=0, kind="speech", echo="-30dB", echo_gain_db=-30.0, echo_delay_ms=5.0,
-        rt60_s=0.3, noise="pink", noise_dbfs=-60.0, seed=1,
-        reply=bench._reply(np.random.default_rng(0), 4.0), duration_s=4.0,
-        sound=bench.Sound("speech", "wait_stop", "clip", bench.USER_DBFS), at_s=1.0)
+    trial = _quiet_barge_in()
     sim, timer = bench.build_simulation(method, trial)
     assert sim.detector is not None
     timed = sim.detector.vad  # the benchmark's timing wrapper
